@@ -1,0 +1,2 @@
+namespace Embargo.SampleModel;
+internal static class AssemblyMarker;

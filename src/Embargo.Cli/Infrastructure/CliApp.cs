@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Embargo.Cli.Commands;
+
+namespace Embargo.Cli.Infrastructure;
+
+/// <summary>The `embargo` command tree and the one place where failures become exit codes.</summary>
+public static class CliApp
+{
+    public const int Ok = 0;
+    public const int Failed = 1;
+    public const int BadInput = 2;
+
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("Embargo: responsible release of AI models.");
+        foreach (var command in CommandCatalog.All())
+        {
+            root.Add(command);
+        }
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        var root = Build();
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            await Console.Error.WriteLineAsync($"embargo: {parse.Errors[0].Message}");
+            return BadInput;
+        }
+        try
+        {
+            return await parse.InvokeAsync(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancellationToken);
+        }
+        catch (UserInputException e)
+        {
+            await Console.Error.WriteLineAsync($"embargo: {e.Message}");
+            return BadInput;
+        }
+        catch (CommandFailedException e)
+        {
+            await Console.Error.WriteLineAsync($"embargo: {e.Message}");
+            return Failed;
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("embargo: cancelled");
+            return Failed;
+        }
+    }
+}
+
+/// <summary>Bad input from the user (a file, an argument, a response): one line, exit code 2.</summary>
+public sealed class UserInputException(string message) : Exception(message);
+
+/// <summary>The command ran but its check did not hold (e.g. verification failed): one line, exit code 1.</summary>
+public sealed class CommandFailedException(string message) : Exception(message);

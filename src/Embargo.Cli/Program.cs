@@ -1,0 +1,3 @@
+using Embargo.Cli.Infrastructure;
+
+return await CliApp.RunAsync(args);

@@ -1,0 +1,2 @@
+namespace Embargo.Evaluation;
+internal static class AssemblyMarker;

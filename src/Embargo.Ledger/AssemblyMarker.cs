@@ -1,0 +1,2 @@
+namespace Embargo.Ledger;
+internal static class AssemblyMarker;

@@ -1,0 +1,2 @@
+namespace Embargo.Protocol;
+internal static class AssemblyMarker;

@@ -1,0 +1,2 @@
+namespace Embargo.Server;
+internal static class AssemblyMarker;

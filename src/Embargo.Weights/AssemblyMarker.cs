@@ -1,0 +1,2 @@
+namespace Embargo.Weights;
+internal static class AssemblyMarker;
