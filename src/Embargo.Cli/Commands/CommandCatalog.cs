@@ -7,6 +7,17 @@ public static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        yield return ServeCommand.Create();
+        yield return DemoCommand.Create();
+        yield return KeyCommands.Create();
+        foreach (var command in ProtocolCommands.Create())
+        {
+            yield return command;
+        }
+        yield return LedgerCommands.Create();
+        yield return VerifyCommand.Create();
+        yield return WeightsCommands.Create();
+        yield return EvalCommands.Create();
+        yield return SampleModelCommands.Create();
     }
 }

@@ -33,6 +33,11 @@ public static class CliApp
         {
             return await parse.InvokeAsync(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancellationToken);
         }
+        catch (ApiException e)
+        {
+            await Console.Error.WriteLineAsync($"embargo: {(e.IsBadInput ? "" : "refused: ")}{e.Message}");
+            return e.IsBadInput ? BadInput : Failed;
+        }
         catch (UserInputException e)
         {
             await Console.Error.WriteLineAsync($"embargo: {e.Message}");

@@ -1,0 +1,227 @@
+using System.CommandLine;
+using Embargo.Cli.Infrastructure;
+using Embargo.Protocol.Certificates;
+using Embargo.Protocol.Contracts;
+using Embargo.Weights;
+using static Embargo.Cli.Infrastructure.Common;
+
+namespace Embargo.Cli.Commands;
+
+/// <summary>One verb per protocol step, each a thin call to the server's API.</summary>
+public static class ProtocolCommands
+{
+    public static IEnumerable<Command> Create()
+    {
+        yield return Organisations();
+        yield return Models();
+        yield return Cases();
+        yield return Disclosures();
+        yield return Mitigations();
+        yield return Certify();
+        yield return Release();
+        yield return Violations();
+    }
+
+    private static Command Organisations()
+    {
+        var name = new Argument<string>("name");
+        var org = Required("--org", "organisation id");
+        var principalName = Required("--name", "principal name");
+        var role = Required("--role", "developer | evaluator | regulator | affected-party | certifier");
+        var key = new Option<string>("--signing-key") { Description = "certifier's Ed25519 public key PEM file" };
+        return Group("org", "organisations and their principals (admin)",
+            Verb("create", "create an organisation", [name],
+                async (r, c, ct) => await c.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = r.GetValue(name)! }, ct)),
+            Verb("add-principal", "create a principal with a role; prints its API token once", [org, principalName, role, key],
+                async (r, c, ct) => await c.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
+                {
+                    OrganisationId = r.GetValue(org)!, Name = r.GetValue(principalName)!, Role = r.GetValue(role)!,
+                    SigningKeyPem = r.GetValue(key) is { } path ? ReadFile(path, "public key") : null,
+                }, ct)),
+            Verb("list", "list organisations (public)", [],
+                async (r, c, ct) => await c.GetAsync<List<OrganisationDto>>("/api/organisations", ct)),
+            Verb("bad-actors", "organisations publicly marked as bad actors", [],
+                async (r, c, ct) => await c.GetAsync<List<OrganisationDto>>("/api/public/bad-actors", ct)));
+    }
+
+    private static Command Models()
+    {
+        var name = new Argument<string>("name");
+        var model = new Argument<string>("model-id");
+        var version = Required("--version", "version label, e.g. 1.0");
+        var weights = Required("--weights", "the model directory (hashed here; only the manifest is sent)");
+        var refName = new Argument<string>("name");
+        var strength = new Option<double>("--strength") { Description = "capability score; higher is stronger", Required = true };
+        return Group("model", "models, versions and reference models",
+            Verb("register", "register a model (developer)", [name],
+                async (r, c, ct) => await c.PostAsync<ModelDto>("/api/models", new RegisterModelRequest { Name = r.GetValue(name)! }, ct)),
+            Verb("add-version", "register a version by its weights manifest (developer)", [model, version, weights],
+                async (r, c, ct) =>
+                {
+                    var manifest = await BuildManifestAsync(r.GetValue(weights)!, ct);
+                    return await c.PostAsync<ModelVersionDto>($"/api/models/{r.GetValue(model)}/versions", new RegisterVersionRequest
+                    {
+                        Version = r.GetValue(version)!,
+                        ManifestDigest = manifest.Digest,
+                        Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
+                    }, ct);
+                }),
+            Verb("add-reference", "register a reference model; stronger ones flag older certificates (regulator)", [refName, strength],
+                async (r, c, ct) => await c.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = r.GetValue(refName)!, Strength = r.GetValue(strength) }, ct)));
+    }
+
+    public static async Task<WeightsManifest> BuildManifestAsync(string path, CancellationToken ct)
+    {
+        var manifest = await ManifestBuilder.BuildAsync(path, null, ct);
+        return manifest.IsOk ? manifest.Value : throw new UserInputException(manifest.Error!.ToString());
+    }
+
+    private static Command Cases()
+    {
+        var id = new Argument<string>("case-id");
+        var version = Required("--version", "model version id");
+        var tier = Required("--tier", "requested tier");
+        var regulator = Required("--regulator", "regulator organisation id");
+        var reference = Required("--reference", "reference model id");
+        var to = Required("--to", "the next phase");
+        var capability = Required("--capability", "capability name, e.g. cyber-phishing");
+        var description = Required("--description", "what the threat is");
+        var affected = new Option<string[]>("--affected") { Description = "affected-party organisation ids", Required = true, AllowMultipleArgumentsPerToken = true };
+        var steps = new Option<string[]>("--step") { Description = "a misuse step (repeatable)" };
+        var expression = new Argument<string>("expression");
+        var threat = Required("--threat-model", "threat model id");
+        var evaluation = Required("--evaluation", "evaluation id (the evidence)");
+        var title = Required("--title", "finding title");
+        var reason = Required("--reason", "why");
+        var summary = new Argument<string>("summary-json") { Description = "a SubmitEvaluationRequest JSON file (what `embargo eval run --case` sends)" };
+        return Group("case", "release cases",
+            Verb("open", "open a case for a model version (developer)", [version, tier, regulator, reference],
+                async (r, c, ct) => await c.PostAsync<CaseDto>("/api/cases", new OpenCaseRequest
+                {
+                    ModelVersionId = r.GetValue(version)!, RequestedTier = r.GetValue(tier)!, RegulatorOrganisationId = r.GetValue(regulator)!, ReferenceModelId = r.GetValue(reference)!,
+                }, ct)),
+            Verb("show", "show a case and what still blocks its certificate", [id],
+                async (r, c, ct) => await c.GetAsync<CaseDto>($"/api/cases/{r.GetValue(id)}", ct)),
+            Verb("advance", "move a case to its next phase", [id, to],
+                async (r, c, ct) => await c.PostAsync<CaseDto>($"/api/cases/{r.GetValue(id)}/advance", new AdvanceCaseRequest { To = r.GetValue(to)! }, ct)),
+            Verb("threat-model", "add a threat model with its affected parties", [id, capability, description, affected, steps],
+                async (r, c, ct) => await c.PostAsync<ThreatModelDto>($"/api/cases/{r.GetValue(id)}/threat-models", new AddThreatModelRequest
+                {
+                    Capability = r.GetValue(capability)!, Description = r.GetValue(description)!, AffectedParties = r.GetValue(affected)!, Steps = r.GetValue(steps) ?? [],
+                }, ct)),
+            Verb("commit", "add an if-then commitment, e.g. 'uplift(\"x\") >= 0.1 and p(\"x\") < 0.05 => max_tier(hosted)'", [id, expression],
+                async (r, c, ct) => await c.PostAsync<CommitmentDto>($"/api/cases/{r.GetValue(id)}/commitments", new AddCommitmentRequest { Expression = r.GetValue(expression)! }, ct)),
+            Verb("submit-eval", "submit an evaluation result file", [id, summary],
+                async (r, c, ct) => await c.PostAsync<EvaluationDto>($"/api/cases/{r.GetValue(id)}/evaluations", ReadJson<SubmitEvaluationRequest>(r.GetValue(summary)!), ct)),
+            Verb("finding", "record a finding backed by an evaluation", [id, threat, evaluation, title],
+                async (r, c, ct) => await c.PostAsync<FindingDto>($"/api/cases/{r.GetValue(id)}/findings", new RecordFindingRequest
+                {
+                    ThreatModelId = r.GetValue(threat)!, EvaluationId = r.GetValue(evaluation)!, Title = r.GetValue(title)!,
+                }, ct)),
+            Verb("deny", "deny the requested tier (regulator)", [id, reason],
+                async (r, c, ct) => await c.PostAsync<CaseDto>($"/api/cases/{r.GetValue(id)}/deny", new DenyRequest { Reason = r.GetValue(reason)! }, ct)));
+    }
+
+    public static T ReadJson<T>(string path)
+    {
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<T>(ReadFile(path, "JSON file"), EmbargoClient.Json)
+                ?? throw new UserInputException($"{path} is empty");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new UserInputException($"{path} is not a valid {typeof(T).Name}: {e.Message}");
+        }
+    }
+
+    private static Command Disclosures()
+    {
+        var finding = new Argument<string>("finding-id");
+        var title = Required("--title", "public advisory title (no reproduction detail)");
+        var summary = Required("--summary", "public advisory summary (no reproduction detail)");
+        var disclosure = new Argument<string>("disclosure-id");
+        return Group("disclosure", "disclose findings and acknowledge them",
+            Verb("create", "disclose a finding to the regulator and its affected parties", [finding, title, summary],
+                async (r, c, ct) => await c.PostAsync<DisclosureDto>($"/api/findings/{r.GetValue(finding)}/disclosures", new DiscloseRequest
+                {
+                    AdvisoryTitle = r.GetValue(title)!, AdvisorySummary = r.GetValue(summary)!,
+                }, ct)),
+            Verb("ack", "acknowledge a disclosure addressed to your organisation", [disclosure],
+                async (r, c, ct) => await c.PostAsync<RecipientDto>($"/api/disclosures/{r.GetValue(disclosure)}/acknowledge", null, ct)),
+            Verb("advisories", "public advisories", [],
+                async (r, c, ct) => await c.GetAsync<List<DisclosureDto>>("/api/public/advisories", ct)));
+    }
+
+    private static Command Mitigations()
+    {
+        var id = new Argument<string>("mitigation-id");
+        var due = new Option<DateTimeOffset>("--due") { Description = "deadline (ISO 8601)", Required = true };
+        var description = Required("--description", "what was done");
+        var evaluation = Required("--evaluation", "the verification run's evaluation id");
+        var amount = new Option<decimal>("--amount") { Required = true };
+        var currency = Required("--currency", "ISO 4217 code");
+        var reason = Required("--reason", "why");
+        return Group("mitigation", "mitigations, deadlines, escalations and fines",
+            Verb("deadline", "set or change a deadline (regulator only)", [id, due],
+                async (r, c, ct) => await c.PostAsync<MitigationDto>($"/api/mitigations/{r.GetValue(id)}/deadline", new SetDeadlineRequest { DueAt = r.GetValue(due) }, ct)),
+            Verb("report", "report a mitigation done (its affected party)", [id, description],
+                async (r, c, ct) => await c.PostAsync<MitigationDto>($"/api/mitigations/{r.GetValue(id)}/report", new ReportMitigationRequest { Description = r.GetValue(description)! }, ct)),
+            Verb("verify", "verify with a re-run against the mitigated system (evaluator)", [id, evaluation],
+                async (r, c, ct) => await c.PostAsync<MitigationDto>($"/api/mitigations/{r.GetValue(id)}/verify", new VerifyMitigationRequest { EvaluationId = r.GetValue(evaluation)! }, ct)),
+            Verb("fine", "fine the party of an escalated mitigation (regulator)", [id, amount, currency, reason],
+                async (r, c, ct) => await c.PostAsync<MitigationDto>($"/api/mitigations/{r.GetValue(id)}/fines", new FineRequest { Amount = r.GetValue(amount), Currency = r.GetValue(currency)!, Reason = r.GetValue(reason)! }, ct)),
+            Verb("escalate", "escalate every overdue mitigation now (regulator)", [],
+                async (r, c, ct) => await c.PostAsync<EscalationReportDto>("/api/mitigations/escalations", null, ct)));
+    }
+
+    private static Command Certify()
+    {
+        var id = new Argument<string>("case-id");
+        var tier = Required("--tier", "the tier to certify");
+        var key = Required("--key", "the certifier's Ed25519 private key PEM (never sent)");
+        var output = new Option<string>("--out") { Description = "write the DSSE certificate here" };
+        return Verb("certify", "approve a case, sign its certificate locally and submit it (certifier)", [id, tier, key, output],
+            async (r, c, ct) =>
+            {
+                using var signingKey = LoadSigningKey(r.GetValue(key)!);
+                var certificate = await CertifyAsync(c, r.GetValue(id)!, r.GetValue(tier)!, signingKey, ct);
+                if (r.GetValue(output) is { } path)
+                {
+                    await File.WriteAllTextAsync(path, certificate.Envelope + "\n", ct);
+                }
+                return certificate;
+            });
+    }
+
+    public static SigningKey LoadSigningKey(string path)
+    {
+        var key = SigningKey.FromPem(ReadFile(path, "private key"));
+        return key.IsOk ? key.Value : throw new UserInputException($"{path}: {key.Error!.Message}");
+    }
+
+    public static async Task<CertificateDto> CertifyAsync(EmbargoClient client, string caseId, string tier, SigningKey key, CancellationToken ct)
+    {
+        var draft = await client.PostAsync<CertificationDraftDto>($"/api/cases/{caseId}/certification", new CertificationRequest { Tier = tier }, ct);
+        var envelope = DsseEnvelope.Sign(Convert.FromBase64String(draft.Statement), draft.PayloadType, key);
+        return await client.PostAsync<CertificateDto>($"/api/certificates/{draft.CertificateId}/signature", new SubmitCertificateRequest { Envelope = envelope.ToJson() }, ct);
+    }
+
+    private static Command Release()
+    {
+        var version = new Argument<string>("model-version-id");
+        var tier = Required("--tier", "the tier to release at");
+        return Verb("release", "release a model version at a tier (needs a valid certificate)", [version, tier],
+            async (r, c, ct) => await c.PostAsync<ReleaseDto>("/api/releases", new ReleaseRequest { ModelVersionId = r.GetValue(version)!, Tier = r.GetValue(tier)! }, ct));
+    }
+
+    private static Command Violations()
+    {
+        var digest = Required("--digest", "weights manifest digest seen in the wild");
+        var tier = Required("--tier", "the tier they were seen at (e.g. open)");
+        var source = Required("--source", "where they were seen");
+        return Group("violation", "report weights seen released without a certificate",
+            Verb("report", "report a sighting; a violation marks the developer publicly", [digest, tier, source],
+                async (r, c, ct) => await c.PostAsync<ViolationDto>("/api/violations", new ReportViolationRequest { ManifestDigest = r.GetValue(digest)!, ObservedTier = r.GetValue(tier)!, Source = r.GetValue(source)! }, ct)));
+    }
+}

@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Embargo.Cli.Infrastructure;
+using Embargo.SampleModel;
+
+namespace Embargo.Cli.Commands;
+
+/// <summary>`embargo sample-model serve`: hosts the project's SAMPLE model (not a real model).</summary>
+public static class SampleModelCommands
+{
+    public static Command Create()
+    {
+        var port = new Option<int>("--port") { Description = "Port on 127.0.0.1 (0 = pick a free port).", DefaultValueFactory = _ => 0 };
+        var latency = new Option<int>("--latency-ms") { Description = "Added latency per response, in milliseconds.", DefaultValueFactory = _ => 0 };
+        var serve = new Command("serve", "Serve the SAMPLE model (OpenAI-compatible /v1) until Ctrl-C.") { port, latency };
+        serve.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            var p = r.GetValue(port);
+            if (p is < 0 or > 65535)
+            {
+                throw new UserInputException($"--port {p} is not a port number");
+            }
+            var ms = r.GetValue(latency);
+            if (ms < 0)
+            {
+                throw new UserInputException("--latency-ms must not be negative");
+            }
+            SampleModelServer server;
+            try
+            {
+                server = await SampleModelServer.StartAsync(new SampleModelOptions
+                {
+                    Url = $"http://127.0.0.1:{p}",
+                    Latency = TimeSpan.FromMilliseconds(ms),
+                    RecordRequests = false,
+                }, ct);
+            }
+            catch (IOException e)
+            {
+                throw new CommandFailedException($"cannot listen on 127.0.0.1:{p}: {e.Message}");
+            }
+            await using (server)
+            {
+                Console.WriteLine(server.BaseUrl);
+                await Console.Error.WriteLineAsync($"SAMPLE model (not a real model) serving {string.Join(", ", server.Models)}; Ctrl-C to stop.");
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Ctrl-C
+                }
+            }
+            return CliApp.Ok;
+        });
+        return new Command("sample-model", "The project's SAMPLE model for demos and tests.") { serve };
+    }
+}

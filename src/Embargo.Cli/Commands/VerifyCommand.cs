@@ -1,0 +1,63 @@
+using System.CommandLine;
+using Embargo.Cli.Infrastructure;
+using Embargo.Protocol.Certificates;
+using Spectre.Console;
+
+namespace Embargo.Cli.Commands;
+
+/// <summary>`embargo verify`: offline checks of a certificate; exit 0 only when every check holds.</summary>
+public static class VerifyCommand
+{
+    public static Command Create()
+    {
+        var certificate = new Argument<string>("certificate") { Description = "DSSE envelope JSON file" };
+        var key = new Option<string>("--key") { Description = "the certifier's Ed25519 public key PEM", Required = true };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "signed checkpoint file" };
+        var ledger = new Option<string>("--ledger") { Description = "ledger.jsonl" };
+        var ledgerKey = new Option<string>("--ledger-key") { Description = "the ledger's note verifier key file (name+hash+key)" };
+        var weights = new Option<string>("--weights") { Description = "the weights directory to check against the subject" };
+        var command = new Command("verify", "verify a release certificate offline") { certificate, key, checkpoint, ledger, ledgerKey, weights, Common.Json };
+        command.SetAction(async (r, ct) =>
+        {
+            var ledgerFiles = new[] { r.GetValue(checkpoint), r.GetValue(ledger), r.GetValue(ledgerKey) };
+            if (ledgerFiles.Any(f => f is not null) && ledgerFiles.Any(f => f is null))
+            {
+                throw new UserInputException("--checkpoint, --ledger and --ledger-key go together");
+            }
+            var result = await RunAsync(r.GetValue(certificate)!, r.GetValue(key)!, r.GetValue(checkpoint), r.GetValue(ledger), r.GetValue(ledgerKey), r.GetValue(weights), ct);
+            Print(result, r.GetValue(Common.Json));
+            return result.Ok ? CliApp.Ok : throw new CommandFailedException($"verification failed: {result.FirstFailure!.Name}: {result.FirstFailure.Detail}");
+        });
+        return command;
+    }
+
+    public static async Task<CertificateVerification> RunAsync(string certificate, string key, string? checkpoint, string? ledger, string? ledgerKey, string? weights, CancellationToken ct)
+    {
+        var envelope = Common.ReadFile(certificate, "certificate");
+        var pem = Common.ReadFile(key, "public key");
+        LedgerEvidence? ledgerEvidence = checkpoint is null ? null
+            : new(Common.ReadFile(ledger!, "ledger"), Common.ReadFile(checkpoint, "checkpoint"), Common.ReadFile(ledgerKey!, "ledger key").Trim());
+        WeightsEvidence? weightsEvidence = null;
+        if (weights is not null)
+        {
+            var manifest = await ProtocolCommands.BuildManifestAsync(weights, ct);
+            weightsEvidence = new(manifest.Digest, manifest.Files.Select(f => (f.Path, f.Sha256)).ToList());
+        }
+        return CertificateVerifier.Verify(envelope, pem, ledgerEvidence, weightsEvidence);
+    }
+
+    public static void Print(CertificateVerification result, bool json)
+    {
+        if (json)
+        {
+            Output.Write(new { ok = result.Ok, checks = result.Checks.Select(c => new { c.Name, c.Ok, c.Detail }) }, true);
+            return;
+        }
+        var table = new Table().Border(TableBorder.Rounded).AddColumn("check").AddColumn("").AddColumn("detail");
+        foreach (var check in result.Checks)
+        {
+            table.AddRow(Markup.Escape(check.Name), check.Ok ? "[green]ok[/]" : "[red]FAIL[/]", Markup.Escape(check.Detail));
+        }
+        AnsiConsole.Write(table);
+    }
+}

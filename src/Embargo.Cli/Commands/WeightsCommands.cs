@@ -1,0 +1,239 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Embargo.Cli.Infrastructure;
+using Embargo.Weights;
+using Spectre.Console;
+
+namespace Embargo.Cli.Commands;
+
+/// <summary>`embargo weights inspect|seal|unseal|keygen`.</summary>
+public static class WeightsCommands
+{
+    public static Command Create() => new("weights", "Inspect, hash, seal and unseal model weights (safetensors, GGUF).")
+    {
+        CreateInspect(), CreateSeal(), CreateUnseal(), CreateKeygen(),
+    };
+
+    private static Command CreateInspect()
+    {
+        var path = new Argument<string>("path") { Description = "A model file or directory." };
+        var json = new Option<bool>("--json") { Description = "Print the manifest as JSON." };
+        var cmd = new Command("inspect", "Parse safetensors/GGUF headers, hash every file and print the manifest digest.") { path, json };
+        cmd.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            var target = r.GetValue(path)!;
+            var manifest = Unwrap(await WithProgress("hashing", p => ManifestBuilder.BuildAsync(target, p, ct)));
+            if (r.GetValue(json))
+            {
+                WriteJson(manifest);
+                return CliApp.Ok;
+            }
+            var table = new Table().Border(TableBorder.Rounded)
+                .AddColumn("path").AddColumn(new TableColumn("bytes").RightAligned()).AddColumn("format")
+                .AddColumn(new TableColumn("tensors").RightAligned()).AddColumn(new TableColumn("parameters").RightAligned())
+                .AddColumn("dtypes").AddColumn("sha256");
+            foreach (var f in manifest.Files)
+            {
+                table.AddRow(
+                    Markup.Escape(f.Path),
+                    f.Bytes.ToString("N0", CultureInfo.InvariantCulture),
+                    f.IsShardIndex ? "other (shard index)" : f.Format,
+                    f.Tensors?.ToString(CultureInfo.InvariantCulture) ?? "",
+                    f.Parameters?.ToString("N0", CultureInfo.InvariantCulture) ?? "",
+                    f.Dtypes is null ? "" : Markup.Escape(string.Join(" ", f.Dtypes.Select(d => $"{d.Key}:{d.Value}"))),
+                    f.Sha256[..16] + "…");
+            }
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLine($"files: {manifest.Files.Count}   bytes: {manifest.TotalBytes.ToString("N0", CultureInfo.InvariantCulture)}   parameters: [bold]{manifest.Parameters.ToString("N0", CultureInfo.InvariantCulture)}[/]");
+            AnsiConsole.MarkupLine($"manifest digest: [bold]{manifest.Digest}[/]");
+            foreach (var f in manifest.Files.Where(f => f.Header?.Format == "gguf"))
+            {
+                var arch = f.Header!.Metadata.TryGetValue("general.architecture", out var a) ? a : "?";
+                AnsiConsole.MarkupLine($"{Markup.Escape(f.Path)}: GGUF v{f.Header.Version}, {f.Header.Metadata.Count} metadata keys, architecture {Markup.Escape(arch)}");
+            }
+            return CliApp.Ok;
+        });
+        return cmd;
+    }
+
+    private static Command CreateSeal()
+    {
+        var dir = new Argument<string>("dir") { Description = "The model directory to seal." };
+        var output = new Option<string>("--out") { Description = "Sealed directory to create (must not exist).", Required = true };
+        var recipients = new Option<string[]>("--recipient") { Description = "A grantee's X25519 public key file (NAME.pub); repeatable.", Required = true };
+        var chunk = new Option<int>("--chunk-size") { Description = "Plaintext bytes per AES-256-GCM chunk.", DefaultValueFactory = _ => SealOptions.DefaultChunkSize };
+        var json = new Option<bool>("--json") { Description = "Print the sealed manifest summary as JSON." };
+        var cmd = new Command("seal", "Encrypt every file in chunks under a fresh data key wrapped to each recipient.") { dir, output, recipients, chunk, json };
+        cmd.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            var chunkSize = r.GetValue(chunk);
+            if (chunkSize is < 1 or > SealOptions.MaxChunkSize)
+            {
+                throw new UserInputException($"--chunk-size must be between 1 and {SealOptions.MaxChunkSize}");
+            }
+            var keys = r.GetValue(recipients) ?? [];
+            if (keys.Length == 0)
+            {
+                throw new UserInputException("at least one --recipient is needed");
+            }
+            var source = r.GetValue(dir)!;
+            if (!Directory.Exists(source))
+            {
+                throw new UserInputException($"{source}: not a directory");
+            }
+            var sealedManifest = Unwrap(await WithProgress("sealing", p =>
+                WeightsSealer.SealAsync(source, r.GetValue(output)!, keys, new SealOptions { ChunkSize = chunkSize }, p, ct)));
+            if (r.GetValue(json))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(new
+                {
+                    manifestDigest = sealedManifest.ManifestDigest,
+                    @sealed = r.GetValue(output),
+                    files = sealedManifest.Files.Count,
+                    bytes = sealedManifest.Files.Sum(f => f.Bytes),
+                    chunkSize = sealedManifest.ChunkSize,
+                    recipients = sealedManifest.Recipients.Select(k => k.KeyId),
+                }));
+                return CliApp.Ok;
+            }
+            AnsiConsole.MarkupLine($"sealed {sealedManifest.Files.Count} files ({sealedManifest.Files.Sum(f => f.Bytes).ToString("N0", CultureInfo.InvariantCulture)} bytes) into [bold]{Markup.Escape(r.GetValue(output)!)}[/]");
+            AnsiConsole.MarkupLine($"manifest digest: [bold]{sealedManifest.ManifestDigest}[/]");
+            foreach (var k in sealedManifest.Recipients)
+            {
+                AnsiConsole.MarkupLine($"recipient: {k.KeyId}");
+            }
+            return CliApp.Ok;
+        });
+        return cmd;
+    }
+
+    private static Command CreateUnseal()
+    {
+        var dir = new Argument<string>("sealed-dir") { Description = "A directory written by `embargo weights seal`." };
+        var identity = new Option<string>("--identity") { Description = "Your X25519 private key file (NAME.key).", Required = true };
+        var output = new Option<string>("--out") { Description = "Directory to restore into (must not exist).", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print the restored manifest as JSON." };
+        var cmd = new Command("unseal", "Decrypt and verify sealed weights; nothing is written unless everything verifies.") { dir, identity, output, json };
+        cmd.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            var manifest = Unwrap(await WithProgress("unsealing", p =>
+                WeightsSealer.UnsealAsync(r.GetValue(dir)!, r.GetValue(identity)!, r.GetValue(output)!, p, ct)));
+            if (r.GetValue(json))
+            {
+                WriteJson(manifest);
+                return CliApp.Ok;
+            }
+            AnsiConsole.MarkupLine($"restored and verified {manifest.Files.Count} files ({manifest.TotalBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes) into [bold]{Markup.Escape(r.GetValue(output)!)}[/]");
+            AnsiConsole.MarkupLine($"manifest digest: [bold]{manifest.Digest}[/]");
+            return CliApp.Ok;
+        });
+        return cmd;
+    }
+
+    private static Command CreateKeygen()
+    {
+        var output = new Option<string>("--out") { Description = "Writes NAME.key (private, mode 0600) and NAME.pub.", Required = true };
+        var cmd = new Command("keygen", "Create an X25519 identity for receiving sealed weights.") { output };
+        cmd.SetAction((ParseResult r) =>
+        {
+            var name = r.GetValue(output)!;
+            var id = Unwrap(KeyFiles.Generate(name));
+            Console.Out.WriteLine($"{id}");
+            Console.Error.WriteLine($"wrote {name}.key (keep private) and {name}.pub (give to the sealer)");
+            return CliApp.Ok;
+        });
+        return cmd;
+    }
+
+    private static T Unwrap<T>(WeightsResult<T> result)
+    {
+        if (result.IsOk)
+        {
+            return result.Value;
+        }
+        var line = result.Error.ToString().ReplaceLineEndings(" ");
+        throw result.Error.Kind is WeightsErrorKind.Tampered or WeightsErrorKind.KeyUnwrapFailed or WeightsErrorKind.NoKeyForIdentity
+            ? new CommandFailedException(line)
+            : new UserInputException(line);
+    }
+
+    private static void WriteJson(WeightsManifest manifest)
+    {
+        using var stdout = Console.OpenStandardOutput();
+        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("manifestDigest", manifest.Digest);
+            w.WriteNumber("parameters", manifest.Parameters);
+            w.WriteStartArray("files");
+            foreach (var f in manifest.Files)
+            {
+                w.WriteStartObject();
+                w.WriteString("path", f.Path);
+                w.WriteNumber("bytes", f.Bytes);
+                w.WriteString("sha256", f.Sha256);
+                w.WriteString("format", f.Format);
+                if (f.Header is not null)
+                {
+                    w.WriteNumber("tensors", f.Tensors!.Value);
+                    w.WriteNumber("parameters", f.Parameters!.Value);
+                    w.WriteStartObject("dtypes");
+                    foreach (var (dtype, count) in f.Dtypes!)
+                    {
+                        w.WriteNumber(dtype, count);
+                    }
+                    w.WriteEndObject();
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        stdout.Write("\n"u8);
+    }
+
+    /// <summary>Runs <paramref name="work"/> with progress on stderr: a Spectre bar on a terminal, plain lines
+    /// (every 10%, only for work of 256 MiB or more) when stderr is redirected.</summary>
+    private static async Task<WeightsResult<T>> WithProgress<T>(string verb, Func<IProgress<HashProgress>, Task<WeightsResult<T>>> work)
+    {
+        if (Console.IsErrorRedirected)
+        {
+            var lastDecile = -1;
+            var gate = new object();
+            var plain = new InlineProgress(p =>
+            {
+                if (p.TotalBytes < 256L * 1024 * 1024) return;
+                var decile = (int)(p.TotalBytesDone * 10 / Math.Max(1, p.TotalBytes));
+                lock (gate)
+                {
+                    if (decile <= lastDecile) return;
+                    lastDecile = decile;
+                }
+                Console.Error.WriteLine($"{verb}: {p.TotalBytesDone / (1024 * 1024)} / {p.TotalBytes / (1024 * 1024)} MiB, {p.FilesDone}/{p.FilesTotal} files");
+            });
+            return await work(plain);
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        WeightsResult<T> result = default;
+        await console.Progress().AutoClear(true).StartAsync(async ctx =>
+        {
+            var task = ctx.AddTask(verb, maxValue: 1);
+            var reporter = new InlineProgress(p =>
+            {
+                task.MaxValue = Math.Max(1, p.TotalBytes);
+                task.Value = p.TotalBytesDone;
+                task.Description = $"{verb} {p.FilesDone}/{p.FilesTotal} files";
+            });
+            result = await work(reporter);
+            task.Value = task.MaxValue;
+        });
+        return result;
+    }
+
+    /// <summary>Calls back on the reporting thread (unlike Progress&lt;T&gt;, which posts and may arrive after completion).</summary>
+    private sealed class InlineProgress(Action<HashProgress> report) : IProgress<HashProgress>
+    {
+        public void Report(HashProgress value) => report(value);
+    }
+}

@@ -1,2 +1,0 @@
-namespace Embargo.Protocol;
-internal static class AssemblyMarker;

@@ -1,2 +1,0 @@
-namespace Embargo.Server;
-internal static class AssemblyMarker;

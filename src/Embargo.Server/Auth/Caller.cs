@@ -1,0 +1,27 @@
+using System.Security.Claims;
+using Embargo.Protocol;
+
+namespace Embargo.Server.Auth;
+
+/// <summary>The authenticated principal making a request.</summary>
+public sealed record Caller(string PrincipalId, string OrganisationId, Role Role)
+{
+    public const string PrincipalClaim = "embargo:principal";
+    public const string OrganisationClaim = "embargo:organisation";
+    public const string RoleClaim = "embargo:role";
+
+    public Actor Actor => new(PrincipalId, OrganisationId, Role);
+
+    public static Caller From(ClaimsPrincipal user) => new(
+        user.FindFirstValue(PrincipalClaim) ?? throw new InvalidOperationException("unauthenticated caller"),
+        user.FindFirstValue(OrganisationClaim) ?? throw new InvalidOperationException("unauthenticated caller"),
+        Roles.Parse(user.FindFirstValue(RoleClaim)).Value);
+
+    public ProtocolError? Require(params Role[] roles) =>
+        roles.Contains(Role)
+            ? null
+            : ProtocolError.Forbidden($"this needs the role {string.Join(" or ", roles.Select(r => r.Name()))}; the caller is a {Role.Name()}", "separation-of-duties");
+
+    /// <summary>The system itself (background escalation); never authenticates over HTTP.</summary>
+    public static readonly Caller System = new("system", "embargo", Role.Admin);
+}

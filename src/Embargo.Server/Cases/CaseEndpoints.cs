@@ -1,0 +1,449 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Embargo.Protocol;
+using Embargo.Protocol.Contracts;
+using Embargo.Server.Auth;
+using Embargo.Server.Infrastructure;
+using Embargo.Server.Ledger;
+using Embargo.Server.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Embargo.Server.Cases;
+
+public static class CaseEndpoints
+{
+    public static RouteGroupBuilder MapCases(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/cases").WithTags("Cases").RequireAuthorization();
+        group.MapPost("/", Open);
+        group.MapGet("/{id}", Get);
+        group.MapPost("/{id}/threat-models", AddThreatModel);
+        group.MapPost("/{id}/advance", Advance);
+        group.MapPost("/{id}/commitments", AddCommitment);
+        group.MapPost("/{id}/evaluations", SubmitEvaluation);
+        group.MapPost("/{id}/findings", RecordFinding);
+        group.MapPost("/{id}/deny", Deny);
+        return group;
+    }
+
+    /// <summary>Runs <paramref name="body"/> on a loaded case inside a unit of work; a missing case is a 404.</summary>
+    internal static Task<Result<T>> OnCase<T>(LedgerWriter writer, Caller caller, string caseId,
+        Func<UnitOfWork, CaseSnapshot, CancellationToken, Task<Result<T>>> body, CancellationToken ct) =>
+        writer.ExecuteAsync<T>(caller, async (uow, token) =>
+        {
+            var snapshot = await CaseSnapshot.LoadAsync(uow.Db, caseId, token);
+            return snapshot is null ? ProtocolError.NotFound($"case {caseId}") : await body(uow, snapshot, token);
+        }, ct);
+
+    private static async Task<Results<Created<CaseDto>, ProblemHttpResult>> Open(OpenCaseRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        var result = await writer.ExecuteAsync<string>(caller, async (uow, token) =>
+        {
+            if (caller.Require(Role.Developer) is { } denied)
+            {
+                return denied;
+            }
+            var tier = Tiers.Parse(request.RequestedTier, "requestedTier");
+            if (!tier.IsOk)
+            {
+                return tier.Error!;
+            }
+            var version = await uow.Db.ModelVersions.FirstOrDefaultAsync(v => v.Id == request.ModelVersionId, token);
+            if (version is null)
+            {
+                return ProtocolError.NotFound($"model version {request.ModelVersionId}");
+            }
+            var model = await uow.Db.Models.FirstAsync(m => m.Id == version.ModelId, token);
+            if (model.OrganisationId != caller.OrganisationId)
+            {
+                return ProtocolError.Forbidden("only the model's developer may open a case for it");
+            }
+            var regulatorIsOne = await uow.Db.Principals.AnyAsync(p => p.OrganisationId == request.RegulatorOrganisationId && p.Role == "regulator", token);
+            if (!regulatorIsOne)
+            {
+                return ProtocolError.Validation($"organisation {request.RegulatorOrganisationId} has no regulator principal; a case needs a regulator");
+            }
+            if (!await uow.Db.ReferenceModels.AnyAsync(r => r.Id == request.ReferenceModelId, token))
+            {
+                return ProtocolError.NotFound($"reference model {request.ReferenceModelId}");
+            }
+            var entity = new CaseEntity
+            {
+                Id = Ids.New("case"),
+                ModelVersionId = version.Id,
+                DeveloperOrganisationId = caller.OrganisationId,
+                RegulatorOrganisationId = request.RegulatorOrganisationId,
+                RequestedTier = tier.Value.Name(),
+                State = CaseState.Scoping.Name(),
+                ReferenceModelId = request.ReferenceModelId,
+                CreatedAt = uow.Now,
+            };
+            uow.Db.Cases.Add(entity);
+            uow.Append("case.opened", new JsonObject
+            {
+                ["case"] = entity.Id, ["modelVersion"] = version.Id, ["manifestDigest"] = version.ManifestDigest,
+                ["requestedTier"] = entity.RequestedTier, ["regulator"] = entity.RegulatorOrganisationId, ["referenceModel"] = entity.ReferenceModelId,
+            });
+            return entity.Id;
+        }, ct);
+        if (!result.IsOk)
+        {
+            return ApiResults.Problem(result.Error!);
+        }
+        var dto = await LoadDtoAsync(http, result.Value, ct);
+        return TypedResults.Created($"/api/cases/{dto.Id}", dto);
+    }
+
+    private static async Task<CaseDto> LoadDtoAsync(HttpContext http, string caseId, CancellationToken ct)
+    {
+        var db = http.RequestServices.GetRequiredService<EmbargoDb>();
+        return (await CaseSnapshot.LoadAsync(db, caseId, ct))!.ToDto();
+    }
+
+    private static async Task<Results<Ok<CaseDto>, ProblemHttpResult>> Get(string id, EmbargoDb db, CancellationToken ct)
+    {
+        var snapshot = await CaseSnapshot.LoadAsync(db, id, ct);
+        return snapshot is null ? ApiResults.Problem(ProtocolError.NotFound($"case {id}")) : TypedResults.Ok(snapshot.ToDto());
+    }
+
+    private static async Task<Results<Ok<ThreatModelDto>, ProblemHttpResult>> AddThreatModel(string id, AddThreatModelRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, async (uow, snap, token) =>
+        {
+            if (caller.Require(Role.Evaluator, Role.Developer) is { } denied)
+            {
+                return denied;
+            }
+            if (snap.State is not (CaseState.Scoping or CaseState.Mapping))
+            {
+                return ProtocolError.Violation("case-phase", $"threat models are added in scoping or mapping; the case is in {snap.Case.State}");
+            }
+            if (string.IsNullOrWhiteSpace(request.Capability) || request.Capability.Length > 100 || request.Capability.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+            {
+                return ProtocolError.Validation("capability must be 1–100 characters of letters, digits, '-', '_' or '.'");
+            }
+            if (snap.ThreatModels.Any(t => t.Capability == request.Capability))
+            {
+                return ProtocolError.Validation($"the case already has a threat model for '{request.Capability}'");
+            }
+            var parties = request.AffectedParties.Distinct(StringComparer.Ordinal).ToList();
+            if (parties.Count == 0)
+            {
+                return ProtocolError.Validation("a threat model names at least one affected party");
+            }
+            foreach (var party in parties)
+            {
+                if (!await uow.Db.Principals.AnyAsync(p => p.OrganisationId == party && p.Role == "affected-party", token))
+                {
+                    return ProtocolError.Validation($"organisation {party} has no affected-party principal");
+                }
+            }
+            var entity = new ThreatModelEntity
+            {
+                Id = Ids.New("thr"),
+                CaseId = id,
+                Capability = request.Capability,
+                Description = request.Description,
+                StepsJson = JsonSerializer.Serialize(request.Steps),
+                AffectedPartiesJson = JsonSerializer.Serialize(parties),
+                CreatedAt = uow.Now,
+            };
+            uow.Db.ThreatModels.Add(entity);
+            uow.Append("threat-model.added", new JsonObject
+            {
+                ["case"] = id, ["threatModel"] = entity.Id, ["capability"] = entity.Capability,
+                ["affectedParties"] = new JsonArray(parties.Select(p => (JsonNode?)JsonValue.Create(p)).ToArray()),
+            });
+            return CaseSnapshot.ToDto(entity);
+        }, ct));
+    }
+
+    private static async Task<Results<Ok<CaseDto>, ProblemHttpResult>> Advance(string id, AdvanceCaseRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        var result = await OnCase<string>(writer, caller, id, (uow, snap, token) =>
+        {
+            if (caller.Require(Role.Developer, Role.Evaluator) is { } denied)
+            {
+                return Task.FromResult<Result<string>>(denied);
+            }
+            if (caller.Role == Role.Developer && caller.OrganisationId != snap.Case.DeveloperOrganisationId)
+            {
+                return Task.FromResult<Result<string>>(ProtocolError.Forbidden("only the case's own developer may move it"));
+            }
+            var to = CaseStates.Parse(request.To);
+            if (!to.IsOk)
+            {
+                return Task.FromResult<Result<string>>(to.Error!);
+            }
+            var moved = Rules.Advance(snap.Facts(), to.Value);
+            if (!moved.IsOk)
+            {
+                return Task.FromResult<Result<string>>(moved.Error!);
+            }
+            var from = snap.Case.State;
+            snap.Case.State = moved.Value.Name();
+            uow.Append("case.advanced", new JsonObject { ["case"] = id, ["from"] = from, ["to"] = snap.Case.State });
+            return Task.FromResult<Result<string>>(id);
+        }, ct);
+        return result.IsOk ? TypedResults.Ok(await LoadDtoAsync(http, id, ct)) : ApiResults.Problem(result.Error!);
+    }
+
+    private static async Task<Results<Ok<CommitmentDto>, ProblemHttpResult>> AddCommitment(string id, AddCommitmentRequest request, HttpContext http, LedgerWriter writer, ICommitmentEngine engine, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        return ApiResults.From(await OnCase<CommitmentDto>(writer, caller, id, (uow, snap, token) =>
+        {
+            Result<CommitmentDto> Fail(ProtocolError e) => e;
+            if (caller.Require(Role.Developer, Role.Regulator) is { } denied)
+            {
+                return Task.FromResult(Fail(denied));
+            }
+            if (Rules.IsTerminal(snap.State) || snap.State == CaseState.Certification)
+            {
+                return Task.FromResult(Fail(ProtocolError.Violation("case-phase", $"commitments are made before certification; the case is in {snap.Case.State}")));
+            }
+            if (engine.Validate(request.Expression) is { } invalid)
+            {
+                return Task.FromResult(Fail(invalid));
+            }
+            var entity = new CommitmentEntity { Id = Ids.New("cmt"), CaseId = id, Expression = request.Expression.Trim(), CreatedBy = caller.PrincipalId, CreatedAt = uow.Now };
+            uow.Db.Commitments.Add(entity);
+            uow.Append("commitment.added", new JsonObject { ["case"] = id, ["commitment"] = entity.Id, ["expression"] = entity.Expression });
+            return Task.FromResult<Result<CommitmentDto>>(new CommitmentDto { Id = entity.Id, Expression = entity.Expression });
+        }, ct));
+    }
+
+    private static ProtocolError? ValidateEvaluation(SubmitEvaluationRequest r)
+    {
+        static bool Unit(double v) => double.IsFinite(v) && v is >= 0 and <= 1;
+        static bool Condition(ConditionDto c) => c.Total > 0 && c.Correct >= 0 && c.Correct <= c.Total && Unit(c.Accuracy) && Unit(c.Ci95Low) && Unit(c.Ci95High) && !string.IsNullOrWhiteSpace(c.Model);
+        if (string.IsNullOrWhiteSpace(r.Capability) || string.IsNullOrWhiteSpace(r.Task) || r.Samples < 1)
+        {
+            return ProtocolError.Validation("an evaluation needs a capability, a task and at least one sample");
+        }
+        if (!Condition(r.Subject) || (r.Baseline is not null && !Condition(r.Baseline)))
+        {
+            return ProtocolError.Validation("each condition needs a model, 0 ≤ correct ≤ total, total > 0 and accuracies and intervals in [0, 1]");
+        }
+        if (r.Uplift is { } u && (!double.IsFinite(u.Estimate) || u.Estimate is < -1 or > 1 || !Unit(u.P) || string.IsNullOrWhiteSpace(u.Test)))
+        {
+            return ProtocolError.Validation("uplift needs an estimate in [-1, 1], a p-value in [0, 1] and the test used");
+        }
+        if (r.Uplift is not null && r.Baseline is null)
+        {
+            return ProtocolError.Validation("uplift needs a baseline condition");
+        }
+        return null;
+    }
+
+    private static async Task<Results<Ok<EvaluationDto>, ProblemHttpResult>> SubmitEvaluation(string id, SubmitEvaluationRequest request, HttpContext http, LedgerWriter writer, ICommitmentEngine engine, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        return ApiResults.From(await OnCase<EvaluationDto>(writer, caller, id, async (uow, snap, token) =>
+        {
+            if (caller.Require(Role.Evaluator, Role.Developer) is { } denied)
+            {
+                return denied;
+            }
+            if (ValidateEvaluation(request) is { } invalid)
+            {
+                return invalid;
+            }
+            MitigationEntity? mitigation = null;
+            if (request.MitigationId is not null)
+            {
+                mitigation = snap.Mitigations.FirstOrDefault(m => m.Id == request.MitigationId);
+                if (mitigation is null)
+                {
+                    return ProtocolError.NotFound($"mitigation {request.MitigationId} in case {id}");
+                }
+                if (snap.State != CaseState.Disclosure)
+                {
+                    return ProtocolError.Violation("case-phase", $"verification runs happen in disclosure/mitigation; the case is in {snap.Case.State}");
+                }
+            }
+            else if (snap.State is not (CaseState.Testing or CaseState.Reflection))
+            {
+                return ProtocolError.Violation("case-phase", $"evaluations are submitted in testing or reflection; the case is in {snap.Case.State}");
+            }
+            if (!snap.ThreatModels.Any(t => t.Capability == request.Capability))
+            {
+                return ProtocolError.Validation($"the case has no threat model for capability '{request.Capability}'");
+            }
+            var e = new EvaluationEntity
+            {
+                Id = Ids.New("evl"),
+                CaseId = id,
+                Capability = request.Capability,
+                Task = request.Task,
+                Purpose = mitigation is null ? EvaluationPurpose.Case : EvaluationPurpose.Verification,
+                MitigationId = mitigation?.Id,
+                Samples = request.Samples,
+                SubjectModel = request.Subject.Model,
+                SubjectCorrect = request.Subject.Correct,
+                SubjectTotal = request.Subject.Total,
+                SubjectAccuracy = request.Subject.Accuracy,
+                SubjectCiLow = request.Subject.Ci95Low,
+                SubjectCiHigh = request.Subject.Ci95High,
+                BaselineModel = request.Baseline?.Model,
+                BaselineCorrect = request.Baseline?.Correct,
+                BaselineTotal = request.Baseline?.Total,
+                BaselineAccuracy = request.Baseline?.Accuracy,
+                BaselineCiLow = request.Baseline?.Ci95Low,
+                BaselineCiHigh = request.Baseline?.Ci95High,
+                Uplift = request.Uplift?.Estimate,
+                UpliftCiLow = request.Uplift?.Ci95Low,
+                UpliftCiHigh = request.Uplift?.Ci95High,
+                P = request.Uplift?.P,
+                Test = request.Uplift?.Test,
+                LogSha256 = request.LogSha256,
+                SubmittedBy = caller.PrincipalId,
+                CreatedAt = uow.Now,
+            };
+            uow.Db.Evaluations.Add(e);
+            var index = uow.Append("evaluation.recorded", new JsonObject
+            {
+                ["case"] = id, ["evaluation"] = e.Id, ["capability"] = e.Capability, ["task"] = e.Task, ["purpose"] = e.Purpose,
+                ["mitigation"] = e.MitigationId, ["subject"] = e.SubjectModel, ["subjectAccuracy"] = e.SubjectAccuracy,
+                ["baseline"] = e.BaselineModel, ["baselineAccuracy"] = e.BaselineAccuracy, ["uplift"] = e.Uplift, ["p"] = e.P,
+                ["test"] = e.Test, ["logSha256"] = e.LogSha256,
+            });
+            var fired = mitigation is null ? FireCommitments(uow, snap, e, engine) : [];
+            return CaseSnapshot.ToDto(e, index, fired);
+        }, ct));
+    }
+
+    /// <summary>Rule 6: evaluate every commitment on the new result; a commitment that fires creates a finding that caps the tier.</summary>
+    private static List<FindingDto> FireCommitments(UnitOfWork uow, CaseSnapshot snap, EvaluationEntity latest, ICommitmentEngine engine)
+    {
+        var latestByCapability = snap.Evaluations.Where(x => x.Purpose == EvaluationPurpose.Case).Append(latest)
+            .GroupBy(x => x.Capability, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
+        var created = new List<FindingDto>();
+        foreach (var commitment in snap.Commitments)
+        {
+            var verdict = engine.Evaluate(commitment.Expression, latestByCapability);
+            if (!verdict.Fired)
+            {
+                continue;
+            }
+            foreach (var capability in verdict.Capabilities)
+            {
+                var threat = snap.ThreatModels.FirstOrDefault(t => t.Capability == capability);
+                if (threat is null || !latestByCapability.TryGetValue(capability, out var evidence)
+                    || snap.Findings.Any(f => f.CommitmentId == commitment.Id && f.Capability == capability))
+                {
+                    continue;
+                }
+                var finding = new FindingEntity
+                {
+                    Id = Ids.New("fnd"),
+                    CaseId = snap.Case.Id,
+                    ThreatModelId = threat.Id,
+                    Capability = capability,
+                    Title = $"Commitment fired: {commitment.Expression}",
+                    Novel = Rules.IsNovel(evidence.Uplift, evidence.P),
+                    EvaluationId = evidence.Id,
+                    Source = "commitment",
+                    CommitmentId = commitment.Id,
+                    CapTier = verdict.MaxTier?.Name(),
+                    CreatedAt = uow.Now,
+                };
+                uow.Db.Findings.Add(finding);
+                uow.Append("commitment.fired", new JsonObject
+                {
+                    ["case"] = snap.Case.Id, ["commitment"] = commitment.Id, ["expression"] = commitment.Expression,
+                    ["finding"] = finding.Id, ["capability"] = capability, ["evaluation"] = evidence.Id,
+                    ["novel"] = finding.Novel, ["maxTier"] = finding.CapTier, ["rule"] = "rule-6",
+                });
+                created.Add(CaseSnapshot.ToDto(finding, snap.Commitments));
+            }
+        }
+        return created;
+    }
+
+    private static async Task<Results<Ok<FindingDto>, ProblemHttpResult>> RecordFinding(string id, RecordFindingRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        return ApiResults.From(await OnCase<FindingDto>(writer, caller, id, (uow, snap, token) =>
+        {
+            Result<FindingDto> Fail(ProtocolError e) => e;
+            if (caller.Require(Role.Evaluator, Role.Developer) is { } denied)
+            {
+                return Task.FromResult(Fail(denied));
+            }
+            if (snap.State is not (CaseState.Testing or CaseState.Reflection))
+            {
+                return Task.FromResult(Fail(ProtocolError.Violation("case-phase", $"findings are recorded in testing or reflection; the case is in {snap.Case.State}")));
+            }
+            var threat = snap.ThreatModels.FirstOrDefault(t => t.Id == request.ThreatModelId);
+            var evidence = snap.Evaluations.FirstOrDefault(x => x.Id == request.EvaluationId && x.Purpose == EvaluationPurpose.Case);
+            if (threat is null)
+            {
+                return Task.FromResult(Fail(ProtocolError.NotFound($"threat model {request.ThreatModelId} in case {id}")));
+            }
+            if (evidence is null)
+            {
+                return Task.FromResult(Fail(ProtocolError.NotFound($"evaluation {request.EvaluationId} in case {id}")));
+            }
+            if (evidence.Capability != threat.Capability)
+            {
+                return Task.FromResult(Fail(ProtocolError.Validation($"evaluation {evidence.Id} measured '{evidence.Capability}', not the threat model's '{threat.Capability}'")));
+            }
+            if (string.IsNullOrWhiteSpace(request.Title) || request.Title.Length > 300)
+            {
+                return Task.FromResult(Fail(ProtocolError.Validation("a finding needs a title of 1–300 characters")));
+            }
+            var finding = new FindingEntity
+            {
+                Id = Ids.New("fnd"),
+                CaseId = id,
+                ThreatModelId = threat.Id,
+                Capability = threat.Capability,
+                Title = request.Title,
+                // Novelty comes from the evidence, never from the caller's say-so.
+                Novel = Rules.IsNovel(evidence.Uplift, evidence.P),
+                EvaluationId = evidence.Id,
+                Source = caller.Role.Name(),
+                CreatedAt = uow.Now,
+            };
+            uow.Db.Findings.Add(finding);
+            uow.Append("finding.recorded", new JsonObject
+            {
+                ["case"] = id, ["finding"] = finding.Id, ["capability"] = finding.Capability, ["evaluation"] = evidence.Id,
+                ["novel"] = finding.Novel, ["uplift"] = evidence.Uplift, ["p"] = evidence.P,
+            });
+            return Task.FromResult<Result<FindingDto>>(CaseSnapshot.ToDto(finding, snap.Commitments));
+        }, ct));
+    }
+
+    private static async Task<Results<Ok<CaseDto>, ProblemHttpResult>> Deny(string id, DenyRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        var result = await OnCase<string>(writer, caller, id, (uow, snap, token) =>
+        {
+            Result<string> Fail(ProtocolError e) => e;
+            if (caller.Role != Role.Regulator || caller.OrganisationId != snap.Case.RegulatorOrganisationId)
+            {
+                return Task.FromResult(Fail(ProtocolError.Forbidden("only the case's regulator may deny a tier", "separation-of-duties")));
+            }
+            if (Rules.IsTerminal(snap.State))
+            {
+                return Task.FromResult(Fail(ProtocolError.Violation("case-phase", $"the case is already {snap.Case.State}")));
+            }
+            if (string.IsNullOrWhiteSpace(request.Reason))
+            {
+                return Task.FromResult(Fail(ProtocolError.Validation("a denial needs a reason")));
+            }
+            snap.Case.State = CaseState.Denied.Name();
+            snap.Case.DenialReason = request.Reason;
+            uow.Append("case.denied", new JsonObject { ["case"] = id, ["tier"] = snap.Case.RequestedTier, ["reason"] = request.Reason });
+            return Task.FromResult<Result<string>>(id);
+        }, ct);
+        return result.IsOk ? TypedResults.Ok(await LoadDtoAsync(http, id, ct)) : ApiResults.Problem(result.Error!);
+    }
+}

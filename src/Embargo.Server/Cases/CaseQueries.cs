@@ -1,0 +1,181 @@
+using System.Text.Json;
+using Embargo.Protocol;
+using Embargo.Protocol.Contracts;
+using Embargo.Server.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace Embargo.Server.Cases;
+
+/// <summary>Reads a case and everything under it, and turns it into the facts the rules judge.</summary>
+public sealed class CaseSnapshot
+{
+    public required CaseEntity Case { get; init; }
+    public required ModelVersionEntity Version { get; init; }
+    public required ReferenceModelEntity Reference { get; init; }
+    public required IReadOnlyList<ThreatModelEntity> ThreatModels { get; init; }
+    public required IReadOnlyList<CommitmentEntity> Commitments { get; init; }
+    public required IReadOnlyList<EvaluationEntity> Evaluations { get; init; }
+    public required IReadOnlyList<FindingEntity> Findings { get; init; }
+    public required IReadOnlyList<DisclosureEntity> Disclosures { get; init; }
+    public required IReadOnlyList<DisclosureRecipientEntity> Recipients { get; init; }
+    public required IReadOnlyList<MitigationEntity> Mitigations { get; init; }
+
+    public CaseState State => CaseStates.Parse(Case.State).Value;
+    public Tier RequestedTier => Tiers.Parse(Case.RequestedTier).Value;
+
+    public static async Task<CaseSnapshot?> LoadAsync(EmbargoDb db, string caseId, CancellationToken ct)
+    {
+        var c = await db.Cases.FirstOrDefaultAsync(x => x.Id == caseId, ct);
+        if (c is null)
+        {
+            return null;
+        }
+        var findings = await Ordered(db.Findings.Where(f => f.CaseId == caseId), f => f.CreatedAt, f => f.Id, ct);
+        var findingIds = findings.Select(f => f.Id).ToList();
+        var disclosures = await db.Disclosures.Where(d => findingIds.Contains(d.FindingId)).ToListAsync(ct);
+        var disclosureIds = disclosures.Select(d => d.Id).ToList();
+        return new CaseSnapshot
+        {
+            Case = c,
+            Version = await db.ModelVersions.FirstAsync(v => v.Id == c.ModelVersionId, ct),
+            Reference = await db.ReferenceModels.FirstAsync(r => r.Id == c.ReferenceModelId, ct),
+            ThreatModels = await Ordered(db.ThreatModels.Where(t => t.CaseId == caseId), t => t.CreatedAt, t => t.Id, ct),
+            Commitments = await Ordered(db.Commitments.Where(x => x.CaseId == caseId), x => x.CreatedAt, x => x.Id, ct),
+            Evaluations = await Ordered(db.Evaluations.Where(e => e.CaseId == caseId), e => e.CreatedAt, e => e.Id, ct),
+            Findings = findings,
+            Disclosures = disclosures,
+            Recipients = await db.DisclosureRecipients.Where(r => disclosureIds.Contains(r.DisclosureId)).ToListAsync(ct),
+            Mitigations = await Ordered(db.Mitigations.Where(m => findingIds.Contains(m.FindingId)), m => m.CreatedAt, m => m.Id, ct),
+        };
+    }
+
+    /// <summary>Creation order, sorted in memory: SQLite cannot order by DateTimeOffset, and this keeps both providers alike.</summary>
+    private static async Task<List<T>> Ordered<T>(IQueryable<T> query, Func<T, DateTimeOffset> at, Func<T, string> id, CancellationToken ct) =>
+        (await query.ToListAsync(ct)).OrderBy(at).ThenBy(id, StringComparer.Ordinal).ToList();
+
+    public static IReadOnlyList<string> AffectedParties(ThreatModelEntity t) =>
+        JsonSerializer.Deserialize<List<string>>(t.AffectedPartiesJson) ?? [];
+
+    public IReadOnlyList<string> RequiredRecipients(FindingEntity finding)
+    {
+        var threat = ThreatModels.First(t => t.Id == finding.ThreatModelId);
+        return new[] { Case.RegulatorOrganisationId }.Concat(AffectedParties(threat)).Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    public IReadOnlyList<string> DisclosedTo(FindingEntity finding)
+    {
+        var ids = Disclosures.Where(d => d.FindingId == finding.Id).Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+        return Recipients.Where(r => ids.Contains(r.DisclosureId)).Select(r => r.OrganisationId).Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    public CaseFacts Facts()
+    {
+        var findings = Findings.Select(f => new FindingFacts
+        {
+            Id = f.Id,
+            Capability = f.Capability,
+            Novel = f.Novel,
+            RequiredRecipients = RequiredRecipients(f),
+            DisclosedTo = DisclosedTo(f),
+            Mitigations = Mitigations.Where(m => m.FindingId == f.Id).Select(m => new MitigationFacts
+            {
+                Id = m.Id, Party = m.PartyOrganisationId, Verified = m.Status == MitigationStatus.Verified, HasDeadline = m.DueAt is not null,
+            }).ToList(),
+        }).ToList();
+        var caps = Findings
+            .Where(f => f.CapTier is not null)
+            .Where(f =>
+            {
+                var mitigations = Mitigations.Where(m => m.FindingId == f.Id).ToList();
+                return mitigations.Count == 0 || mitigations.Any(m => m.Status != MitigationStatus.Verified);
+            })
+            .Select(f => new TierCap(Tiers.Parse(f.CapTier).Value, Commitments.FirstOrDefault(c => c.Id == f.CommitmentId)?.Expression ?? "", f.Id))
+            .ToList();
+        return new CaseFacts
+        {
+            State = State,
+            RequestedTier = RequestedTier,
+            ThreatModelCapabilities = ThreatModels.Select(t => t.Capability).Distinct(StringComparer.Ordinal).ToList(),
+            EvaluatedCapabilities = Evaluations.Where(e => e.Purpose == EvaluationPurpose.Case).Select(e => e.Capability).Distinct(StringComparer.Ordinal).ToList(),
+            Findings = findings,
+            ActiveCaps = caps,
+        };
+    }
+
+    public CaseDto ToDto()
+    {
+        var facts = Facts();
+        var blockers = Rules.IsTerminal(State) ? [] : Rules.CertificationBlockers(facts with { State = CaseState.Certification }, RequestedTier);
+        return new CaseDto
+        {
+            Id = Case.Id,
+            ModelVersionId = Case.ModelVersionId,
+            ManifestDigest = Version.ManifestDigest,
+            DeveloperOrganisationId = Case.DeveloperOrganisationId,
+            RegulatorOrganisationId = Case.RegulatorOrganisationId,
+            RequestedTier = Case.RequestedTier,
+            State = Case.State,
+            ReferenceModel = Reference.Name,
+            ReevaluationFlag = Case.ReevaluationFlag,
+            ReevaluationReason = Case.ReevaluationReason,
+            DenialReason = Case.DenialReason,
+            ThreatModels = ThreatModels.Select(ToDto).ToList(),
+            Commitments = Commitments.Select(c => new CommitmentDto { Id = c.Id, Expression = c.Expression }).ToList(),
+            Evaluations = Evaluations.Select(e => ToDto(e, 0, [])).ToList(),
+            Findings = Findings.Select(f => ToDto(f, Commitments)).ToList(),
+            Mitigations = Mitigations.Select(ToDto).ToList(),
+            Blockers = blockers.Select(b => $"{b.Rule}: {b.Message}").ToList(),
+        };
+    }
+
+    public static ThreatModelDto ToDto(ThreatModelEntity t) => new()
+    {
+        Id = t.Id, Capability = t.Capability, Description = t.Description, AffectedParties = AffectedParties(t),
+        Steps = JsonSerializer.Deserialize<List<string>>(t.StepsJson) ?? [],
+    };
+
+    public static FindingDto ToDto(FindingEntity f, IReadOnlyList<CommitmentEntity> commitments) => new()
+    {
+        Id = f.Id, CaseId = f.CaseId, ThreatModelId = f.ThreatModelId, Capability = f.Capability, Title = f.Title, Novel = f.Novel,
+        EvaluationId = f.EvaluationId, Source = f.Source, CapTier = f.CapTier,
+        Commitment = commitments.FirstOrDefault(c => c.Id == f.CommitmentId)?.Expression,
+    };
+
+    public static MitigationDto ToDto(MitigationEntity m) => new()
+    {
+        Id = m.Id, FindingId = m.FindingId, Party = m.PartyOrganisationId, Status = m.Status, DueAt = m.DueAt,
+        Escalations = m.Escalations, VerificationEvaluationId = m.VerificationEvaluationId,
+    };
+
+    public static EvaluationDto ToDto(EvaluationEntity e, long index, IReadOnlyList<FindingDto> fired) => new()
+    {
+        Id = e.Id,
+        Capability = e.Capability,
+        Task = e.Task,
+        Purpose = e.Purpose,
+        Samples = e.Samples,
+        Subject = new ConditionDto { Model = e.SubjectModel, Correct = e.SubjectCorrect, Total = e.SubjectTotal, Accuracy = e.SubjectAccuracy, Ci95Low = e.SubjectCiLow, Ci95High = e.SubjectCiHigh },
+        Baseline = e.BaselineModel is null ? null : new ConditionDto
+        {
+            Model = e.BaselineModel, Correct = e.BaselineCorrect ?? 0, Total = e.BaselineTotal ?? 0, Accuracy = e.BaselineAccuracy ?? 0,
+            Ci95Low = e.BaselineCiLow ?? 0, Ci95High = e.BaselineCiHigh ?? 0,
+        },
+        Uplift = e.Uplift is null ? null : new UpliftDto { Estimate = e.Uplift.Value, Ci95Low = e.UpliftCiLow ?? 0, Ci95High = e.UpliftCiHigh ?? 0, P = e.P ?? 1, Test = e.Test ?? "" },
+        Significant = Rules.IsNovel(e.Uplift, e.P),
+        LedgerIndex = index,
+        FiredFindings = fired,
+    };
+}
+
+public static class MitigationStatus
+{
+    public const string Required = "required";
+    public const string Reported = "reported";
+    public const string Verified = "verified";
+}
+
+public static class EvaluationPurpose
+{
+    public const string Case = "case";
+    public const string Verification = "verification";
+}

@@ -1,0 +1,15 @@
+using Embargo.Protocol;
+using Embargo.Server.Storage;
+
+namespace Embargo.Server.Cases;
+
+public sealed record CommitmentVerdict(bool Fired, Tier? MaxTier, IReadOnlyList<string> Capabilities);
+
+/// <summary>Rule 6: if-then commitments over a case's results (the language lives in Embargo.Evaluation).</summary>
+public interface ICommitmentEngine
+{
+    ProtocolError? Validate(string expression);
+
+    /// <summary>Evaluates against the latest case evaluation per capability.</summary>
+    CommitmentVerdict Evaluate(string expression, IReadOnlyDictionary<string, EvaluationEntity> latestByCapability);
+}

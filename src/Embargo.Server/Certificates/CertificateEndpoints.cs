@@ -1,0 +1,209 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Embargo.Protocol;
+using Embargo.Protocol.Certificates;
+using Embargo.Protocol.Contracts;
+using Embargo.Server.Auth;
+using Embargo.Server.Cases;
+using Embargo.Server.Infrastructure;
+using Embargo.Server.Ledger;
+using Embargo.Server.Models;
+using Embargo.Server.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Embargo.Server.Certificates;
+
+public static class CertificateStatus
+{
+    public const string Pending = "pending";
+    public const string Issued = "issued";
+    public const string Flagged = "flagged";
+}
+
+/// <summary>
+/// Certification in two logged steps: the certifier's decision (whose ledger index the certificate names),
+/// then the certificate itself, signed by the certifier's own key outside the server and checked here.
+/// </summary>
+public static class CertificateEndpoints
+{
+    public static RouteGroupBuilder MapCertificates(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api").WithTags("Certificates").RequireAuthorization();
+        group.MapPost("/cases/{id}/certification", Approve);
+        group.MapPost("/certificates/{id}/signature", Submit);
+        app.MapGet("/api/certificates/{id}", Get).WithTags("Certificates").AllowAnonymous();
+        return group;
+    }
+
+    public static async Task<Tier?> HighestValidTierAsync(EmbargoDb db, string modelVersionId, CancellationToken ct)
+    {
+        var tiers = await db.Certificates.AsNoTracking()
+            .Where(c => c.ModelVersionId == modelVersionId && c.Status == CertificateStatus.Issued)
+            .Select(c => c.Tier).ToListAsync(ct);
+        return tiers.Count == 0 ? null : tiers.Select(t => Tiers.Parse(t).Value).Max();
+    }
+
+    private static async Task<Results<Ok<CertificationDraftDto>, ProblemHttpResult>> Approve(string id, CertificationRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        return ApiResults.From(await CaseEndpoints.OnCase<CertificationDraftDto>(writer, caller, id, async (uow, snap, token) =>
+        {
+            if (Rules.CertifierIndependence(snap.Case.DeveloperOrganisationId, caller.OrganisationId, caller.Role) is { } dependent)
+            {
+                return dependent;
+            }
+            var tier = Tiers.Parse(request.Tier);
+            if (!tier.IsOk)
+            {
+                return tier.Error!;
+            }
+            var blockers = Rules.CertificationBlockers(snap.Facts(), tier.Value);
+            if (blockers.Count > 0)
+            {
+                return blockers[0];
+            }
+            var certifier = await uow.Db.Principals.FirstAsync(p => p.Id == caller.PrincipalId, token);
+            var key = VerifyingKey.FromPem(certifier.SigningKeyPem);
+            if (!key.IsOk)
+            {
+                return ProtocolError.Validation("the certifier has no signing key registered");
+            }
+            var model = await uow.Db.Models.FirstAsync(m => m.Id == snap.Version.ModelId, token);
+            var developer = await uow.Db.Organisations.FirstAsync(o => o.Id == snap.Case.DeveloperOrganisationId, token);
+            var certifierOrg = await uow.Db.Organisations.FirstAsync(o => o.Id == caller.OrganisationId, token);
+            var signer = http.RequestServices.GetRequiredService<LedgerSigner>();
+            var certificateId = Ids.New("cert");
+            var index = uow.Append("certification.approved", new JsonObject
+            {
+                ["certificate"] = certificateId, ["case"] = id, ["manifestDigest"] = snap.Version.ManifestDigest, ["tier"] = tier.Value.Name(),
+                ["certifier"] = caller.PrincipalId, ["certifierKeyId"] = key.Value.KeyId,
+            });
+            var statement = new InTotoStatement
+            {
+                Type = InTotoStatement.StatementType,
+                Subject = [new StatementSubject
+                {
+                    Name = $"{developer.Name}/{model.Name}@{snap.Version.Version}",
+                    Digest = new Dictionary<string, string> { ["sha256"] = Sha256Digest.Parse(snap.Version.ManifestDigest).Value.Hex },
+                }],
+                PredicateType = ReleasePredicate.Type,
+                Predicate = new ReleasePredicate
+                {
+                    Tier = tier.Value.Name(),
+                    Case = id,
+                    Model = $"{model.Name}@{snap.Version.Version}",
+                    Developer = developer.Name,
+                    Weights = ModelEndpoints.Files(snap.Version).Select(f => new CertifiedFile { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
+                    Findings = snap.Findings.Select(f => new CertifiedFinding
+                    {
+                        Id = f.Id,
+                        Capability = f.Capability,
+                        Title = f.Title,
+                        Novel = f.Novel,
+                        Uplift = snap.Evaluations.FirstOrDefault(e => e.Id == f.EvaluationId)?.Uplift,
+                        P = snap.Evaluations.FirstOrDefault(e => e.Id == f.EvaluationId)?.P,
+                        Mitigations = snap.Mitigations.Where(m => m.FindingId == f.Id).Select(m => new CertifiedMitigation
+                        {
+                            Id = m.Id, Party = m.PartyOrganisationId, Status = m.Status, Verification = m.VerificationEvaluationId,
+                        }).ToList(),
+                    }).ToList(),
+                    ReferenceModel = snap.Reference.Name,
+                    Certifier = new CertifierIdentity { Organisation = certifierOrg.Name, Principal = caller.PrincipalId, KeyId = key.Value.KeyId },
+                    Ledger = new LedgerReference { Origin = signer.Origin, CertificationIndex = index },
+                    IssuedAt = uow.Now,
+                },
+            };
+            var bytes = Statements.Serialize(statement);
+            uow.Db.Certificates.Add(new CertificateEntity
+            {
+                Id = certificateId,
+                CaseId = id,
+                ModelVersionId = snap.Version.Id,
+                ManifestDigest = snap.Version.ManifestDigest,
+                Tier = tier.Value.Name(),
+                Status = CertificateStatus.Pending,
+                StatementBase64 = Convert.ToBase64String(bytes),
+                CertificationIndex = index,
+                CertifierPrincipalId = caller.PrincipalId,
+                CreatedAt = uow.Now,
+            });
+            return new CertificationDraftDto
+            {
+                CertificateId = certificateId, CertificationIndex = index, Statement = Convert.ToBase64String(bytes), PayloadType = DsseEnvelope.InTotoPayloadType,
+            };
+        }, ct));
+    }
+
+    private static async Task<Results<Ok<CertificateDto>, ProblemHttpResult>> Submit(string id, SubmitCertificateRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        return ApiResults.From(await writer.ExecuteAsync<CertificateDto>(caller, async (uow, token) =>
+        {
+            var certificate = await uow.Db.Certificates.FirstOrDefaultAsync(c => c.Id == id, token);
+            if (certificate is null)
+            {
+                return ProtocolError.NotFound($"certificate {id}");
+            }
+            if (certificate.CertifierPrincipalId != caller.PrincipalId)
+            {
+                return ProtocolError.Forbidden("only the certifier who approved the case signs its certificate", "separation-of-duties");
+            }
+            if (certificate.Status != CertificateStatus.Pending)
+            {
+                return ProtocolError.Validation($"certificate {id} is already {certificate.Status}");
+            }
+            var envelope = DsseEnvelope.Parse(request.Envelope);
+            if (!envelope.IsOk)
+            {
+                return envelope.Error!;
+            }
+            if (envelope.Value.PayloadType != DsseEnvelope.InTotoPayloadType)
+            {
+                return ProtocolError.Validation($"the envelope's payloadType must be {DsseEnvelope.InTotoPayloadType}");
+            }
+            var principal = await uow.Db.Principals.FirstAsync(p => p.Id == caller.PrincipalId, token);
+            var payload = envelope.Value.Verify(VerifyingKey.FromPem(principal.SigningKeyPem).Value);
+            if (!payload.IsOk)
+            {
+                return payload.Error!;
+            }
+            if (Convert.ToBase64String(payload.Value) != certificate.StatementBase64)
+            {
+                return ProtocolError.Validation("the signed payload is not the statement the certification approved");
+            }
+            var @case = await uow.Db.Cases.FirstAsync(c => c.Id == certificate.CaseId, token);
+            if (@case.State != CaseState.Certification.Name())
+            {
+                return ProtocolError.Violation("case-phase", $"the case is {@case.State}; it is no longer awaiting certification");
+            }
+            certificate.Status = CertificateStatus.Issued;
+            certificate.EnvelopeJson = envelope.Value.ToJson();
+            certificate.IssuedIndex = uow.Append("certificate.issued", new JsonObject
+            {
+                ["certificate"] = id, ["case"] = certificate.CaseId, ["manifestDigest"] = certificate.ManifestDigest, ["tier"] = certificate.Tier,
+                ["certificationIndex"] = certificate.CertificationIndex,
+                ["statementSha256"] = Convert.ToHexStringLower(SHA256.HashData(payload.Value)),
+                ["signatures"] = new JsonArray(envelope.Value.Signatures.Select(s => (JsonNode?)new JsonObject { ["keyid"] = s.KeyId, ["sig"] = s.Sig }).ToArray()),
+            });
+            return ToDto(certificate, principal.SigningKeyPem);
+        }, ct));
+    }
+
+    internal static CertificateDto ToDto(CertificateEntity c, string? keyPem) => new()
+    {
+        Id = c.Id, CaseId = c.CaseId, ManifestDigest = c.ManifestDigest, Tier = c.Tier, Status = c.Status,
+        CertificationIndex = c.CertificationIndex, IssuedIndex = c.IssuedIndex, Envelope = c.EnvelopeJson, CertifierKeyPem = keyPem, FlagReason = c.FlagReason,
+    };
+
+    private static async Task<Results<Ok<CertificateDto>, ProblemHttpResult>> Get(string id, EmbargoDb db, CancellationToken ct)
+    {
+        var c = await db.Certificates.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
+        if (c is null)
+        {
+            return ApiResults.Problem(ProtocolError.NotFound($"certificate {id}"));
+        }
+        var key = await db.Principals.AsNoTracking().Where(p => p.Id == c.CertifierPrincipalId).Select(p => p.SigningKeyPem).FirstOrDefaultAsync(ct);
+        return TypedResults.Ok(ToDto(c, key));
+    }
+}

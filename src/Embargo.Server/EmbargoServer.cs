@@ -1,0 +1,112 @@
+using Embargo.Server.Auth;
+using Embargo.Server.Cases;
+using Embargo.Server.Certificates;
+using Embargo.Server.Disclosures;
+using Embargo.Server.Infrastructure;
+using Embargo.Server.Ledger;
+using Embargo.Server.Mitigations;
+using Embargo.Server.Models;
+using Embargo.Server.Organisations;
+using Embargo.Server.Releases;
+using Embargo.Server.Storage;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace Embargo.Server;
+
+/// <summary>The `embargo serve` host: a list of AddX() and MapX() calls.</summary>
+public static class EmbargoServer
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        configure?.Invoke(builder);
+
+        builder.Services.AddOptions<EmbargoOptions>().BindConfiguration(EmbargoOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.TryAddTimeProvider();
+        builder.Services.AddStorage();
+        builder.Services.AddLedger();
+        builder.Services.AddMitigations();
+        builder.Services.AddSingleton<ICommitmentEngine, EvaluationCommitmentEngine>();
+        builder.Services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
+        builder.Services.AddAuthorization();
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.AllowDuplicateProperties = false;
+            o.SerializerOptions.RespectRequiredConstructorParameters = true;
+        });
+        builder.Services.AddOpenApi();
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseHttpMetrics();
+
+        app.MapOpenApi();
+        app.MapMetrics();
+        app.MapGet("/healthz", () => TypedResults.Text("ok")).AllowAnonymous();
+        app.MapOrganisations();
+        app.MapModels();
+        app.MapCases();
+        app.MapDisclosures();
+        app.MapMitigations();
+        app.MapCertificates();
+        app.MapReleases();
+        app.MapLedger();
+        return app;
+    }
+
+    private static void TryAddTimeProvider(this IServiceCollection services)
+    {
+        if (!services.Any(s => s.ServiceType == typeof(TimeProvider)))
+        {
+            services.AddSingleton(TimeProvider.System);
+        }
+    }
+
+    private static IServiceCollection AddStorage(this IServiceCollection services)
+    {
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<EmbargoOptions>>().Value;
+            if (o.StorageProvider == "postgres")
+            {
+                return new EmbargoDbFactory(StorageProvider.Postgres, o.ConnectionString
+                    ?? throw new OptionsValidationException(EmbargoOptions.Section, typeof(EmbargoOptions), ["Embargo:ConnectionString is required for postgres"]));
+            }
+            Directory.CreateDirectory(o.DataDirectory);
+            return new EmbargoDbFactory(StorageProvider.Sqlite, o.ConnectionString ?? $"Data Source={Path.Combine(o.DataDirectory, "embargo.db")}");
+        });
+        services.AddSingleton<IDbContextFactory<EmbargoDb>>(sp => sp.GetRequiredService<EmbargoDbFactory>());
+        services.AddScoped(sp => sp.GetRequiredService<EmbargoDbFactory>().CreateDbContext());
+        services.AddHostedService<MigrationService>();
+        return services;
+    }
+}
+
+/// <summary>Applies migrations before anything else runs (registered first among hosted services).</summary>
+public sealed class MigrationService(EmbargoDbFactory factory, LedgerState ledger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await using var db = factory.CreateDbContext();
+        await db.Database.MigrateAsync(cancellationToken);
+        if (factory.Provider == StorageProvider.Sqlite)
+        {
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+        }
+        await ledger.CatchUpAsync(db, cancellationToken);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

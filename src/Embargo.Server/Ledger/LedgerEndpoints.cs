@@ -1,0 +1,118 @@
+using System.Text;
+using Embargo.Ledger;
+using Embargo.Protocol;
+using Embargo.Server.Infrastructure;
+using Embargo.Server.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Embargo.Server.Ledger;
+
+public sealed record InclusionProofResponse
+{
+    public required long Index { get; init; }
+    public required long TreeSize { get; init; }
+    public required string LeafHash { get; init; }
+    public required string RootHash { get; init; }
+    public required IReadOnlyList<string> Proof { get; init; }
+}
+
+public sealed record ConsistencyProofResponse
+{
+    public required long FromSize { get; init; }
+    public required long ToSize { get; init; }
+    public required string FromRoot { get; init; }
+    public required string ToRoot { get; init; }
+    public required IReadOnlyList<string> Proof { get; init; }
+}
+
+/// <summary>The public, read-only face of the transparency ledger. Anyone may read it; nobody may edit it.</summary>
+public static class LedgerEndpoints
+{
+    public static IServiceCollection AddLedger(this IServiceCollection services)
+    {
+        services.AddSingleton<LedgerState>();
+        services.AddSingleton<LedgerSigner>();
+        services.AddSingleton<LedgerWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
+        return services;
+    }
+
+    public static RouteGroupBuilder MapLedger(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/ledger").WithTags("Ledger").AllowAnonymous();
+        group.MapGet("/checkpoint", Checkpoint);
+        group.MapGet("/key", (LedgerSigner signer) => TypedResults.Text(signer.VerifierKey + "\n"));
+        group.MapGet("/leaves", Leaves);
+        group.MapGet("/proofs/inclusion", Inclusion);
+        group.MapGet("/proofs/consistency", Consistency);
+        return group;
+    }
+
+    private static async Task<ContentHttpResult> Checkpoint(EmbargoDb db, LedgerState state, LedgerSigner signer, CancellationToken ct)
+    {
+        await state.CatchUpAsync(db, ct);
+        var (size, root) = state.Read(t => (t.Size, t.Root()));
+        return TypedResults.Text(signer.SignCheckpoint(size, root), "text/plain; charset=utf-8");
+    }
+
+    /// <summary>Leaves [start, start+count) as ledger.jsonl lines; without count, every leaf from start.</summary>
+    private static async Task<Results<ContentHttpResult, ProblemHttpResult>> Leaves(EmbargoDb db, long? start, int? count, CancellationToken ct)
+    {
+        var from = start ?? 0;
+        if (from < 0 || count is < 1 or > 100_000)
+        {
+            return ApiResults.Problem(ProtocolError.Validation("start must be ≥ 0 and count between 1 and 100000"));
+        }
+        var query = db.LedgerLeaves.AsNoTracking().Where(l => l.Index >= from).OrderBy(l => l.Index);
+        var leaves = await (count is null ? query : query.Take(count.Value)).ToListAsync(ct);
+        var text = new StringBuilder();
+        foreach (var leaf in leaves)
+        {
+            text.Append(LedgerJsonl.FormatLine(leaf.Index, leaf.Data)).Append('\n');
+        }
+        return TypedResults.Text(text.ToString(), "application/x-ndjson; charset=utf-8");
+    }
+
+    private static async Task<Results<Ok<InclusionProofResponse>, ProblemHttpResult>> Inclusion(EmbargoDb db, LedgerState state, long index, long? size, CancellationToken ct)
+    {
+        await state.CatchUpAsync(db, ct);
+        return state.Read<Results<Ok<InclusionProofResponse>, ProblemHttpResult>>(tree =>
+        {
+            var treeSize = size ?? tree.Size;
+            if (treeSize < 1 || treeSize > tree.Size || index < 0 || index >= treeSize)
+            {
+                return ApiResults.Problem(ProtocolError.Validation($"need 0 ≤ index < size ≤ {tree.Size}; got index {index}, size {treeSize}"));
+            }
+            return TypedResults.Ok(new InclusionProofResponse
+            {
+                Index = index,
+                TreeSize = treeSize,
+                LeafHash = Convert.ToBase64String(tree.LeafHash(index)),
+                RootHash = Convert.ToBase64String(tree.RootAt(treeSize)),
+                Proof = tree.InclusionProof(index, treeSize).Select(Convert.ToBase64String).ToList(),
+            });
+        });
+    }
+
+    private static async Task<Results<Ok<ConsistencyProofResponse>, ProblemHttpResult>> Consistency(EmbargoDb db, LedgerState state, long from, long? to, CancellationToken ct)
+    {
+        await state.CatchUpAsync(db, ct);
+        return state.Read<Results<Ok<ConsistencyProofResponse>, ProblemHttpResult>>(tree =>
+        {
+            var toSize = to ?? tree.Size;
+            if (from < 1 || from > toSize || toSize > tree.Size)
+            {
+                return ApiResults.Problem(ProtocolError.Validation($"need 1 ≤ from ≤ to ≤ {tree.Size}; got from {from}, to {toSize}"));
+            }
+            return TypedResults.Ok(new ConsistencyProofResponse
+            {
+                FromSize = from,
+                ToSize = toSize,
+                FromRoot = Convert.ToBase64String(tree.RootAt(from)),
+                ToRoot = Convert.ToBase64String(tree.RootAt(toSize)),
+                Proof = tree.ConsistencyProof(from, toSize).Select(Convert.ToBase64String).ToList(),
+            });
+        });
+    }
+}

@@ -1,0 +1,47 @@
+using Embargo.Ledger;
+using Embargo.Server.Infrastructure;
+using Microsoft.Extensions.Options;
+
+namespace Embargo.Server.Ledger;
+
+/// <summary>Signs checkpoints (C2SP signed note, Ed25519). The key comes from configuration or DataDirectory/ledger.key.</summary>
+public sealed class LedgerSigner
+{
+    private readonly NoteSigner _signer;
+
+    public LedgerSigner(IOptions<EmbargoOptions> options)
+    {
+        var o = options.Value;
+        Origin = o.LedgerOrigin;
+        var secret = o.LedgerSigningKey;
+        if (string.IsNullOrWhiteSpace(secret))
+        {
+            Directory.CreateDirectory(o.DataDirectory);
+            var path = Path.Combine(o.DataDirectory, "ledger.key");
+            if (!File.Exists(path))
+            {
+                var created = NoteSigner.Generate(o.LedgerOrigin);
+                var tmp = path + ".tmp";
+                File.WriteAllText(tmp, created.SecretKey + "\n");
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                }
+                File.Move(tmp, path);
+            }
+            secret = File.ReadAllText(path).Trim();
+        }
+        var parsed = NoteSigner.FromSecretKey(secret);
+        if (!parsed.IsOk)
+        {
+            throw new InvalidOperationException($"the ledger signing key is invalid: {parsed.Error!.Message}");
+        }
+        _signer = parsed.Value;
+    }
+
+    public string Origin { get; }
+    public string VerifierKey => _signer.VerifierKey;
+
+    public string SignCheckpoint(long size, byte[] root) =>
+        _signer.Sign(new Checkpoint { Origin = Origin, Size = size, RootHash = root, Extensions = [] }.ToNoteBody());
+}

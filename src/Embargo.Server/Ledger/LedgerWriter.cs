@@ -1,0 +1,170 @@
+using System.Threading.Channels;
+using Embargo.Protocol;
+using Embargo.Server.Auth;
+using Embargo.Server.Infrastructure;
+using Embargo.Server.Storage;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Embargo.Server.Ledger;
+
+/// <summary>
+/// The single writer. Every state change runs here as a unit of work; waiting units are committed together
+/// in one transaction (group commit), each unit's SaveChanges guarded by EF's own savepoint so one refused
+/// or failing unit never half-writes and never disturbs the others. Callers are answered after the commit.
+/// </summary>
+public sealed partial class LedgerWriter(
+    EmbargoDbFactory dbFactory,
+    LedgerState state,
+    TimeProvider time,
+    IOptions<EmbargoOptions> options,
+    ILogger<LedgerWriter> logger) : BackgroundService
+{
+    private readonly Channel<IWork> _queue = Channel.CreateUnbounded<IWork>(new UnboundedChannelOptions { SingleReader = true });
+
+    public Task<Result<T>> ExecuteAsync<T>(Caller caller, Func<UnitOfWork, CancellationToken, Task<Result<T>>> work, CancellationToken ct)
+    {
+        var item = new Work<T>(caller, work, ct);
+        if (!_queue.Writer.TryWrite(item))
+        {
+            throw new InvalidOperationException("the ledger writer has stopped");
+        }
+        return item.Completion.Task;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<IWork>();
+        var max = options.Value.LedgerBatchSize;
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync(stoppingToken))
+            {
+                batch.Clear();
+                while (batch.Count < max && _queue.Reader.TryRead(out var item))
+                {
+                    batch.Add(item);
+                }
+                await CommitBatchAsync(batch, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        _queue.Writer.TryComplete();
+        while (_queue.Reader.TryRead(out var left))
+        {
+            left.Fail(new OperationCanceledException("the server is stopping"));
+        }
+    }
+
+    private async Task CommitBatchAsync(List<IWork> batch, CancellationToken stoppingToken)
+    {
+        var accepted = new List<(IWork Work, UnitOfWork Unit)>();
+        try
+        {
+            await using var db = dbFactory.CreateDbContext();
+            await using var tx = await db.Database.BeginTransactionAsync(stoppingToken);
+            if (dbFactory.Provider == StorageProvider.Postgres)
+            {
+                // One writer at a time across replicas sharing the database.
+                await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock(7245001)", stoppingToken);
+            }
+            var next = (await db.LedgerLeaves.MaxAsync(l => (long?)l.Index, stoppingToken) ?? -1) + 1;
+            await state.CatchUpAsync(db, stoppingToken);
+            var now = time.GetUtcNow();
+            foreach (var work in batch)
+            {
+                if (work.Cancellation.IsCancellationRequested)
+                {
+                    work.Fail(new OperationCanceledException(work.Cancellation));
+                    continue;
+                }
+                var unit = new UnitOfWork(db, work.Caller, now, next);
+                try
+                {
+                    if (await work.RunAsync(unit, stoppingToken))
+                    {
+                        await db.SaveChangesAsync(stoppingToken);
+                        next = unit.NextIndex;
+                        accepted.Add((work, unit));
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    LogUnitFailed(logger, e);
+                    work.Fail(e);
+                }
+                finally
+                {
+                    db.ChangeTracker.Clear();
+                }
+            }
+            if (accepted.Count == 0)
+            {
+                return;
+            }
+            await tx.CommitAsync(stoppingToken);
+        }
+        catch (Exception e)
+        {
+            LogBatchFailed(logger, e, batch.Count);
+            state.Reset();
+            foreach (var (work, _) in accepted)
+            {
+                work.Fail(e);
+            }
+            foreach (var work in batch.Where(w => !w.IsCompleted))
+            {
+                work.Fail(e);
+            }
+            return;
+        }
+        state.Apply(accepted.SelectMany(a => a.Unit.Appended));
+        foreach (var (work, _) in accepted)
+        {
+            work.Complete();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A unit of work failed and was rolled back")]
+    private static partial void LogUnitFailed(ILogger logger, Exception e);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A ledger batch of {Count} units failed to commit")]
+    private static partial void LogBatchFailed(ILogger logger, Exception e, int count);
+
+    private interface IWork
+    {
+        Caller Caller { get; }
+        CancellationToken Cancellation { get; }
+        bool IsCompleted { get; }
+        /// <summary>Runs the unit; true when it wants its changes committed, false when it was refused (answered already).</summary>
+        Task<bool> RunAsync(UnitOfWork unit, CancellationToken ct);
+        void Complete();
+        void Fail(Exception e);
+    }
+
+    private sealed class Work<T>(Caller caller, Func<UnitOfWork, CancellationToken, Task<Result<T>>> run, CancellationToken ct) : IWork
+    {
+        private Result<T> _result;
+
+        public TaskCompletionSource<Result<T>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public Caller Caller => caller;
+        public CancellationToken Cancellation => ct;
+        public bool IsCompleted => Completion.Task.IsCompleted;
+
+        public async Task<bool> RunAsync(UnitOfWork unit, CancellationToken stoppingToken)
+        {
+            _result = await run(unit, stoppingToken);
+            if (!_result.IsOk)
+            {
+                Completion.TrySetResult(_result);
+                return false;
+            }
+            return true;
+        }
+
+        public void Complete() => Completion.TrySetResult(_result);
+        public void Fail(Exception e) => Completion.TrySetException(e);
+    }
+}

@@ -1,0 +1,232 @@
+using System.Text.Json.Nodes;
+using Embargo.Protocol;
+using Embargo.Protocol.Contracts;
+using Embargo.Server.Auth;
+using Embargo.Server.Cases;
+using Embargo.Server.Infrastructure;
+using Embargo.Server.Ledger;
+using Embargo.Server.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Embargo.Server.Mitigations;
+
+public static class MitigationEndpoints
+{
+    public static IServiceCollection AddMitigations(this IServiceCollection services) =>
+        services.AddHostedService<EscalationService>();
+
+    public static RouteGroupBuilder MapMitigations(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/mitigations").WithTags("Mitigations").RequireAuthorization();
+        group.MapPost("/{id}/deadline", SetDeadline);
+        group.MapPost("/{id}/report", Report);
+        group.MapPost("/{id}/verify", Verify);
+        group.MapPost("/{id}/fines", Fine);
+        group.MapPost("/escalations", Escalate);
+        return group;
+    }
+
+    private static async Task<Result<T>> OnMitigation<T>(HttpContext http, LedgerWriter writer, string id,
+        Func<UnitOfWork, CaseSnapshot, MitigationEntity, Caller, CancellationToken, Task<Result<T>>> body, CancellationToken ct)
+    {
+        var db = http.RequestServices.GetRequiredService<EmbargoDb>();
+        var caseId = await (from m in db.Mitigations join f in db.Findings on m.FindingId equals f.Id where m.Id == id select f.CaseId).FirstOrDefaultAsync(ct);
+        if (caseId is null)
+        {
+            return ProtocolError.NotFound($"mitigation {id}");
+        }
+        var caller = Caller.From(http.User);
+        return await CaseEndpoints.OnCase<T>(writer, caller, caseId, (uow, snap, token) => body(uow, snap, snap.Mitigations.First(m => m.Id == id), caller, token), ct);
+    }
+
+    /// <summary>Rule 3: only the case's regulator sets, extends or shortens a deadline.</summary>
+    private static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> SetDeadline(string id, SetDeadlineRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
+        ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
+        {
+            Result<MitigationDto> result;
+            if (Rules.DeadlineAuthority(caller.Role) is { } denied)
+            {
+                result = denied;
+            }
+            else if (caller.OrganisationId != snap.Case.RegulatorOrganisationId)
+            {
+                result = ProtocolError.Forbidden("only the case's own regulator sets its deadlines", "rule-3");
+            }
+            else if (request.DueAt <= uow.Now)
+            {
+                result = ProtocolError.Validation($"the deadline {request.DueAt:O} is not in the future");
+            }
+            else if (m.Status == MitigationStatus.Verified)
+            {
+                result = ProtocolError.Validation($"mitigation {id} is already verified");
+            }
+            else
+            {
+                var previous = m.DueAt;
+                m.DueAt = request.DueAt;
+                uow.Append(previous is null ? "deadline.set" : "deadline.changed", new JsonObject
+                {
+                    ["mitigation"] = id, ["case"] = snap.Case.Id, ["party"] = m.PartyOrganisationId,
+                    ["dueAt"] = request.DueAt.UtcDateTime.ToString("O"), ["previous"] = previous?.UtcDateTime.ToString("O"),
+                });
+                result = CaseSnapshot.ToDto(m);
+            }
+            return Task.FromResult(result);
+        }, ct));
+
+    private static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> Report(string id, ReportMitigationRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
+        ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
+        {
+            Result<MitigationDto> result;
+            if (caller.Role != Role.AffectedParty || caller.OrganisationId != m.PartyOrganisationId)
+            {
+                result = ProtocolError.Forbidden("only the affected party that owns the mitigation reports it");
+            }
+            else if (m.Status == MitigationStatus.Verified)
+            {
+                result = ProtocolError.Validation($"mitigation {id} is already verified");
+            }
+            else if (string.IsNullOrWhiteSpace(request.Description))
+            {
+                result = ProtocolError.Validation("a mitigation report needs a description");
+            }
+            else
+            {
+                m.Status = MitigationStatus.Reported;
+                m.Description = request.Description;
+                m.ReportedAt = uow.Now;
+                uow.Append("mitigation.reported", new JsonObject { ["mitigation"] = id, ["case"] = snap.Case.Id, ["party"] = m.PartyOrganisationId });
+                result = CaseSnapshot.ToDto(m);
+            }
+            return Task.FromResult(result);
+        }, ct));
+
+    /// <summary>A mitigation is verified by re-running the finding's evaluation against the mitigated system: no significant uplift left.</summary>
+    private static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> Verify(string id, VerifyMitigationRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
+        ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
+        {
+            Result<MitigationDto> result;
+            var evaluation = snap.Evaluations.FirstOrDefault(e => e.Id == request.EvaluationId);
+            var finding = snap.Findings.First(f => f.Id == m.FindingId);
+            if (caller.Role != Role.Evaluator)
+            {
+                result = ProtocolError.Forbidden($"only an evaluator verifies mitigations; the caller is a {caller.Role.Name()}", "separation-of-duties");
+            }
+            else if (m.Status != MitigationStatus.Reported)
+            {
+                result = ProtocolError.Violation("rule-2", $"mitigation {id} is {m.Status}; only a reported mitigation can be verified");
+            }
+            else if (evaluation is null || evaluation.Purpose != EvaluationPurpose.Verification || evaluation.MitigationId != id)
+            {
+                result = ProtocolError.Validation($"evaluation {request.EvaluationId} is not a verification run for mitigation {id}");
+            }
+            else if (evaluation.Capability != finding.Capability)
+            {
+                result = ProtocolError.Validation($"evaluation {evaluation.Id} measured '{evaluation.Capability}', not '{finding.Capability}'");
+            }
+            else if (Rules.IsNovel(evaluation.Uplift, evaluation.P) || evaluation.Uplift is null)
+            {
+                uow.Append("mitigation.verification-failed", new JsonObject { ["mitigation"] = id, ["evaluation"] = evaluation.Id, ["uplift"] = evaluation.Uplift, ["p"] = evaluation.P });
+                m.Status = MitigationStatus.Required;
+                result = CaseSnapshot.ToDto(m);
+            }
+            else
+            {
+                m.Status = MitigationStatus.Verified;
+                m.VerifiedAt = uow.Now;
+                m.VerificationEvaluationId = evaluation.Id;
+                uow.Append("mitigation.verified", new JsonObject
+                {
+                    ["mitigation"] = id, ["case"] = snap.Case.Id, ["finding"] = finding.Id, ["evaluation"] = evaluation.Id,
+                    ["uplift"] = evaluation.Uplift, ["p"] = evaluation.P,
+                });
+                result = CaseSnapshot.ToDto(m);
+            }
+            return Task.FromResult(result);
+        }, ct));
+
+    private static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> Fine(string id, FineRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
+        ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
+        {
+            Result<MitigationDto> result;
+            if (caller.Role != Role.Regulator || caller.OrganisationId != snap.Case.RegulatorOrganisationId)
+            {
+                result = ProtocolError.Forbidden("only the case's regulator fines", "rule-3");
+            }
+            else if (request.Amount <= 0 || string.IsNullOrWhiteSpace(request.Currency) || request.Currency.Length != 3 || string.IsNullOrWhiteSpace(request.Reason))
+            {
+                result = ProtocolError.Validation("a fine needs a positive amount, a 3-letter currency and a reason");
+            }
+            else if (m.Escalations == 0)
+            {
+                result = ProtocolError.Violation("rule-3", $"mitigation {id} has not been escalated as overdue; fines follow escalation");
+            }
+            else
+            {
+                var fine = new FineEntity { Id = Ids.New("fine"), MitigationId = id, OrganisationId = m.PartyOrganisationId, Amount = request.Amount, Currency = request.Currency.ToUpperInvariant(), Reason = request.Reason, CreatedAt = uow.Now };
+                uow.Db.Fines.Add(fine);
+                uow.Append("fine.recorded", new JsonObject
+                {
+                    ["fine"] = fine.Id, ["mitigation"] = id, ["organisation"] = fine.OrganisationId,
+                    ["amount"] = fine.Amount.ToString(System.Globalization.CultureInfo.InvariantCulture), ["currency"] = fine.Currency, ["reason"] = fine.Reason,
+                });
+                result = CaseSnapshot.ToDto(m);
+            }
+            return Task.FromResult(result);
+        }, ct));
+
+    private static async Task<Results<Ok<EscalationReportDto>, ProblemHttpResult>> Escalate(HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        if (caller.Require(Role.Regulator, Role.Admin) is { } denied)
+        {
+            return ApiResults.Problem(denied);
+        }
+        return ApiResults.From(await EscalateOverdueAsync(writer, caller, ct));
+    }
+
+    /// <summary>Rule 3: every unverified mitigation past its deadline escalates, once per deadline passed.</summary>
+    public static Task<Result<EscalationReportDto>> EscalateOverdueAsync(LedgerWriter writer, Caller caller, CancellationToken ct) =>
+        writer.ExecuteAsync<EscalationReportDto>(caller, async (uow, token) =>
+        {
+            var open = await uow.Db.Mitigations.Where(m => m.Status != MitigationStatus.Verified && m.DueAt != null).ToListAsync(token);
+            var overdue = open.Where(m => m.DueAt < uow.Now && m.Escalations == 0).ToList();
+            foreach (var m in overdue)
+            {
+                m.Escalations++;
+                uow.Append("mitigation.escalated", new JsonObject
+                {
+                    ["mitigation"] = m.Id, ["party"] = m.PartyOrganisationId, ["dueAt"] = m.DueAt!.Value.UtcDateTime.ToString("O"), ["rule"] = "rule-3",
+                });
+            }
+            return new EscalationReportDto { Escalated = overdue.Select(CaseSnapshot.ToDto).ToList() };
+        }, ct);
+}
+
+/// <summary>Escalates overdue mitigations on a timer (TimeProvider-driven, so tests can move time).</summary>
+public sealed partial class EscalationService(LedgerWriter writer, TimeProvider time, IOptions<EmbargoOptions> options, ILogger<EscalationService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var period = new PeriodicTimer(options.Value.EscalationInterval, time);
+        try
+        {
+            while (await period.WaitForNextTickAsync(stoppingToken))
+            {
+                var result = await MitigationEndpoints.EscalateOverdueAsync(writer, Caller.System, stoppingToken);
+                if (result.IsOk && result.Value.Escalated.Count > 0)
+                {
+                    LogEscalated(logger, result.Value.Escalated.Count);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Escalated {Count} overdue mitigations")]
+    private static partial void LogEscalated(ILogger logger, int count);
+}

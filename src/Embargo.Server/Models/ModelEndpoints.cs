@@ -1,0 +1,222 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Embargo.Protocol;
+using Embargo.Protocol.Contracts;
+using Embargo.Server.Auth;
+using Embargo.Server.Infrastructure;
+using Embargo.Server.Ledger;
+using Embargo.Server.Storage;
+using Embargo.Weights;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Embargo.Server.Models;
+
+public static class ModelEndpoints
+{
+    public static RouteGroupBuilder MapModels(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api").WithTags("Models").RequireAuthorization();
+        group.MapPost("/models", RegisterModel);
+        group.MapPost("/models/{modelId}/versions", RegisterVersion);
+        group.MapGet("/model-versions/{id}", GetVersion);
+        group.MapPost("/reference-models", RegisterReferenceModel);
+        app.MapGet("/api/weights/{digest}", WeightsStatus).WithTags("Models").AllowAnonymous();
+        return group;
+    }
+
+    internal static IReadOnlyList<WeightsFileDto> Files(ModelVersionEntity v) =>
+        JsonSerializer.Deserialize<List<WeightsFileDto>>(v.FilesJson, CanonicalJson.Options) ?? [];
+
+    internal static ModelVersionDto ToDto(ModelVersionEntity v, string modelName) => new()
+    {
+        Id = v.Id, ModelId = v.ModelId, Model = modelName, Version = v.Version, ManifestDigest = v.ManifestDigest, Files = Files(v),
+    };
+
+    private static async Task<Results<Created<ModelDto>, ProblemHttpResult>> RegisterModel(
+        RegisterModelRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        var result = await writer.ExecuteAsync<ModelDto>(caller, async (uow, token) =>
+        {
+            if (caller.Require(Role.Developer) is { } denied)
+            {
+                return denied;
+            }
+            var name = request.Name?.Trim() ?? "";
+            if (name.Length is 0 or > 200 || name.Any(char.IsWhiteSpace))
+            {
+                return ProtocolError.Validation("a model name must be 1–200 characters without spaces");
+            }
+            if (await uow.Db.Models.AnyAsync(m => m.OrganisationId == caller.OrganisationId && m.Name == name, token))
+            {
+                return ProtocolError.Validation($"the organisation already has a model named '{name}'");
+            }
+            var model = new ModelEntity { Id = Ids.New("mdl"), OrganisationId = caller.OrganisationId, Name = name, CreatedAt = uow.Now };
+            uow.Db.Models.Add(model);
+            uow.Append("model.registered", new JsonObject { ["model"] = model.Id, ["name"] = name, ["organisation"] = caller.OrganisationId });
+            return new ModelDto { Id = model.Id, Name = name, OrganisationId = caller.OrganisationId };
+        }, ct);
+        return ApiResults.Created(result, m => $"/api/models/{m.Id}");
+    }
+
+    private static async Task<Results<Created<ModelVersionDto>, ProblemHttpResult>> RegisterVersion(
+        string modelId, RegisterVersionRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        var result = await writer.ExecuteAsync<ModelVersionDto>(caller, async (uow, token) =>
+        {
+            if (caller.Require(Role.Developer) is { } denied)
+            {
+                return denied;
+            }
+            var model = await uow.Db.Models.FirstOrDefaultAsync(m => m.Id == modelId, token);
+            if (model is null)
+            {
+                return ProtocolError.NotFound($"model {modelId}");
+            }
+            if (model.OrganisationId != caller.OrganisationId)
+            {
+                return ProtocolError.Forbidden("only the model's own developer may register its versions");
+            }
+            var digest = Sha256Digest.Parse(request.ManifestDigest, "manifestDigest");
+            if (!digest.IsOk)
+            {
+                return digest.Error!;
+            }
+            if (request.Files.Count == 0)
+            {
+                return ProtocolError.Validation("a model version needs at least one weights file");
+            }
+            foreach (var f in request.Files)
+            {
+                if (string.IsNullOrEmpty(f.Path) || f.Path.StartsWith('/') || f.Path.Contains('\\', StringComparison.Ordinal) || f.Path.Split('/').Any(s => s is "" or "." or ".."))
+                {
+                    return ProtocolError.Validation($"file path '{f.Path}' must be relative, '/'-separated, without '.' or '..' segments");
+                }
+                if (f.Bytes < 0 || !Sha256Digest.Parse(f.Sha256, $"sha256 of {f.Path}").IsOk)
+                {
+                    return ProtocolError.Validation($"file '{f.Path}' needs bytes ≥ 0 and a 64-hex sha256");
+                }
+            }
+            if (request.Files.Select(f => f.Path).Distinct(StringComparer.Ordinal).Count() != request.Files.Count)
+            {
+                return ProtocolError.Validation("the file list names a path twice");
+            }
+            var computed = ManifestDigest.Compute(request.Files.Select(f => (f.Path, f.Sha256.ToLowerInvariant())));
+            if (computed != digest.Value.ToString())
+            {
+                return ProtocolError.Validation($"manifestDigest {digest.Value} does not match the file list (computed {computed})");
+            }
+            if (await uow.Db.ModelVersions.AnyAsync(v => v.ManifestDigest == computed, token))
+            {
+                return ProtocolError.Validation($"weights {computed} are already registered");
+            }
+            if (await uow.Db.ModelVersions.AnyAsync(v => v.ModelId == modelId && v.Version == request.Version, token))
+            {
+                return ProtocolError.Validation($"version '{request.Version}' already exists for {model.Name}");
+            }
+            var files = request.Files.OrderBy(f => f.Path, ManifestDigest.PathOrder)
+                .Select(f => f with { Sha256 = f.Sha256.ToLowerInvariant() }).ToList();
+            var version = new ModelVersionEntity
+            {
+                Id = Ids.New("ver"),
+                ModelId = modelId,
+                Version = request.Version,
+                ManifestDigest = computed,
+                FilesJson = JsonSerializer.Serialize(files, CanonicalJson.Options),
+                CreatedAt = uow.Now,
+            };
+            uow.Db.ModelVersions.Add(version);
+            uow.Append("model.version.registered", new JsonObject
+            {
+                ["modelVersion"] = version.Id,
+                ["model"] = model.Name,
+                ["version"] = version.Version,
+                ["manifestDigest"] = computed,
+                ["files"] = JsonSerializer.SerializeToNode(files, CanonicalJson.Options),
+            });
+            return ToDto(version, model.Name);
+        }, ct);
+        return ApiResults.Created(result, v => $"/api/model-versions/{v.Id}");
+    }
+
+    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> GetVersion(string id, EmbargoDb db, CancellationToken ct)
+    {
+        var v = await db.ModelVersions.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
+        if (v is null)
+        {
+            return ApiResults.Problem(ProtocolError.NotFound($"model version {id}"));
+        }
+        var model = await db.Models.AsNoTracking().FirstAsync(m => m.Id == v.ModelId, ct);
+        return TypedResults.Ok(ToDto(v, model.Name));
+    }
+
+    /// <summary>Rule 5: a stronger reference model flags certificates of cases that used a weaker one.</summary>
+    private static async Task<Results<Created<ReferenceModelDto>, ProblemHttpResult>> RegisterReferenceModel(
+        RegisterReferenceModelRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        var result = await writer.ExecuteAsync<ReferenceModelDto>(caller, async (uow, token) =>
+        {
+            if (caller.Require(Role.Regulator, Role.Admin) is { } denied)
+            {
+                return denied;
+            }
+            if (string.IsNullOrWhiteSpace(request.Name) || !double.IsFinite(request.Strength))
+            {
+                return ProtocolError.Validation("a reference model needs a name and a finite strength");
+            }
+            if (await uow.Db.ReferenceModels.AnyAsync(r => r.Name == request.Name, token))
+            {
+                return ProtocolError.Validation($"reference model '{request.Name}' is already registered");
+            }
+            var reference = new ReferenceModelEntity { Id = Ids.New("ref"), Name = request.Name, Strength = request.Strength, CreatedAt = uow.Now };
+            uow.Db.ReferenceModels.Add(reference);
+            uow.Append("reference-model.registered", new JsonObject { ["referenceModel"] = reference.Id, ["name"] = reference.Name, ["strength"] = reference.Strength });
+
+            var weaker = await uow.Db.ReferenceModels.Where(r => r.Strength < request.Strength).Select(r => r.Id).ToListAsync(token);
+            var cases = await uow.Db.Cases.Where(c => weaker.Contains(c.ReferenceModelId)).ToListAsync(token);
+            var caseIds = cases.Select(c => c.Id).ToList();
+            var flagged = await uow.Db.Certificates.Where(c => caseIds.Contains(c.CaseId) && c.Status == "issued").ToListAsync(token);
+            foreach (var certificate in flagged)
+            {
+                certificate.Status = "flagged";
+                certificate.FlagReason = $"reference model {reference.Name} (strength {reference.Strength}) is stronger than the one the case used";
+                var @case = cases.First(c => c.Id == certificate.CaseId);
+                @case.ReevaluationFlag = true;
+                @case.ReevaluationReason = certificate.FlagReason;
+                uow.Append("certificate.flagged-for-reevaluation", new JsonObject
+                {
+                    ["certificate"] = certificate.Id, ["case"] = certificate.CaseId, ["rule"] = "rule-5", ["referenceModel"] = reference.Id,
+                });
+            }
+            return new ReferenceModelDto { Id = reference.Id, Name = reference.Name, Strength = reference.Strength, FlaggedCertificates = flagged.Select(f => f.Id).ToList() };
+        }, ct);
+        return ApiResults.Created(result, r => $"/api/reference-models/{r.Id}");
+    }
+
+    private static async Task<Results<Ok<WeightsStatusDto>, ProblemHttpResult>> WeightsStatus(string digest, EmbargoDb db, CancellationToken ct)
+    {
+        var parsed = Sha256Digest.Parse(digest);
+        if (!parsed.IsOk)
+        {
+            return ApiResults.Problem(parsed.Error!);
+        }
+        var d = parsed.Value.ToString();
+        var version = await db.ModelVersions.AsNoTracking().FirstOrDefaultAsync(v => v.ManifestDigest == d, ct);
+        if (version is null)
+        {
+            return TypedResults.Ok(new WeightsStatusDto { ManifestDigest = d, Registered = false });
+        }
+        var model = await db.Models.AsNoTracking().FirstAsync(m => m.Id == version.ModelId, ct);
+        var developer = await db.Organisations.AsNoTracking().FirstAsync(o => o.Id == model.OrganisationId, ct);
+        var certified = await Certificates.CertificateEndpoints.HighestValidTierAsync(db, version.Id, ct);
+        var released = await db.Releases.AsNoTracking().Where(r => r.ModelVersionId == version.Id).Select(r => r.Tier).Distinct().ToListAsync(ct);
+        return TypedResults.Ok(new WeightsStatusDto
+        {
+            ManifestDigest = d, Registered = true, ModelVersionId = version.Id, Model = $"{model.Name}@{version.Version}",
+            Developer = developer.Name, CertifiedTier = certified?.Name(), ReleasedTiers = released,
+        });
+    }
+}

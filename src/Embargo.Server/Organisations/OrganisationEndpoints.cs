@@ -1,0 +1,127 @@
+using System.Text.Json.Nodes;
+using Embargo.Protocol;
+using Embargo.Protocol.Certificates;
+using Embargo.Protocol.Contracts;
+using Embargo.Server.Auth;
+using Embargo.Server.Infrastructure;
+using Embargo.Server.Ledger;
+using Embargo.Server.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Embargo.Server.Organisations;
+
+public static class OrganisationEndpoints
+{
+    public static RouteGroupBuilder MapOrganisations(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/api/admin").WithTags("Administration").RequireAuthorization();
+        admin.MapPost("/organisations", CreateOrganisation);
+        admin.MapPost("/principals", CreatePrincipal);
+
+        var open = app.MapGroup("/api").WithTags("Organisations");
+        open.MapGet("/me", (HttpContext http) => TypedResults.Ok(Caller.From(http.User))).RequireAuthorization();
+        open.MapGet("/organisations", ListOrganisations).AllowAnonymous();
+        open.MapGet("/public/bad-actors", BadActors).AllowAnonymous();
+        return admin;
+    }
+
+    internal static OrganisationDto ToDto(OrganisationEntity o) => new() { Id = o.Id, Name = o.Name, BadActor = o.BadActor, BadActorReason = o.BadActorReason };
+
+    private static async Task<Results<Created<OrganisationDto>, ProblemHttpResult>> CreateOrganisation(
+        CreateOrganisationRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        var result = await writer.ExecuteAsync<OrganisationDto>(caller, async (uow, token) =>
+        {
+            if (caller.Require(Role.Admin) is { } denied)
+            {
+                return denied;
+            }
+            var name = request.Name?.Trim() ?? "";
+            if (name.Length is 0 or > 200)
+            {
+                return ProtocolError.Validation("name must be 1–200 characters");
+            }
+            if (await uow.Db.Organisations.AnyAsync(o => o.Name == name, token))
+            {
+                return ProtocolError.Validation($"an organisation named '{name}' already exists");
+            }
+            var entity = new OrganisationEntity { Id = Ids.New("org"), Name = name, CreatedAt = uow.Now };
+            uow.Db.Organisations.Add(entity);
+            uow.Append("organisation.created", new JsonObject { ["organisation"] = entity.Id, ["name"] = name });
+            return ToDto(entity);
+        }, ct);
+        return ApiResults.Created(result, o => $"/api/organisations/{o.Id}");
+    }
+
+    private static async Task<Results<Created<PrincipalCreatedDto>, ProblemHttpResult>> CreatePrincipal(
+        CreatePrincipalRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        var result = await writer.ExecuteAsync<PrincipalCreatedDto>(caller, async (uow, token) =>
+        {
+            if (caller.Require(Role.Admin) is { } denied)
+            {
+                return denied;
+            }
+            var role = Roles.Parse(request.Role);
+            if (!role.IsOk)
+            {
+                return role.Error!;
+            }
+            if (role.Value == Role.Admin)
+            {
+                return ProtocolError.Validation("admin principals come from configuration, not the API");
+            }
+            if (!await uow.Db.Organisations.AnyAsync(o => o.Id == request.OrganisationId, token))
+            {
+                return ProtocolError.NotFound($"organisation {request.OrganisationId}");
+            }
+            string? keyPem = null;
+            if (request.SigningKeyPem is not null)
+            {
+                var key = VerifyingKey.FromPem(request.SigningKeyPem);
+                if (!key.IsOk)
+                {
+                    return key.Error!;
+                }
+                keyPem = key.Value.Pem;
+            }
+            if (role.Value == Role.Certifier && keyPem is null)
+            {
+                return ProtocolError.Validation("a certifier needs signingKeyPem (an Ed25519 public key) to sign certificates");
+            }
+            var token2 = Ids.NewToken();
+            var entity = new PrincipalEntity
+            {
+                Id = Ids.New("prn"),
+                OrganisationId = request.OrganisationId,
+                Name = request.Name,
+                Role = role.Value.Name(),
+                TokenHash = Ids.HashToken(token2),
+                SigningKeyPem = keyPem,
+                CreatedAt = uow.Now,
+            };
+            uow.Db.Principals.Add(entity);
+            var data = new JsonObject { ["principal"] = entity.Id, ["organisation"] = entity.OrganisationId, ["role"] = entity.Role };
+            if (keyPem is not null)
+            {
+                data["signingKeyId"] = VerifyingKey.FromPem(keyPem).Value.KeyId;
+            }
+            uow.Append("principal.created", data);
+            return new PrincipalCreatedDto
+            {
+                Principal = new PrincipalDto { Id = entity.Id, OrganisationId = entity.OrganisationId, Name = entity.Name, Role = entity.Role },
+                Token = token2,
+            };
+        }, ct);
+        return ApiResults.Created(result, p => $"/api/principals/{p.Principal.Id}");
+    }
+
+    private static async Task<Ok<List<OrganisationDto>>> ListOrganisations(EmbargoDb db, CancellationToken ct) =>
+        TypedResults.Ok((await db.Organisations.AsNoTracking().OrderBy(o => o.Name).ToListAsync(ct)).Select(ToDto).ToList());
+
+    private static async Task<Ok<List<OrganisationDto>>> BadActors(EmbargoDb db, CancellationToken ct) =>
+        TypedResults.Ok((await db.Organisations.AsNoTracking().Where(o => o.BadActor).OrderBy(o => o.Name).ToListAsync(ct)).Select(ToDto).ToList());
+}

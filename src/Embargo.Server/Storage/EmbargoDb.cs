@@ -1,0 +1,91 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+
+namespace Embargo.Server.Storage;
+
+/// <summary>The store. Provider-neutral model; each provider has its own migrations (see the subclasses).</summary>
+public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
+{
+    public DbSet<OrganisationEntity> Organisations => Set<OrganisationEntity>();
+    public DbSet<PrincipalEntity> Principals => Set<PrincipalEntity>();
+    public DbSet<ModelEntity> Models => Set<ModelEntity>();
+    public DbSet<ModelVersionEntity> ModelVersions => Set<ModelVersionEntity>();
+    public DbSet<ReferenceModelEntity> ReferenceModels => Set<ReferenceModelEntity>();
+    public DbSet<CaseEntity> Cases => Set<CaseEntity>();
+    public DbSet<ThreatModelEntity> ThreatModels => Set<ThreatModelEntity>();
+    public DbSet<CommitmentEntity> Commitments => Set<CommitmentEntity>();
+    public DbSet<EvaluationEntity> Evaluations => Set<EvaluationEntity>();
+    public DbSet<FindingEntity> Findings => Set<FindingEntity>();
+    public DbSet<DisclosureEntity> Disclosures => Set<DisclosureEntity>();
+    public DbSet<DisclosureRecipientEntity> DisclosureRecipients => Set<DisclosureRecipientEntity>();
+    public DbSet<MitigationEntity> Mitigations => Set<MitigationEntity>();
+    public DbSet<FineEntity> Fines => Set<FineEntity>();
+    public DbSet<CertificateEntity> Certificates => Set<CertificateEntity>();
+    public DbSet<ReleaseEntity> Releases => Set<ReleaseEntity>();
+    public DbSet<ViolationEntity> Violations => Set<ViolationEntity>();
+    public DbSet<LedgerLeafEntity> LedgerLeaves => Set<LedgerLeafEntity>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<OrganisationEntity>(e => { e.ToTable("organisations"); e.HasIndex(x => x.Name).IsUnique(); });
+        modelBuilder.Entity<PrincipalEntity>(e => { e.ToTable("principals"); e.HasIndex(x => x.TokenHash).IsUnique(); e.HasIndex(x => x.OrganisationId); });
+        modelBuilder.Entity<ModelEntity>(e => { e.ToTable("models"); e.HasIndex(x => new { x.OrganisationId, x.Name }).IsUnique(); });
+        modelBuilder.Entity<ModelVersionEntity>(e => { e.ToTable("model_versions"); e.HasIndex(x => x.ManifestDigest).IsUnique(); e.HasIndex(x => new { x.ModelId, x.Version }).IsUnique(); });
+        modelBuilder.Entity<ReferenceModelEntity>(e => { e.ToTable("reference_models"); e.HasIndex(x => x.Name).IsUnique(); });
+        modelBuilder.Entity<CaseEntity>(e => { e.ToTable("cases"); e.HasIndex(x => x.ModelVersionId); });
+        modelBuilder.Entity<ThreatModelEntity>(e => { e.ToTable("threat_models"); e.HasIndex(x => x.CaseId); });
+        modelBuilder.Entity<CommitmentEntity>(e => { e.ToTable("commitments"); e.HasIndex(x => x.CaseId); });
+        modelBuilder.Entity<EvaluationEntity>(e => { e.ToTable("evaluations"); e.HasIndex(x => x.CaseId); });
+        modelBuilder.Entity<FindingEntity>(e => { e.ToTable("findings"); e.HasIndex(x => x.CaseId); });
+        modelBuilder.Entity<DisclosureEntity>(e => { e.ToTable("disclosures"); e.HasIndex(x => x.FindingId); });
+        modelBuilder.Entity<DisclosureRecipientEntity>(e => { e.ToTable("disclosure_recipients"); e.HasIndex(x => new { x.DisclosureId, x.OrganisationId }).IsUnique(); });
+        modelBuilder.Entity<MitigationEntity>(e => { e.ToTable("mitigations"); e.HasIndex(x => x.FindingId); e.HasIndex(x => x.Status); });
+        modelBuilder.Entity<FineEntity>(e => { e.ToTable("fines"); e.Property(x => x.Amount).HasPrecision(18, 2); });
+        modelBuilder.Entity<CertificateEntity>(e => { e.ToTable("certificates"); e.HasIndex(x => x.ManifestDigest); e.HasIndex(x => x.CaseId); });
+        modelBuilder.Entity<ReleaseEntity>(e => { e.ToTable("releases"); e.HasIndex(x => x.ModelVersionId); });
+        modelBuilder.Entity<ViolationEntity>(e => { e.ToTable("violations"); e.HasIndex(x => x.ManifestDigest); });
+        modelBuilder.Entity<LedgerLeafEntity>(e =>
+        {
+            e.ToTable("ledger_leaves");
+            e.HasKey(x => x.Index);
+            e.Property(x => x.Index).ValueGeneratedNever();
+        });
+    }
+}
+
+public sealed class SqliteEmbargoDb(DbContextOptions<SqliteEmbargoDb> options) : EmbargoDb(options);
+
+public sealed class PostgresEmbargoDb(DbContextOptions<PostgresEmbargoDb> options) : EmbargoDb(options);
+
+public enum StorageProvider
+{
+    Sqlite,
+    Postgres,
+}
+
+/// <summary>Creates the provider's context from a provider name and connection string.</summary>
+public sealed class EmbargoDbFactory(StorageProvider provider, string connectionString) : IDbContextFactory<EmbargoDb>
+{
+    public StorageProvider Provider { get; } = provider;
+
+    public EmbargoDb CreateDbContext() => Provider switch
+    {
+        StorageProvider.Sqlite => new SqliteEmbargoDb(new DbContextOptionsBuilder<SqliteEmbargoDb>()
+            .UseSqlite(connectionString).Options),
+        _ => new PostgresEmbargoDb(new DbContextOptionsBuilder<PostgresEmbargoDb>()
+            .UseNpgsql(connectionString).Options),
+    };
+}
+
+// Design-time factories for `dotnet ef migrations add … --context SqliteEmbargoDb|PostgresEmbargoDb`.
+public sealed class SqliteDesignTimeFactory : IDesignTimeDbContextFactory<SqliteEmbargoDb>
+{
+    public SqliteEmbargoDb CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<SqliteEmbargoDb>().UseSqlite("Data Source=design.db").Options);
+}
+
+public sealed class PostgresDesignTimeFactory : IDesignTimeDbContextFactory<PostgresEmbargoDb>
+{
+    public PostgresEmbargoDb CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<PostgresEmbargoDb>().UseNpgsql("Host=127.0.0.1;Database=design;Username=postgres").Options);
+}

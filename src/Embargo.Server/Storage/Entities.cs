@@ -1,0 +1,222 @@
+namespace Embargo.Server.Storage;
+
+// EF entities: classes, never returned as responses (each capability maps them to its DTOs).
+
+public sealed class OrganisationEntity
+{
+    public required string Id { get; set; }
+    public required string Name { get; set; }
+    public bool BadActor { get; set; }
+    public string? BadActorReason { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class PrincipalEntity
+{
+    public required string Id { get; set; }
+    public required string OrganisationId { get; set; }
+    public required string Name { get; set; }
+    public required string Role { get; set; }
+    public required string TokenHash { get; set; }
+    public string? SigningKeyPem { get; set; }
+    public string? EncryptionKey { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class ModelEntity
+{
+    public required string Id { get; set; }
+    public required string OrganisationId { get; set; }
+    public required string Name { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class ModelVersionEntity
+{
+    public required string Id { get; set; }
+    public required string ModelId { get; set; }
+    public required string Version { get; set; }
+    public required string ManifestDigest { get; set; }
+    public required string FilesJson { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class ReferenceModelEntity
+{
+    public required string Id { get; set; }
+    public required string Name { get; set; }
+    public double Strength { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class CaseEntity
+{
+    public required string Id { get; set; }
+    public required string ModelVersionId { get; set; }
+    public required string DeveloperOrganisationId { get; set; }
+    public required string RegulatorOrganisationId { get; set; }
+    public required string RequestedTier { get; set; }
+    public required string State { get; set; }
+    public required string ReferenceModelId { get; set; }
+    public bool ReevaluationFlag { get; set; }
+    public string? ReevaluationReason { get; set; }
+    public string? DenialReason { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class ThreatModelEntity
+{
+    public required string Id { get; set; }
+    public required string CaseId { get; set; }
+    public required string Capability { get; set; }
+    public required string Description { get; set; }
+    public required string StepsJson { get; set; }
+    public required string AffectedPartiesJson { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class CommitmentEntity
+{
+    public required string Id { get; set; }
+    public required string CaseId { get; set; }
+    public required string Expression { get; set; }
+    public required string CreatedBy { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class EvaluationEntity
+{
+    public required string Id { get; set; }
+    public required string CaseId { get; set; }
+    public required string Capability { get; set; }
+    public required string Task { get; set; }
+    public required string Purpose { get; set; }
+    public string? MitigationId { get; set; }
+    public required string SubjectModel { get; set; }
+    public int Samples { get; set; }
+    public int SubjectCorrect { get; set; }
+    public int SubjectTotal { get; set; }
+    public double SubjectAccuracy { get; set; }
+    public double SubjectCiLow { get; set; }
+    public double SubjectCiHigh { get; set; }
+    public string? BaselineModel { get; set; }
+    public int? BaselineCorrect { get; set; }
+    public int? BaselineTotal { get; set; }
+    public double? BaselineAccuracy { get; set; }
+    public double? BaselineCiLow { get; set; }
+    public double? BaselineCiHigh { get; set; }
+    public double? Uplift { get; set; }
+    public double? UpliftCiLow { get; set; }
+    public double? UpliftCiHigh { get; set; }
+    public double? P { get; set; }
+    public string? Test { get; set; }
+    public string? LogSha256 { get; set; }
+    public required string SubmittedBy { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class FindingEntity
+{
+    public required string Id { get; set; }
+    public required string CaseId { get; set; }
+    public required string ThreatModelId { get; set; }
+    public required string Capability { get; set; }
+    public required string Title { get; set; }
+    public bool Novel { get; set; }
+    public required string EvaluationId { get; set; }
+    public required string Source { get; set; }
+    public string? CommitmentId { get; set; }
+    public string? CapTier { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class DisclosureEntity
+{
+    public required string Id { get; set; }
+    public required string FindingId { get; set; }
+    public required string AdvisoryTitle { get; set; }
+    public required string AdvisorySummary { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class DisclosureRecipientEntity
+{
+    public required string Id { get; set; }
+    public required string DisclosureId { get; set; }
+    public required string OrganisationId { get; set; }
+    public string? SealedDetail { get; set; }
+    public DateTimeOffset? AcknowledgedAt { get; set; }
+}
+
+public sealed class MitigationEntity
+{
+    public required string Id { get; set; }
+    public required string FindingId { get; set; }
+    public required string PartyOrganisationId { get; set; }
+    public required string Status { get; set; }
+    public DateTimeOffset? DueAt { get; set; }
+    public string? Description { get; set; }
+    public DateTimeOffset? ReportedAt { get; set; }
+    public DateTimeOffset? VerifiedAt { get; set; }
+    public string? VerificationEvaluationId { get; set; }
+    public int Escalations { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class FineEntity
+{
+    public required string Id { get; set; }
+    public required string MitigationId { get; set; }
+    public required string OrganisationId { get; set; }
+    public decimal Amount { get; set; }
+    public required string Currency { get; set; }
+    public required string Reason { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class CertificateEntity
+{
+    public required string Id { get; set; }
+    public required string CaseId { get; set; }
+    public required string ModelVersionId { get; set; }
+    public required string ManifestDigest { get; set; }
+    public required string Tier { get; set; }
+    public required string Status { get; set; }
+    /// <summary>Base64 of the exact statement bytes the certifier must sign.</summary>
+    public required string StatementBase64 { get; set; }
+    public string? EnvelopeJson { get; set; }
+    public long CertificationIndex { get; set; }
+    public long? IssuedIndex { get; set; }
+    public required string CertifierPrincipalId { get; set; }
+    public string? FlagReason { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class ReleaseEntity
+{
+    public required string Id { get; set; }
+    public required string ModelVersionId { get; set; }
+    public required string Tier { get; set; }
+    public required string CertificateId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class ViolationEntity
+{
+    public required string Id { get; set; }
+    public required string ManifestDigest { get; set; }
+    public required string ObservedTier { get; set; }
+    public string? CertifiedTier { get; set; }
+    public string? ModelVersionId { get; set; }
+    public string? OrganisationId { get; set; }
+    public required string Source { get; set; }
+    public required string ReportedBy { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class LedgerLeafEntity
+{
+    public long Index { get; set; }
+    public required byte[] Data { get; set; }
+    public required byte[] Hash { get; set; }
+}
