@@ -1,2 +1,0 @@
-namespace Embargo.Ledger;
-internal static class AssemblyMarker;
