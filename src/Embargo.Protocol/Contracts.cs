@@ -101,6 +101,8 @@ public sealed record OpenCaseRequest
     public required string RequestedTier { get; init; }
     public required string RegulatorOrganisationId { get; init; }
     public required string ReferenceModelId { get; init; }
+    /// <summary>The evaluator organisations (internal or third-party) that test this case.</summary>
+    public required IReadOnlyList<string> EvaluatorOrganisationIds { get; init; }
 }
 
 public sealed record AddThreatModelRequest
@@ -261,6 +263,7 @@ public sealed record CaseDto
     public required string ManifestDigest { get; init; }
     public required string DeveloperOrganisationId { get; init; }
     public required string RegulatorOrganisationId { get; init; }
+    public required IReadOnlyList<string> EvaluatorOrganisationIds { get; init; }
     public required string RequestedTier { get; init; }
     public required string State { get; init; }
     public required string ReferenceModel { get; init; }

@@ -16,6 +16,7 @@ public static class CommandCatalog
         }
         yield return LedgerCommands.Create();
         yield return VerifyCommand.Create();
+        yield return ScanCommand.Create();
         yield return WeightsCommands.Create();
         yield return EvalCommands.Create();
         yield return SampleModelCommands.Create();

@@ -144,6 +144,7 @@ public static class EvalCommands
 
     private static async Task<EvalSummary> RunWithProgress(EvalRunRequest request, CancellationToken ct)
     {
+        string? logPath = null;
         try
         {
             if (!Console.IsErrorRedirected)
@@ -157,6 +158,7 @@ public static class EvalCommands
                         var bar = ctx.AddTask(Markup.Escape(Path.GetFileName(request.TaskPath)));
                         var progress = new Progress<EvalProgress>(p =>
                         {
+                            logPath = p.LogPath;
                             bar.MaxValue = p.Total;
                             bar.Value = p.Completed;
                             bar.Description = Markup.Escape(Describe(p));
@@ -166,16 +168,17 @@ public static class EvalCommands
                     });
                 return result!;
             }
-            var last = DateTime.MinValue;
+            TimeSpan? last = null;
             var gate = new Lock();
             var plain = new Progress<EvalProgress>(p =>
             {
                 lock (gate)
                 {
-                    var now = DateTime.UtcNow;
-                    if (p.Completed == p.Total || (now - last).TotalSeconds >= 1)
+                    logPath = p.LogPath;
+                    // one line a second at most, and the last one
+                    if (p.Completed == p.Total || last is null || p.Elapsed - last.Value >= TimeSpan.FromSeconds(1))
                     {
-                        last = now;
+                        last = p.Elapsed;
                         Console.Error.WriteLine(Describe(p));
                     }
                 }
@@ -189,6 +192,10 @@ public static class EvalCommands
         catch (EndpointUnreachableException e)
         {
             throw new CommandFailedException(e.Message);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested && logPath is not null)
+        {
+            throw new CommandFailedException($"cancelled; completed samples are kept: resume with --resume {logPath}");
         }
     }
 

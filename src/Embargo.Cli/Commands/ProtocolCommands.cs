@@ -83,6 +83,7 @@ public static class ProtocolCommands
         var tier = Required("--tier", "requested tier");
         var regulator = Required("--regulator", "regulator organisation id");
         var reference = Required("--reference", "reference model id");
+        var evaluators = new Option<string[]>("--evaluator") { Description = "evaluator organisation id (repeatable)", Required = true, AllowMultipleArgumentsPerToken = true };
         var to = Required("--to", "the next phase");
         var capability = Required("--capability", "capability name, e.g. cyber-phishing");
         var description = Required("--description", "what the threat is");
@@ -95,10 +96,11 @@ public static class ProtocolCommands
         var reason = Required("--reason", "why");
         var summary = new Argument<string>("summary-json") { Description = "a SubmitEvaluationRequest JSON file (what `embargo eval run --case` sends)" };
         return Group("case", "release cases",
-            Verb("open", "open a case for a model version (developer)", [version, tier, regulator, reference],
+            Verb("open", "open a case for a model version (developer)", [version, tier, regulator, reference, evaluators],
                 async (r, c, ct) => await c.PostAsync<CaseDto>("/api/cases", new OpenCaseRequest
                 {
                     ModelVersionId = r.GetValue(version)!, RequestedTier = r.GetValue(tier)!, RegulatorOrganisationId = r.GetValue(regulator)!, ReferenceModelId = r.GetValue(reference)!,
+                    EvaluatorOrganisationIds = r.GetValue(evaluators)!,
                 }, ct)),
             Verb("show", "show a case and what still blocks its certificate", [id],
                 async (r, c, ct) => await c.GetAsync<CaseDto>($"/api/cases/{r.GetValue(id)}", ct)),

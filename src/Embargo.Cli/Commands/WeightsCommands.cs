@@ -42,11 +42,11 @@ public static class WeightsCommands
                     f.Tensors?.ToString(CultureInfo.InvariantCulture) ?? "",
                     f.Parameters?.ToString("N0", CultureInfo.InvariantCulture) ?? "",
                     f.Dtypes is null ? "" : Markup.Escape(string.Join(" ", f.Dtypes.Select(d => $"{d.Key}:{d.Value}"))),
-                    f.Sha256[..16] + "…");
+                    f.Sha256[..12] + "…");
             }
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLine($"files: {manifest.Files.Count}   bytes: {manifest.TotalBytes.ToString("N0", CultureInfo.InvariantCulture)}   parameters: [bold]{manifest.Parameters.ToString("N0", CultureInfo.InvariantCulture)}[/]");
-            AnsiConsole.MarkupLine($"manifest digest: [bold]{manifest.Digest}[/]");
+            Console.Out.WriteLine($"manifest digest: {manifest.Digest}");
             foreach (var f in manifest.Files.Where(f => f.Header?.Format == "gguf"))
             {
                 var arch = f.Header!.Metadata.TryGetValue("general.architecture", out var a) ? a : "?";
@@ -98,7 +98,7 @@ public static class WeightsCommands
                 return CliApp.Ok;
             }
             AnsiConsole.MarkupLine($"sealed {sealedManifest.Files.Count} files ({sealedManifest.Files.Sum(f => f.Bytes).ToString("N0", CultureInfo.InvariantCulture)} bytes) into [bold]{Markup.Escape(r.GetValue(output)!)}[/]");
-            AnsiConsole.MarkupLine($"manifest digest: [bold]{sealedManifest.ManifestDigest}[/]");
+            Console.Out.WriteLine($"manifest digest: {sealedManifest.ManifestDigest}");
             foreach (var k in sealedManifest.Recipients)
             {
                 AnsiConsole.MarkupLine($"recipient: {k.KeyId}");
@@ -121,11 +121,17 @@ public static class WeightsCommands
                 WeightsSealer.UnsealAsync(r.GetValue(dir)!, r.GetValue(identity)!, r.GetValue(output)!, p, ct)));
             if (r.GetValue(json))
             {
-                WriteJson(manifest);
+                Console.Out.WriteLine(JsonSerializer.Serialize(new
+                {
+                    manifestDigest = manifest.Digest,
+                    @out = r.GetValue(output),
+                    files = manifest.Files.Count,
+                    bytes = manifest.TotalBytes,
+                }));
                 return CliApp.Ok;
             }
             AnsiConsole.MarkupLine($"restored and verified {manifest.Files.Count} files ({manifest.TotalBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes) into [bold]{Markup.Escape(r.GetValue(output)!)}[/]");
-            AnsiConsole.MarkupLine($"manifest digest: [bold]{manifest.Digest}[/]");
+            Console.Out.WriteLine($"manifest digest: {manifest.Digest}");
             return CliApp.Ok;
         });
         return cmd;
@@ -204,7 +210,8 @@ public static class WeightsCommands
             var plain = new InlineProgress(p =>
             {
                 if (p.TotalBytes < 256L * 1024 * 1024) return;
-                var decile = (int)(p.TotalBytesDone * 10 / Math.Max(1, p.TotalBytes));
+                // one line per 10% of the bytes, and a last one when every file is done
+                var decile = p.FilesDone == p.FilesTotal ? 11 : (int)(p.TotalBytesDone * 10 / Math.Max(1, p.TotalBytes));
                 lock (gate)
                 {
                     if (decile <= lastDecile) return;

@@ -138,6 +138,7 @@ public sealed class DemoRunner(DemoOptions options)
         var @case = await developer.PostAsync<CaseDto>("/api/cases", new OpenCaseRequest
         {
             ModelVersionId = version.Id, RequestedTier = "hosted", RegulatorOrganisationId = regulatorOrg, ReferenceModelId = reference.Id,
+            EvaluatorOrganisationIds = [redline],
         }, ct);
 
         Step("Evaluator drafts threat models with the reference model and accepts them (drafts are never accepted automatically)");

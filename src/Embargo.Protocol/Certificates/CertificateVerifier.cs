@@ -40,6 +40,11 @@ public static class CertificateVerifier
             checks.Add(new("signature", false, payload.Error!.Message));
             return new(checks, null);
         }
+        if (envelope.Value.Signatures.Any(sig => sig.KeyId != key.Value.KeyId))
+        {
+            checks.Add(new("signature", false, $"a signature's keyid does not name the given key {key.Value.KeyId[..16]}…"));
+            return new(checks, null);
+        }
         checks.Add(new("signature", true, $"DSSE signature verifies under key {key.Value.KeyId[..16]}…"));
         if (envelope.Value.PayloadType != DsseEnvelope.InTotoPayloadType)
         {
@@ -142,8 +147,10 @@ public static class CertificateVerifier
             {
                 issuedIndex = i;
                 var d = (JsonObject)e["data"]!;
-                var loggedSigs = (d["signatures"] as JsonArray)?.Select(x => x?["sig"]?.GetValue<string>()).ToHashSet() ?? [];
-                if (d["statementSha256"]?.GetValue<string>() != statementSha || !envelope.Signatures.Any(sig => loggedSigs.Contains(sig.Sig)))
+                var logged = (d["signatures"] as JsonArray)?.Select(x => (x?["keyid"]?.GetValue<string>(), x?["sig"]?.GetValue<string>())).ToHashSet() ?? [];
+                if (d["statementSha256"]?.GetValue<string>() != statementSha
+                    || envelope.Signatures.Count != logged.Count
+                    || !envelope.Signatures.All(sig => logged.Contains((sig.KeyId, sig.Sig))))
                 {
                     yield return new("issuance event", false, $"leaf {i} logs a different statement or signature for certificate {certificateId}");
                     yield break;

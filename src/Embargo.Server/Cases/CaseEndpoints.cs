@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Embargo.Protocol;
 using Embargo.Protocol.Contracts;
 using Embargo.Server.Auth;
+using Embargo.Server.Certificates;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
 using Embargo.Server.Storage;
@@ -69,6 +70,18 @@ public static class CaseEndpoints
             {
                 return ProtocolError.NotFound($"reference model {request.ReferenceModelId}");
             }
+            var evaluators = (request.EvaluatorOrganisationIds ?? []).Distinct(StringComparer.Ordinal).ToList();
+            if (evaluators.Count == 0)
+            {
+                return ProtocolError.Validation("a case names at least one evaluator organisation (evaluatorOrganisationIds)");
+            }
+            foreach (var evaluator in evaluators)
+            {
+                if (!await uow.Db.Principals.AnyAsync(p => p.OrganisationId == evaluator && p.Role == "evaluator", token))
+                {
+                    return ProtocolError.Validation($"organisation {evaluator} has no evaluator principal");
+                }
+            }
             var entity = new CaseEntity
             {
                 Id = Ids.New("case"),
@@ -78,6 +91,7 @@ public static class CaseEndpoints
                 RequestedTier = tier.Value.Name(),
                 State = CaseState.Scoping.Name(),
                 ReferenceModelId = request.ReferenceModelId,
+                EvaluatorOrganisationsJson = JsonSerializer.Serialize(evaluators),
                 CreatedAt = uow.Now,
             };
             uow.Db.Cases.Add(entity);
@@ -85,6 +99,7 @@ public static class CaseEndpoints
             {
                 ["case"] = entity.Id, ["modelVersion"] = version.Id, ["manifestDigest"] = version.ManifestDigest,
                 ["requestedTier"] = entity.RequestedTier, ["regulator"] = entity.RegulatorOrganisationId, ["referenceModel"] = entity.ReferenceModelId,
+                ["evaluators"] = new JsonArray(evaluators.Select(e => (JsonNode?)JsonValue.Create(e)).ToArray()),
             });
             return entity.Id;
         }, ct);
@@ -113,7 +128,7 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, async (uow, snap, token) =>
         {
-            if (caller.Require(Role.Evaluator, Role.Developer) is { } denied)
+            if (snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) is { } denied)
             {
                 return denied;
             }
@@ -166,13 +181,9 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         var result = await OnCase<string>(writer, caller, id, (uow, snap, token) =>
         {
-            if (caller.Require(Role.Developer, Role.Evaluator) is { } denied)
+            if (snap.RequireParticipant(caller, Role.Developer, Role.Evaluator) is { } denied)
             {
                 return Task.FromResult<Result<string>>(denied);
-            }
-            if (caller.Role == Role.Developer && caller.OrganisationId != snap.Case.DeveloperOrganisationId)
-            {
-                return Task.FromResult<Result<string>>(ProtocolError.Forbidden("only the case's own developer may move it"));
             }
             var to = CaseStates.Parse(request.To);
             if (!to.IsOk)
@@ -198,7 +209,7 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<CommitmentDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<CommitmentDto> Fail(ProtocolError e) => e;
-            if (caller.Require(Role.Developer, Role.Regulator) is { } denied)
+            if (snap.RequireParticipant(caller, Role.Developer, Role.Regulator) is { } denied)
             {
                 return Task.FromResult(Fail(denied));
             }
@@ -245,7 +256,7 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await OnCase<EvaluationDto>(writer, caller, id, async (uow, snap, token) =>
         {
-            if (caller.Require(Role.Evaluator, Role.Developer) is { } denied)
+            if (snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) is { } denied)
             {
                 return denied;
             }
@@ -305,15 +316,24 @@ public static class CaseEndpoints
                 CreatedAt = uow.Now,
             };
             uow.Db.Evaluations.Add(e);
-            var index = uow.Append("evaluation.recorded", new JsonObject
+            e.LedgerIndex = uow.Append("evaluation.recorded", new JsonObject
             {
                 ["case"] = id, ["evaluation"] = e.Id, ["capability"] = e.Capability, ["task"] = e.Task, ["purpose"] = e.Purpose,
                 ["mitigation"] = e.MitigationId, ["subject"] = e.SubjectModel, ["subjectAccuracy"] = e.SubjectAccuracy,
                 ["baseline"] = e.BaselineModel, ["baselineAccuracy"] = e.BaselineAccuracy, ["uplift"] = e.Uplift, ["p"] = e.P,
                 ["test"] = e.Test, ["logSha256"] = e.LogSha256,
             });
+            if (mitigation is null && Rules.IsNovel(e.Uplift, e.P))
+            {
+                // New significant evidence makes every finding on the capability novel, whatever run it cited.
+                foreach (var finding in snap.Findings.Where(f => f.Capability == e.Capability && !f.Novel))
+                {
+                    finding.Novel = true;
+                    uow.Append("finding.novel", new JsonObject { ["case"] = id, ["finding"] = finding.Id, ["evaluation"] = e.Id });
+                }
+            }
             var fired = mitigation is null ? FireCommitments(uow, snap, e, engine) : [];
-            return CaseSnapshot.ToDto(e, index, fired);
+            return CaseSnapshot.ToDto(e, fired);
         }, ct));
     }
 
@@ -346,7 +366,7 @@ public static class CaseEndpoints
                     ThreatModelId = threat.Id,
                     Capability = capability,
                     Title = $"Commitment fired: {commitment.Expression}",
-                    Novel = Rules.IsNovel(evidence.Uplift, evidence.P),
+                    Novel = snap.CapabilityNovel(capability, latest),
                     EvaluationId = evidence.Id,
                     Source = "commitment",
                     CommitmentId = commitment.Id,
@@ -372,7 +392,7 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<FindingDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<FindingDto> Fail(ProtocolError e) => e;
-            if (caller.Require(Role.Evaluator, Role.Developer) is { } denied)
+            if (snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) is { } denied)
             {
                 return Task.FromResult(Fail(denied));
             }
@@ -405,8 +425,8 @@ public static class CaseEndpoints
                 ThreatModelId = threat.Id,
                 Capability = threat.Capability,
                 Title = request.Title,
-                // Novelty comes from the evidence, never from the caller's say-so.
-                Novel = Rules.IsNovel(evidence.Uplift, evidence.P),
+                // Novelty comes from all the capability's evidence, never from the caller's say-so or choice of run.
+                Novel = snap.CapabilityNovel(threat.Capability),
                 EvaluationId = evidence.Id,
                 Source = caller.Role.Name(),
                 CreatedAt = uow.Now,
@@ -424,25 +444,31 @@ public static class CaseEndpoints
     private static async Task<Results<Ok<CaseDto>, ProblemHttpResult>> Deny(string id, DenyRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
-        var result = await OnCase<string>(writer, caller, id, (uow, snap, token) =>
+        var result = await OnCase<string>(writer, caller, id, async Task<Result<string>> (uow, snap, token) =>
         {
-            Result<string> Fail(ProtocolError e) => e;
             if (caller.Role != Role.Regulator || caller.OrganisationId != snap.Case.RegulatorOrganisationId)
             {
-                return Task.FromResult(Fail(ProtocolError.Forbidden("only the case's regulator may deny a tier", "separation-of-duties")));
+                return ProtocolError.Forbidden("only the case's regulator may deny a tier", "separation-of-duties");
             }
             if (Rules.IsTerminal(snap.State))
             {
-                return Task.FromResult(Fail(ProtocolError.Violation("case-phase", $"the case is already {snap.Case.State}")));
+                return ProtocolError.Violation("case-phase", $"the case is already {snap.Case.State}");
             }
             if (string.IsNullOrWhiteSpace(request.Reason))
             {
-                return Task.FromResult(Fail(ProtocolError.Validation("a denial needs a reason")));
+                return ProtocolError.Validation("a denial needs a reason");
             }
             snap.Case.State = CaseState.Denied.Name();
             snap.Case.DenialReason = request.Reason;
             uow.Append("case.denied", new JsonObject { ["case"] = id, ["tier"] = snap.Case.RequestedTier, ["reason"] = request.Reason });
-            return Task.FromResult<Result<string>>(id);
+            // A denial withdraws any certificate the case already has: it can no longer back a release.
+            foreach (var certificate in await uow.Db.Certificates.Where(c => c.CaseId == id && c.Status != CertificateStatus.Revoked).ToListAsync(token))
+            {
+                certificate.Status = CertificateStatus.Revoked;
+                certificate.FlagReason = "the case was denied: " + request.Reason;
+                uow.Append("certificate.revoked", new JsonObject { ["certificate"] = certificate.Id, ["case"] = id, ["reason"] = certificate.FlagReason });
+            }
+            return id;
         }, ct);
         return result.IsOk ? TypedResults.Ok(await LoadDtoAsync(http, id, ct)) : ApiResults.Problem(result.Error!);
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Embargo.Protocol;
 using Embargo.Protocol.Contracts;
+using Embargo.Server.Auth;
 using Embargo.Server.Storage;
 using Microsoft.EntityFrameworkCore;
 
@@ -21,6 +22,36 @@ public sealed class CaseSnapshot
     public required IReadOnlyList<MitigationEntity> Mitigations { get; init; }
 
     public CaseState State => CaseStates.Parse(Case.State).Value;
+    public IReadOnlyList<string> EvaluatorOrganisations => JsonSerializer.Deserialize<List<string>>(Case.EvaluatorOrganisationsJson) ?? [];
+
+    /// <summary>
+    /// Who may act on this case: a developer only of the case's own organisation, an evaluator only of an
+    /// organisation assigned to the case, a regulator only of the case's regulator.
+    /// </summary>
+    public ProtocolError? RequireParticipant(Caller caller, params Role[] roles)
+    {
+        if (caller.Require(roles) is { } denied)
+        {
+            return denied;
+        }
+        var member = caller.Role switch
+        {
+            Role.Developer => caller.OrganisationId == Case.DeveloperOrganisationId,
+            Role.Evaluator => EvaluatorOrganisations.Contains(caller.OrganisationId),
+            Role.Regulator => caller.OrganisationId == Case.RegulatorOrganisationId,
+            Role.Admin => true,
+            _ => false,
+        };
+        return member ? null : ProtocolError.Forbidden($"the caller's organisation is not this case's {caller.Role.Name()}", "separation-of-duties");
+    }
+
+    /// <summary>
+    /// Novelty is a property of the capability's evidence, not of the run a caller chooses to cite: a capability
+    /// is novel when any case evaluation of it shows significant uplift.
+    /// </summary>
+    public bool CapabilityNovel(string capability, EvaluationEntity? newest = null) =>
+        Evaluations.Append(newest).OfType<EvaluationEntity>()
+            .Any(e => e.Purpose == EvaluationPurpose.Case && e.Capability == capability && Rules.IsNovel(e.Uplift, e.P));
     public Tier RequestedTier => Tiers.Parse(Case.RequestedTier).Value;
 
     public static async Task<CaseSnapshot?> LoadAsync(EmbargoDb db, string caseId, CancellationToken ct)
@@ -41,7 +72,7 @@ public sealed class CaseSnapshot
             Reference = await db.ReferenceModels.FirstAsync(r => r.Id == c.ReferenceModelId, ct),
             ThreatModels = await Ordered(db.ThreatModels.Where(t => t.CaseId == caseId), t => t.CreatedAt, t => t.Id, ct),
             Commitments = await Ordered(db.Commitments.Where(x => x.CaseId == caseId), x => x.CreatedAt, x => x.Id, ct),
-            Evaluations = await Ordered(db.Evaluations.Where(e => e.CaseId == caseId), e => e.CreatedAt, e => e.Id, ct),
+            Evaluations = (await db.Evaluations.Where(e => e.CaseId == caseId).ToListAsync(ct)).OrderBy(e => e.LedgerIndex).ToList(),
             Findings = findings,
             Disclosures = disclosures,
             Recipients = await db.DisclosureRecipients.Where(r => disclosureIds.Contains(r.DisclosureId)).ToListAsync(ct),
@@ -113,6 +144,7 @@ public sealed class CaseSnapshot
             ManifestDigest = Version.ManifestDigest,
             DeveloperOrganisationId = Case.DeveloperOrganisationId,
             RegulatorOrganisationId = Case.RegulatorOrganisationId,
+            EvaluatorOrganisationIds = EvaluatorOrganisations,
             RequestedTier = Case.RequestedTier,
             State = Case.State,
             ReferenceModel = Reference.Name,
@@ -121,7 +153,7 @@ public sealed class CaseSnapshot
             DenialReason = Case.DenialReason,
             ThreatModels = ThreatModels.Select(ToDto).ToList(),
             Commitments = Commitments.Select(c => new CommitmentDto { Id = c.Id, Expression = c.Expression }).ToList(),
-            Evaluations = Evaluations.Select(e => ToDto(e, 0, [])).ToList(),
+            Evaluations = Evaluations.Select(e => ToDto(e, [])).ToList(),
             Findings = Findings.Select(f => ToDto(f, Commitments)).ToList(),
             Mitigations = Mitigations.Select(ToDto).ToList(),
             Blockers = blockers.Select(b => $"{b.Rule}: {b.Message}").ToList(),
@@ -147,7 +179,7 @@ public sealed class CaseSnapshot
         Escalations = m.Escalations, VerificationEvaluationId = m.VerificationEvaluationId,
     };
 
-    public static EvaluationDto ToDto(EvaluationEntity e, long index, IReadOnlyList<FindingDto> fired) => new()
+    public static EvaluationDto ToDto(EvaluationEntity e, IReadOnlyList<FindingDto> fired) => new()
     {
         Id = e.Id,
         Capability = e.Capability,
@@ -162,7 +194,7 @@ public sealed class CaseSnapshot
         },
         Uplift = e.Uplift is null ? null : new UpliftDto { Estimate = e.Uplift.Value, Ci95Low = e.UpliftCiLow ?? 0, Ci95High = e.UpliftCiHigh ?? 0, P = e.P ?? 1, Test = e.Test ?? "" },
         Significant = Rules.IsNovel(e.Uplift, e.P),
-        LedgerIndex = index,
+        LedgerIndex = e.LedgerIndex,
         FiredFindings = fired,
     };
 }

@@ -19,6 +19,7 @@ public static class CertificateStatus
     public const string Pending = "pending";
     public const string Issued = "issued";
     public const string Flagged = "flagged";
+    public const string Revoked = "revoked";
 }
 
 /// <summary>

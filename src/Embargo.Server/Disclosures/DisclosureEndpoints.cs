@@ -18,6 +18,7 @@ public static class DisclosureEndpoints
         var group = app.MapGroup("/api").WithTags("Disclosures").RequireAuthorization();
         group.MapPost("/findings/{findingId}/disclosures", Disclose);
         group.MapPost("/disclosures/{id}/acknowledge", Acknowledge);
+        group.MapGet("/disclosures/{id}/sealed", SealedForCaller);
         app.MapGet("/api/public/advisories", Advisories).WithTags("Disclosures").AllowAnonymous();
         return group;
     }
@@ -37,7 +38,7 @@ public static class DisclosureEndpoints
         }
         return ApiResults.From(await CaseEndpoints.OnCase<DisclosureDto>(writer, caller, caseId, async (uow, snap, token) =>
         {
-            if (caller.Require(Role.Evaluator, Role.Developer) is { } denied)
+            if (snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) is { } denied)
             {
                 return denied;
             }
@@ -125,6 +126,18 @@ public static class DisclosureEndpoints
             }
             return new RecipientDto { OrganisationId = recipient.OrganisationId, Acknowledged = true };
         }, ct));
+    }
+
+    /// <summary>A recipient fetches the ciphertext sealed to it (only its own organisation's).</summary>
+    private static async Task<Results<Ok<SealedDetailDto>, ProblemHttpResult>> SealedForCaller(string id, HttpContext http, EmbargoDb db, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        var recipient = await db.DisclosureRecipients.AsNoTracking().FirstOrDefaultAsync(r => r.DisclosureId == id && r.OrganisationId == caller.OrganisationId, ct);
+        if (recipient?.SealedDetail is null)
+        {
+            return ApiResults.Problem(ProtocolError.NotFound($"sealed detail of disclosure {id} for organisation {caller.OrganisationId}"));
+        }
+        return TypedResults.Ok(new SealedDetailDto { OrganisationId = recipient.OrganisationId, Ciphertext = recipient.SealedDetail });
     }
 
     /// <summary>The public view: advisories only, never sealed detail.</summary>

@@ -60,6 +60,19 @@ public sealed partial class LedgerWriter(
 
     private async Task CommitBatchAsync(List<IWork> batch, CancellationToken stoppingToken)
     {
+        var pending = batch;
+        while (pending.Count > 0)
+        {
+            pending = await TryCommitAsync(pending, stoppingToken);
+        }
+    }
+
+    /// <summary>
+    /// Runs and commits the units; returns the units to run again in a fresh transaction when one of them threw
+    /// (PostgreSQL aborts a transaction on any error, so the whole transaction is abandoned, not patched up).
+    /// </summary>
+    private async Task<List<IWork>> TryCommitAsync(List<IWork> batch, CancellationToken stoppingToken)
+    {
         var accepted = new List<(IWork Work, UnitOfWork Unit)>();
         try
         {
@@ -94,6 +107,16 @@ public sealed partial class LedgerWriter(
                 {
                     LogUnitFailed(logger, e);
                     work.Fail(e);
+                    try
+                    {
+                        await tx.RollbackAsync(CancellationToken.None);
+                    }
+                    catch (Exception rollback) when (rollback is InvalidOperationException or ObjectDisposedException or System.Data.Common.DbException)
+                    {
+                        // Already rolled back by the provider; disposing the transaction finishes the job.
+                    }
+                    // Units already answered (refused, or this failed one) are not run again.
+                    return batch.Where(w => !w.IsCompleted).ToList();
                 }
                 finally
                 {
@@ -102,7 +125,7 @@ public sealed partial class LedgerWriter(
             }
             if (accepted.Count == 0)
             {
-                return;
+                return [];
             }
             await tx.CommitAsync(stoppingToken);
         }
@@ -110,21 +133,18 @@ public sealed partial class LedgerWriter(
         {
             LogBatchFailed(logger, e, batch.Count);
             state.Reset();
-            foreach (var (work, _) in accepted)
-            {
-                work.Fail(e);
-            }
             foreach (var work in batch.Where(w => !w.IsCompleted))
             {
                 work.Fail(e);
             }
-            return;
+            return [];
         }
         state.Apply(accepted.SelectMany(a => a.Unit.Appended));
         foreach (var (work, _) in accepted)
         {
             work.Complete();
         }
+        return [];
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A unit of work failed and was rolled back")]

@@ -65,11 +65,11 @@ public static class MitigationEndpoints
             else
             {
                 var previous = m.DueAt;
-                m.DueAt = request.DueAt;
+                m.DueAt = request.DueAt.ToUniversalTime();
                 uow.Append(previous is null ? "deadline.set" : "deadline.changed", new JsonObject
                 {
                     ["mitigation"] = id, ["case"] = snap.Case.Id, ["party"] = m.PartyOrganisationId,
-                    ["dueAt"] = request.DueAt.UtcDateTime.ToString("O"), ["previous"] = previous?.UtcDateTime.ToString("O"),
+                    ["dueAt"] = m.DueAt.Value.UtcDateTime.ToString("O"), ["previous"] = previous?.UtcDateTime.ToString("O"),
                 });
                 result = CaseSnapshot.ToDto(m);
             }
@@ -110,9 +110,9 @@ public static class MitigationEndpoints
             Result<MitigationDto> result;
             var evaluation = snap.Evaluations.FirstOrDefault(e => e.Id == request.EvaluationId);
             var finding = snap.Findings.First(f => f.Id == m.FindingId);
-            if (caller.Role != Role.Evaluator)
+            if (snap.RequireParticipant(caller, Role.Evaluator) is { } denied)
             {
-                result = ProtocolError.Forbidden($"only an evaluator verifies mitigations; the caller is a {caller.Role.Name()}", "separation-of-duties");
+                result = denied;
             }
             else if (m.Status != MitigationStatus.Reported)
             {
@@ -192,10 +192,11 @@ public static class MitigationEndpoints
         writer.ExecuteAsync<EscalationReportDto>(caller, async (uow, token) =>
         {
             var open = await uow.Db.Mitigations.Where(m => m.Status != MitigationStatus.Verified && m.DueAt != null).ToListAsync(token);
-            var overdue = open.Where(m => m.DueAt < uow.Now && m.Escalations == 0).ToList();
+            var overdue = open.Where(m => m.DueAt < uow.Now && m.EscalatedDueAt != m.DueAt).ToList();
             foreach (var m in overdue)
             {
                 m.Escalations++;
+                m.EscalatedDueAt = m.DueAt;
                 uow.Append("mitigation.escalated", new JsonObject
                 {
                     ["mitigation"] = m.Id, ["party"] = m.PartyOrganisationId, ["dueAt"] = m.DueAt!.Value.UtcDateTime.ToString("O"), ["rule"] = "rule-3",

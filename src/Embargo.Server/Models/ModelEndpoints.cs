@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Embargo.Protocol;
 using Embargo.Protocol.Contracts;
 using Embargo.Server.Auth;
+using Embargo.Server.Certificates;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
 using Embargo.Server.Storage;
@@ -178,10 +179,13 @@ public static class ModelEndpoints
             var weaker = await uow.Db.ReferenceModels.Where(r => r.Strength < request.Strength).Select(r => r.Id).ToListAsync(token);
             var cases = await uow.Db.Cases.Where(c => weaker.Contains(c.ReferenceModelId)).ToListAsync(token);
             var caseIds = cases.Select(c => c.Id).ToList();
-            var flagged = await uow.Db.Certificates.Where(c => caseIds.Contains(c.CaseId) && c.Status == "issued").ToListAsync(token);
+            // Issued certificates and approved-but-unsigned ones alike: neither may back a release any more.
+            var flagged = await uow.Db.Certificates
+                .Where(c => caseIds.Contains(c.CaseId) && (c.Status == CertificateStatus.Issued || c.Status == CertificateStatus.Pending))
+                .ToListAsync(token);
             foreach (var certificate in flagged)
             {
-                certificate.Status = "flagged";
+                certificate.Status = CertificateStatus.Flagged;
                 certificate.FlagReason = $"reference model {reference.Name} (strength {reference.Strength}) is stronger than the one the case used";
                 var @case = cases.First(c => c.Id == certificate.CaseId);
                 @case.ReevaluationFlag = true;

@@ -36,6 +36,10 @@ public static class ReleaseEndpoints
             {
                 return tier.Error!;
             }
+            if (tier.Value <= Tier.Internal)
+            {
+                return ProtocolError.Validation($"{tier.Value.Name()} is not a release: the developer keeps the weights; releases start at staged");
+            }
             var version = await uow.Db.ModelVersions.FirstOrDefaultAsync(v => v.Id == request.ModelVersionId, token);
             if (version is null)
             {
@@ -76,6 +80,12 @@ public static class ReleaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<ViolationDto>(caller, async (uow, token) =>
         {
+            if (caller.Role == Role.Developer)
+            {
+                // A sighting marks a developer publicly: rival labs cannot file them; regulators, evaluators,
+                // affected parties and certifiers can.
+                return ProtocolError.Forbidden("developers cannot report sightings; a regulator, evaluator, affected party or certifier can", "rule-4");
+            }
             var digest = Sha256Digest.Parse(request.ManifestDigest, "manifestDigest");
             if (!digest.IsOk)
             {

@@ -58,6 +58,8 @@ public sealed class CaseEntity
     public required string RequestedTier { get; set; }
     public required string State { get; set; }
     public required string ReferenceModelId { get; set; }
+    /// <summary>JSON list of the evaluator organisations assigned to the case.</summary>
+    public required string EvaluatorOrganisationsJson { get; set; }
     public bool ReevaluationFlag { get; set; }
     public string? ReevaluationReason { get; set; }
     public string? DenialReason { get; set; }
@@ -112,6 +114,8 @@ public sealed class EvaluationEntity
     public string? Test { get; set; }
     public string? LogSha256 { get; set; }
     public required string SubmittedBy { get; set; }
+    /// <summary>Ledger index of its evaluation.recorded event: the total order of results.</summary>
+    public long LedgerIndex { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 
@@ -160,6 +164,8 @@ public sealed class MitigationEntity
     public DateTimeOffset? VerifiedAt { get; set; }
     public string? VerificationEvaluationId { get; set; }
     public int Escalations { get; set; }
+    /// <summary>The deadline last escalated; a new (extended) deadline that passes escalates again.</summary>
+    public DateTimeOffset? EscalatedDueAt { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 

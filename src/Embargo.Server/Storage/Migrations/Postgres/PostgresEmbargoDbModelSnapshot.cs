@@ -37,6 +37,10 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("EvaluatorOrganisationsJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
                     b.Property<string>("ModelVersionId")
                         .IsRequired()
                         .HasColumnType("text");
@@ -242,6 +246,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("LogSha256")
                         .HasColumnType("text");
 
@@ -415,6 +422,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                         .HasColumnType("text");
 
                     b.Property<DateTimeOffset?>("DueAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("EscalatedDueAt")
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<int>("Escalations")

@@ -32,6 +32,10 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("EvaluatorOrganisationsJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("ModelVersionId")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -237,6 +241,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("LogSha256")
                         .HasColumnType("TEXT");
 
@@ -410,6 +417,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<DateTimeOffset?>("DueAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("EscalatedDueAt")
                         .HasColumnType("TEXT");
 
                     b.Property<int>("Escalations")

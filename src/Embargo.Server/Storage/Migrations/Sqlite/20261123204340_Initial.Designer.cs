@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Embargo.Server.Storage.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteEmbargoDb))]
-    [Migration("20261123201309_Initial")]
+    [Migration("20261123204340_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -32,6 +32,10 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<string>("DeveloperOrganisationId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("EvaluatorOrganisationsJson")
                         .IsRequired()
                         .HasColumnType("TEXT");
 
@@ -240,6 +244,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("LogSha256")
                         .HasColumnType("TEXT");
 
@@ -413,6 +420,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<DateTimeOffset?>("DueAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("EscalatedDueAt")
                         .HasColumnType("TEXT");
 
                     b.Property<int>("Escalations")

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Embargo.Server.Storage.Migrations.Postgres
 {
     [DbContext(typeof(PostgresEmbargoDb))]
-    [Migration("20261123201317_Initial")]
+    [Migration("20261123204350_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -37,6 +37,10 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                         .HasColumnType("text");
 
                     b.Property<string>("DeveloperOrganisationId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("EvaluatorOrganisationsJson")
                         .IsRequired()
                         .HasColumnType("text");
 
@@ -245,6 +249,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("LogSha256")
                         .HasColumnType("text");
 
@@ -418,6 +425,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                         .HasColumnType("text");
 
                     b.Property<DateTimeOffset?>("DueAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("EscalatedDueAt")
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<int>("Escalations")

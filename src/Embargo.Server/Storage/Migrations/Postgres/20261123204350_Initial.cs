@@ -22,6 +22,7 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     RequestedTier = table.Column<string>(type: "text", nullable: false),
                     State = table.Column<string>(type: "text", nullable: false),
                     ReferenceModelId = table.Column<string>(type: "text", nullable: false),
+                    EvaluatorOrganisationsJson = table.Column<string>(type: "text", nullable: false),
                     ReevaluationFlag = table.Column<bool>(type: "boolean", nullable: false),
                     ReevaluationReason = table.Column<string>(type: "text", nullable: true),
                     DenialReason = table.Column<string>(type: "text", nullable: true),
@@ -130,6 +131,7 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     Test = table.Column<string>(type: "text", nullable: true),
                     LogSha256 = table.Column<string>(type: "text", nullable: true),
                     SubmittedBy = table.Column<string>(type: "text", nullable: false),
+                    LedgerIndex = table.Column<long>(type: "bigint", nullable: false),
                     CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
                 constraints: table =>
@@ -202,6 +204,7 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     VerifiedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     VerificationEvaluationId = table.Column<string>(type: "text", nullable: true),
                     Escalations = table.Column<int>(type: "integer", nullable: false),
+                    EscalatedDueAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
                 constraints: table =>

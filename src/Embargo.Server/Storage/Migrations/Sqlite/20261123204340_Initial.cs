@@ -22,6 +22,7 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     RequestedTier = table.Column<string>(type: "TEXT", nullable: false),
                     State = table.Column<string>(type: "TEXT", nullable: false),
                     ReferenceModelId = table.Column<string>(type: "TEXT", nullable: false),
+                    EvaluatorOrganisationsJson = table.Column<string>(type: "TEXT", nullable: false),
                     ReevaluationFlag = table.Column<bool>(type: "INTEGER", nullable: false),
                     ReevaluationReason = table.Column<string>(type: "TEXT", nullable: true),
                     DenialReason = table.Column<string>(type: "TEXT", nullable: true),
@@ -130,6 +131,7 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     Test = table.Column<string>(type: "TEXT", nullable: true),
                     LogSha256 = table.Column<string>(type: "TEXT", nullable: true),
                     SubmittedBy = table.Column<string>(type: "TEXT", nullable: false),
+                    LedgerIndex = table.Column<long>(type: "INTEGER", nullable: false),
                     CreatedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>
@@ -202,6 +204,7 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     VerifiedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true),
                     VerificationEvaluationId = table.Column<string>(type: "TEXT", nullable: true),
                     Escalations = table.Column<int>(type: "INTEGER", nullable: false),
+                    EscalatedDueAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: true),
                     CreatedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>

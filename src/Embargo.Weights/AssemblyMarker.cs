@@ -1,2 +1,0 @@
-namespace Embargo.Weights;
-internal static class AssemblyMarker;

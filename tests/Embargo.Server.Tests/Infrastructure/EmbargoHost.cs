@@ -1,0 +1,115 @@
+using Embargo.Cli.Infrastructure;
+using Embargo.Server.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+
+namespace Embargo.Server.Tests.Infrastructure;
+
+/// <summary>
+/// One real Embargo server over real HTTP on 127.0.0.1:0, with a fake clock. Storage is a SQLite file in a
+/// temp directory, or a fresh PostgreSQL database when EMBARGO_TEST_POSTGRES holds a connection string
+/// without Database (e.g. "Host=127.0.0.1;Port=55432;Username=postgres").
+/// </summary>
+public sealed class EmbargoHost : IAsyncDisposable
+{
+    public const string PostgresVariable = "EMBARGO_TEST_POSTGRES";
+
+    private readonly WebApplication _app;
+    private readonly string? _postgresDatabase;
+
+    private EmbargoHost(WebApplication app, Uri url, string dataDirectory, string adminToken, FakeTimeProvider time, string storage, string? postgresDatabase)
+    {
+        _app = app;
+        Url = url;
+        DataDirectory = dataDirectory;
+        AdminToken = adminToken;
+        Time = time;
+        Storage = storage;
+        _postgresDatabase = postgresDatabase;
+        Http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        Admin = new EmbargoClient(url, adminToken, Http);
+        Anonymous = Admin.As(null);
+    }
+
+    public Uri Url { get; }
+    public string DataDirectory { get; }
+    public string AdminToken { get; }
+    public FakeTimeProvider Time { get; }
+    /// <summary>"sqlite" or "postgres".</summary>
+    public string Storage { get; }
+    public HttpClient Http { get; }
+    public EmbargoClient Admin { get; }
+    public EmbargoClient Anonymous { get; }
+
+    public static string? PostgresBase => Environment.GetEnvironmentVariable(PostgresVariable) is { Length: > 0 } s ? s : null;
+
+    public static async Task<EmbargoHost> StartAsync(bool forceSqlite = false)
+    {
+        // Time moves on by a millisecond per reading, like a real clock, so creation order is meaningful.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 5, 9, 0, 0, TimeSpan.Zero)) { AutoAdvanceAmount = TimeSpan.FromMilliseconds(1) };
+        var dataDirectory = Directory.CreateTempSubdirectory("embargo-api-test-").FullName;
+        var adminToken = Ids.NewToken();
+        string storage = "sqlite";
+        string? connectionString = null;
+        string? database = null;
+        if (!forceSqlite && PostgresBase is { } pg)
+        {
+            storage = "postgres";
+            database = "embargo_test_" + Guid.NewGuid().ToString("N")[..16];
+            connectionString = $"{pg.TrimEnd(';')};Database={database}";
+        }
+        var (app, url) = await ServerLauncher.StartAsync(new ServerSettings
+        {
+            DataDirectory = dataDirectory,
+            AdminToken = adminToken,
+            Storage = storage,
+            ConnectionString = connectionString,
+            Time = time,
+            LedgerOrigin = "embargo.test/ledger",
+        }, CancellationToken.None);
+        return new EmbargoHost(app, url, dataDirectory, adminToken, time, storage, database);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+        if (_postgresDatabase is not null && PostgresBase is { } pg)
+        {
+            try
+            {
+                NpgsqlConnection.ClearAllPools();
+                await using var connection = new NpgsqlConnection($"{pg.TrimEnd(';')};Database=postgres");
+                await connection.OpenAsync();
+                await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_postgresDatabase}\" WITH (FORCE)", connection);
+                await drop.ExecuteNonQueryAsync();
+            }
+            catch (NpgsqlException)
+            {
+                // A database left behind in a throwaway test server is harmless.
+            }
+        }
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
+
+/// <summary>One server per test class (xunit runs a class's tests one after another, so ledger sizes are stable).</summary>
+public sealed class ServerFixture : IAsyncLifetime
+{
+    public EmbargoHost Host { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Host = await EmbargoHost.StartAsync();
+
+    public async Task DisposeAsync() => await Host.DisposeAsync();
+}

@@ -1,0 +1,207 @@
+using System.Text;
+using Embargo.Cli.Demo;
+using Embargo.Cli.Infrastructure;
+
+namespace Embargo.Server.Tests;
+
+/// <summary>Runs the whole demo once (a real server, the sample model, every role) and keeps its output.</summary>
+public sealed class DemoFixture : IAsyncLifetime
+{
+    public string Root { get; } = Path.Combine(Path.GetTempPath(), "embargo-demo-test-" + Guid.NewGuid().ToString("N")[..8]);
+    public DemoResult Result { get; private set; } = null!;
+
+    public string Certificate => Path.Combine(Root, "certificate.dsse.json");
+    public string Key => Path.Combine(Root, "certifier.pub.pem");
+    public string Checkpoint => Path.Combine(Root, "checkpoint.txt");
+    public string Ledger => Path.Combine(Root, "ledger.jsonl");
+    public string LedgerKey => Path.Combine(Root, "ledger.vkey");
+    public string Weights => Path.Combine(Root, "weights");
+
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Embargo.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("Embargo.slnx not found above " + AppContext.BaseDirectory);
+    }
+
+    public async Task InitializeAsync()
+    {
+        Result = await new DemoRunner(new DemoOptions
+        {
+            OutputDirectory = Root,
+            TasksDirectory = Path.Combine(RepositoryRoot(), "samples", "tasks"),
+        }).RunAsync(CancellationToken.None);
+    }
+
+    public Task DisposeAsync()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>`embargo verify` end to end: the demo's certificate verifies offline, and any one-byte change makes it fail.</summary>
+public sealed class VerifyCommandTests(DemoFixture demo) : IClassFixture<DemoFixture>
+{
+    private static readonly SemaphoreSlim ConsoleGate = new(1, 1);
+
+    private Task<int> Verify(string? certificate = null, string? checkpoint = null, string? ledger = null, string? weights = null) =>
+        Run(["verify", certificate ?? demo.Certificate, "--key", demo.Key, "--checkpoint", checkpoint ?? demo.Checkpoint,
+             "--ledger", ledger ?? demo.Ledger, "--ledger-key", demo.LedgerKey, "--weights", weights ?? demo.Weights]);
+
+    private static async Task<int> Run(string[] args)
+    {
+        await ConsoleGate.WaitAsync();
+        try
+        {
+            return await CliApp.RunAsync(args);
+        }
+        finally
+        {
+            ConsoleGate.Release();
+        }
+    }
+
+    private string Scratch(string name)
+    {
+        var dir = Path.Combine(demo.Root, "tampered-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        return Path.Combine(dir, name);
+    }
+
+    /// <summary>Replaces one character with a different one from the same alphabet (so the file still parses as far as possible).</summary>
+    private static string Flip(string text, int position)
+    {
+        var c = text[position];
+        var replacement = c switch
+        {
+            >= 'A' and < 'Z' or >= 'a' and < 'z' or >= '0' and < '9' => (char)(c + 1),
+            'Z' => 'A',
+            'z' => 'a',
+            '9' => '0',
+            _ => (char)(c ^ 1),
+        };
+        return string.Concat(text.AsSpan(0, position), replacement.ToString(), text.AsSpan(position + 1));
+    }
+
+    private static int MiddleOfValue(string text, string key)
+    {
+        var start = text.IndexOf($"\"{key}\"", StringComparison.Ordinal);
+        Assert.True(start >= 0, $"{key} not found");
+        var open = text.IndexOf('"', text.IndexOf(':', start) + 1);
+        var close = text.IndexOf('"', open + 1);
+        return (open + close) / 2;
+    }
+
+    [Fact]
+    public async Task TheDemoCertificateVerifies()
+    {
+        Assert.True(demo.Result.Verification.Ok);
+        Assert.Equal(5, demo.Result.Refusals.Count);
+        Assert.Equal(0, await Verify());
+    }
+
+    [Theory]
+    [InlineData("payload")]
+    [InlineData("sig")]
+    [InlineData("keyid")]
+    [InlineData("payloadType")]
+    public async Task ATamperedCertificateFailsVerification(string field)
+    {
+        var text = await File.ReadAllTextAsync(demo.Certificate);
+        var tampered = Scratch("certificate.dsse.json");
+        await File.WriteAllTextAsync(tampered, Flip(text, MiddleOfValue(text, field)));
+        Assert.NotEqual(0, await Verify(certificate: tampered));
+    }
+
+    [Fact]
+    public async Task ATamperedCheckpointFailsVerification()
+    {
+        var text = await File.ReadAllTextAsync(demo.Checkpoint);
+        var lines = text.Split('\n');
+        // origin, size, root hash, and the signature line.
+        var positions = new List<int> { lines[0].Length / 2, lines[0].Length + 1, lines[0].Length + 1 + lines[1].Length + 1 + (lines[2].Length / 2) };
+        var signatureLine = Array.FindIndex(lines, l => l.StartsWith('\u2014'));
+        Assert.True(signatureLine > 0);
+        positions.Add(text.IndexOf(lines[signatureLine], StringComparison.Ordinal) + lines[signatureLine].Length - 10);
+        foreach (var position in positions)
+        {
+            var tampered = Scratch("checkpoint.txt");
+            await File.WriteAllTextAsync(tampered, Flip(text, position));
+            Assert.True(await Verify(checkpoint: tampered) != 0, $"checkpoint with byte {position} flipped still verifies");
+        }
+    }
+
+    [Fact]
+    public async Task TamperingWithAnyLedgerLineFailsVerification()
+    {
+        var lines = (await File.ReadAllTextAsync(demo.Ledger)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length > 20);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var copy = (string[])lines.Clone();
+            copy[i] = Flip(lines[i], MiddleOfValue(lines[i], "leaf"));
+            var tampered = Scratch("ledger.jsonl");
+            await File.WriteAllTextAsync(tampered, string.Join('\n', copy) + "\n");
+            Assert.True(await Verify(ledger: tampered) != 0, $"ledger with line {i} tampered still verifies");
+        }
+    }
+
+    [Fact]
+    public async Task DroppingOrReorderingLedgerLinesFailsVerification()
+    {
+        var lines = (await File.ReadAllTextAsync(demo.Ledger)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var dropped = Scratch("ledger.jsonl");
+        await File.WriteAllTextAsync(dropped, string.Join('\n', lines[..^1]) + "\n");
+        Assert.NotEqual(0, await Verify(ledger: dropped));
+        var swapped = (string[])lines.Clone();
+        (swapped[1], swapped[2]) = (swapped[2], swapped[1]);
+        var reordered = Scratch("ledger.jsonl");
+        await File.WriteAllTextAsync(reordered, string.Join('\n', swapped) + "\n");
+        Assert.NotEqual(0, await Verify(ledger: reordered));
+    }
+
+    [Fact]
+    public async Task TamperedWeightsFailVerification()
+    {
+        var weights = Path.Combine(Path.GetDirectoryName(Scratch("x"))!, "weights");
+        CopyDirectory(demo.Weights, weights);
+        Assert.Equal(0, await Verify(weights: weights));
+        var file = Directory.GetFiles(weights, "*.safetensors", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First();
+        var bytes = await File.ReadAllBytesAsync(file);
+        bytes[^1] ^= 0x01;
+        await File.WriteAllBytesAsync(file, bytes);
+        Assert.NotEqual(0, await Verify(weights: weights));
+    }
+
+    [Fact]
+    public async Task AnExtraWeightsFileFailsVerification()
+    {
+        var weights = Path.Combine(Path.GetDirectoryName(Scratch("x"))!, "weights");
+        CopyDirectory(demo.Weights, weights);
+        await File.WriteAllTextAsync(Path.Combine(weights, "extra.bin"), "smuggled", Encoding.UTF8);
+        Assert.NotEqual(0, await Verify(weights: weights));
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+}

@@ -1,7 +1,0 @@
-namespace Embargo.Weights.Tests;
-
-public class SmokeTests
-{
-    [Fact]
-    public void AssemblyLoads() => Assert.NotNull(typeof(SmokeTests).Assembly.GetName().Name);
-}
