@@ -18,6 +18,8 @@ public sealed record CreatePrincipalRequest
     public required string Role { get; init; }
     /// <summary>Ed25519 SPKI PEM; required for certifiers (they sign certificates).</summary>
     public string? SigningKeyPem { get; init; }
+    /// <summary>X25519 public key file text (`embargo weights keygen`); needed to receive sealed weights keys.</summary>
+    public string? EncryptionKey { get; init; }
 }
 
 public sealed record PrincipalDto
@@ -338,4 +340,43 @@ public sealed record ViolationDto
     public string? Developer { get; init; }
     public required bool Recorded { get; init; }
     public required string Verdict { get; init; }
+}
+
+public sealed record GrantRequest { public required string PrincipalId { get; init; } }
+
+public sealed record GrantDto
+{
+    public required string Id { get; init; }
+    public required string ModelVersionId { get; init; }
+    public required string PrincipalId { get; init; }
+}
+
+public sealed record WrappedKeyDto
+{
+    public required string KeyId { get; init; }
+    public required string EphemeralPublicKey { get; init; }
+    public required string WrappedDataKey { get; init; }
+}
+
+/// <summary>The developer deposits the wrapped keys of a seal; they are handed out only under rule 1.</summary>
+public sealed record DepositKeysRequest
+{
+    public required string SealId { get; init; }
+    public required string ManifestDigest { get; init; }
+    public required IReadOnlyList<WrappedKeyDto> Keys { get; init; }
+}
+
+public sealed record DepositKeysDto
+{
+    public required string ModelVersionId { get; init; }
+    public required string SealId { get; init; }
+    public required int Keys { get; init; }
+}
+
+public sealed record KeyReleaseDto
+{
+    public required string ModelVersionId { get; init; }
+    public required string SealId { get; init; }
+    public required WrappedKeyDto Key { get; init; }
+    public required string CertificateId { get; init; }
 }

@@ -203,6 +203,34 @@ public static class WeightsSealer
         }
     }
 
+    /// <summary>
+    /// Rewrites <c>sealed.json</c> with another recipients list (atomically). The manifest MAC does not cover the
+    /// wrapped keys, so a developer can publish a seal without them and each grantee can put back the one key
+    /// the Embargo server released to it.
+    /// </summary>
+    public static WeightsResult<SealedManifest> ReplaceRecipients(string sealedDir, IReadOnlyList<WrappedKey> recipients)
+    {
+        var read = ReadManifest(sealedDir);
+        if (!read.IsOk)
+        {
+            return read;
+        }
+        var updated = read.Value with { Recipients = recipients };
+        var path = Path.Combine(sealedDir, ManifestFileName);
+        var temp = path + ".tmp";
+        try
+        {
+            File.WriteAllText(temp, JsonSerializer.Serialize(updated, Json));
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            File.Delete(temp);
+            return new WeightsError(WeightsErrorKind.Io, path, e.Message);
+        }
+        return WeightsResult<SealedManifest>.Ok(updated);
+    }
+
     /// <summary>Reads and validates <c>sealed.json</c> (shape, paths, lengths); does not need a key.</summary>
     public static WeightsResult<SealedManifest> ReadManifest(string sealedDir)
     {

@@ -11,8 +11,6 @@ namespace Embargo.Cli.Commands;
 /// <summary>`embargo eval run` and `embargo eval view`.</summary>
 public static class EvalCommands
 {
-    /// <summary>Hook for `--case ID --server URL`: called with the summary after a run (set by the server integration).</summary>
-    public static Func<EvalSummary, string, Uri, CancellationToken, Task>? CaseReporter { get; set; }
 
     public static Command Create() => new("eval", "Run evaluation tasks and view their logs.") { CreateRun(), CreateView() };
 
@@ -34,11 +32,11 @@ public static class EvalCommands
         var resume = new Option<string>("--resume") { Description = "Resume an interrupted run from its log (completed samples are not re-asked)." };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
         var caseId = new Option<string>("--case") { Description = "Record the result on this case (needs --server)." };
-        var server = new Option<string>("--server") { Description = "Embargo server URL for --case." };
+        var mitigation = new Option<string>("--mitigation") { Description = "With --case: this run verifies that mitigation (run against the mitigated system)." };
         var cmd = new Command("run", "Run a task against a subject and a baseline condition.")
         {
             task, modelUrl, modelName, apiKeyEnv, baselineUrl, baselineName, baseline, referenceUrl, referenceName,
-            epochs, concurrency, limit, logDir, resume, json, caseId, server,
+            epochs, concurrency, limit, logDir, resume, json, caseId, mitigation, Common.Server, Common.TokenEnv,
         };
         cmd.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -93,15 +91,11 @@ public static class EvalCommands
                 throw new UserInputException("--epochs, --concurrency and --limit must be at least 1");
             }
             var id = r.GetValue(caseId);
-            var serverUrl = r.GetValue(server);
-            if ((id is null) != (serverUrl is null))
+            if (id is null && r.GetValue(mitigation) is not null)
             {
-                throw new UserInputException("--case and --server go together");
+                throw new UserInputException("--mitigation goes with --case");
             }
-            if (id is not null && CaseReporter is null)
-            {
-                throw new UserInputException("--case is not available in this build");
-            }
+            using var embargo = id is null ? null : Common.Client(r);
             var taskPath = r.GetValue(task)!;
             if (!File.Exists(taskPath))
             {
@@ -123,7 +117,10 @@ public static class EvalCommands
             var summary = await RunWithProgress(request, ct);
             if (id is not null)
             {
-                await CaseReporter!(summary, id, ParseUrl(serverUrl!, "--server"), ct);
+                var recorded = await embargo!.PostAsync<Embargo.Protocol.Contracts.EvaluationDto>($"/api/cases/{id}/evaluations",
+                    Embargo.Cli.Demo.EvalSubmission.From(summary, r.GetValue(mitigation)), ct);
+                Console.Error.WriteLine($"recorded on case {id} as {recorded.Id} (ledger index {recorded.LedgerIndex}; significant: {recorded.Significant}"
+                    + (recorded.FiredFindings.Count > 0 ? $"; commitments fired: {string.Join(", ", recorded.FiredFindings.Select(f => f.Id))})" : ")"));
             }
             if (r.GetValue(json))
             {

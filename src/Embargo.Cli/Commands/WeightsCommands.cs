@@ -13,6 +13,7 @@ public static class WeightsCommands
     public static Command Create() => new("weights", "Inspect, hash, seal and unseal model weights (safetensors, GGUF).")
     {
         CreateInspect(), CreateSeal(), CreateUnseal(), CreateKeygen(),
+        WeightsKeyCommands.Grant(), WeightsKeyCommands.Deposit(), WeightsKeyCommands.FetchKey(),
     };
 
     private static Command CreateInspect()

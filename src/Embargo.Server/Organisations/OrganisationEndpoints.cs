@@ -88,6 +88,16 @@ public static class OrganisationEndpoints
                 }
                 keyPem = key.Value.Pem;
             }
+            string? encryptionKey = null;
+            if (request.EncryptionKey is not null)
+            {
+                var parsed = Embargo.Weights.KeyFiles.ParseArmored(request.EncryptionKey, Embargo.Weights.KeyFiles.PublicLabel, "encryptionKey");
+                if (!parsed.IsOk)
+                {
+                    return ProtocolError.Validation(parsed.Error!.ToString());
+                }
+                encryptionKey = Convert.ToBase64String(parsed.Value);
+            }
             if (role.Value == Role.Certifier && keyPem is null)
             {
                 return ProtocolError.Validation("a certifier needs signingKeyPem (an Ed25519 public key) to sign certificates");
@@ -101,6 +111,7 @@ public static class OrganisationEndpoints
                 Role = role.Value.Name(),
                 TokenHash = Ids.HashToken(token2),
                 SigningKeyPem = keyPem,
+                EncryptionKey = encryptionKey,
                 CreatedAt = uow.Now,
             };
             uow.Db.Principals.Add(entity);
@@ -108,6 +119,10 @@ public static class OrganisationEndpoints
             if (keyPem is not null)
             {
                 data["signingKeyId"] = VerifyingKey.FromPem(keyPem).Value.KeyId;
+            }
+            if (encryptionKey is not null)
+            {
+                data["encryptionKeyId"] = Embargo.Weights.KeyFiles.KeyId(Convert.FromBase64String(encryptionKey));
             }
             uow.Append("principal.created", data);
             return new PrincipalCreatedDto

@@ -24,6 +24,8 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     public DbSet<ReleaseEntity> Releases => Set<ReleaseEntity>();
     public DbSet<ViolationEntity> Violations => Set<ViolationEntity>();
     public DbSet<LedgerLeafEntity> LedgerLeaves => Set<LedgerLeafEntity>();
+    public DbSet<WeightsGrantEntity> WeightsGrants => Set<WeightsGrantEntity>();
+    public DbSet<WrappedKeyEntity> WrappedKeys => Set<WrappedKeyEntity>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -44,6 +46,8 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         modelBuilder.Entity<CertificateEntity>(e => { e.ToTable("certificates"); e.HasIndex(x => x.ManifestDigest); e.HasIndex(x => x.CaseId); });
         modelBuilder.Entity<ReleaseEntity>(e => { e.ToTable("releases"); e.HasIndex(x => x.ModelVersionId); });
         modelBuilder.Entity<ViolationEntity>(e => { e.ToTable("violations"); e.HasIndex(x => x.ManifestDigest); });
+        modelBuilder.Entity<WeightsGrantEntity>(e => { e.ToTable("weights_grants"); e.HasIndex(x => new { x.ModelVersionId, x.PrincipalId }).IsUnique(); });
+        modelBuilder.Entity<WrappedKeyEntity>(e => { e.ToTable("wrapped_keys"); e.HasIndex(x => new { x.ModelVersionId, x.KeyId }); });
         modelBuilder.Entity<LedgerLeafEntity>(e =>
         {
             e.ToTable("ledger_leaves");

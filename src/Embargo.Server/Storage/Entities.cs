@@ -226,3 +226,23 @@ public sealed class LedgerLeafEntity
     public required byte[] Data { get; set; }
     public required byte[] Hash { get; set; }
 }
+
+public sealed class WeightsGrantEntity
+{
+    public required string Id { get; set; }
+    public required string ModelVersionId { get; set; }
+    public required string PrincipalId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A sealed-weights data key wrapped to one grantee's X25519 key; the server never sees the data key.</summary>
+public sealed class WrappedKeyEntity
+{
+    public required string Id { get; set; }
+    public required string ModelVersionId { get; set; }
+    public required string SealId { get; set; }
+    public required string KeyId { get; set; }
+    public required string EphemeralPublicKey { get; set; }
+    public required string WrappedDataKey { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}

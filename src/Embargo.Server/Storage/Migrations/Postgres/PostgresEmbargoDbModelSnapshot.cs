@@ -709,6 +709,65 @@ namespace Embargo.Server.Storage.Migrations.Postgres
 
                     b.ToTable("violations", (string)null);
                 });
+
+            modelBuilder.Entity("Embargo.Server.Storage.WeightsGrantEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("PrincipalId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId", "PrincipalId")
+                        .IsUnique();
+
+                    b.ToTable("weights_grants", (string)null);
+                });
+
+            modelBuilder.Entity("Embargo.Server.Storage.WrappedKeyEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("EphemeralPublicKey")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("KeyId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("SealId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("WrappedDataKey")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId", "KeyId");
+
+                    b.ToTable("wrapped_keys", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }

@@ -704,6 +704,65 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
 
                     b.ToTable("violations", (string)null);
                 });
+
+            modelBuilder.Entity("Embargo.Server.Storage.WeightsGrantEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PrincipalId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId", "PrincipalId")
+                        .IsUnique();
+
+                    b.ToTable("weights_grants", (string)null);
+                });
+
+            modelBuilder.Entity("Embargo.Server.Storage.WrappedKeyEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("EphemeralPublicKey")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("KeyId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SealId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("WrappedDataKey")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId", "KeyId");
+
+                    b.ToTable("wrapped_keys", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }

@@ -340,6 +340,37 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     table.PrimaryKey("PK_violations", x => x.Id);
                 });
 
+            migrationBuilder.CreateTable(
+                name: "weights_grants",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelVersionId = table.Column<string>(type: "TEXT", nullable: false),
+                    PrincipalId = table.Column<string>(type: "TEXT", nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_weights_grants", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "wrapped_keys",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelVersionId = table.Column<string>(type: "TEXT", nullable: false),
+                    SealId = table.Column<string>(type: "TEXT", nullable: false),
+                    KeyId = table.Column<string>(type: "TEXT", nullable: false),
+                    EphemeralPublicKey = table.Column<string>(type: "TEXT", nullable: false),
+                    WrappedDataKey = table.Column<string>(type: "TEXT", nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_wrapped_keys", x => x.Id);
+                });
+
             migrationBuilder.CreateIndex(
                 name: "IX_cases_ModelVersionId",
                 table: "cases",
@@ -446,6 +477,17 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                 name: "IX_violations_ManifestDigest",
                 table: "violations",
                 column: "ManifestDigest");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_weights_grants_ModelVersionId_PrincipalId",
+                table: "weights_grants",
+                columns: new[] { "ModelVersionId", "PrincipalId" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_wrapped_keys_ModelVersionId_KeyId",
+                table: "wrapped_keys",
+                columns: new[] { "ModelVersionId", "KeyId" });
         }
 
         /// <inheritdoc />
@@ -504,6 +546,12 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "violations");
+
+            migrationBuilder.DropTable(
+                name: "weights_grants");
+
+            migrationBuilder.DropTable(
+                name: "wrapped_keys");
         }
     }
 }

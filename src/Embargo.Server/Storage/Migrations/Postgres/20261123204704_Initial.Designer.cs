@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Embargo.Server.Storage.Migrations.Postgres
 {
     [DbContext(typeof(PostgresEmbargoDb))]
-    [Migration("20261123204350_Initial")]
+    [Migration("20261123204704_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -711,6 +711,65 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.HasIndex("ManifestDigest");
 
                     b.ToTable("violations", (string)null);
+                });
+
+            modelBuilder.Entity("Embargo.Server.Storage.WeightsGrantEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("PrincipalId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId", "PrincipalId")
+                        .IsUnique();
+
+                    b.ToTable("weights_grants", (string)null);
+                });
+
+            modelBuilder.Entity("Embargo.Server.Storage.WrappedKeyEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("EphemeralPublicKey")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("KeyId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("SealId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("WrappedDataKey")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId", "KeyId");
+
+                    b.ToTable("wrapped_keys", (string)null);
                 });
 #pragma warning restore 612, 618
         }

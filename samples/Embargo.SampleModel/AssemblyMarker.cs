@@ -1,2 +1,0 @@
-namespace Embargo.SampleModel;
-internal static class AssemblyMarker;

@@ -1,0 +1,359 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Embargo.SampleModel;
+
+/// <summary>
+/// The project's SAMPLE model: an OpenAI-compatible endpoint (GET /v1/models, POST /v1/chat/completions,
+/// streaming or not) answering from a bundled capability profile. Not a real model: every model entry is
+/// owned_by "embargo-sample" and every response carries the header X-Embargo-Sample: true.
+/// </summary>
+public sealed class SampleModelServer : IAsyncDisposable
+{
+    public const string SampleHeader = "X-Embargo-Sample";
+    public const string Owner = "embargo-sample";
+
+    private readonly WebApplication _app;
+    private readonly SampleModelOptions _options;
+    private readonly CapabilityProfile _profile;
+    private readonly ConcurrentQueue<SampleRequest> _requests = new();
+    private long _sequence;
+    private int _stopped;
+
+    private SampleModelServer(WebApplication app, SampleModelOptions options, CapabilityProfile profile)
+    {
+        _app = app;
+        _options = options;
+        _profile = profile;
+        Models = profile.Models.Select(m => m.Id).ToArray();
+    }
+
+    /// <summary>e.g. http://127.0.0.1:PORT/v1</summary>
+    public Uri BaseUrl { get; private set; } = null!;
+    public IReadOnlyList<string> Models { get; }
+    /// <summary>Chat-completion requests received so far (including those answered with an error).</summary>
+    public long RequestCount => Interlocked.Read(ref _sequence);
+    /// <summary>Every chat-completion request received (when <see cref="SampleModelOptions.RecordRequests"/>).</summary>
+    public IReadOnlyList<SampleRequest> Requests => _requests.ToArray();
+
+    public static Task<SampleModelServer> StartAsync(string url = "http://127.0.0.1:0", CancellationToken ct = default) =>
+        StartAsync(new SampleModelOptions { Url = url }, ct);
+
+    public static async Task<SampleModelServer> StartAsync(SampleModelOptions options, CancellationToken ct = default)
+    {
+        var profile = options.Profile ?? CapabilityProfile.LoadBundled();
+        // Isolated from the hosting process: no appsettings.json, ASPNETCORE_* variables or command-line Kestrel endpoints.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Limits.MaxConcurrentConnections = null);
+        builder.WebHost.UseUrls(options.Url);
+        var app = builder.Build();
+        var server = new SampleModelServer(app, options, profile);
+        app.Use(async (ctx, next) =>
+        {
+            ctx.Response.Headers[SampleHeader] = "true";
+            await next(ctx);
+        });
+        app.MapGet("/v1/models", server.ListModels);
+        app.MapPost("/v1/chat/completions", server.ChatCompletions);
+        await app.StartAsync(ct);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
+        return server;
+    }
+
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 0)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+
+    public ValueTask DisposeAsync() => new(StopAsync());
+
+    private async Task ListModels(HttpContext ctx)
+    {
+        ctx.Response.ContentType = "application/json";
+        await using var w = new Utf8JsonWriter(ctx.Response.Body);
+        w.WriteStartObject();
+        w.WriteString("object", "list");
+        w.WriteStartArray("data");
+        foreach (var m in _profile.Models)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", m.Id);
+            w.WriteString("object", "model");
+            w.WriteNumber("created", 1_700_000_000);
+            w.WriteString("owned_by", Owner);
+            w.WriteString("description", "SAMPLE model (not real): " + m.Description);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private async Task ChatCompletions(HttpContext ctx)
+    {
+        var ct = ctx.RequestAborted;
+        SampleRequest request;
+        bool includeUsage;
+        try
+        {
+            using var doc = await JsonDocument.ParseAsync(ctx.Request.Body, cancellationToken: ct);
+            (request, includeUsage) = Parse(doc.RootElement, Interlocked.Increment(ref _sequence));
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
+        {
+            await WriteError(ctx, 400, "invalid request body: " + e.Message);
+            return;
+        }
+        if (_options.RecordRequests)
+        {
+            _requests.Enqueue(request);
+        }
+        if (!Models.Contains(request.Model))
+        {
+            await WriteError(ctx, 404, $"The model '{request.Model}' does not exist on this SAMPLE server.");
+            return;
+        }
+        var reply = _options.Responder?.Invoke(request) ?? _profile.Answer(request);
+        var delay = _options.Latency + reply.Delay;
+        if (delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay, ct);
+        }
+        if (reply.StatusCode != 200)
+        {
+            await WriteError(ctx, reply.StatusCode, $"SAMPLE server scripted error {reply.StatusCode}");
+            return;
+        }
+        if (reply.RawBody is not null)
+        {
+            ctx.Response.ContentType = "application/json";
+            await ctx.Response.WriteAsync(reply.RawBody, ct);
+            return;
+        }
+        var id = "chatcmpl-sample-" + request.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var promptTokens = request.Messages.Sum(m => CountTokens(m.Content));
+        var completionTokens = CountTokens(reply.Content ?? "") + (reply.ToolCalls?.Sum(t => CountTokens(t.ArgumentsJson)) ?? 0);
+        if (request.Stream)
+        {
+            await WriteStream(ctx, request, reply, id, promptTokens, completionTokens, includeUsage);
+        }
+        else
+        {
+            await WriteCompletion(ctx, request, reply, id, promptTokens, completionTokens);
+        }
+    }
+
+    private static (SampleRequest, bool) Parse(JsonElement root, long sequence)
+    {
+        var messages = new List<SampleMessage>();
+        foreach (var m in root.GetProperty("messages").EnumerateArray())
+        {
+            var role = m.GetProperty("role").GetString() ?? "user";
+            var content = "";
+            if (m.TryGetProperty("content", out var c))
+            {
+                content = c.ValueKind switch
+                {
+                    JsonValueKind.String => c.GetString() ?? "",
+                    JsonValueKind.Array => string.Concat(c.EnumerateArray()
+                        .Where(p => p.TryGetProperty("text", out _)).Select(p => p.GetProperty("text").GetString())),
+                    _ => "",
+                };
+            }
+            var toolCallId = m.TryGetProperty("tool_call_id", out var tc) ? tc.GetString() : null;
+            messages.Add(new SampleMessage(role, content, toolCallId));
+        }
+        var tools = new List<string>();
+        if (root.TryGetProperty("tools", out var t) && t.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var tool in t.EnumerateArray())
+            {
+                if (tool.TryGetProperty("function", out var f) && f.TryGetProperty("name", out var n))
+                {
+                    tools.Add(n.GetString() ?? "");
+                }
+            }
+        }
+        var stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+        var includeUsage = root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
+            && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
+        return (new SampleRequest
+        {
+            Model = root.GetProperty("model").GetString() ?? "",
+            Messages = messages,
+            ToolNames = tools,
+            Stream = stream,
+            Sequence = sequence,
+        }, includeUsage);
+    }
+
+    private static int CountTokens(string text) =>
+        text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
+
+    private static async Task WriteError(HttpContext ctx, int status, string message)
+    {
+        ctx.Response.StatusCode = status;
+        ctx.Response.ContentType = "application/json";
+        await using var w = new Utf8JsonWriter(ctx.Response.Body);
+        w.WriteStartObject();
+        w.WriteStartObject("error");
+        w.WriteString("message", message);
+        w.WriteString("type", status == 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : "invalid_request_error");
+        w.WriteNull("param");
+        w.WriteNull("code");
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private static void WriteUsage(Utf8JsonWriter w, int prompt, int completion)
+    {
+        w.WriteStartObject("usage");
+        w.WriteNumber("prompt_tokens", prompt);
+        w.WriteNumber("completion_tokens", completion);
+        w.WriteNumber("total_tokens", prompt + completion);
+        w.WriteEndObject();
+    }
+
+    private static void WriteToolCalls(Utf8JsonWriter w, IReadOnlyList<SampleToolCall> calls, long sequence, bool withIndex)
+    {
+        w.WriteStartArray("tool_calls");
+        for (var i = 0; i < calls.Count; i++)
+        {
+            w.WriteStartObject();
+            if (withIndex)
+            {
+                w.WriteNumber("index", i);
+            }
+            w.WriteString("id", $"call_sample_{sequence}_{i}");
+            w.WriteString("type", "function");
+            w.WriteStartObject("function");
+            w.WriteString("name", calls[i].Name);
+            w.WriteString("arguments", calls[i].ArgumentsJson);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    private static async Task WriteCompletion(HttpContext ctx, SampleRequest request, SampleReply reply, string id, int prompt, int completion)
+    {
+        ctx.Response.ContentType = "application/json";
+        await using var w = new Utf8JsonWriter(ctx.Response.Body);
+        w.WriteStartObject();
+        w.WriteString("id", id);
+        w.WriteString("object", "chat.completion");
+        w.WriteNumber("created", 1_700_000_000);
+        w.WriteString("model", request.Model);
+        w.WriteString("system_fingerprint", "embargo-sample");
+        w.WriteStartArray("choices");
+        w.WriteStartObject();
+        w.WriteNumber("index", 0);
+        w.WriteStartObject("message");
+        w.WriteString("role", "assistant");
+        if (reply.Content is null)
+        {
+            w.WriteNull("content");
+        }
+        else
+        {
+            w.WriteString("content", reply.Content);
+        }
+        if (reply.ToolCalls is { Count: > 0 })
+        {
+            WriteToolCalls(w, reply.ToolCalls, request.Sequence, withIndex: false);
+        }
+        w.WriteEndObject();
+        w.WriteNull("logprobs");
+        w.WriteString("finish_reason", reply.ToolCalls is { Count: > 0 } ? "tool_calls" : "stop");
+        w.WriteEndObject();
+        w.WriteEndArray();
+        WriteUsage(w, prompt, completion);
+        w.WriteEndObject();
+    }
+
+    private static async Task WriteStream(HttpContext ctx, SampleRequest request, SampleReply reply, string id, int prompt, int completion, bool includeUsage)
+    {
+        ctx.Response.ContentType = "text/event-stream";
+        ctx.Response.Headers.CacheControl = "no-cache";
+        var body = ctx.Response.Body;
+        async Task Chunk(Action<Utf8JsonWriter> choices, bool usage)
+        {
+            using var buffer = new MemoryStream();
+            await using (var w = new Utf8JsonWriter(buffer))
+            {
+                w.WriteStartObject();
+                w.WriteString("id", id);
+                w.WriteString("object", "chat.completion.chunk");
+                w.WriteNumber("created", 1_700_000_000);
+                w.WriteString("model", request.Model);
+                w.WriteString("system_fingerprint", "embargo-sample");
+                w.WriteStartArray("choices");
+                choices(w);
+                w.WriteEndArray();
+                if (usage)
+                {
+                    WriteUsage(w, prompt, completion);
+                }
+                w.WriteEndObject();
+            }
+            await body.WriteAsync("data: "u8.ToArray());
+            await body.WriteAsync(buffer.ToArray());
+            await body.WriteAsync("\n\n"u8.ToArray());
+            await body.FlushAsync();
+        }
+        void Choice(Utf8JsonWriter w, Action<Utf8JsonWriter> delta, string? finish)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("index", 0);
+            w.WriteStartObject("delta");
+            delta(w);
+            w.WriteEndObject();
+            w.WriteNull("logprobs");
+            if (finish is null)
+            {
+                w.WriteNull("finish_reason");
+            }
+            else
+            {
+                w.WriteString("finish_reason", finish);
+            }
+            w.WriteEndObject();
+        }
+        await Chunk(w => Choice(w, d => { d.WriteString("role", "assistant"); d.WriteString("content", ""); }, null), false);
+        if (!string.IsNullOrEmpty(reply.Content))
+        {
+            // Split into word-sized pieces, as a real model streams tokens.
+            var pieces = System.Text.RegularExpressions.Regex.Split(reply.Content, @"(?<=\s)");
+            foreach (var piece in pieces.Where(p => p.Length > 0))
+            {
+                await Chunk(w => Choice(w, d => d.WriteString("content", piece), null), false);
+            }
+        }
+        if (reply.ToolCalls is { Count: > 0 } calls)
+        {
+            await Chunk(w => Choice(w, d => WriteToolCalls(d, calls, request.Sequence, withIndex: true), null), false);
+        }
+        await Chunk(w => Choice(w, _ => { }, reply.ToolCalls is { Count: > 0 } ? "tool_calls" : "stop"), false);
+        if (includeUsage)
+        {
+            await Chunk(_ => { }, true);
+        }
+        await body.WriteAsync("data: [DONE]\n\n"u8.ToArray());
+        await body.FlushAsync();
+    }
+}

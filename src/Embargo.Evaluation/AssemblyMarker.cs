@@ -1,2 +1,0 @@
-namespace Embargo.Evaluation;
-internal static class AssemblyMarker;

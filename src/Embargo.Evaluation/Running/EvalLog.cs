@@ -1,0 +1,135 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Embargo.Evaluation.Running;
+
+/// <summary>One message of a sample's transcript.</summary>
+public sealed record LogMessage(string Role, string Content);
+
+/// <summary>One sample × epoch × condition: transcript, raw output, score, explanation, timing.</summary>
+public sealed record SampleRecord
+{
+    public required string Condition { get; init; }
+    public required string SampleId { get; init; }
+    public required int Epoch { get; init; }
+    public required string Model { get; init; }
+    public required IReadOnlyList<LogMessage> Messages { get; init; }
+    /// <summary>The raw model output, kept even when it is garbage.</summary>
+    public required string Output { get; init; }
+    public string? Answer { get; init; }
+    public required double Score { get; init; }
+    public required string Explanation { get; init; }
+    public string? Error { get; init; }
+    public required double ElapsedMs { get; init; }
+    public int ModelCalls { get; init; }
+}
+
+public sealed record LogCondition
+{
+    /// <summary>"model", "internet-only" or "none".</summary>
+    public required string Kind { get; init; }
+    public string? Model { get; init; }
+    public string? Url { get; init; }
+    public string? Description { get; init; }
+}
+
+public sealed record LogTask
+{
+    public required string Name { get; init; }
+    public required string Capability { get; init; }
+    public required string Path { get; init; }
+    public required int Samples { get; init; }
+}
+
+/// <summary>The run's log: one JSON file. While running, completed samples are appended to
+/// PATH.journal.jsonl (one <see cref="SampleRecord"/> a line), which resumption reads.</summary>
+public sealed record EvalLog
+{
+    public int Version { get; init; } = 1;
+    public required string RunId { get; init; }
+    /// <summary>"running", "complete" or "cancelled".</summary>
+    public required string Status { get; init; }
+    public required LogTask Task { get; init; }
+    public required LogCondition Subject { get; init; }
+    public required LogCondition Baseline { get; init; }
+    public required int Epochs { get; init; }
+    public int? Limit { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public IReadOnlyList<SampleRecord> Samples { get; init; } = [];
+    public EvalSummary? Summary { get; init; }
+
+    /// <summary>Options for reading and writing logs (source-generated metadata).</summary>
+    public static JsonSerializerOptions Json => EvalLogJsonContext.Default.Options;
+
+    internal static JsonSerializerOptions JournalJson => JournalJsonContext.Default.Options;
+
+    internal static string Serialize(EvalLog log) => JsonSerializer.Serialize(log, EvalLogJsonContext.Default.EvalLog);
+
+    internal static string SerializeRecord(SampleRecord record) => JsonSerializer.Serialize(record, JournalJsonContext.Default.SampleRecord);
+
+    public static string JournalPath(string logPath) => logPath + ".journal.jsonl";
+
+    public static EvalLog Read(string path)
+    {
+        if (path.EndsWith(".journal.jsonl", StringComparison.Ordinal))
+        {
+            path = path[..^".journal.jsonl".Length];
+        }
+        if (!File.Exists(path))
+        {
+            throw new EvalInputException($"eval log {path} not found");
+        }
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllText(path), EvalLogJsonContext.Default.EvalLog)
+                ?? throw new EvalInputException($"eval log {path} is empty");
+        }
+        catch (JsonException e)
+        {
+            throw new EvalInputException($"eval log {path} is not a valid log: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Completed records of a log: those in the final file plus those journalled (a torn last line is ignored).</summary>
+    public static List<SampleRecord> ReadCompleted(string path, EvalLog log)
+    {
+        var records = new Dictionary<(string, string, int), SampleRecord>();
+        foreach (var r in log.Samples)
+        {
+            records[(r.Condition, r.SampleId, r.Epoch)] = r;
+        }
+        var journal = JournalPath(path);
+        if (File.Exists(journal))
+        {
+            foreach (var line in File.ReadLines(journal))
+            {
+                if (string.IsNullOrWhiteSpace(line))
+                {
+                    continue;
+                }
+                try
+                {
+                    var r = JsonSerializer.Deserialize(line, JournalJsonContext.Default.SampleRecord);
+                    if (r is not null)
+                    {
+                        records[(r.Condition, r.SampleId, r.Epoch)] = r;
+                    }
+                }
+                catch (JsonException)
+                {
+                    // a line torn by the interruption: that sample is simply run again
+                }
+            }
+        }
+        return [.. records.Values];
+    }
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(EvalLog))]
+internal sealed partial class EvalLogJsonContext : JsonSerializerContext;
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(SampleRecord))]
+internal sealed partial class JournalJsonContext : JsonSerializerContext;

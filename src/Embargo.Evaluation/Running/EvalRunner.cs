@@ -1,0 +1,421 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Embargo.Evaluation.Data;
+using Embargo.Evaluation.Scoring;
+using Embargo.Evaluation.Solving;
+using Embargo.Evaluation.Statistics;
+using Microsoft.Extensions.AI;
+
+namespace Embargo.Evaluation.Running;
+
+internal sealed class Condition
+{
+    public required string Name { get; init; }
+    public required LogCondition Info { get; init; }
+    public ModelClient? Client { get; init; }
+    public IReadOnlyDictionary<string, string>? Replay { get; init; }
+}
+
+internal sealed class ConditionCounter
+{
+    private long _done;
+    private double _scoreSum;
+    private readonly Lock _lock = new();
+
+    public void Add(double score)
+    {
+        lock (_lock)
+        {
+            _done++;
+            _scoreSum += score;
+        }
+    }
+
+    public double? Accuracy
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _done == 0 ? null : _scoreSum / _done;
+            }
+        }
+    }
+}
+
+/// <summary>Runs a task against the subject and baseline conditions and summarises the results.</summary>
+internal static class EvalRunnerCore
+{
+    public static async Task<EvalSummary> RunAsync(EvalRunRequest request, IProgress<EvalProgress>? progress, CancellationToken ct)
+    {
+        if (request.Epochs < 1 || request.Concurrency < 1 || request.Limit is < 1)
+        {
+            throw new EvalInputException("epochs, concurrency and limit must be at least 1");
+        }
+        var options = request.Options;
+        var task = TaskLoader.Load(request.TaskPath);
+        var samples = request.Limit is { } limit ? task.Samples.Take(limit).ToList() : task.Samples.ToList();
+
+        var clients = new Dictionary<(Uri, string), ModelClient>();
+        ModelClient Client(ModelEndpoint e)
+        {
+            if (!clients.TryGetValue((e.Url, e.Name), out var c))
+            {
+                c = new ModelClient(e, options);
+                clients[(e.Url, e.Name)] = c;
+            }
+            return c;
+        }
+        try
+        {
+            var subject = new Condition
+            {
+                Name = "subject",
+                Info = new LogCondition { Kind = "model", Model = request.Subject.Name, Url = request.Subject.Url.ToString() },
+                Client = Client(request.Subject),
+            };
+            var baseline = BuildBaseline(request, task, Client);
+            var reference = request.Reference is null ? null : Client(request.Reference);
+            IGenerate? grader = request.Grader is not null ? Client(request.Grader) : reference ?? (IGenerate?)subject.Client;
+            var solver = SolverFactory.Build(task, reference, options.MaxToolRounds);
+            var scorer = ScorerFactory.Build(task.Spec.Scorer, grader);
+
+            if (options.Preflight)
+            {
+                foreach (var c in clients.Values.DistinctBy(c => c.Endpoint.Url))
+                {
+                    await c.CheckReachableAsync(ct);
+                }
+            }
+
+            // The log: reuse (resume) or create.
+            string logPath;
+            EvalLog log;
+            List<SampleRecord> done;
+            if (request.ResumeFrom is { } resume)
+            {
+                logPath = resume.EndsWith(".journal.jsonl", StringComparison.Ordinal) ? resume[..^".journal.jsonl".Length] : resume;
+                log = EvalLog.Read(logPath);
+                if (log.Task.Name != task.Name || log.Epochs != request.Epochs || log.Subject.Model != subject.Info.Model
+                    || log.Baseline.Kind != baseline?.Info.Kind && !(baseline is null && log.Baseline.Kind == "none")
+                    || log.Baseline.Model != baseline?.Info.Model)
+                {
+                    throw new EvalInputException($"cannot resume {logPath}: it is a run of {log.Task.Name} with other conditions or epochs");
+                }
+                done = EvalLog.ReadCompleted(logPath, log);
+            }
+            else
+            {
+                var dir = request.LogDir ?? "logs";
+                Directory.CreateDirectory(dir);
+                var now = options.Time.GetUtcNow();
+                var runId = now.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8];
+                logPath = Path.GetFullPath(Path.Combine(dir, $"{runId}_{task.Name}.json"));
+                log = new EvalLog
+                {
+                    RunId = runId,
+                    Status = "running",
+                    Task = new LogTask { Name = task.Name, Capability = task.Capability, Path = task.Path, Samples = samples.Count },
+                    Subject = subject.Info,
+                    Baseline = baseline?.Info ?? new LogCondition { Kind = "none" },
+                    Epochs = request.Epochs,
+                    Limit = request.Limit,
+                    StartedAt = now,
+                };
+                await File.WriteAllTextAsync(logPath, EvalLog.Serialize(log), ct);
+                done = [];
+            }
+
+            var conditions = baseline is null ? new[] { subject } : [subject, baseline];
+            var completedKeys = done.Select(r => (r.Condition, r.SampleId, r.Epoch)).ToHashSet();
+            var work = (from c in conditions
+                        from s in samples
+                        from e in Enumerable.Range(1, request.Epochs)
+                        where !completedKeys.Contains((c.Name, s.Id, e))
+                        select (c, s, e)).ToList();
+            var total = conditions.Length * samples.Count * request.Epochs;
+            var order = samples.Select((s, i) => (s.Id, i)).ToDictionary(x => x.Id, x => x.i);
+            var records = new List<SampleRecord>(done.Where(r => order.ContainsKey(r.SampleId)));
+            var counters = conditions.ToDictionary(c => c.Name, _ => new ConditionCounter());
+            foreach (var r in records)
+            {
+                counters[r.Condition].Add(r.Score);
+            }
+            var completed = records.Count;
+            var started = Stopwatch.StartNew();
+            var recordsLock = new Lock();
+            long lastFlush = 0;
+
+            await using (var journal = new StreamWriter(new FileStream(EvalLog.JournalPath(logPath), FileMode.Append, FileAccess.Write, FileShare.Read), bufferSize: 1 << 16))
+            {
+                try
+                {
+                    await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = request.Concurrency, CancellationToken = ct },
+                        async (item, token) =>
+                        {
+                            var record = await RunSampleAsync(item.c, item.s, item.e, solver, scorer, token);
+                            var line = EvalLog.SerializeRecord(record);
+                            int n;
+                            lock (recordsLock)
+                            {
+                                records.Add(record);
+                                journal.WriteLine(line);
+                                // Flush at most every 100 ms (and on exit): an interruption loses at most the last
+                                // 100 ms of results, which resumption simply asks again.
+                                var now = started.ElapsedMilliseconds;
+                                if (now - lastFlush >= 100)
+                                {
+                                    journal.Flush();
+                                    lastFlush = now;
+                                }
+                                n = ++completed;
+                            }
+                            counters[record.Condition].Add(record.Score);
+                            if (progress is not null)
+                            {
+                                var elapsed = started.Elapsed;
+                                progress.Report(new EvalProgress
+                                {
+                                    Completed = n,
+                                    Total = total,
+                                    Elapsed = elapsed,
+                                    SamplesPerSecond = (n - done.Count) / Math.Max(elapsed.TotalSeconds, 1e-3),
+                                    SubjectAccuracy = counters["subject"].Accuracy ?? 0,
+                                    BaselineAccuracy = baseline is null ? null : counters["baseline"].Accuracy,
+                                    LogPath = logPath,
+                                });
+                            }
+                        });
+                }
+                catch (OperationCanceledException)
+                {
+                    // The journal keeps what completed; resume with ResumeFrom = the log path.
+                    throw;
+                }
+            }
+
+            var ordered = records.OrderBy(r => r.Condition == "subject" ? 0 : 1)
+                .ThenBy(r => order[r.SampleId]).ThenBy(r => r.Epoch).ToList();
+            var summary = Summarise(task, samples.Count, request.Epochs, subject, baseline, ordered, logPath);
+            var final = log with
+            {
+                Status = "complete",
+                CompletedAt = options.Time.GetUtcNow(),
+                Samples = ordered,
+                Summary = summary,
+            };
+            var tmp = logPath + ".tmp";
+            await File.WriteAllTextAsync(tmp, EvalLog.Serialize(final), CancellationToken.None);
+            File.Move(tmp, logPath, overwrite: true);
+            File.Delete(EvalLog.JournalPath(logPath)); // the final log now holds every record
+            return summary;
+        }
+        finally
+        {
+            foreach (var c in clients.Values)
+            {
+                c.Dispose();
+            }
+        }
+    }
+
+    private static Condition? BuildBaseline(EvalRunRequest request, EvalTaskDefinition task, Func<ModelEndpoint, ModelClient> client)
+    {
+        if (request.BaselineNone)
+        {
+            return null;
+        }
+        if (request.Baseline is { } b)
+        {
+            return new Condition
+            {
+                Name = "baseline",
+                Info = new LogCondition { Kind = "model", Model = b.Name, Url = b.Url.ToString() },
+                Client = client(b),
+            };
+        }
+        if (task.Spec.Baseline?.InternetOnly is { Answers: { } answers } inet)
+        {
+            var path = task.Resolve(answers);
+            var replay = new Dictionary<string, string>();
+            var lineNo = 0;
+            foreach (var line in File.Exists(path) ? File.ReadLines(path) : throw new EvalInputException($"baseline answers {path} not found"))
+            {
+                lineNo++;
+                if (string.IsNullOrWhiteSpace(line))
+                {
+                    continue;
+                }
+                try
+                {
+                    using var doc = JsonDocument.Parse(line);
+                    replay[doc.RootElement.GetProperty("id").ToString()] = doc.RootElement.GetProperty("output").GetString() ?? "";
+                }
+                catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+                {
+                    throw new EvalInputException($"baseline answers {path} line {lineNo}: {e.Message}", e);
+                }
+            }
+            return new Condition
+            {
+                Name = "baseline",
+                Info = new LogCondition { Kind = "internet-only", Model = "internet-only", Description = inet.Description },
+                Replay = replay,
+            };
+        }
+        return null;
+    }
+
+    private static async Task<SampleRecord> RunSampleAsync(Condition condition, EvalSample sample, int epoch, ISolver solver, IScorer scorer, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        var state = new TaskState(sample, epoch);
+        Score score;
+        string? error = null;
+        try
+        {
+            if (condition.Replay is { } replay)
+            {
+                if (!replay.TryGetValue(sample.Id, out var answer))
+                {
+                    throw new ModelCallException($"no recorded internet-only answer for sample {sample.Id}");
+                }
+                state.Output = answer;
+                state.Messages.Add(new ChatMessage(ChatRole.Assistant, answer));
+            }
+            else
+            {
+                await solver.SolveAsync(state, condition.Client!, ct);
+            }
+            score = await scorer.ScoreAsync(state, sample.Target, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            if (e is ModelCallException { RawOutput: { } raw })
+            {
+                state.Output = raw;
+            }
+            error = e.Message;
+            score = new Score(0, null, "error: " + e.Message);
+        }
+        return new SampleRecord
+        {
+            Condition = condition.Name,
+            SampleId = sample.Id,
+            Epoch = epoch,
+            Model = condition.Info.Model ?? condition.Info.Kind,
+            Messages = state.Messages.Select(ToLog).ToList(),
+            Output = state.Output,
+            Answer = score.Answer,
+            Score = score.Value,
+            Explanation = score.Explanation,
+            Error = error,
+            ElapsedMs = sw.Elapsed.TotalMilliseconds,
+            ModelCalls = state.ModelCalls,
+        };
+    }
+
+    private static LogMessage ToLog(ChatMessage m)
+    {
+        var parts = m.Contents.Select(c => c switch
+        {
+            TextContent t => t.Text,
+            FunctionCallContent f => $"[call {f.Name}({JsonSerializer.Serialize(f.Arguments)}) id={f.CallId}]",
+            FunctionResultContent r => $"[result id={r.CallId}] {r.Result}",
+            _ => c.ToString() ?? "",
+        });
+        return new LogMessage(m.Role.Value, string.Join("\n", parts));
+    }
+
+    /// <summary>Per-sample reduction over epochs is the mean; a sample counts as correct when its mean ≥ 0.5.</summary>
+    internal static EvalSummary Summarise(EvalTaskDefinition task, int sampleCount, int epochs, Condition subject, Condition? baseline,
+        IReadOnlyList<SampleRecord> records, string logPath)
+    {
+        Dictionary<string, double> PerSample(string condition) => records.Where(r => r.Condition == condition)
+            .GroupBy(r => r.SampleId).ToDictionary(g => g.Key, g => g.Average(r => r.Score));
+
+        ConditionResult Result(Dictionary<string, double> perSample, string model)
+        {
+            var n = perSample.Count;
+            var sum = perSample.Values.Sum();
+            var ci = Stats.Wilson(sum, n);
+            return new ConditionResult
+            {
+                Accuracy = n == 0 ? 0 : sum / n,
+                Ci95Low = ci.Low,
+                Ci95High = ci.High,
+                Correct = perSample.Values.Count(v => v >= 0.5),
+                Total = n,
+                Model = model,
+            };
+        }
+
+        var s = PerSample("subject");
+        var subjectResult = Result(s, subject.Info.Model!);
+        ConditionResult? baselineResult = null;
+        UpliftResult? uplift = null;
+        if (baseline is not null)
+        {
+            var b = PerSample("baseline");
+            baselineResult = Result(b, baseline.Info.Model ?? baseline.Info.Kind);
+            uplift = Uplift(s, b, subjectResult, baselineResult);
+        }
+        return new EvalSummary
+        {
+            Task = task.Name,
+            Capability = task.Capability,
+            Samples = sampleCount,
+            Subject = subjectResult,
+            Baseline = baselineResult,
+            Uplift = uplift,
+            LogPath = logPath,
+            Epochs = epochs,
+            Errors = records.Count(r => r.Error is not null),
+        };
+    }
+
+    /// <summary>Paired (McNemar exact, Newcombe paired method 10) when both conditions have the same sample ids;
+    /// otherwise unpaired (Fisher exact, Newcombe unpaired method 10). One-sided p for subject &gt; baseline.</summary>
+    internal static UpliftResult? Uplift(Dictionary<string, double> s, Dictionary<string, double> b, ConditionResult sr, ConditionResult br)
+    {
+        if (s.Count == 0 || b.Count == 0)
+        {
+            return null;
+        }
+        var estimate = sr.Accuracy - br.Accuracy;
+        if (s.Count == b.Count && s.Keys.All(b.ContainsKey))
+        {
+            int both = 0, subjectOnly = 0, baselineOnly = 0, neither = 0;
+            foreach (var (id, sv) in s)
+            {
+                bool x = sv >= 0.5, y = b[id] >= 0.5;
+                if (x && y) { both++; }
+                else if (x) { subjectOnly++; }
+                else if (y) { baselineOnly++; }
+                else { neither++; }
+            }
+            var ci = Stats.NewcombePaired(both, subjectOnly, baselineOnly, neither);
+            return new UpliftResult
+            {
+                Estimate = estimate,
+                Ci95Low = ci.Low,
+                Ci95High = ci.High,
+                P = Stats.McNemarExactOneSided(subjectOnly, baselineOnly),
+                Test = "mcnemar-exact",
+                Interval = "newcombe-paired-10",
+            };
+        }
+        var u = Stats.NewcombeUnpaired(sr.Correct, sr.Total, br.Correct, br.Total);
+        return new UpliftResult
+        {
+            Estimate = estimate,
+            Ci95Low = u.Low,
+            Ci95High = u.High,
+            P = Stats.FisherExactOneSided(sr.Correct, sr.Total, br.Correct, br.Total),
+            Test = "fisher-exact",
+            Interval = "newcombe-unpaired-10",
+        };
+    }
+}
+

@@ -1,0 +1,180 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Runtime.CompilerServices;
+using Embargo.Evaluation.Solving;
+using Microsoft.Extensions.AI;
+using OpenAI;
+
+namespace Embargo.Evaluation.Running;
+
+/// <summary>A model call failed for good (after retries, or a non-retryable status).</summary>
+public sealed class ModelCallException(string message, Exception? inner = null, string? rawOutput = null) : Exception(message, inner)
+{
+    /// <summary>The raw response body when the model answered something that could not be read.</summary>
+    public string? RawOutput { get; } = rawOutput;
+}
+
+/// <summary>Keeps a reference to the last buffered response body of the current call (no copy), so an unreadable
+/// answer can be logged as it came.</summary>
+internal sealed class ResponseCapturePolicy : PipelinePolicy
+{
+    public static readonly AsyncLocal<StrongBox<BinaryData?>?> Current = new();
+
+    public override void Process(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
+    {
+        ProcessNext(message, pipeline, currentIndex);
+        Capture(message);
+    }
+
+    public override async ValueTask ProcessAsync(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
+    {
+        await ProcessNextAsync(message, pipeline, currentIndex);
+        Capture(message);
+    }
+
+    private static void Capture(PipelineMessage message)
+    {
+        if (Current.Value is { } box && message.Response is { } response)
+        {
+            try
+            {
+                box.Value = response.Content;
+            }
+            catch (InvalidOperationException)
+            {
+                // not buffered (streaming): nothing to keep
+            }
+        }
+    }
+}
+
+/// <summary>
+/// One OpenAI-compatible endpoint: a Microsoft.Extensions.AI chat client over the OpenAI SDK with the SDK's own
+/// retries turned off (we retry 429/5xx/timeouts with exponential backoff and jitter ourselves) and an HTTP
+/// handler without a per-server connection cap, so concurrency is bounded only by the runner.
+/// </summary>
+public sealed class ModelClient : IGenerate, IDisposable
+{
+    // One connection pool per process (per connect timeout), shared by runs, as HttpClient guidance recommends:
+    // consecutive runs against the same server reuse warm connections.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<TimeSpan, SocketsHttpHandler> Handlers = new();
+    private readonly HttpClient _http;
+    private readonly IChatClient _chat;
+    private readonly EvalRunnerOptions _options;
+    private long _calls;
+    private long _retries;
+
+    public ModelClient(ModelEndpoint endpoint, EvalRunnerOptions options)
+    {
+        Endpoint = endpoint;
+        _options = options;
+        var handler = Handlers.GetOrAdd(options.ConnectTimeout, t => new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = int.MaxValue,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            ConnectTimeout = t,
+        });
+        _http = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        var clientOptions = new OpenAIClientOptions
+        {
+            Endpoint = endpoint.Url,
+            Transport = new HttpClientPipelineTransport(_http),
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            NetworkTimeout = options.RequestTimeout + TimeSpan.FromSeconds(5),
+        };
+        clientOptions.AddPolicy(new ResponseCapturePolicy(), PipelinePosition.PerTry);
+        var client = new OpenAIClient(new ApiKeyCredential(string.IsNullOrEmpty(endpoint.ApiKey) ? "unused" : endpoint.ApiKey), clientOptions);
+        _chat = client.GetChatClient(endpoint.Name).AsIChatClient();
+    }
+
+    public ModelEndpoint Endpoint { get; }
+    public string ModelName => Endpoint.Name;
+    public long Calls => Interlocked.Read(ref _calls);
+    public long Retries => Interlocked.Read(ref _retries);
+
+    /// <summary>Fails fast (naming the URL) when nothing answers at the endpoint. Any HTTP answer counts as reachable.</summary>
+    public async Task CheckReachableAsync(CancellationToken ct)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(_options.ConnectTimeout);
+        var models = new Uri(Endpoint.Url.ToString().TrimEnd('/') + "/models");
+        try
+        {
+            using var req = new HttpRequestMessage(HttpMethod.Get, models);
+            if (!string.IsNullOrEmpty(Endpoint.ApiKey))
+            {
+                req.Headers.Authorization = new("Bearer", Endpoint.ApiKey);
+            }
+            using var resp = await _http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new EndpointUnreachableException(Endpoint.Url, e.Message, e);
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new EndpointUnreachableException(Endpoint.Url, $"no answer within {_options.ConnectTimeout.TotalSeconds:0.#} s", e);
+        }
+    }
+
+    public async Task<ChatResponse> GenerateAsync(IList<ChatMessage> messages, ChatOptions? options, CancellationToken ct)
+    {
+        var attempt = 0;
+        var captured = new StrongBox<BinaryData?>();
+        ResponseCapturePolicy.Current.Value = captured;
+        while (true)
+        {
+            attempt++;
+            Interlocked.Increment(ref _calls);
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(_options.RequestTimeout);
+            string failure;
+            Exception error;
+            try
+            {
+                return await _chat.GetResponseAsync(messages, options, cts.Token);
+            }
+            catch (ClientResultException e) when (IsRetryable(e.Status))
+            {
+                failure = $"HTTP {e.Status}";
+                error = e;
+            }
+            catch (ClientResultException e)
+            {
+                throw new ModelCallException($"{Endpoint.Name}: HTTP {e.Status}: {e.Message}", e);
+            }
+            catch (Exception e) when (e is System.Text.Json.JsonException or FormatException or InvalidOperationException or ArgumentException or KeyNotFoundException)
+            {
+                // The endpoint answered 200 with something that is not a chat completion: not retried, kept raw.
+                throw new ModelCallException($"{Endpoint.Name}: unreadable response: {e.Message}", e, captured.Value?.ToString());
+            }
+            catch (HttpRequestException e)
+            {
+                failure = e.Message;
+                error = e;
+            }
+            catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+            {
+                failure = $"timed out after {_options.RequestTimeout.TotalSeconds:0.###} s";
+                error = e;
+            }
+            if (attempt > _options.MaxRetries)
+            {
+                throw new ModelCallException($"{Endpoint.Name} at {Endpoint.Url}: {failure} (gave up after {attempt} attempts)", error);
+            }
+            Interlocked.Increment(ref _retries);
+            await Task.Delay(Backoff(attempt), _options.Time, ct);
+        }
+    }
+
+    private TimeSpan Backoff(int attempt)
+    {
+        var baseMs = _options.InitialBackoff.TotalMilliseconds * Math.Pow(2, attempt - 1);
+        var ms = Math.Min(_options.MaxBackoff.TotalMilliseconds, baseMs) * (0.5 + Random.Shared.NextDouble() / 2);
+        return TimeSpan.FromMilliseconds(ms);
+    }
+
+    private static bool IsRetryable(int status) => status is 408 or 409 or 429 or >= 500 or 0;
+
+    public void Dispose() => _http.Dispose();
+}
