@@ -33,13 +33,13 @@ count "$log"; [ "$status" -eq 0 ] || exit "$status"
 # PostgreSQL: a throwaway server (initdb refuses root, so run it as the postgres user when root).
 PGBIN=/usr/lib/postgresql/15/bin
 if [ -z "${EMBARGO_TEST_POSTGRES:-}" ] && [ -x "$PGBIN/initdb" ]; then
-  pgroot="$work/pg"; mkdir -p "$pgroot"
+  pgroot=$(mktemp -d)   # its own directory under /tmp, so the postgres user can reach it
   as_pg=""
   if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$pgroot"; as_pg="runuser -u postgres --"; fi
   $as_pg "$PGBIN/initdb" -D "$pgroot/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   $as_pg "$PGBIN/pg_ctl" -D "$pgroot/data" -l "$pgroot/server.log" -w -t 30 \
       -o "-c listen_addresses=127.0.0.1 -p 55432 -k $pgroot -c fsync=on" start >/dev/null
-  pg_stop="$as_pg $PGBIN/pg_ctl -D $pgroot/data -m fast -w stop"
+  pg_stop="$as_pg $PGBIN/pg_ctl -D $pgroot/data -m fast -w stop; rm -rf $pgroot"
   export EMBARGO_TEST_POSTGRES="Host=127.0.0.1;Port=55432;Username=postgres"
 fi
 if [ -n "${EMBARGO_TEST_POSTGRES:-}" ]; then
