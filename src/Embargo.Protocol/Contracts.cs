@@ -115,9 +115,28 @@ public sealed record AddThreatModelRequest
     public IReadOnlyList<string> Steps { get; init; } = [];
 }
 
+public sealed record DraftThreatModelRequest
+{
+    public required string Capability { get; init; }
+    public required string Description { get; init; }
+    public required IReadOnlyList<string> Steps { get; init; }
+    /// <summary>The reference model that drafted it.</summary>
+    public required string ReferenceModel { get; init; }
+}
+
+/// <summary>An evaluator accepts a draft, naming the affected parties and optionally editing it.</summary>
+public sealed record AcceptThreatModelRequest
+{
+    public required IReadOnlyList<string> AffectedParties { get; init; }
+    public string? Description { get; init; }
+    public IReadOnlyList<string>? Steps { get; init; }
+}
+
 public sealed record ThreatModelDto
 {
     public required string Id { get; init; }
+    public string Status { get; init; } = "accepted";
+    public string? DraftedWith { get; init; }
     public required string Capability { get; init; }
     public required string Description { get; init; }
     public required IReadOnlyList<string> AffectedParties { get; init; }

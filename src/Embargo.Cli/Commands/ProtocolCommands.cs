@@ -94,6 +94,14 @@ public static class ProtocolCommands
         var evaluation = Required("--evaluation", "evaluation id (the evidence)");
         var title = Required("--title", "finding title");
         var reason = Required("--reason", "why");
+        var threatId = new Argument<string>("threat-model-id");
+        var referenceUrl = Required("--reference-url", "the reference model's OpenAI-compatible base URL");
+        var referenceName = Required("--reference-name", "the reference model's name");
+        var apiKeyEnv = new Option<string>("--api-key-env") { Description = "environment variable holding the reference model's API key" };
+        var draftCapability = Required("--capability", "capability name, e.g. cyber-phishing");
+        var draftDescription = Required("--description", "what the threat is");
+        var acceptAffected = new Option<string[]>("--affected") { Description = "affected-party organisation ids", Required = true, AllowMultipleArgumentsPerToken = true };
+        var editedSteps = new Option<string[]>("--step") { Description = "replace the drafted steps (repeatable)" };
         var summary = new Argument<string>("summary-json") { Description = "a SubmitEvaluationRequest JSON file (what `embargo eval run --case` sends)" };
         return Group("case", "release cases",
             Verb("open", "open a case for a model version (developer)", [version, tier, regulator, reference, evaluators],
@@ -110,6 +118,28 @@ public static class ProtocolCommands
                 async (r, c, ct) => await c.PostAsync<ThreatModelDto>($"/api/cases/{r.GetValue(id)}/threat-models", new AddThreatModelRequest
                 {
                     Capability = r.GetValue(capability)!, Description = r.GetValue(description)!, AffectedParties = r.GetValue(affected)!, Steps = r.GetValue(steps) ?? [],
+                }, ct)),
+            Verb("draft-threat-model", "ask the reference model for misuse steps and store them as a draft (never accepted automatically)",
+                [id, draftCapability, draftDescription, referenceUrl, referenceName, apiKeyEnv],
+                async (r, c, ct) =>
+                {
+                    if (!Uri.TryCreate(r.GetValue(referenceUrl), UriKind.Absolute, out var url))
+                    {
+                        throw new UserInputException($"--reference-url '{r.GetValue(referenceUrl)}' is not a URL");
+                    }
+                    var key = r.GetValue(apiKeyEnv) is { } variable ? Environment.GetEnvironmentVariable(variable) : null;
+                    var reference = Embargo.Evaluation.ChatClientFactory.Create(new Embargo.Evaluation.ModelEndpoint { Url = url, Name = r.GetValue(referenceName)!, ApiKey = key });
+                    var draft = await Embargo.Evaluation.ThreatModelDrafter.DraftAsync(reference, r.GetValue(draftCapability)!, r.GetValue(draftDescription)!, ct);
+                    return await c.PostAsync<ThreatModelDto>($"/api/cases/{r.GetValue(id)}/threat-model-drafts", new DraftThreatModelRequest
+                    {
+                        Capability = r.GetValue(draftCapability)!, Description = r.GetValue(draftDescription)!, Steps = draft.Steps, ReferenceModel = r.GetValue(referenceName)!,
+                    }, ct);
+                }),
+            Verb("accept-threat-model", "accept a draft threat model, naming its affected parties, optionally with edited steps (evaluator)",
+                [id, threatId, acceptAffected, editedSteps],
+                async (r, c, ct) => await c.PostAsync<ThreatModelDto>($"/api/cases/{r.GetValue(id)}/threat-models/{r.GetValue(threatId)}/accept", new AcceptThreatModelRequest
+                {
+                    AffectedParties = r.GetValue(acceptAffected)!, Steps = r.GetValue(editedSteps) is { Length: > 0 } s ? s : null,
                 }, ct)),
             Verb("commit", "add an if-then commitment, e.g. 'uplift(\"x\") >= 0.1 and p(\"x\") < 0.05 => max_tier(hosted)'", [id, expression],
                 async (r, c, ct) => await c.PostAsync<CommitmentDto>($"/api/cases/{r.GetValue(id)}/commitments", new AddCommitmentRequest { Expression = r.GetValue(expression)! }, ct)),

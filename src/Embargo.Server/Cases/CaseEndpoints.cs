@@ -20,6 +20,8 @@ public static class CaseEndpoints
         group.MapPost("/", Open);
         group.MapGet("/{id}", Get);
         group.MapPost("/{id}/threat-models", AddThreatModel);
+        group.MapPost("/{id}/threat-model-drafts", DraftThreatModel);
+        group.MapPost("/{id}/threat-models/{threatModelId}/accept", AcceptThreatModel);
         group.MapPost("/{id}/advance", Advance);
         group.MapPost("/{id}/commitments", AddCommitment);
         group.MapPost("/{id}/evaluations", SubmitEvaluation);
@@ -132,29 +134,14 @@ public static class CaseEndpoints
             {
                 return denied;
             }
-            if (snap.State is not (CaseState.Scoping or CaseState.Mapping))
+            if ((ThreatModelPhase(snap) ?? ValidateCapability(snap, request.Capability)) is { } invalid)
             {
-                return ProtocolError.Violation("case-phase", $"threat models are added in scoping or mapping; the case is in {snap.Case.State}");
-            }
-            if (string.IsNullOrWhiteSpace(request.Capability) || request.Capability.Length > 100 || request.Capability.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
-            {
-                return ProtocolError.Validation("capability must be 1–100 characters of letters, digits, '-', '_' or '.'");
-            }
-            if (snap.ThreatModels.Any(t => t.Capability == request.Capability))
-            {
-                return ProtocolError.Validation($"the case already has a threat model for '{request.Capability}'");
+                return invalid;
             }
             var parties = request.AffectedParties.Distinct(StringComparer.Ordinal).ToList();
-            if (parties.Count == 0)
+            if (await ValidateAffectedPartiesAsync(uow, parties, token) is { } badParties)
             {
-                return ProtocolError.Validation("a threat model names at least one affected party");
-            }
-            foreach (var party in parties)
-            {
-                if (!await uow.Db.Principals.AnyAsync(p => p.OrganisationId == party && p.Role == "affected-party", token))
-                {
-                    return ProtocolError.Validation($"organisation {party} has no affected-party principal");
-                }
+                return badParties;
             }
             var entity = new ThreatModelEntity
             {
@@ -164,6 +151,7 @@ public static class CaseEndpoints
                 Description = request.Description,
                 StepsJson = JsonSerializer.Serialize(request.Steps),
                 AffectedPartiesJson = JsonSerializer.Serialize(parties),
+                Status = ThreatModelStatus.Accepted,
                 CreatedAt = uow.Now,
             };
             uow.Db.ThreatModels.Add(entity);
@@ -173,6 +161,113 @@ public static class CaseEndpoints
                 ["affectedParties"] = new JsonArray(parties.Select(p => (JsonNode?)JsonValue.Create(p)).ToArray()),
             });
             return CaseSnapshot.ToDto(entity);
+        }, ct));
+    }
+
+    private static ProtocolError? ThreatModelPhase(CaseSnapshot snap) =>
+        snap.State is CaseState.Scoping or CaseState.Mapping
+            ? null
+            : ProtocolError.Violation("case-phase", $"threat models are added in scoping or mapping; the case is in {snap.Case.State}");
+
+    private static ProtocolError? ValidateCapability(CaseSnapshot snap, string capability)
+    {
+        if (string.IsNullOrWhiteSpace(capability) || capability.Length > 100 || capability.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        {
+            return ProtocolError.Validation("capability must be 1–100 characters of letters, digits, '-', '_' or '.'");
+        }
+        return snap.ThreatModels.Any(t => t.Capability == capability)
+            ? ProtocolError.Validation($"the case already has a threat model for '{capability}'")
+            : null;
+    }
+
+    private static async Task<ProtocolError?> ValidateAffectedPartiesAsync(UnitOfWork uow, IReadOnlyList<string> parties, CancellationToken ct)
+    {
+        if (parties.Count == 0)
+        {
+            return ProtocolError.Validation("a threat model names at least one affected party");
+        }
+        foreach (var party in parties)
+        {
+            if (!await uow.Db.Principals.AnyAsync(p => p.OrganisationId == party && p.Role == "affected-party", ct))
+            {
+                return ProtocolError.Validation($"organisation {party} has no affected-party principal");
+            }
+        }
+        return null;
+    }
+
+    /// <summary>A threat model drafted with the reference model is stored as a draft: it counts for nothing until an evaluator accepts it.</summary>
+    private static async Task<Results<Ok<ThreatModelDto>, ProblemHttpResult>> DraftThreatModel(string id, DraftThreatModelRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, (uow, snap, token) =>
+        {
+            Result<ThreatModelDto> result;
+            if ((snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) ?? ThreatModelPhase(snap) ?? ValidateCapability(snap, request.Capability)) is { } refused)
+            {
+                result = refused;
+            }
+            else if (request.Steps.Count == 0 || string.IsNullOrWhiteSpace(request.ReferenceModel))
+            {
+                result = ProtocolError.Validation("a draft carries the reference model's steps and names the reference model");
+            }
+            else
+            {
+                var entity = new ThreatModelEntity
+                {
+                    Id = Ids.New("thr"), CaseId = id, Capability = request.Capability, Description = request.Description,
+                    StepsJson = JsonSerializer.Serialize(request.Steps), AffectedPartiesJson = "[]", Status = ThreatModelStatus.Draft,
+                    DraftedWith = request.ReferenceModel, CreatedAt = uow.Now,
+                };
+                uow.Db.ThreatModels.Add(entity);
+                uow.Append("threat-model.drafted", new JsonObject
+                {
+                    ["case"] = id, ["threatModel"] = entity.Id, ["capability"] = entity.Capability, ["referenceModel"] = request.ReferenceModel, ["steps"] = request.Steps.Count,
+                });
+                result = CaseSnapshot.ToDto(entity);
+            }
+            return Task.FromResult(result);
+        }, ct));
+    }
+
+    private static async Task<Results<Ok<ThreatModelDto>, ProblemHttpResult>> AcceptThreatModel(string id, string threatModelId, AcceptThreatModelRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, async (uow, snap, token) =>
+        {
+            // Acceptance is the evaluator's judgement, never automatic and never the developer's.
+            if ((snap.RequireParticipant(caller, Role.Evaluator) ?? ThreatModelPhase(snap)) is { } refused)
+            {
+                return refused;
+            }
+            var draft = snap.ThreatModelDrafts.FirstOrDefault(t => t.Id == threatModelId);
+            if (draft is null)
+            {
+                return ProtocolError.NotFound($"threat-model draft {threatModelId} in case {id}");
+            }
+            if (ValidateCapability(snap, draft.Capability) is { } duplicate)
+            {
+                return duplicate;
+            }
+            var parties = request.AffectedParties.Distinct(StringComparer.Ordinal).ToList();
+            if (await ValidateAffectedPartiesAsync(uow, parties, token) is { } badParties)
+            {
+                return badParties;
+            }
+            var edited = request.Steps is not null || request.Description is not null;
+            draft.Status = ThreatModelStatus.Accepted;
+            draft.AffectedPartiesJson = JsonSerializer.Serialize(parties);
+            draft.Description = request.Description ?? draft.Description;
+            if (request.Steps is not null)
+            {
+                draft.StepsJson = JsonSerializer.Serialize(request.Steps);
+            }
+            uow.Append("threat-model.accepted", new JsonObject
+            {
+                ["case"] = id, ["threatModel"] = draft.Id, ["capability"] = draft.Capability, ["edited"] = edited,
+                ["affectedParties"] = new JsonArray(parties.Select(p => (JsonNode?)JsonValue.Create(p)).ToArray()),
+            });
+            return CaseSnapshot.ToDto(draft);
         }, ct));
     }
 

@@ -13,7 +13,10 @@ public sealed class CaseSnapshot
     public required CaseEntity Case { get; init; }
     public required ModelVersionEntity Version { get; init; }
     public required ReferenceModelEntity Reference { get; init; }
+    /// <summary>Accepted threat models: the only ones the rules count.</summary>
     public required IReadOnlyList<ThreatModelEntity> ThreatModels { get; init; }
+    /// <summary>Drafts generated with the reference model, waiting for an evaluator.</summary>
+    public required IReadOnlyList<ThreatModelEntity> ThreatModelDrafts { get; init; }
     public required IReadOnlyList<CommitmentEntity> Commitments { get; init; }
     public required IReadOnlyList<EvaluationEntity> Evaluations { get; init; }
     public required IReadOnlyList<FindingEntity> Findings { get; init; }
@@ -65,12 +68,14 @@ public sealed class CaseSnapshot
         var findingIds = findings.Select(f => f.Id).ToList();
         var disclosures = await db.Disclosures.Where(d => findingIds.Contains(d.FindingId)).ToListAsync(ct);
         var disclosureIds = disclosures.Select(d => d.Id).ToList();
+        var threats = await Ordered(db.ThreatModels.Where(t => t.CaseId == caseId), t => t.CreatedAt, t => t.Id, ct);
         return new CaseSnapshot
         {
             Case = c,
             Version = await db.ModelVersions.FirstAsync(v => v.Id == c.ModelVersionId, ct),
             Reference = await db.ReferenceModels.FirstAsync(r => r.Id == c.ReferenceModelId, ct),
-            ThreatModels = await Ordered(db.ThreatModels.Where(t => t.CaseId == caseId), t => t.CreatedAt, t => t.Id, ct),
+            ThreatModels = threats.Where(t => t.Status == ThreatModelStatus.Accepted).ToList(),
+            ThreatModelDrafts = threats.Where(t => t.Status == ThreatModelStatus.Draft).ToList(),
             Commitments = await Ordered(db.Commitments.Where(x => x.CaseId == caseId), x => x.CreatedAt, x => x.Id, ct),
             Evaluations = (await db.Evaluations.Where(e => e.CaseId == caseId).ToListAsync(ct)).OrderBy(e => e.LedgerIndex).ToList(),
             Findings = findings,
@@ -151,7 +156,7 @@ public sealed class CaseSnapshot
             ReevaluationFlag = Case.ReevaluationFlag,
             ReevaluationReason = Case.ReevaluationReason,
             DenialReason = Case.DenialReason,
-            ThreatModels = ThreatModels.Select(ToDto).ToList(),
+            ThreatModels = ThreatModels.Concat(ThreatModelDrafts).Select(ToDto).ToList(),
             Commitments = Commitments.Select(c => new CommitmentDto { Id = c.Id, Expression = c.Expression }).ToList(),
             Evaluations = Evaluations.Select(e => ToDto(e, [])).ToList(),
             Findings = Findings.Select(f => ToDto(f, Commitments)).ToList(),
@@ -162,7 +167,7 @@ public sealed class CaseSnapshot
 
     public static ThreatModelDto ToDto(ThreatModelEntity t) => new()
     {
-        Id = t.Id, Capability = t.Capability, Description = t.Description, AffectedParties = AffectedParties(t),
+        Id = t.Id, Status = t.Status, DraftedWith = t.DraftedWith, Capability = t.Capability, Description = t.Description, AffectedParties = AffectedParties(t),
         Steps = JsonSerializer.Deserialize<List<string>>(t.StepsJson) ?? [],
     };
 
@@ -197,6 +202,12 @@ public sealed class CaseSnapshot
         LedgerIndex = e.LedgerIndex,
         FiredFindings = fired,
     };
+}
+
+public static class ThreatModelStatus
+{
+    public const string Draft = "draft";
+    public const string Accepted = "accepted";
 }
 
 public static class MitigationStatus

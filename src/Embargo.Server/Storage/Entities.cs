@@ -74,6 +74,10 @@ public sealed class ThreatModelEntity
     public required string Description { get; set; }
     public required string StepsJson { get; set; }
     public required string AffectedPartiesJson { get; set; }
+    /// <summary>"draft" (generated with the reference model, never counted) or "accepted" (by an evaluator).</summary>
+    public required string Status { get; set; }
+    /// <summary>The reference model a draft was generated with.</summary>
+    public string? DraftedWith { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 

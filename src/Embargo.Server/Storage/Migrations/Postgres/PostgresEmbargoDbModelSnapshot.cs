@@ -659,6 +659,13 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("DraftedWith")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("text");
+
                     b.Property<string>("StepsJson")
                         .IsRequired()
                         .HasColumnType("text");

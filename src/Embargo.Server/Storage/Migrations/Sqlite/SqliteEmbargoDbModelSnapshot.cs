@@ -654,6 +654,13 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("DraftedWith")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("StepsJson")
                         .IsRequired()
                         .HasColumnType("TEXT");

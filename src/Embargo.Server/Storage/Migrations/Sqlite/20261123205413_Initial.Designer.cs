@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Embargo.Server.Storage.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteEmbargoDb))]
-    [Migration("20261123204648_Initial")]
+    [Migration("20261123205413_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -654,6 +654,13 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.Property<string>("Description")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("DraftedWith")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
                         .IsRequired()
                         .HasColumnType("TEXT");
 

@@ -314,6 +314,8 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     Description = table.Column<string>(type: "TEXT", nullable: false),
                     StepsJson = table.Column<string>(type: "TEXT", nullable: false),
                     AffectedPartiesJson = table.Column<string>(type: "TEXT", nullable: false),
+                    Status = table.Column<string>(type: "TEXT", nullable: false),
+                    DraftedWith = table.Column<string>(type: "TEXT", nullable: true),
                     CreatedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>

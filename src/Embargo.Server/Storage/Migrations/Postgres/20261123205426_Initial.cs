@@ -314,6 +314,8 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     Description = table.Column<string>(type: "text", nullable: false),
                     StepsJson = table.Column<string>(type: "text", nullable: false),
                     AffectedPartiesJson = table.Column<string>(type: "text", nullable: false),
+                    Status = table.Column<string>(type: "text", nullable: false),
+                    DraftedWith = table.Column<string>(type: "text", nullable: true),
                     CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
                 constraints: table =>

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Embargo.Server.Storage.Migrations.Postgres
 {
     [DbContext(typeof(PostgresEmbargoDb))]
-    [Migration("20261123204704_Initial")]
+    [Migration("20261123205426_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -659,6 +659,13 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("Description")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("DraftedWith")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Status")
                         .IsRequired()
                         .HasColumnType("text");
 
