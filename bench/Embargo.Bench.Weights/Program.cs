@@ -96,6 +96,9 @@ static async Task<Row> RunSize(double gib, int files, string tmpRoot)
             return ChildRun("unseal", sealedDir, keyName + ".key", restored);
         });
         Console.Error.WriteLine($"   unseal {unseal.Seconds:F2}s, openssl ctr {opensslCtr.Seconds:F2}s");
+        // Byte-identical round trip, checked by coreutils (cmp), not by the code under test.
+        Shell($"diff -rq {Quote([model])} {Quote([restored])} && for f in {Quote(paths)}; do cmp \"$f\" {Quote([restored])}/\"$(basename \"$f\")\"; done");
+        Console.Error.WriteLine($"   restored files are byte-identical (diff -r, cmp) at {bytes / (1024.0 * 1024 * 1024):F0} GiB");
         Directory.Delete(restored, true);
         Directory.Delete(sealedDir, true);
         return new Row(bytes, sha256sum.Seconds, sha256sumParallel.Seconds, openSslDgst.Seconds, inspect, inspect1, seal, opensslCtr.Seconds, unseal);
@@ -121,7 +124,7 @@ static string Report(List<Row> rows, int files, string where, bool includeTitle)
     sb.AppendLine(inv, $"- date: {TimeProvider.System.GetUtcNow():yyyy-MM-dd HH:mm} UTC");
     sb.AppendLine(inv, $"- machine: {CpuModel()}, {Environment.ProcessorCount} cores, {MemTotal()} RAM, Linux {Shell("uname -r").Trim()}");
     sb.AppendLine(inv, $"- runtime: {RuntimeInformation.FrameworkDescription}; {Shell("sha256sum --version | sed -n 1p").Trim()}; {Shell("openssl version").Trim()}");
-    sb.AppendLine(inv, $"- data: {files} pseudo-random safetensors files (one U8 tensor each) per size, page cache warm; best of 2 runs for every figure (`sync` before each write-heavy run; seal, unseal and `openssl enc` include writing their output)");
+    sb.AppendLine(inv, $"- data: {files} pseudo-random safetensors files (one U8 tensor each) per size, page cache warm; every unseal's output was compared with the originals by `diff -r` and `cmp` (byte-identical, or the run stops); best of 2 runs for every figure (`sync` before each write-heavy run; seal, unseal and `openssl enc` include writing their output)");
     sb.AppendLine(inv, $"- load average when the report was written: {File.ReadAllText("/proc/loadavg").Trim()} (the machine is shared; other builds and tests ran during the benchmark, so absolute times are noisy — the ratios come from the same run)");
     sb.AppendLine("- each Embargo operation runs in its own process; memory is that process's peak RSS (VmHWM)");
     sb.AppendLine("- `openssl enc` refuses AEAD ciphers (\"AEAD ciphers not supported\"), so the file-to-file stand-in is `openssl enc -aes-256-ctr` run over the same files one after another; raw AES-256-GCM throughput from `openssl speed -evp aes-256-gcm -bytes 1048576` is given too");
