@@ -1,3 +1,4 @@
+using Embargo.Server.Tests.Infrastructure;
 using System.Text;
 using Embargo.Cli.Demo;
 using Embargo.Cli.Infrastructure;
@@ -52,6 +53,7 @@ public sealed class DemoFixture : IAsyncLifetime
 }
 
 /// <summary>`embargo verify` end to end: the demo's certificate verifies offline, and any one-byte change makes it fail.</summary>
+[Collection(CliCollection.Name)]
 public sealed class VerifyCommandTests(DemoFixture demo) : IClassFixture<DemoFixture>
 {
     private static readonly SemaphoreSlim ConsoleGate = new(1, 1);

@@ -126,30 +126,25 @@ public sealed class WeightsKeyReleaseTests(ServerFixture fixture) : IClassFixtur
 }
 
 /// <summary>`embargo scan`: weights found in the wild, run through the real CLI against the real server (rule 4).</summary>
+[Collection(CliCollection.Name)]
 public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
     private EmbargoHost Host => fixture.Host;
 
-    /// <summary>Runs `embargo scan … --json` in-process with the token in a variable of its own; returns the exit code and the JSON.</summary>
+    /// <summary>Runs `embargo scan … --json` with the token in a variable of its own; returns the exit code and the JSON.</summary>
     private async Task<(int Code, ScanResult? Result)> ScanAsync(string dir, string? token, params string[] extra)
     {
         var variable = "EMBARGO_TEST_TOKEN_" + Guid.NewGuid().ToString("N")[..8];
         Environment.SetEnvironmentVariable(variable, token);
-        var original = Console.Out;
-        await using var capture = new StringWriter();
-        Console.SetOut(capture);
-        int code;
         try
         {
-            code = await CliApp.RunAsync(["scan", dir, "--server", Host.Url.ToString(), "--token-env", variable, "--json", .. extra]);
+            var run = await CliRunner.RunAsync(["scan", dir, "--server", Host.Url.ToString(), "--token-env", variable, "--json", .. extra]);
+            return (run.Code, run.Out.Length == 0 ? null : System.Text.Json.JsonSerializer.Deserialize<ScanResult>(run.Out, EmbargoClient.Json));
         }
         finally
         {
-            Console.SetOut(original);
             Environment.SetEnvironmentVariable(variable, null);
         }
-        var text = capture.ToString();
-        return (code, text.Length == 0 ? null : System.Text.Json.JsonSerializer.Deserialize<ScanResult>(text, EmbargoClient.Json));
     }
 
     private static async Task<string> ReporterTokenAsync(ProtocolWorld w) =>

@@ -167,8 +167,9 @@ public static class WeightsCommands
 
     private static void WriteJson(WeightsManifest manifest)
     {
-        using var stdout = Console.OpenStandardOutput();
-        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+        // Through Console.Out (not the raw stdout stream) so that redirection of Console works as everywhere else.
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
             w.WriteString("manifestDigest", manifest.Digest);
@@ -197,7 +198,7 @@ public static class WeightsCommands
             w.WriteEndArray();
             w.WriteEndObject();
         }
-        stdout.Write("\n"u8);
+        Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
     }
 
     /// <summary>Runs <paramref name="work"/> with progress on stderr: a Spectre bar on a terminal, plain lines
