@@ -24,49 +24,13 @@ public static class ManifestBuilder
             return listed.Error;
         }
         var files = listed.Value;
-        var results = new ManifestFile?[files.Count];
-        var errors = new WeightsError?[files.Count];
-        var total = files.Sum(f => f.Bytes);
-        long done = 0;
-        var filesDone = 0;
-        var order = Enumerable.Range(0, files.Count).OrderByDescending(i => files[i].Bytes).ToList();
-        using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-
-        try
+        var described = await PerFile.RunAsync(files.Select(f => (f.Path, f.Bytes)).ToList(), degreeOfParallelism, progress,
+            (i, hashed, token) => Describe(files[i], hashed, token), ct);
+        if (!described.IsOk)
         {
-            await Parallel.ForEachAsync(order, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, degreeOfParallelism), CancellationToken = failed.Token },
-                (i, token) =>
-                {
-                    var r = Describe(files[i], bytes =>
-                    {
-                        var now = Interlocked.Add(ref done, bytes);
-                        progress?.Report(new HashProgress(files[i].Path, now, total, Volatile.Read(ref filesDone), files.Count));
-                    }, token);
-                    if (r.IsOk)
-                    {
-                        results[i] = r.Value;
-                        var fd = Interlocked.Increment(ref filesDone);
-                        progress?.Report(new HashProgress(files[i].Path, Interlocked.Read(ref done), total, fd, files.Count));
-                    }
-                    else
-                    {
-                        errors[i] = r.Error;
-                        failed.Cancel();
-                    }
-                    return ValueTask.CompletedTask;
-                });
+            return described.Error;
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            // a file failed; reported below
-        }
-        ct.ThrowIfCancellationRequested();
-        var firstError = errors.FirstOrDefault(e => e is not null);
-        if (firstError is not null)
-        {
-            return firstError;
-        }
-        var list = results.Select(r => r!).ToList();
+        var list = described.Value.ToList();
         return WeightsResult<WeightsManifest>.Ok(new WeightsManifest { Digest = ManifestDigest.Compute(list), Files = list });
     }
 

@@ -72,45 +72,18 @@ public static class WeightsSealer
         {
             var sealId = RandomNumberGenerator.GetBytes(16);
             Directory.CreateDirectory(Path.Combine(temp, "blobs"));
-            var sealedFiles = new SealedFile?[files.Count];
-            var errors = new WeightsError?[files.Count];
-            var total = files.Sum(f => f.Bytes);
-            long done = 0;
-            var filesDone = 0;
-            using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            try
-            {
-                await Parallel.ForEachAsync(Enumerable.Range(0, files.Count).OrderByDescending(i => files[i].Bytes),
-                    new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.DegreeOfParallelism), CancellationToken = failed.Token },
-                    (i, token) =>
-                    {
-                        var blob = $"blobs/{i.ToString("D6", CultureInfo.InvariantCulture)}";
-                        var r = SealFile(files[i], Path.Combine(temp, blob), blob, dataKey, sealId, options.ChunkSize,
-                            n => progress?.Report(new HashProgress(files[i].Path, Interlocked.Add(ref done, n), total, Volatile.Read(ref filesDone), files.Count)), token);
-                        if (r.IsOk)
-                        {
-                            sealedFiles[i] = r.Value;
-                            Interlocked.Increment(ref filesDone);
-                        }
-                        else
-                        {
-                            errors[i] = r.Error;
-                            failed.Cancel();
-                        }
-                        return ValueTask.CompletedTask;
-                    });
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-            }
-            ct.ThrowIfCancellationRequested();
-            var error = errors.FirstOrDefault(e => e is not null);
-            if (error is not null)
+            var sealedFiles = await PerFile.RunAsync(files.Select(f => (f.Path, f.Bytes)).ToList(), options.DegreeOfParallelism, progress,
+                (i, hashed, token) =>
+                {
+                    var blob = $"blobs/{i.ToString("D6", CultureInfo.InvariantCulture)}";
+                    return SealFile(files[i], Path.Combine(temp, blob), blob, dataKey, sealId, options.ChunkSize, hashed, token);
+                }, ct);
+            if (!sealedFiles.IsOk)
             {
                 DeleteQuietly(temp);
-                return error;
+                return sealedFiles.Error;
             }
-            var list = sealedFiles.Select(f => f!).ToList();
+            var list = sealedFiles.Value.ToList();
             var unsigned = new SealedManifest
             {
                 Format = SealedManifest.CurrentFormat, Cipher = SealedManifest.CurrentCipher,
@@ -309,41 +282,14 @@ public static class WeightsSealer
             var (temp, fullOut) = prepared.Value;
             try
             {
-                var errors = new WeightsError?[m.Files.Count];
-                var total = m.Files.Sum(f => f.Bytes);
-                long done = 0;
-                var filesDone = 0;
-                using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                try
-                {
-                    await Parallel.ForEachAsync(Enumerable.Range(0, m.Files.Count).OrderByDescending(i => m.Files[i].Bytes),
-                        new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, degreeOfParallelism), CancellationToken = failed.Token },
-                        (i, token) =>
-                        {
-                            var f = m.Files[i];
-                            var error = UnsealFile(f, sealedDir, temp, dataKey, sealId, m.ChunkSize,
-                                n => progress?.Report(new HashProgress(f.Path, Interlocked.Add(ref done, n), total, Volatile.Read(ref filesDone), m.Files.Count)), token);
-                            if (error is null)
-                            {
-                                Interlocked.Increment(ref filesDone);
-                            }
-                            else
-                            {
-                                errors[i] = error;
-                                failed.Cancel();
-                            }
-                            return ValueTask.CompletedTask;
-                        });
-                }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                {
-                }
-                ct.ThrowIfCancellationRequested();
-                var firstError = errors.FirstOrDefault(e => e is not null);
-                if (firstError is not null)
+                var unsealed = await PerFile.RunAsync(m.Files.Select(f => (f.Path, f.Bytes)).ToList(), degreeOfParallelism, progress,
+                    (i, hashed, token) => UnsealFile(m.Files[i], sealedDir, temp, dataKey, sealId, m.ChunkSize, hashed, token) is { } error
+                        ? error
+                        : WeightsResult<bool>.Ok(true), ct);
+                if (!unsealed.IsOk)
                 {
                     DeleteQuietly(temp);
-                    return firstError;
+                    return unsealed.Error;
                 }
                 var files = m.Files.Select(f => new ManifestFile { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256, Format = "other" })
                     .OrderBy(f => f.Path, ManifestDigest.PathOrder).ToList();

@@ -62,7 +62,7 @@ public static class DisclosureEndpoints
                 {
                     return ProtocolError.Validation($"organisation {sealedDetail.OrganisationId} is not a recipient of this finding");
                 }
-                if (!IsBase64(sealedDetail.Ciphertext))
+                if (!ApiResults.IsBase64(sealedDetail.Ciphertext))
                 {
                     return ProtocolError.Validation($"the sealed detail for {sealedDetail.OrganisationId} is not base64 ciphertext");
                 }
@@ -96,11 +96,6 @@ public static class DisclosureEndpoints
         }, ct));
     }
 
-    private static bool IsBase64(string s)
-    {
-        var buffer = new byte[s.Length];
-        return s.Length > 0 && Convert.TryFromBase64String(s, buffer, out _);
-    }
 
     private static DisclosureDto ToDto(DisclosureEntity d, IEnumerable<DisclosureRecipientEntity> recipients, IEnumerable<MitigationEntity> mitigations) => new()
     {

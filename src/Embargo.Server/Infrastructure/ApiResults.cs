@@ -28,4 +28,7 @@ public static class ApiResults
 
     public static Results<Created<T>, ProblemHttpResult> Created<T>(Result<T> result, Func<T, string> location) =>
         result.IsOk ? TypedResults.Created(location(result.Value), result.Value) : Problem(result.Error!);
+
+    /// <summary>Non-empty standard base64 (ciphertexts and keys arrive this way).</summary>
+    public static bool IsBase64(string? s) => !string.IsNullOrEmpty(s) && Convert.TryFromBase64String(s, new byte[s.Length], out _);
 }

@@ -96,7 +96,7 @@ public static class WeightsEndpoints
             }
             foreach (var key in request.Keys)
             {
-                if (!key.KeyId.StartsWith("x25519:", StringComparison.Ordinal) || !IsBase64(key.EphemeralPublicKey) || !IsBase64(key.WrappedDataKey))
+                if (!key.KeyId.StartsWith("x25519:", StringComparison.Ordinal) || !ApiResults.IsBase64(key.EphemeralPublicKey) || !ApiResults.IsBase64(key.WrappedDataKey))
                 {
                     return ProtocolError.Validation($"wrapped key {key.KeyId} is malformed (x25519:<hex> id, base64 ephemeral key and wrapped key)");
                 }
@@ -154,9 +154,4 @@ public static class WeightsEndpoints
         }, ct));
     }
 
-    private static bool IsBase64(string s)
-    {
-        var buffer = new byte[s.Length];
-        return s.Length > 0 && Convert.TryFromBase64String(s, buffer, out _);
-    }
 }
