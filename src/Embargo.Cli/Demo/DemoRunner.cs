@@ -17,6 +17,7 @@ public sealed record DemoOptions
     public bool KeepRunning { get; init; }
     /// <summary>Where the sample tasks live (samples/tasks in the repository).</summary>
     public required string TasksDirectory { get; init; }
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
 public sealed record DemoResult
@@ -198,10 +199,10 @@ public sealed class DemoRunner(DemoOptions options)
 
         var refusals = new List<string>();
         Step("Developer tries to set the mitigation deadline itself");
-        refusals.Add(await Refused(() => developer.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/deadline", new SetDeadlineRequest { DueAt = DateTimeOffset.UtcNow.AddDays(3) }, ct)));
+        refusals.Add(await Refused(() => developer.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/deadline", new SetDeadlineRequest { DueAt = options.Time.GetUtcNow().AddDays(3) }, ct)));
 
         Step("Regulator sets Mailguard's deadline (30 days)");
-        var due = await regulator.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/deadline", new SetDeadlineRequest { DueAt = DateTimeOffset.UtcNow.AddDays(30) }, ct);
+        var due = await regulator.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/deadline", new SetDeadlineRequest { DueAt = options.Time.GetUtcNow().AddDays(30) }, ct);
         Detail($"mitigation {due.Id} due {due.DueAt:yyyy-MM-dd}");
 
         Step("Mailguard reports its mitigation; the evaluator verifies it by re-running the evaluation against the mitigated system");
