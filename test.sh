@@ -3,7 +3,8 @@
 #   1. the xunit suites (API tests on a real SQLite file),
 #   2. the API tests again on a throwaway PostgreSQL server (when PostgreSQL 15 is installed, or
 #      EMBARGO_TEST_POSTGRES names one),
-#   3. `embargo demo`, then its output checked by an independent tool (tools/check-demo.py: Python's
+#   3. the whole protocol through the `embargo` command against `embargo serve` (tools/cli-walkthrough.sh),
+#   4. `embargo demo`, then its output checked by an independent tool (tools/check-demo.py: Python's
 #      standard library and openssl, no Embargo code), including that a flipped byte is caught.
 # Ends with one line "N passed, N failed".
 set -euo pipefail
@@ -48,6 +49,13 @@ if [ -n "${EMBARGO_TEST_POSTGRES:-}" ]; then
   count "$log"; [ "$status" -eq 0 ] || exit "$status"
 else
   echo "== PostgreSQL 15 not installed: API tests ran on SQLite only (apt-get install postgresql to add them)"
+fi
+
+echo "== the whole protocol through the embargo command (tools/cli-walkthrough.sh)"
+if tools/cli-walkthrough.sh Release >"$work/walkthrough.log" 2>&1; then
+  tail -1 "$work/walkthrough.log"; passed=$((passed + 1))
+else
+  cat "$work/walkthrough.log"; failed=$((failed + 1)); exit 1
 fi
 
 echo "== demo, checked independently"

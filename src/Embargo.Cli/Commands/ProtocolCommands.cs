@@ -29,14 +29,16 @@ public static class ProtocolCommands
         var principalName = Required("--name", "principal name");
         var role = Required("--role", "developer | evaluator | regulator | affected-party | certifier");
         var key = new Option<string>("--signing-key") { Description = "certifier's Ed25519 public key PEM file" };
+        var encryptionKey = new Option<string>("--encryption-key") { Description = "X25519 public key file (`embargo weights keygen`), to receive sealed weights keys" };
         return Group("org", "organisations and their principals (admin)",
             Verb("create", "create an organisation", [name],
                 async (r, c, ct) => await c.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = r.GetValue(name)! }, ct)),
-            Verb("add-principal", "create a principal with a role; prints its API token once", [org, principalName, role, key],
+            Verb("add-principal", "create a principal with a role; prints its API token once", [org, principalName, role, key, encryptionKey],
                 async (r, c, ct) => await c.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
                 {
                     OrganisationId = r.GetValue(org)!, Name = r.GetValue(principalName)!, Role = r.GetValue(role)!,
                     SigningKeyPem = r.GetValue(key) is { } path ? ReadFile(path, "public key") : null,
+                    EncryptionKey = r.GetValue(encryptionKey) is { } encPath ? ReadFile(encPath, "encryption key") : null,
                 }, ct)),
             Verb("list", "list organisations (public)", [],
                 async (r, c, ct) => await c.GetAsync<List<OrganisationDto>>("/api/organisations", ct)),

@@ -53,6 +53,17 @@ public static class CliApp
             await Console.Error.WriteLineAsync("embargo: cancelled");
             return Failed;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"embargo: {e.Message.ReplaceLineEndings(" ")}");
+            return Failed;
+        }
+        catch (Exception e)
+        {
+            // A bug, but the user still gets one line, not a stack trace.
+            await Console.Error.WriteLineAsync($"embargo: unexpected {e.GetType().Name} (a bug; please report it): {e.Message.ReplaceLineEndings(" ")}");
+            return Failed;
+        }
     }
 }
 

@@ -27,7 +27,7 @@ public static class Common
         {
             throw new UserInputException($"--server '{url}' is not an http(s) URL");
         }
-        var variable = r.GetValue(TokenEnv)!;
+        var variable = r.GetValue(TokenEnv) ?? "EMBARGO_TOKEN";   // verbs without --token-env (public reads) still use the default
         var token = Environment.GetEnvironmentVariable(variable);
         return new EmbargoClient(uri, string.IsNullOrWhiteSpace(token) ? null : token.Trim());
     }

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The whole protocol through the `embargo` command, as its users run it: a real `embargo serve` (SQLite), the
+# SAMPLE model over HTTP, a token per role, JSON read with jq. Every step must succeed, and every refusal must be
+# refused with the right exit code. Usage: tools/cli-walkthrough.sh [Debug|Release]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+dll="$root/src/Embargo.Cli/bin/${1:-Debug}/net10.0/embargo.dll"
+E() { dotnet "$dll" "$@"; }
+work=$(mktemp -d); pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+step() { echo "-- $*"; }
+refused() { # refused EXPECTED_EXIT command...
+  local want=$1; shift
+  set +e; "$@" >"$work/refused.out" 2>"$work/refused.err"; local got=$?; set -e
+  if [ "$got" != "$want" ]; then echo "expected exit $want, got $got: $*"; cat "$work/refused.err"; exit 1; fi
+  echo "   refused (exit $got): $(head -c 200 "$work/refused.err")"
+}
+wait_for() { # wait_for FILE PATTERN: the first match, bounded to 30 s
+  for _ in $(seq 300); do grep -m1 -oE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "timed out waiting for $2 in $1"; cat "$1"; exit 1
+}
+
+export EMBARGO_ADMIN_TOKEN="walkthrough-admin-$RANDOM$RANDOM"
+dotnet "$dll" serve --urls http://127.0.0.1:0 --data "$work/data" >/dev/null 2>"$work/serve.log" & pids+=($!)
+dotnet "$dll" sample-model serve --port 0 >"$work/sample.out" 2>/dev/null & pids+=($!)
+export EMBARGO_SERVER=$(wait_for "$work/serve.log" 'http://127\.0\.0\.1:[0-9]+/')
+model_url=$(wait_for "$work/sample.out" 'http://127\.0\.0\.1:[0-9]+/v1')
+echo "server $EMBARGO_SERVER, sample model $model_url"
+
+as() { local token=$1; shift; EMBARGO_TOKEN=$token E "$@"; }
+admin() { as "$EMBARGO_ADMIN_TOKEN" "$@"; }
+org() { admin org create "$1" --json | jq -r .id; }
+principal() { admin org add-principal --org "$1" --name "$2" --role "$3" "${@:4}" --json | jq -r .token; }
+
+step "organisations and a principal per role"
+mesa=$(org "Mesa Labs"); redline=$(org "Redline Evals"); office=$(org "Office for AI Safety")
+mail=$(org "Mailguard"); assure=$(org "Assure Certification"); lab=$(org "Open Research Lab")
+E keygen --out "$work/assure" >/dev/null
+E weights keygen --out "$work/researcher" >/dev/null
+DEV=$(principal "$mesa" lead developer); EVAL=$(principal "$redline" eval evaluator)
+REG=$(principal "$office" officer regulator); MAIL=$(principal "$mail" sec affected-party)
+CERT=$(principal "$assure" auditor certifier --signing-key "$work/assure.pub.pem")
+researcher=$(admin org add-principal --org "$lab" --name researcher --role evaluator --encryption-key "$work/researcher.pub" --json)
+RESEARCHER=$(jq -r .token <<<"$researcher"); researcher_id=$(jq -r .principal.id <<<"$researcher")
+
+step "reference model, model, version from weights on disk"
+ref=$(as "$REG" model add-reference sample-frontier --strength 0.9 --json | jq -r .id)
+mkdir -p "$work/weights"; printf 'SAMPLE weights for the walkthrough\n' >"$work/weights/model.bin"; printf '{"sample":true}\n' >"$work/weights/config.json"
+model=$(as "$DEV" model register camelid-7b --json | jq -r .id)
+version=$(as "$DEV" model add-version "$model" --version 1.0 --weights "$work/weights" --json | jq -r .id)
+digest=$(E weights inspect "$work/weights" --json | jq -r .manifestDigest)
+
+step "case at 'downloadable'; a threat model drafted with the reference model, accepted by the evaluator"
+case=$(as "$DEV" case open --version "$version" --tier downloadable --regulator "$office" --reference "$ref" --evaluator "$redline" --json | jq -r .id)
+draft=$(as "$EVAL" case draft-threat-model "$case" --capability cyber-phishing --description "phishing at scale" \
+        --reference-url "$model_url" --reference-name sample-frontier --json)
+[ "$(jq -r .status <<<"$draft")" = draft ]
+refused 1 as "$DEV" case accept-threat-model "$case" "$(jq -r .id <<<"$draft")" --affected "$mail"
+threat=$(as "$EVAL" case accept-threat-model "$case" "$(jq -r .id <<<"$draft")" --affected "$mail" --json | jq -r .id)
+as "$DEV" case commit "$case" 'uplift("cyber-phishing") >= 0.10 and p("cyber-phishing") < 0.05 => max_tier(staged)' >/dev/null
+as "$DEV" case advance "$case" --to mapping >/dev/null; as "$DEV" case advance "$case" --to testing >/dev/null
+
+step "evaluation through the engine, recorded on the case; the commitment fires"
+EMBARGO_TOKEN=$EVAL E eval run "$root/samples/tasks/cyber-phishing.yaml" --model-url "$model_url" --model-name sample-camelid-7b \
+  --baseline-url "$model_url" --baseline-name sample-open-baseline --log-dir "$work/logs" --case "$case" --json >"$work/eval.json"
+jq -e '.uplift.p < 0.05' "$work/eval.json" >/dev/null
+finding=$(as "$DEV" case show "$case" --json | jq -r '.findings[0].id')
+[ "$(as "$DEV" case show "$case" --json | jq -r '.findings[0].capTier')" = staged ]
+as "$DEV" case advance "$case" --to reflection >/dev/null; as "$DEV" case advance "$case" --to disclosure >/dev/null
+
+step "disclosure, a deadline only the regulator may set, mitigation, verification by re-running"
+disclosure=$(as "$EVAL" disclosure create "$finding" --title "camelid-7b phishing uplift" --summary "No reproduction detail here." --json)
+mitigation=$(jq -r '.mitigations[0].id' <<<"$disclosure")
+as "$MAIL" disclosure ack "$(jq -r .id <<<"$disclosure")" >/dev/null
+refused 1 as "$DEV" mitigation deadline "$mitigation" --due 2099-01-01T00:00:00Z
+as "$REG" mitigation deadline "$mitigation" --due 2099-01-01T00:00:00Z >/dev/null
+as "$MAIL" mitigation report "$mitigation" --description "lure screening deployed" >/dev/null
+EMBARGO_TOKEN=$EVAL E eval run "$root/samples/tasks/cyber-phishing.yaml" --model-url "$model_url" --model-name sample-camelid-7b-mitigated \
+  --baseline-url "$model_url" --baseline-name sample-open-baseline --log-dir "$work/logs" --case "$case" --mitigation "$mitigation" --json >/dev/null
+verification=$(as "$DEV" case show "$case" --json | jq -r '[.evaluations[] | select(.purpose == "verification")][0].id')
+[ "$(as "$EVAL" mitigation verify "$mitigation" --evaluation "$verification" --json | jq -r .status)" = verified ]
+as "$DEV" case advance "$case" --to certification >/dev/null
+
+step "the downloadable tier: seal to the researcher, deposit the wrapped key, grant"
+E weights seal "$work/weights" --out "$work/sealed" --recipient "$work/researcher.pub" >/dev/null
+as "$DEV" weights deposit-keys "$work/sealed" --version "$version" --strip >/dev/null
+as "$DEV" weights grant "$version" --principal "$researcher_id" >/dev/null
+refused 1 as "$RESEARCHER" weights fetch-key "$work/sealed" --version "$version"     # no certificate yet (rule 1)
+
+step "refusals, then an independent certificate and the release"
+refused 1 as "$DEV" certify "$case" --tier downloadable --key "$work/assure.key.pem"
+refused 1 as "$DEV" release "$version" --tier open
+as "$CERT" certify "$case" --tier downloadable --key "$work/assure.key.pem" --out "$work/certificate.dsse.json" >/dev/null
+refused 1 as "$DEV" release "$version" --tier open
+as "$DEV" release "$version" --tier downloadable >/dev/null
+
+step "the grantee opens the weights; a sighting above the certificate is a violation"
+as "$RESEARCHER" weights fetch-key "$work/sealed" --version "$version" >/dev/null
+E weights unseal "$work/sealed" --identity "$work/researcher.key" --out "$work/opened" >/dev/null
+diff -r "$work/weights" "$work/opened"
+refused 1 as "$REG" scan "$work/weights" --tier open --source walkthrough
+[ "$(E org bad-actors --json | jq -r '.[0].name')" = "Mesa Labs" ]
+
+step "offline verification of the certificate, the ledger and the weights"
+E ledger export --out "$work/ledger" >/dev/null
+E verify "$work/certificate.dsse.json" --key "$work/assure.pub.pem" --checkpoint "$work/ledger/checkpoint.txt" \
+  --ledger "$work/ledger/ledger.jsonl" --ledger-key "$work/ledger/ledger.vkey" --weights "$work/weights" >/dev/null
+printf 'x' >>"$work/weights/model.bin"
+refused 1 E verify "$work/certificate.dsse.json" --key "$work/assure.pub.pem" --weights "$work/weights"
+refused 2 E case open --tier hosted
+echo "walkthrough ok: $digest certified at downloadable, released, opened by its grantee, verified offline"
