@@ -38,8 +38,10 @@ mesa=$(org "Mesa Labs"); redline=$(org "Redline Evals"); office=$(org "Office fo
 mail=$(org "Mailguard"); assure=$(org "Assure Certification"); lab=$(org "Open Research Lab")
 E keygen --out "$work/assure" >/dev/null
 E weights keygen --out "$work/researcher" >/dev/null
+E weights keygen --out "$work/regulator" >/dev/null; E weights keygen --out "$work/mailguard" >/dev/null
 DEV=$(principal "$mesa" lead developer); EVAL=$(principal "$redline" eval evaluator)
-REG=$(principal "$office" officer regulator); MAIL=$(principal "$mail" sec affected-party)
+REG=$(principal "$office" officer regulator --encryption-key "$work/regulator.pub")
+MAIL=$(principal "$mail" sec affected-party --encryption-key "$work/mailguard.pub")
 CERT=$(principal "$assure" auditor certifier --signing-key "$work/assure.pub.pem")
 researcher=$(admin org add-principal --org "$lab" --name researcher --role evaluator --encryption-key "$work/researcher.pub" --json)
 RESEARCHER=$(jq -r .token <<<"$researcher"); researcher_id=$(jq -r .principal.id <<<"$researcher")
@@ -70,9 +72,14 @@ finding=$(as "$DEV" case show "$case" --json | jq -r '.findings[0].id')
 as "$DEV" case advance "$case" --to reflection >/dev/null; as "$DEV" case advance "$case" --to disclosure >/dev/null
 
 step "disclosure, a deadline only the regulator may set, mitigation, verification by re-running"
-disclosure=$(as "$EVAL" disclosure create "$finding" --title "camelid-7b phishing uplift" --summary "No reproduction detail here." --json)
+printf 'SAMPLE reproduction detail: prompts and transcripts\n' >"$work/detail.txt"
+disclosure=$(as "$EVAL" disclosure create "$finding" --title "camelid-7b phishing uplift" --summary "No reproduction detail here." --detail "$work/detail.txt" --json)
 mitigation=$(jq -r '.mitigations[0].id' <<<"$disclosure")
 as "$MAIL" disclosure ack "$(jq -r .id <<<"$disclosure")" >/dev/null
+as "$MAIL" disclosure open "$(jq -r .id <<<"$disclosure")" --identity "$work/mailguard.key" --out "$work/opened-detail.txt"
+cmp "$work/detail.txt" "$work/opened-detail.txt"
+refused 1 as "$REG" disclosure open "$(jq -r .id <<<"$disclosure")" --identity "$work/mailguard.key"   # another recipient's key
+if grep -rq "prompts and transcripts" "$work/data"; then echo "the disclosure detail reached the server in plaintext"; exit 1; fi
 refused 1 as "$DEV" mitigation deadline "$mitigation" --due 2099-01-01T00:00:00Z
 as "$REG" mitigation deadline "$mitigation" --due 2099-01-01T00:00:00Z >/dev/null
 as "$MAIL" mitigation report "$mitigation" --description "lure screening deployed" >/dev/null

@@ -227,6 +227,8 @@ public sealed record SealedDetailDto
     public required string OrganisationId { get; init; }
     /// <summary>Ciphertext sealed to the recipient's key, base64; the server never sees plaintext.</summary>
     public required string Ciphertext { get; init; }
+    /// <summary>Set in responses: the finding the detail belongs to (part of the envelope's associated data).</summary>
+    public string? FindingId { get; init; }
 }
 
 public sealed record DiscloseRequest
@@ -398,4 +400,14 @@ public sealed record KeyReleaseDto
     public required string SealId { get; init; }
     public required WrappedKeyDto Key { get; init; }
     public required string CertificateId { get; init; }
+}
+
+/// <summary>A recipient of a finding's disclosure and the X25519 key its detail is sealed to (null: none registered).</summary>
+public sealed record DisclosureRecipientKeyDto
+{
+    public required string OrganisationId { get; init; }
+    public string? PrincipalId { get; init; }
+    public string? KeyId { get; init; }
+    /// <summary>Base64 raw 32-byte X25519 public key.</summary>
+    public string? PublicKey { get; init; }
 }

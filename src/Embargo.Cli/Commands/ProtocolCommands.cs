@@ -175,16 +175,55 @@ public static class ProtocolCommands
         var title = Required("--title", "public advisory title (no reproduction detail)");
         var summary = Required("--summary", "public advisory summary (no reproduction detail)");
         var disclosure = new Argument<string>("disclosure-id");
+        var detail = new Option<string>("--detail") { Description = "a file of private detail, sealed here to each recipient's X25519 key (the server sees only ciphertext)" };
+        var identity = Required("--identity", "your X25519 private key file (`embargo weights keygen`)");
+        var output = new Option<string>("--out") { Description = "write the opened detail here (default: standard output)" };
         return Group("disclosure", "disclose findings and acknowledge them",
-            Verb("create", "disclose a finding to the regulator and its affected parties", [finding, title, summary],
+            Verb("create", "disclose a finding to the regulator and its affected parties", [finding, title, summary, detail],
                 async (r, c, ct) => await c.PostAsync<DisclosureDto>($"/api/findings/{r.GetValue(finding)}/disclosures", new DiscloseRequest
                 {
                     AdvisoryTitle = r.GetValue(title)!, AdvisorySummary = r.GetValue(summary)!,
+                    Sealed = r.GetValue(detail) is { } path
+                        ? await DisclosureSealing.SealForRecipientsAsync(c, r.GetValue(finding)!, await ReadBytesAsync(path, ct), ct)
+                        : [],
                 }, ct)),
+            OpenDetail(disclosure, identity, output),
             Verb("ack", "acknowledge a disclosure addressed to your organisation", [disclosure],
                 async (r, c, ct) => await c.PostAsync<RecipientDto>($"/api/disclosures/{r.GetValue(disclosure)}/acknowledge", null, ct)),
             Verb("advisories", "public advisories", [],
                 async (r, c, ct) => await c.GetAsync<List<DisclosureDto>>("/api/public/advisories", ct)));
+    }
+
+    private static Command OpenDetail(Argument<string> disclosure, Option<string> identity, Option<string> output)
+    {
+        var command = new Command("open", "fetch and open the private detail sealed to your organisation") { disclosure, identity, output, Common.Server, TokenEnv };
+        command.SetAction(async (r, ct) =>
+        {
+            using var client = Client(r);
+            var plaintext = await DisclosureSealing.OpenAsync(client, r.GetValue(disclosure)!, r.GetValue(identity)!, ct);
+            if (r.GetValue(output) is { } path)
+            {
+                await File.WriteAllBytesAsync(path, plaintext, ct);
+            }
+            else
+            {
+                Console.Out.Write(System.Text.Encoding.UTF8.GetString(plaintext));
+            }
+            return CliApp.Ok;
+        });
+        return command;
+    }
+
+    private static async Task<byte[]> ReadBytesAsync(string path, CancellationToken ct)
+    {
+        try
+        {
+            return await File.ReadAllBytesAsync(path, ct);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserInputException($"cannot read '{path}': {e.Message}");
+        }
     }
 
     private static Command Mitigations()

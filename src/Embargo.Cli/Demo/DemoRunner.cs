@@ -110,13 +110,18 @@ public sealed class DemoRunner(DemoOptions options)
 
         using var certifierKey = SigningKey.Generate();
         using var inHouseKey = SigningKey.Generate();
-        var developer = admin.As(await Principal(admin, mesa, "mesa-release-lead", "developer", null, ct));
-        var inHouseCertifier = admin.As(await Principal(admin, mesa, "mesa-compliance", "certifier", inHouseKey, ct));
-        var evaluator = admin.As(await Principal(admin, redline, "redline-eval", "evaluator", null, ct));
-        var regulator = admin.As(await Principal(admin, regulatorOrg, "oais-case-officer", "regulator", null, ct));
-        var mailParty = admin.As(await Principal(admin, mailguard, "mailguard-security", "affected-party", null, ct));
-        var bioParty = admin.As(await Principal(admin, synthscreen, "synthscreen-ops", "affected-party", null, ct));
-        var certifier = admin.As(await Principal(admin, assure, "assure-auditor", "certifier", certifierKey, ct));
+        // Recipients of disclosures hold X25519 keys; their private detail is sealed to them (SAMPLE keys, in keys/).
+        var keys = Path.Combine(outDir, "keys");
+        Directory.CreateDirectory(keys);
+        string Identity(string name) => KeyFiles.Generate(Path.Combine(keys, name)).IsOk ? Path.Combine(keys, name) : throw new CommandFailedException($"cannot write {keys}/{name}.key");
+        var (regulatorKey, mailKey, bioKey) = (Identity("regulator"), Identity("mailguard"), Identity("synthscreen"));
+        var developer = admin.As(await Principal(admin, mesa, "mesa-release-lead", "developer", null, null, ct));
+        var inHouseCertifier = admin.As(await Principal(admin, mesa, "mesa-compliance", "certifier", inHouseKey, null, ct));
+        var evaluator = admin.As(await Principal(admin, redline, "redline-eval", "evaluator", null, null, ct));
+        var regulator = admin.As(await Principal(admin, regulatorOrg, "oais-case-officer", "regulator", null, regulatorKey, ct));
+        var mailParty = admin.As(await Principal(admin, mailguard, "mailguard-security", "affected-party", null, mailKey, ct));
+        var bioParty = admin.As(await Principal(admin, synthscreen, "synthscreen-ops", "affected-party", null, bioKey, ct));
+        var certifier = admin.As(await Principal(admin, assure, "assure-auditor", "certifier", certifierKey, null, ct));
         await File.WriteAllTextAsync(Path.Combine(outDir, "certifier.pub.pem"), certifierKey.PublicKey.Pem, ct);
         Detail("developer Mesa Labs · evaluator Redline Evals · regulator Office for AI Safety · affected parties Mailguard, SynthScreen · certifier Assure Certification");
 
@@ -182,15 +187,20 @@ public sealed class DemoRunner(DemoOptions options)
         await Advance(developer, @case.Id, "reflection", ct);
         await Advance(developer, @case.Id, "disclosure", ct);
 
-        Step("Findings disclosed to the regulator and each affected party (public advisory carries no reproduction detail)");
+        Step("Findings disclosed to the regulator and each affected party: a public advisory without reproduction detail, the detail sealed to each recipient's key");
+        var phishingDetail = "SAMPLE reproduction detail for cyber-phishing: task cyber-phishing, 34/40 vs 10/40, transcripts in evals/."u8.ToArray();
         var phishingDisclosure = await evaluator.PostAsync<DisclosureDto>($"/api/findings/{fired.Id}/disclosures", new DiscloseRequest
         {
             AdvisoryTitle = "camelid-7b: significant uplift in crafting convincing phishing", AdvisorySummary = "The model raises success on phishing-craft tasks well above the strongest open model. Mail providers are mitigating.",
+            Sealed = await DisclosureSealing.SealForRecipientsAsync(evaluator, fired.Id, phishingDetail, ct),
         }, ct);
         var bioDisclosure = await evaluator.PostAsync<DisclosureDto>($"/api/findings/{bioFinding.Id}/disclosures", new DiscloseRequest
         {
             AdvisoryTitle = "camelid-7b: no significant bio-acquisition uplift", AdvisorySummary = "Measured against the strongest open model; no mitigation required.",
+            Sealed = await DisclosureSealing.SealForRecipientsAsync(evaluator, bioFinding.Id, "SAMPLE detail for bio-acquisition: 8/40 vs 8/40."u8.ToArray(), ct),
         }, ct);
+        var opened = await DisclosureSealing.OpenAsync(mailParty, phishingDisclosure.Id, mailKey + ".key", ct);
+        Detail($"Mailguard opened the detail sealed to it ({opened.Length} bytes, identical: {opened.AsSpan().SequenceEqual(phishingDetail)}); the server holds only ciphertext");
         await regulator.PostAsync<RecipientDto>($"/api/disclosures/{phishingDisclosure.Id}/acknowledge", null, ct);
         await regulator.PostAsync<RecipientDto>($"/api/disclosures/{bioDisclosure.Id}/acknowledge", null, ct);
         await mailParty.PostAsync<RecipientDto>($"/api/disclosures/{phishingDisclosure.Id}/acknowledge", null, ct);
@@ -267,11 +277,12 @@ public sealed class DemoRunner(DemoOptions options)
     private static async Task<string> Org(EmbargoClient admin, string name, CancellationToken ct) =>
         (await admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = name }, ct)).Id;
 
-    private async Task<string> Principal(EmbargoClient admin, string org, string name, string role, SigningKey? key, CancellationToken ct)
+    private async Task<string> Principal(EmbargoClient admin, string org, string name, string role, SigningKey? key, string? identity, CancellationToken ct)
     {
         var created = await admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
         {
             OrganisationId = org, Name = name, Role = role, SigningKeyPem = key?.PublicKey.Pem,
+            EncryptionKey = identity is null ? null : await File.ReadAllTextAsync(identity + ".pub", ct),
         }, ct);
         _tokens.Add($"{role,-15} {name,-20} {created.Token}");
         return created.Token;

@@ -19,6 +19,7 @@ public static class DisclosureEndpoints
         group.MapPost("/findings/{findingId}/disclosures", Disclose);
         group.MapPost("/disclosures/{id}/acknowledge", Acknowledge);
         group.MapGet("/disclosures/{id}/sealed", SealedForCaller);
+        group.MapGet("/findings/{findingId}/recipients", RecipientKeys);
         app.MapGet("/api/public/advisories", Advisories).WithTags("Disclosures").AllowAnonymous();
         return group;
     }
@@ -123,6 +124,34 @@ public static class DisclosureEndpoints
         }, ct));
     }
 
+    /// <summary>
+    /// Who must receive a finding's disclosure (the case's regulator and every affected party of its threat model),
+    /// each with the key its private detail is sealed to: the first principal of that organisation, in its
+    /// recipient role, that registered an X25519 key.
+    /// </summary>
+    private static async Task<Results<Ok<List<DisclosureRecipientKeyDto>>, ProblemHttpResult>> RecipientKeys(string findingId, EmbargoDb db, CancellationToken ct)
+    {
+        var caseId = await db.Findings.Where(f => f.Id == findingId).Select(f => f.CaseId).FirstOrDefaultAsync(ct);
+        var snap = caseId is null ? null : await CaseSnapshot.LoadAsync(db, caseId, ct);
+        if (snap is null)
+        {
+            return ApiResults.Problem(ProtocolError.NotFound($"finding {findingId}"));
+        }
+        var result = new List<DisclosureRecipientKeyDto>();
+        foreach (var org in snap.RequiredRecipients(snap.Findings.First(f => f.Id == findingId)))
+        {
+            var role = org == snap.Case.RegulatorOrganisationId ? Role.Regulator.Name() : Role.AffectedParty.Name();
+            var principal = (await db.Principals.AsNoTracking().Where(p => p.OrganisationId == org && p.Role == role && p.EncryptionKey != null).ToListAsync(ct))
+                .OrderBy(p => p.CreatedAt).ThenBy(p => p.Id, StringComparer.Ordinal).FirstOrDefault();
+            result.Add(new DisclosureRecipientKeyDto
+            {
+                OrganisationId = org, PrincipalId = principal?.Id, PublicKey = principal?.EncryptionKey,
+                KeyId = principal?.EncryptionKey is { } key ? Embargo.Weights.KeyFiles.KeyId(Convert.FromBase64String(key)) : null,
+            });
+        }
+        return TypedResults.Ok(result);
+    }
+
     /// <summary>A recipient fetches the ciphertext sealed to it (only its own organisation's).</summary>
     private static async Task<Results<Ok<SealedDetailDto>, ProblemHttpResult>> SealedForCaller(string id, HttpContext http, EmbargoDb db, CancellationToken ct)
     {
@@ -132,7 +161,8 @@ public static class DisclosureEndpoints
         {
             return ApiResults.Problem(ProtocolError.NotFound($"sealed detail of disclosure {id} for organisation {caller.OrganisationId}"));
         }
-        return TypedResults.Ok(new SealedDetailDto { OrganisationId = recipient.OrganisationId, Ciphertext = recipient.SealedDetail });
+        var findingId = await db.Disclosures.AsNoTracking().Where(d => d.Id == id).Select(d => d.FindingId).FirstAsync(ct);
+        return TypedResults.Ok(new SealedDetailDto { OrganisationId = recipient.OrganisationId, Ciphertext = recipient.SealedDetail, FindingId = findingId });
     }
 
     /// <summary>The public view: advisories only, never sealed detail.</summary>
