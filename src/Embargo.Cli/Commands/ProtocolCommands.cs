@@ -74,7 +74,8 @@ public static class ProtocolCommands
 
     public static async Task<WeightsManifest> BuildManifestAsync(string path, CancellationToken ct)
     {
-        var manifest = await ManifestBuilder.BuildAsync(path, null, ct);
+        // Progress on stderr: a bar on a terminal, plain lines for large weights when redirected.
+        var manifest = await WeightsCommands.WithProgress("hashing", p => ManifestBuilder.BuildAsync(path, p, ct));
         return manifest.IsOk ? manifest.Value : throw new UserInputException(manifest.Error!.ToString());
     }
 

@@ -203,7 +203,7 @@ public static class WeightsCommands
 
     /// <summary>Runs <paramref name="work"/> with progress on stderr: a Spectre bar on a terminal, plain lines
     /// (every 10%, only for work of 256 MiB or more) when stderr is redirected.</summary>
-    private static async Task<WeightsResult<T>> WithProgress<T>(string verb, Func<IProgress<HashProgress>, Task<WeightsResult<T>>> work)
+    internal static async Task<WeightsResult<T>> WithProgress<T>(string verb, Func<IProgress<HashProgress>, Task<WeightsResult<T>>> work)
     {
         if (Console.IsErrorRedirected)
         {
