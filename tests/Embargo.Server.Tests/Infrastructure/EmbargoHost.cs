@@ -38,6 +38,8 @@ public sealed class EmbargoHost : IAsyncDisposable
     public FakeTimeProvider Time { get; }
     /// <summary>"sqlite" or "postgres".</summary>
     public string Storage { get; }
+    /// <summary>The PostgreSQL connection string when Storage is postgres (a replica can share it).</summary>
+    public string? ConnectionString => _postgresDatabase is not null && PostgresBase is { } pg ? $"{pg.TrimEnd(';')};Database={_postgresDatabase}" : null;
     public HttpClient Http { get; }
     public EmbargoClient Admin { get; }
     public EmbargoClient Anonymous { get; }
