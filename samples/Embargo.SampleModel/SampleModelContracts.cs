@@ -32,6 +32,8 @@ public sealed record SampleReply
     /// <summary>200 for an answer; anything else returns an OpenAI-shaped error with this status.</summary>
     public int StatusCode { get; init; } = 200;
     public TimeSpan Delay { get; init; }
+    /// <summary>With an error status: sent as a Retry-After header (whole seconds).</summary>
+    public TimeSpan? RetryAfter { get; init; }
     /// <summary>When set, sent verbatim as a 200 application/json body (to test clients against malformed responses).</summary>
     public string? RawBody { get; init; }
 

@@ -136,6 +136,10 @@ public sealed class SampleModelServer : IAsyncDisposable
         }
         if (reply.StatusCode != 200)
         {
+            if (reply.RetryAfter is { } retryAfter)
+            {
+                ctx.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
             await WriteError(ctx, reply.StatusCode, $"SAMPLE server scripted error {reply.StatusCode}");
             return;
         }

@@ -89,6 +89,46 @@ public class RunnerTests
         Assert.All(attempts.Values, v => Assert.Equal(3, v));
     }
 
+    /// <summary>Records every timer of a second or more and fires it at once, so waits are checked, not waited for.</summary>
+    private sealed class RecordingTime : TimeProvider
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<TimeSpan> LongWaits { get; } = new();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            if (dueTime >= TimeSpan.FromSeconds(1))
+            {
+                LongWaits.Enqueue(dueTime);
+                dueTime = TimeSpan.Zero;
+            }
+            return System.CreateTimer(callback, state, dueTime, period);
+        }
+    }
+
+    [Fact]
+    public async Task ARetryAfterHeaderIsWaitedForUpToTheLongestBackoff()
+    {
+        var attempts = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        await using var server = await SampleModelServer.StartAsync(new SampleModelOptions
+        {
+            Responder = r => attempts.AddOrUpdate(Fixtures.IdIn(r), 1, (_, v) => v + 1) switch
+            {
+                1 => SampleReply.Error(429) with { RetryAfter = TimeSpan.FromSeconds(7) },
+                2 => SampleReply.Error(503) with { RetryAfter = TimeSpan.FromSeconds(90) },
+                _ => SampleReply.Text("yes"),
+            },
+        });
+        var time = new RecordingTime();
+        using var t = new TempTask(Fixtures.ExactTask, Fixtures.YesQuestions(1));
+        var summary = await EvalRunner.RunAsync(Request(t, server) with
+        {
+            Options = Fixtures.FastOptions with { MaxBackoff = TimeSpan.FromSeconds(30), Preflight = false, Time = time },
+        }, null, CancellationToken.None);
+        Assert.Equal(1.0, summary.Subject.Accuracy);
+        // The backoff alone would be milliseconds: the 7 s asked for is honoured, the 90 s is capped at the 30 s longest backoff.
+        Assert.Equal([TimeSpan.FromSeconds(7), TimeSpan.FromSeconds(30)], time.LongWaits.ToArray());
+    }
+
     [Fact]
     public async Task RetriesGiveUpAndTheSampleScoresZeroWithTheError()
     {

@@ -130,6 +130,7 @@ public sealed class ModelClient : IGenerate, IDisposable
             cts.CancelAfter(_options.RequestTimeout);
             string failure;
             Exception error;
+            TimeSpan? retryAfter = null;
             try
             {
                 return await _chat.GetResponseAsync(messages, options, cts.Token);
@@ -138,6 +139,7 @@ public sealed class ModelClient : IGenerate, IDisposable
             {
                 failure = $"HTTP {e.Status}";
                 error = e;
+                retryAfter = RetryAfter(e);
             }
             catch (ClientResultException e)
             {
@@ -163,8 +165,30 @@ public sealed class ModelClient : IGenerate, IDisposable
                 throw new ModelCallException($"{Endpoint.Name} at {Endpoint.Url}: {failure} (gave up after {attempt} attempts)", error);
             }
             Interlocked.Increment(ref _retries);
-            await Task.Delay(Backoff(attempt), _options.Time, ct);
+            // A server that says when to come back (429/503 Retry-After) is waited for, up to the longest backoff.
+            var wait = Backoff(attempt);
+            if (retryAfter is { } asked && asked > wait)
+            {
+                wait = asked < _options.MaxBackoff ? asked : _options.MaxBackoff;
+            }
+            await Task.Delay(wait, _options.Time, ct);
         }
+    }
+
+    /// <summary>Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3); null when absent or unreadable.</summary>
+    private TimeSpan? RetryAfter(ClientResultException e)
+    {
+        if (e.GetRawResponse() is not { } response || !response.Headers.TryGetValue("Retry-After", out var value) || value is null)
+        {
+            return null;
+        }
+        if (int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds))
+        {
+            return TimeSpan.FromSeconds(seconds);
+        }
+        return DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var when)
+            ? when - _options.Time.GetUtcNow() is { } delta && delta > TimeSpan.Zero ? delta : TimeSpan.Zero
+            : null;
     }
 
     private TimeSpan Backoff(int attempt)
