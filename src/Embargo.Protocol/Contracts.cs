@@ -411,3 +411,14 @@ public sealed record DisclosureRecipientKeyDto
     /// <summary>Base64 raw 32-byte X25519 public key.</summary>
     public string? PublicKey { get; init; }
 }
+
+public sealed record CaseSummaryDto
+{
+    public required string Id { get; init; }
+    public required string Model { get; init; }
+    public required string ManifestDigest { get; init; }
+    public required string DeveloperOrganisationId { get; init; }
+    public required string RequestedTier { get; init; }
+    public required string State { get; init; }
+    public required bool ReevaluationFlag { get; init; }
+}

@@ -98,6 +98,7 @@ public static class ProtocolCommands
         var title = Required("--title", "finding title");
         var reason = Required("--reason", "why");
         var threatId = new Argument<string>("threat-model-id");
+        var stateFilter = new Option<string>("--state") { Description = "only cases in this phase" };
         var referenceUrl = Required("--reference-url", "the reference model's OpenAI-compatible base URL");
         var referenceName = Required("--reference-name", "the reference model's name");
         var apiKeyEnv = new Option<string>("--api-key-env") { Description = "environment variable holding the reference model's API key" };
@@ -113,6 +114,8 @@ public static class ProtocolCommands
                     ModelVersionId = r.GetValue(version)!, RequestedTier = r.GetValue(tier)!, RegulatorOrganisationId = r.GetValue(regulator)!, ReferenceModelId = r.GetValue(reference)!,
                     EvaluatorOrganisationIds = r.GetValue(evaluators)!,
                 }, ct)),
+            Verb("list", "list cases, newest first", [stateFilter],
+                async (r, c, ct) => await c.GetAsync<List<CaseSummaryDto>>(r.GetValue(stateFilter) is { } s ? $"/api/cases?state={Uri.EscapeDataString(s)}" : "/api/cases", ct)),
             Verb("show", "show a case and what still blocks its certificate", [id],
                 async (r, c, ct) => await c.GetAsync<CaseDto>($"/api/cases/{r.GetValue(id)}", ct)),
             Verb("advance", "move a case to its next phase", [id, to],

@@ -24,6 +24,26 @@ public static class Output
         {
             table.Title(Markup.Escape(title));
         }
+        if (node is JsonArray rows && rows.All(r => r is JsonObject))
+        {
+            // A list: one row per item, one column per member.
+            var columns = rows.SelectMany(r => r!.AsObject().Select(p => p.Key)).Distinct().ToList();
+            var list = new Table().Border(TableBorder.Rounded);
+            if (title is not null)
+            {
+                list.Title(Markup.Escape(title));
+            }
+            foreach (var column in columns.DefaultIfEmpty("(none)"))
+            {
+                list.AddColumn(Markup.Escape(column));
+            }
+            foreach (var row in rows)
+            {
+                list.AddRow(columns.Select(c => Markup.Escape(Summarise(row![c]))).ToArray());
+            }
+            AnsiConsole.Write(list);
+            return;
+        }
         if (node is JsonObject obj)
         {
             foreach (var (name, child) in obj)

@@ -18,6 +18,7 @@ public static class CaseEndpoints
     {
         var group = app.MapGroup("/api/cases").WithTags("Cases").RequireAuthorization();
         group.MapPost("/", Open);
+        group.MapGet("/", List);
         group.MapGet("/{id}", Get);
         group.MapPost("/{id}/threat-models", AddThreatModel);
         group.MapPost("/{id}/threat-model-drafts", DraftThreatModel);
@@ -117,6 +118,25 @@ public static class CaseEndpoints
     {
         var db = http.RequestServices.GetRequiredService<EmbargoDb>();
         return (await CaseSnapshot.LoadAsync(db, caseId, ct))!.ToDto();
+    }
+
+    /// <summary>Cases, newest first; optionally only those in one state.</summary>
+    private static async Task<Results<Ok<List<CaseSummaryDto>>, ProblemHttpResult>> List(EmbargoDb db, string? state, CancellationToken ct)
+    {
+        if (state is not null && !CaseStates.Parse(state).IsOk)
+        {
+            return ApiResults.Problem(CaseStates.Parse(state).Error!);
+        }
+        var rows = await (from c in db.Cases.AsNoTracking()
+                          join v in db.ModelVersions on c.ModelVersionId equals v.Id
+                          join m in db.Models on v.ModelId equals m.Id
+                          where state == null || c.State == state
+                          select new { c, v.ManifestDigest, Model = m.Name + "@" + v.Version }).ToListAsync(ct);
+        return TypedResults.Ok(rows.OrderByDescending(r => r.c.CreatedAt).ThenBy(r => r.c.Id, StringComparer.Ordinal).Select(r => new CaseSummaryDto
+        {
+            Id = r.c.Id, Model = r.Model, ManifestDigest = r.ManifestDigest, DeveloperOrganisationId = r.c.DeveloperOrganisationId,
+            RequestedTier = r.c.RequestedTier, State = r.c.State, ReevaluationFlag = r.c.ReevaluationFlag,
+        }).ToList());
     }
 
     private static async Task<Results<Ok<CaseDto>, ProblemHttpResult>> Get(string id, EmbargoDb db, CancellationToken ct)
