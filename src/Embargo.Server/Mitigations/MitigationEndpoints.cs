@@ -65,7 +65,7 @@ public static class MitigationEndpoints
             else
             {
                 var previous = m.DueAt;
-                m.DueAt = request.DueAt.ToUniversalTime();
+                m.DueAt = request.DueAt;
                 uow.Append(previous is null ? "deadline.set" : "deadline.changed", new JsonObject
                 {
                     ["mitigation"] = id, ["case"] = snap.Case.Id, ["party"] = m.PartyOrganisationId,

@@ -27,6 +27,16 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     public DbSet<WeightsGrantEntity> WeightsGrants => Set<WeightsGrantEntity>();
     public DbSet<WrappedKeyEntity> WrappedKeys => Set<WrappedKeyEntity>();
 
+    /// <summary>Every instant is stored in UTC, whatever offset it arrived with (PostgreSQL's timestamptz requires it).</summary>
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        configurationBuilder.Properties<DateTimeOffset>().HaveConversion<UtcConverter>();
+        configurationBuilder.Properties<DateTimeOffset?>().HaveConversion<UtcConverter>();
+    }
+
+    private sealed class UtcConverter() : Microsoft.EntityFrameworkCore.Storage.ValueConversion.ValueConverter<DateTimeOffset, DateTimeOffset>(
+        v => v.ToUniversalTime(), v => v.ToUniversalTime());
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<OrganisationEntity>(e => { e.ToTable("organisations"); e.HasIndex(x => x.Name).IsUnique(); });
