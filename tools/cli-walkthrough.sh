@@ -53,6 +53,7 @@ model=$(as "$DEV" model register camelid-7b --json | jq -r .id)
 version=$(as "$DEV" model add-version "$model" --version 1.0 --weights "$work/weights" --json | jq -r .id)
 digest=$(E weights inspect "$work/weights" --json | jq -r .manifestDigest)
 
+E ledger checkpoint >"$work/early-checkpoint.txt"; curl -sf "${EMBARGO_SERVER}api/ledger/key" >"$work/early.vkey"
 step "case at 'downloadable'; a threat model drafted with the reference model, accepted by the evaluator"
 case=$(as "$DEV" case open --version "$version" --tier downloadable --regulator "$office" --reference "$ref" --evaluator "$redline" --json | jq -r .id)
 draft=$(as "$EVAL" case draft-threat-model "$case" --capability cyber-phishing --description "phishing at scale" \
@@ -109,7 +110,9 @@ diff -r "$work/weights" "$work/opened"
 refused 1 as "$REG" scan "$work/weights" --tier open --source walkthrough
 [ "$(E org bad-actors --json | jq -r '.[0].name')" = "Mesa Labs" ]
 
-step "offline verification of the certificate, the ledger and the weights"
+step "offline verification of the certificate, the ledger and the weights; the ledger only grew"
+cp "$work/early-checkpoint.txt" "$work/saved-checkpoint.txt"
+E ledger monitor --since "$work/saved-checkpoint.txt" --ledger-key "$work/early.vkey" --save "$work/saved-checkpoint.txt" >/dev/null
 E ledger export --out "$work/ledger" >/dev/null
 E verify "$work/certificate.dsse.json" --key "$work/assure.pub.pem" --checkpoint "$work/ledger/checkpoint.txt" \
   --ledger "$work/ledger/ledger.jsonl" --ledger-key "$work/ledger/ledger.vkey" --weights "$work/weights" >/dev/null

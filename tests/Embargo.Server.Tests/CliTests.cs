@@ -128,6 +128,35 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
     }
 
     [Fact]
+    public async Task LedgerMonitorProvesTheLogOnlyGrewSinceASavedCheckpointAndRejectsATamperedOne()
+    {
+        var host = fixture.Host;
+        var server = host.Url.ToString();
+        await File.WriteAllTextAsync(P("ledger.vkey"), await host.Anonymous.GetTextAsync("/api/ledger/key", default));
+        await File.WriteAllTextAsync(P("old.txt"), await host.Anonymous.GetTextAsync("/api/ledger/checkpoint", default));
+        for (var i = 0; i < 5; i++)
+        {
+            await host.Admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = $"monitor-{Guid.NewGuid():N}" }, default);
+        }
+        var run = await CliRunner.RunAsync("ledger", "monitor", "--since", P("old.txt"), "--ledger-key", P("ledger.vkey"), "--server", server, "--save", P("new.txt"), "--json");
+        Assert.Equal(CliApp.Ok, run.Code);
+        var json = JsonNode.Parse(run.Out)!;
+        Assert.True(json["consistent"]!.GetValue<bool>());
+        Assert.Equal(json["from"]!.GetValue<long>() + 5, json["to"]!.GetValue<long>());
+        Assert.Equal(CliApp.Ok, (await CliRunner.RunAsync("ledger", "monitor", "--since", P("new.txt"), "--ledger-key", P("ledger.vkey"), "--server", server)).Code);
+
+        // A saved checkpoint whose root was altered no longer carries a valid signature.
+        var lines = (await File.ReadAllTextAsync(P("old.txt"))).Split('\n');
+        var root = Convert.FromBase64String(lines[2]);
+        root[0] ^= 1;
+        lines[2] = Convert.ToBase64String(root);
+        await File.WriteAllTextAsync(P("forged.txt"), string.Join('\n', lines));
+        var forged = await CliRunner.RunAsync("ledger", "monitor", "--since", P("forged.txt"), "--ledger-key", P("ledger.vkey"), "--server", server);
+        Assert.Equal(CliApp.Failed, forged.Code);
+        OneLineError(forged, "forged.txt");
+    }
+
+    [Fact]
     public async Task EvalRunWithAMissingTaskFileIsBadInput()
     {
         var run = await CliRunner.RunAsync("eval", "run", P("nope.yaml"), "--model-url", "http://127.0.0.1:9/v1", "--model-name", "m");
