@@ -106,6 +106,34 @@ public sealed class AuthTests(ServerFixture fixture) : IClassFixture<ServerFixtu
         Assert.Contains(bytes, b => b.AsSpan().IndexOf(hash) >= 0);
         Assert.DoesNotContain(created.Token, await LeavesTextAsync(host));
     }
+    [Fact]
+    public async Task ARotatedOrRevokedTokenStopsWorkingAtOnce()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        var created = await w.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
+        {
+            OrganisationId = w.RegulatorOrg, Name = "rotating", Role = "regulator",
+        }, default);
+        var oldClient = w.Admin.As(created.Token);
+        await oldClient.GetAsync<JsonObject>("/api/me", default);
+
+        var rotated = await w.Admin.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{created.Principal.Id}/token", null, default);
+        Assert.NotEqual(created.Token, rotated.Token);
+        await Refused(HttpStatusCode.Unauthorized, null, () => oldClient.GetAsync<JsonObject>("/api/me", default));
+        var newClient = w.Admin.As(rotated.Token);
+        await newClient.GetAsync<JsonObject>("/api/me", default);
+
+        var revoked = await w.Admin.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{created.Principal.Id}/revoke", null, default);
+        Assert.Equal("", revoked.Token);
+        await Refused(HttpStatusCode.Unauthorized, null, () => newClient.GetAsync<JsonObject>("/api/me", default));
+        var leaves = await LeavesAsync(Host);
+        Assert.Contains(leaves, l => l.Type == "principal.token-rotated" && l.Data["principal"]!.GetValue<string>() == created.Principal.Id);
+        Assert.Contains(leaves, l => l.Type == "principal.revoked" && l.Data["principal"]!.GetValue<string>() == created.Principal.Id);
+        // Only the admin manages tokens.
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () =>
+            w.Regulator.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{created.Principal.Id}/token", null, default));
+    }
+
 }
 
 /// <summary>The fixture really uses the storage the environment asks for (so a PostgreSQL run is a PostgreSQL run).</summary>

@@ -29,6 +29,7 @@ public static class ProtocolCommands
         var principalName = Required("--name", "principal name");
         var role = Required("--role", "developer | evaluator | regulator | affected-party | certifier");
         var key = new Option<string>("--signing-key") { Description = "certifier's Ed25519 public key PEM file" };
+        var principalId = new Argument<string>("principal-id");
         var encryptionKey = new Option<string>("--encryption-key") { Description = "X25519 public key file (`embargo weights keygen`), to receive sealed weights keys" };
         return Group("org", "organisations and their principals (admin)",
             Verb("create", "create an organisation", [name],
@@ -40,6 +41,10 @@ public static class ProtocolCommands
                     SigningKeyPem = r.GetValue(key) is { } path ? ReadFile(path, "public key") : null,
                     EncryptionKey = r.GetValue(encryptionKey) is { } encPath ? ReadFile(encPath, "encryption key") : null,
                 }, ct)),
+            Verb("rotate-token", "give a principal a new API token (printed once); the old one stops working", [principalId],
+                async (r, c, ct) => await c.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{r.GetValue(principalId)}/token", null, ct)),
+            Verb("revoke", "revoke a principal's API token", [principalId],
+                async (r, c, ct) => (await c.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{r.GetValue(principalId)}/revoke", null, ct)).Principal),
             Verb("list", "list organisations (public)", [],
                 async (r, c, ct) => await c.GetAsync<List<OrganisationDto>>("/api/organisations", ct)),
             Verb("bad-actors", "organisations publicly marked as bad actors", [],

@@ -18,6 +18,8 @@ public static class OrganisationEndpoints
         var admin = app.MapGroup("/api/admin").WithTags("Administration").RequireAuthorization();
         admin.MapPost("/organisations", CreateOrganisation);
         admin.MapPost("/principals", CreatePrincipal);
+        admin.MapPost("/principals/{id}/token", (string id, HttpContext http, LedgerWriter writer, CancellationToken ct) => ReplaceToken(id, rotate: true, http, writer, ct));
+        admin.MapPost("/principals/{id}/revoke", (string id, HttpContext http, LedgerWriter writer, CancellationToken ct) => ReplaceToken(id, rotate: false, http, writer, ct));
 
         var open = app.MapGroup("/api").WithTags("Organisations");
         open.MapGet("/me", (HttpContext http) => TypedResults.Ok(Caller.From(http.User))).RequireAuthorization();
@@ -132,6 +134,35 @@ public static class OrganisationEndpoints
             };
         }, ct);
         return ApiResults.Created(result, p => $"/api/principals/{p.Principal.Id}");
+    }
+
+    /// <summary>
+    /// Rotating gives the principal a new token (shown once); revoking replaces the stored hash with that of a
+    /// random secret nobody holds. Either way the old token stops working at once, and the ledger says so.
+    /// </summary>
+    private static async Task<Results<Ok<PrincipalCreatedDto>, ProblemHttpResult>> ReplaceToken(string id, bool rotate, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        return ApiResults.From(await writer.ExecuteAsync<PrincipalCreatedDto>(caller, async (uow, token) =>
+        {
+            if (caller.Require(Role.Admin) is { } denied)
+            {
+                return denied;
+            }
+            var principal = await uow.Db.Principals.FirstOrDefaultAsync(p => p.Id == id, token);
+            if (principal is null)
+            {
+                return ProtocolError.NotFound($"principal {id}");
+            }
+            var fresh = Ids.NewToken();
+            principal.TokenHash = Ids.HashToken(fresh);
+            uow.Append(rotate ? "principal.token-rotated" : "principal.revoked", new JsonObject { ["principal"] = id, ["organisation"] = principal.OrganisationId });
+            return new PrincipalCreatedDto
+            {
+                Principal = new PrincipalDto { Id = principal.Id, OrganisationId = principal.OrganisationId, Name = principal.Name, Role = principal.Role },
+                Token = rotate ? fresh : "",
+            };
+        }, ct));
     }
 
     private static async Task<Ok<List<OrganisationDto>>> ListOrganisations(EmbargoDb db, CancellationToken ct) =>
