@@ -26,22 +26,7 @@ public static class Output
         }
         if (node is JsonArray rows && rows.All(r => r is JsonObject))
         {
-            // A list: one row per item, one column per member.
-            var columns = rows.SelectMany(r => r!.AsObject().Select(p => p.Key)).Distinct().ToList();
-            var list = new Table().Border(TableBorder.Rounded);
-            if (title is not null)
-            {
-                list.Title(Markup.Escape(title));
-            }
-            foreach (var column in columns.DefaultIfEmpty("(none)"))
-            {
-                list.AddColumn(Markup.Escape(column));
-            }
-            foreach (var row in rows)
-            {
-                list.AddRow(columns.Select(c => Markup.Escape(Summarise(row![c]))).ToArray());
-            }
-            AnsiConsole.Write(list);
+            AnsiConsole.Write(ListTable(rows, title));
             return;
         }
         if (node is JsonObject obj)
@@ -56,6 +41,37 @@ public static class Output
             table.AddRow("value", Markup.Escape(Summarise(node)));
         }
         AnsiConsole.Write(table);
+        // Lists of records (a case's findings, mitigations, …) follow as tables of their own.
+        if (node is JsonObject parent)
+        {
+            foreach (var (name, child) in parent)
+            {
+                if (child is JsonArray { Count: > 0 } items && items.All(i => i is JsonObject))
+                {
+                    AnsiConsole.Write(ListTable(items, name));
+                }
+            }
+        }
+    }
+
+    private static Table ListTable(JsonArray rows, string? title)
+    {
+        var columns = rows.SelectMany(r => r!.AsObject().Where(p => p.Value is not JsonArray and not JsonObject || p.Value is JsonArray a && a.All(x => x is JsonValue)).Select(p => p.Key)).Distinct().ToList();
+        var list = new Table().Border(TableBorder.Rounded);
+        if (title is not null)
+        {
+            list.Title(Markup.Escape(title));
+        }
+        foreach (var column in columns.DefaultIfEmpty("(none)"))
+        {
+            list.AddColumn(Markup.Escape(column));
+        }
+        foreach (var row in rows)
+        {
+            // Long text is cut in list cells (--json has everything).
+            list.AddRow(columns.Select(c => Summarise(row![c]) is var text && text.Length > 40 ? text[..39] + "…" : text).Select(Markup.Escape).ToArray());
+        }
+        return list;
     }
 
     private static string Summarise(JsonNode? node) => node switch
