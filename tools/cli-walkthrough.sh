@@ -52,6 +52,7 @@ mkdir -p "$work/weights"; printf 'SAMPLE weights for the walkthrough\n' >"$work/
 model=$(as "$DEV" model register camelid-7b --json | jq -r .id)
 version=$(as "$DEV" model add-version "$model" --version 1.0 --weights "$work/weights" --json | jq -r .id)
 digest=$(E weights inspect "$work/weights" --json | jq -r .manifestDigest)
+as "$DEV" model add-condition "$version" --name base --kind base --model-url "$model_url" --model-name sample-camelid-7b >/dev/null
 
 E ledger checkpoint >"$work/early-checkpoint.txt"; curl -sf "${EMBARGO_SERVER}api/ledger/key" >"$work/early.vkey"
 step "case at 'downloadable'; a threat model drafted with the reference model, accepted by the evaluator"
@@ -66,7 +67,8 @@ as "$DEV" case advance "$case" --to mapping >/dev/null; as "$DEV" case advance "
 
 step "evaluation through the engine, recorded on the case; the commitment fires"
 EMBARGO_TOKEN=$EVAL E eval run "$root/samples/tasks/cyber-phishing.yaml" --model-url "$model_url" --model-name sample-camelid-7b \
-  --baseline-url "$model_url" --baseline-name sample-open-baseline --log-dir "$work/logs" --case "$case" --json >"$work/eval.json"
+  --baseline-url "$model_url" --baseline-name sample-open-baseline --log-dir "$work/logs" --case "$case" --condition base --json >"$work/eval.json"
+[ "$(as "$DEV" case show "$case" --json | jq -r '.evaluations[0].subjectCondition')" = base ]
 jq -e '.uplift.p < 0.05' "$work/eval.json" >/dev/null
 finding=$(as "$DEV" case show "$case" --json | jq -r '.findings[0].id')
 [ "$(as "$DEV" case show "$case" --json | jq -r '.findings[0].capTier')" = staged ]

@@ -183,6 +183,8 @@ public sealed record SubmitEvaluationRequest
     public string? LogSha256 { get; init; }
     /// <summary>Set when this run verifies a mitigation (re-run against the mitigated system).</summary>
     public string? MitigationId { get; init; }
+    /// <summary>The registered condition of the version the subject ran as (e.g. a fine-tune).</summary>
+    public string? SubjectCondition { get; init; }
 }
 
 public sealed record EvaluationDto
@@ -191,6 +193,7 @@ public sealed record EvaluationDto
     public required string Capability { get; init; }
     public required string Task { get; init; }
     public required string Purpose { get; init; }
+    public string? SubjectCondition { get; init; }
     public required int Samples { get; init; }
     public required ConditionDto Subject { get; init; }
     public ConditionDto? Baseline { get; init; }
@@ -421,4 +424,27 @@ public sealed record CaseSummaryDto
     public required string RequestedTier { get; init; }
     public required string State { get; init; }
     public required bool ReevaluationFlag { get; init; }
+}
+
+public sealed record RegisterModelConditionRequest
+{
+    /// <summary>Unique per version, e.g. "base", "ft-cyber", "with-tools".</summary>
+    public required string Name { get; init; }
+    /// <summary>base | fine-tuned | tool-augmented | assisted</summary>
+    public required string Kind { get; init; }
+    public required string ModelName { get; init; }
+    /// <summary>The OpenAI-compatible base URL the condition is served at.</summary>
+    public required string Endpoint { get; init; }
+    public string? Description { get; init; }
+}
+
+public sealed record ModelConditionDto
+{
+    public required string Id { get; init; }
+    public required string ModelVersionId { get; init; }
+    public required string Name { get; init; }
+    public required string Kind { get; init; }
+    public required string ModelName { get; init; }
+    public required string Endpoint { get; init; }
+    public string? Description { get; init; }
 }

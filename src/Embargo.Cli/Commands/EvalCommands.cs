@@ -33,10 +33,11 @@ public static class EvalCommands
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
         var caseId = new Option<string>("--case") { Description = "Record the result on this case (needs --server)." };
         var mitigation = new Option<string>("--mitigation") { Description = "With --case: this run verifies that mitigation (run against the mitigated system)." };
+        var condition = new Option<string>("--condition") { Description = "With --case: the registered condition of the version the subject ran as (e.g. a fine-tune)." };
         var cmd = new Command("run", "Run a task against a subject and a baseline condition.")
         {
             task, modelUrl, modelName, apiKeyEnv, baselineUrl, baselineName, baseline, referenceUrl, referenceName,
-            epochs, concurrency, limit, logDir, resume, json, caseId, mitigation, Common.Server, Common.TokenEnv,
+            epochs, concurrency, limit, logDir, resume, json, caseId, mitigation, condition, Common.Server, Common.TokenEnv,
         };
         cmd.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -91,9 +92,9 @@ public static class EvalCommands
                 throw new UserInputException("--epochs, --concurrency and --limit must be at least 1");
             }
             var id = r.GetValue(caseId);
-            if (id is null && r.GetValue(mitigation) is not null)
+            if (id is null && (r.GetValue(mitigation) is not null || r.GetValue(condition) is not null))
             {
-                throw new UserInputException("--mitigation goes with --case");
+                throw new UserInputException("--mitigation and --condition go with --case");
             }
             using var embargo = id is null ? null : Common.Client(r);
             var taskPath = r.GetValue(task)!;
@@ -118,7 +119,7 @@ public static class EvalCommands
             if (id is not null)
             {
                 var recorded = await embargo!.PostAsync<Embargo.Protocol.Contracts.EvaluationDto>($"/api/cases/{id}/evaluations",
-                    Embargo.Cli.Demo.EvalSubmission.From(summary, r.GetValue(mitigation)), ct);
+                    Embargo.Cli.Demo.EvalSubmission.From(summary, r.GetValue(mitigation), r.GetValue(condition)), ct);
                 Console.Error.WriteLine($"recorded on case {id} as {recorded.Id} (ledger index {recorded.LedgerIndex}; significant: {recorded.Significant}"
                     + (recorded.FiredFindings.Count > 0 ? $"; commitments fired: {string.Join(", ", recorded.FiredFindings.Select(f => f.Id))})" : ")"));
             }

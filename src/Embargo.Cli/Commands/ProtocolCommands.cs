@@ -58,6 +58,11 @@ public static class ProtocolCommands
         var version = Required("--version", "version label, e.g. 1.0");
         var weights = Required("--weights", "the model directory (hashed here; only the manifest is sent)");
         var refName = new Argument<string>("name");
+        var versionId = new Argument<string>("model-version-id");
+        var conditionName = Required("--name", "condition name, unique per version (e.g. ft-cyber)");
+        var kind = Required("--kind", "base | fine-tuned | tool-augmented | assisted");
+        var conditionUrl = Required("--model-url", "the OpenAI-compatible base URL it is served at");
+        var conditionModel = Required("--model-name", "the model name at that endpoint");
         var strength = new Option<double>("--strength") { Description = "capability score; higher is stronger", Required = true };
         return Group("model", "models, versions and reference models",
             Verb("register", "register a model (developer)", [name],
@@ -73,6 +78,14 @@ public static class ProtocolCommands
                         Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
                     }, ct);
                 }),
+            Verb("add-condition", "register a condition the version is evaluated as: base, a fine-tune, tool-augmented, assisted (developer)",
+                [versionId, conditionName, kind, conditionUrl, conditionModel],
+                async (r, c, ct) => await c.PostAsync<ModelConditionDto>($"/api/model-versions/{r.GetValue(versionId)}/conditions", new RegisterModelConditionRequest
+                {
+                    Name = r.GetValue(conditionName)!, Kind = r.GetValue(kind)!, Endpoint = r.GetValue(conditionUrl)!, ModelName = r.GetValue(conditionModel)!,
+                }, ct)),
+            Verb("conditions", "list a version's registered conditions", [versionId],
+                async (r, c, ct) => await c.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{r.GetValue(versionId)}/conditions", ct)),
             Verb("add-reference", "register a reference model; stronger ones flag older certificates (regulator)", [refName, strength],
                 async (r, c, ct) => await c.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = r.GetValue(refName)!, Strength = r.GetValue(strength) }, ct)));
     }

@@ -139,6 +139,10 @@ public sealed class DemoRunner(DemoOptions options)
             Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
         }, ct);
         Detail($"{version.Files.Count} files, manifest {version.ManifestDigest}");
+        await developer.PostAsync<ModelConditionDto>($"/api/model-versions/{version.Id}/conditions", new RegisterModelConditionRequest
+        {
+            Name = "base", Kind = "base", ModelName = Subject, Endpoint = sampleUrl.ToString(), Description = "the SAMPLE model's base weights",
+        }, ct);
 
         Step("Developer opens a case requesting tier 'hosted'");
         var @case = await developer.PostAsync<CaseDto>("/api/cases", new OpenCaseRequest
@@ -267,7 +271,7 @@ public sealed class DemoRunner(DemoOptions options)
             Concurrency = 8,
             LogDir = logDir,
         }, null, ct);
-        var request = EvalSubmission.From(summary, mitigationId);
+        var request = EvalSubmission.From(summary, mitigationId, mitigationId is null ? "base" : null);
         var evaluation = await evaluator.PostAsync<EvaluationDto>($"/api/cases/{caseId}/evaluations", request, ct);
         Detail($"{task} ({subject}): subject {summary.Subject.Accuracy:P0} [{summary.Subject.Ci95Low:F2}, {summary.Subject.Ci95High:F2}] vs baseline {summary.Baseline!.Accuracy:P0}; "
                + $"uplift {summary.Uplift!.Estimate:+0.00;-0.00} [{summary.Uplift.Ci95Low:F2}, {summary.Uplift.Ci95High:F2}], p = {summary.Uplift.P:G3} ({summary.Uplift.Test}) → {(evaluation.Significant ? "significant" : "not significant")}");
@@ -330,7 +334,7 @@ public sealed class DemoRunner(DemoOptions options)
 /// <summary>Turns an evaluation summary into what the server records.</summary>
 public static class EvalSubmission
 {
-    public static SubmitEvaluationRequest From(EvalSummary s, string? mitigationId) => new()
+    public static SubmitEvaluationRequest From(EvalSummary s, string? mitigationId, string? condition = null) => new()
     {
         Capability = s.Capability,
         Task = s.Task,
@@ -340,6 +344,7 @@ public static class EvalSubmission
         Uplift = s.Uplift is null ? null : new UpliftDto { Estimate = s.Uplift.Estimate, Ci95Low = s.Uplift.Ci95Low, Ci95High = s.Uplift.Ci95High, P = s.Uplift.P, Test = s.Uplift.Test },
         LogSha256 = File.Exists(s.LogPath) ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(s.LogPath))) : null,
         MitigationId = mitigationId,
+        SubjectCondition = condition,
     };
 
     private static ConditionDto Condition(ConditionResult c) => new()

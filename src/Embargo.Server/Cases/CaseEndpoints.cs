@@ -400,6 +400,11 @@ public static class CaseEndpoints
             {
                 return ProtocolError.Validation($"the case has no threat model for capability '{request.Capability}'");
             }
+            if (request.SubjectCondition is { } conditionName
+                && !await uow.Db.Conditions.AnyAsync(c => c.ModelVersionId == snap.Case.ModelVersionId && c.Name == conditionName, token))
+            {
+                return ProtocolError.Validation($"model version {snap.Case.ModelVersionId} has no registered condition '{conditionName}'");
+            }
             var e = new EvaluationEntity
             {
                 Id = Ids.New("evl"),
@@ -410,6 +415,7 @@ public static class CaseEndpoints
                 MitigationId = mitigation?.Id,
                 Samples = request.Samples,
                 SubjectModel = request.Subject.Model,
+                SubjectCondition = request.SubjectCondition,
                 SubjectCorrect = request.Subject.Correct,
                 SubjectTotal = request.Subject.Total,
                 SubjectAccuracy = request.Subject.Accuracy,
@@ -434,7 +440,7 @@ public static class CaseEndpoints
             e.LedgerIndex = uow.Append("evaluation.recorded", new JsonObject
             {
                 ["case"] = id, ["evaluation"] = e.Id, ["capability"] = e.Capability, ["task"] = e.Task, ["purpose"] = e.Purpose,
-                ["mitigation"] = e.MitigationId, ["subject"] = e.SubjectModel, ["subjectAccuracy"] = e.SubjectAccuracy,
+                ["mitigation"] = e.MitigationId, ["subject"] = e.SubjectModel, ["condition"] = e.SubjectCondition, ["subjectAccuracy"] = e.SubjectAccuracy,
                 ["baseline"] = e.BaselineModel, ["baselineAccuracy"] = e.BaselineAccuracy, ["uplift"] = e.Uplift, ["p"] = e.P,
                 ["test"] = e.Test, ["logSha256"] = e.LogSha256,
             });

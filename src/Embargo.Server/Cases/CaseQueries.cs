@@ -190,6 +190,7 @@ public sealed class CaseSnapshot
         Capability = e.Capability,
         Task = e.Task,
         Purpose = e.Purpose,
+        SubjectCondition = e.SubjectCondition,
         Samples = e.Samples,
         Subject = new ConditionDto { Model = e.SubjectModel, Correct = e.SubjectCorrect, Total = e.SubjectTotal, Accuracy = e.SubjectAccuracy, Ci95Low = e.SubjectCiLow, Ci95High = e.SubjectCiHigh },
         Baseline = e.BaselineModel is null ? null : new ConditionDto

@@ -21,6 +21,8 @@ public static class ModelEndpoints
         group.MapPost("/models", RegisterModel);
         group.MapPost("/models/{modelId}/versions", RegisterVersion);
         group.MapGet("/model-versions/{id}", GetVersion);
+        group.MapPost("/model-versions/{id}/conditions", RegisterCondition);
+        group.MapGet("/model-versions/{id}/conditions", ListConditions);
         group.MapPost("/reference-models", RegisterReferenceModel);
         app.MapGet("/api/weights/{digest}", WeightsStatus).WithTags("Models").AllowAnonymous();
         return group;
@@ -152,6 +154,68 @@ public static class ModelEndpoints
         var model = await db.Models.AsNoTracking().FirstAsync(m => m.Id == v.ModelId, ct);
         return TypedResults.Ok(ToDto(v, model.Name));
     }
+
+    private static readonly string[] ConditionKinds = ["base", "fine-tuned", "tool-augmented", "assisted"];
+
+    internal static ModelConditionDto ToDto(ConditionEntity c) => new()
+    {
+        Id = c.Id, ModelVersionId = c.ModelVersionId, Name = c.Name, Kind = c.Kind, ModelName = c.ModelName, Endpoint = c.Endpoint, Description = c.Description,
+    };
+
+    /// <summary>
+    /// A condition is a way the version is run for evaluation — its base weights, a fine-tune, with tools, assisted
+    /// by the reference model — at an OpenAI-compatible endpoint. Evaluations name the condition their subject ran as.
+    /// </summary>
+    private static async Task<Results<Created<ModelConditionDto>, ProblemHttpResult>> RegisterCondition(
+        string id, RegisterModelConditionRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        var result = await writer.ExecuteAsync<ModelConditionDto>(caller, async (uow, token) =>
+        {
+            if (caller.Require(Role.Developer) is { } denied)
+            {
+                return denied;
+            }
+            var version = await uow.Db.ModelVersions.FirstOrDefaultAsync(v => v.Id == id, token);
+            if (version is null)
+            {
+                return ProtocolError.NotFound($"model version {id}");
+            }
+            if (!await uow.Db.Models.AnyAsync(m => m.Id == version.ModelId && m.OrganisationId == caller.OrganisationId, token))
+            {
+                return ProtocolError.Forbidden("only the model's developer registers its conditions");
+            }
+            if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 100 || !ConditionKinds.Contains(request.Kind) || string.IsNullOrWhiteSpace(request.ModelName))
+            {
+                return ProtocolError.Validation($"a condition needs a name (≤ 100 characters), a model name and a kind: {string.Join(", ", ConditionKinds)}");
+            }
+            if (!Uri.TryCreate(request.Endpoint, UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("http" or "https"))
+            {
+                return ProtocolError.Validation($"endpoint '{request.Endpoint}' is not an http(s) URL");
+            }
+            if (await uow.Db.Conditions.AnyAsync(c => c.ModelVersionId == id && c.Name == request.Name, token))
+            {
+                return ProtocolError.Validation($"model version {id} already has a condition named '{request.Name}'");
+            }
+            var condition = new ConditionEntity
+            {
+                Id = Ids.New("cnd"), ModelVersionId = id, Name = request.Name, Kind = request.Kind, ModelName = request.ModelName,
+                Endpoint = endpoint.ToString(), Description = request.Description, CreatedAt = uow.Now,
+            };
+            uow.Db.Conditions.Add(condition);
+            uow.Append("condition.registered", new JsonObject
+            {
+                ["modelVersion"] = id, ["condition"] = condition.Id, ["name"] = condition.Name, ["kind"] = condition.Kind,
+                ["modelName"] = condition.ModelName, ["endpoint"] = condition.Endpoint,
+            });
+            return ToDto(condition);
+        }, ct);
+        return ApiResults.Created(result, c => $"/api/model-versions/{id}/conditions");
+    }
+
+    private static async Task<Ok<List<ModelConditionDto>>> ListConditions(string id, EmbargoDb db, CancellationToken ct) =>
+        TypedResults.Ok((await db.Conditions.AsNoTracking().Where(c => c.ModelVersionId == id).ToListAsync(ct))
+            .OrderBy(c => c.Name, StringComparer.Ordinal).Select(ToDto).ToList());
 
     /// <summary>Rule 5: a stronger reference model flags certificates of cases that used a weaker one.</summary>
     private static async Task<Results<Created<ReferenceModelDto>, ProblemHttpResult>> RegisterReferenceModel(

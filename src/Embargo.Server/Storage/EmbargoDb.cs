@@ -26,6 +26,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     public DbSet<LedgerLeafEntity> LedgerLeaves => Set<LedgerLeafEntity>();
     public DbSet<WeightsGrantEntity> WeightsGrants => Set<WeightsGrantEntity>();
     public DbSet<WrappedKeyEntity> WrappedKeys => Set<WrappedKeyEntity>();
+    public DbSet<ConditionEntity> Conditions => Set<ConditionEntity>();
 
     /// <summary>Every instant is stored in UTC, whatever offset it arrived with (PostgreSQL's timestamptz requires it).</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -58,6 +59,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         modelBuilder.Entity<ViolationEntity>(e => { e.ToTable("violations"); e.HasIndex(x => x.ManifestDigest); });
         modelBuilder.Entity<WeightsGrantEntity>(e => { e.ToTable("weights_grants"); e.HasIndex(x => new { x.ModelVersionId, x.PrincipalId }).IsUnique(); });
         modelBuilder.Entity<WrappedKeyEntity>(e => { e.ToTable("wrapped_keys"); e.HasIndex(x => new { x.ModelVersionId, x.KeyId }); });
+        modelBuilder.Entity<ConditionEntity>(e => { e.ToTable("conditions"); e.HasIndex(x => new { x.ModelVersionId, x.Name }).IsUnique(); });
         modelBuilder.Entity<LedgerLeafEntity>(e =>
         {
             e.ToTable("ledger_leaves");

@@ -99,6 +99,8 @@ public sealed class EvaluationEntity
     public required string Purpose { get; set; }
     public string? MitigationId { get; set; }
     public required string SubjectModel { get; set; }
+    /// <summary>The registered condition of the version the subject ran as (null: not named).</summary>
+    public string? SubjectCondition { get; set; }
     public int Samples { get; set; }
     public int SubjectCorrect { get; set; }
     public int SubjectTotal { get; set; }
@@ -248,5 +250,18 @@ public sealed class WrappedKeyEntity
     public required string KeyId { get; set; }
     public required string EphemeralPublicKey { get; set; }
     public required string WrappedDataKey { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A way the version is run for evaluation: base weights, a fine-tune, tool-augmented, assisted.</summary>
+public sealed class ConditionEntity
+{
+    public required string Id { get; set; }
+    public required string ModelVersionId { get; set; }
+    public required string Name { get; set; }
+    public required string Kind { get; set; }
+    public required string ModelName { get; set; }
+    public required string Endpoint { get; set; }
+    public string? Description { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }

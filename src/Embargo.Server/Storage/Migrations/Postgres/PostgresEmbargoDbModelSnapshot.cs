@@ -158,6 +158,45 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.ToTable("commitments", (string)null);
                 });
 
+            modelBuilder.Entity("Embargo.Server.Storage.ConditionEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Description")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ModelName")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId", "Name")
+                        .IsUnique();
+
+                    b.ToTable("conditions", (string)null);
+                });
+
             modelBuilder.Entity("Embargo.Server.Storage.DisclosureEntity", b =>
                 {
                     b.Property<string>("Id")
@@ -273,6 +312,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
 
                     b.Property<double>("SubjectCiLow")
                         .HasColumnType("double precision");
+
+                    b.Property<string>("SubjectCondition")
+                        .HasColumnType("text");
 
                     b.Property<int>("SubjectCorrect")
                         .HasColumnType("integer");

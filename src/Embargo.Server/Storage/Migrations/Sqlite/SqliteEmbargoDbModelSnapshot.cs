@@ -153,6 +153,45 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.ToTable("commitments", (string)null);
                 });
 
+            modelBuilder.Entity("Embargo.Server.Storage.ConditionEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Description")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ModelName")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId", "Name")
+                        .IsUnique();
+
+                    b.ToTable("conditions", (string)null);
+                });
+
             modelBuilder.Entity("Embargo.Server.Storage.DisclosureEntity", b =>
                 {
                     b.Property<string>("Id")
@@ -268,6 +307,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
 
                     b.Property<double>("SubjectCiLow")
                         .HasColumnType("REAL");
+
+                    b.Property<string>("SubjectCondition")
+                        .HasColumnType("TEXT");
 
                     b.Property<int>("SubjectCorrect")
                         .HasColumnType("INTEGER");

@@ -72,6 +72,24 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateTable(
+                name: "conditions",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelVersionId = table.Column<string>(type: "TEXT", nullable: false),
+                    Name = table.Column<string>(type: "TEXT", nullable: false),
+                    Kind = table.Column<string>(type: "TEXT", nullable: false),
+                    ModelName = table.Column<string>(type: "TEXT", nullable: false),
+                    Endpoint = table.Column<string>(type: "TEXT", nullable: false),
+                    Description = table.Column<string>(type: "TEXT", nullable: true),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_conditions", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "disclosure_recipients",
                 columns: table => new
                 {
@@ -112,6 +130,7 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     Purpose = table.Column<string>(type: "TEXT", nullable: false),
                     MitigationId = table.Column<string>(type: "TEXT", nullable: true),
                     SubjectModel = table.Column<string>(type: "TEXT", nullable: false),
+                    SubjectCondition = table.Column<string>(type: "TEXT", nullable: true),
                     Samples = table.Column<int>(type: "INTEGER", nullable: false),
                     SubjectCorrect = table.Column<int>(type: "INTEGER", nullable: false),
                     SubjectTotal = table.Column<int>(type: "INTEGER", nullable: false),
@@ -394,6 +413,12 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                 column: "CaseId");
 
             migrationBuilder.CreateIndex(
+                name: "IX_conditions_ModelVersionId_Name",
+                table: "conditions",
+                columns: new[] { "ModelVersionId", "Name" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "IX_disclosure_recipients_DisclosureId_OrganisationId",
                 table: "disclosure_recipients",
                 columns: new[] { "DisclosureId", "OrganisationId" },
@@ -503,6 +528,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "commitments");
+
+            migrationBuilder.DropTable(
+                name: "conditions");
 
             migrationBuilder.DropTable(
                 name: "disclosure_recipients");

@@ -72,6 +72,24 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                 });
 
             migrationBuilder.CreateTable(
+                name: "conditions",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "text", nullable: false),
+                    ModelVersionId = table.Column<string>(type: "text", nullable: false),
+                    Name = table.Column<string>(type: "text", nullable: false),
+                    Kind = table.Column<string>(type: "text", nullable: false),
+                    ModelName = table.Column<string>(type: "text", nullable: false),
+                    Endpoint = table.Column<string>(type: "text", nullable: false),
+                    Description = table.Column<string>(type: "text", nullable: true),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_conditions", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "disclosure_recipients",
                 columns: table => new
                 {
@@ -112,6 +130,7 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     Purpose = table.Column<string>(type: "text", nullable: false),
                     MitigationId = table.Column<string>(type: "text", nullable: true),
                     SubjectModel = table.Column<string>(type: "text", nullable: false),
+                    SubjectCondition = table.Column<string>(type: "text", nullable: true),
                     Samples = table.Column<int>(type: "integer", nullable: false),
                     SubjectCorrect = table.Column<int>(type: "integer", nullable: false),
                     SubjectTotal = table.Column<int>(type: "integer", nullable: false),
@@ -394,6 +413,12 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                 column: "CaseId");
 
             migrationBuilder.CreateIndex(
+                name: "IX_conditions_ModelVersionId_Name",
+                table: "conditions",
+                columns: new[] { "ModelVersionId", "Name" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "IX_disclosure_recipients_DisclosureId_OrganisationId",
                 table: "disclosure_recipients",
                 columns: new[] { "DisclosureId", "OrganisationId" },
@@ -503,6 +528,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
 
             migrationBuilder.DropTable(
                 name: "commitments");
+
+            migrationBuilder.DropTable(
+                name: "conditions");
 
             migrationBuilder.DropTable(
                 name: "disclosure_recipients");
