@@ -33,6 +33,7 @@ public static class EmbargoServer
         builder.Services.AddLedger();
         builder.Services.AddMitigations();
         builder.Services.AddSingleton<ICommitmentEngine, EvaluationCommitmentEngine>();
+        builder.Services.AddSingleton<AdminCredential>();
         builder.Services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization();

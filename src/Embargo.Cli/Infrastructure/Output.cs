@@ -19,15 +19,15 @@ public static class Output
             return;
         }
         var node = JsonSerializer.SerializeToNode(value, value.GetType(), EmbargoClient.Json);
-        var table = new Table().Border(TableBorder.Rounded).AddColumn("field").AddColumn("value");
-        if (title is not null)
-        {
-            table.Title(Markup.Escape(title));
-        }
         if (node is JsonArray rows && rows.All(r => r is JsonObject))
         {
             AnsiConsole.Write(ListTable(rows, title));
             return;
+        }
+        var table = new Table().Border(TableBorder.Rounded).AddColumn("field").AddColumn("value");
+        if (title is not null)
+        {
+            table.Title(Markup.Escape(title));
         }
         if (node is JsonObject obj)
         {

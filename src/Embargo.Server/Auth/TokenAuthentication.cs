@@ -16,7 +16,7 @@ public sealed class TokenAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    IOptions<EmbargoOptions> embargo,
+    AdminCredential admin,
     IDbContextFactory<EmbargoDb> dbFactory) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "EmbargoToken";
@@ -34,8 +34,7 @@ public sealed class TokenAuthenticationHandler(
         }
         var token = header["Bearer ".Length..].Trim();
         var hash = Ids.HashToken(token);
-        var adminHash = Ids.HashToken(embargo.Value.AdminToken);
-        if (CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(hash), Encoding.ASCII.GetBytes(adminHash)))
+        if (CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(hash), admin.TokenHash))
         {
             return Success("admin", "embargo", Role.Admin);
         }
@@ -67,4 +66,10 @@ public sealed class TokenAuthenticationHandler(
         await Results.Problem(failure ?? "this needs an API token: send 'Authorization: Bearer <token>'",
             statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized").ExecuteAsync(Context);
     }
+}
+
+/// <summary>The configured admin token's hash, computed once rather than on every request.</summary>
+public sealed class AdminCredential(IOptions<EmbargoOptions> options)
+{
+    public byte[] TokenHash { get; } = Encoding.ASCII.GetBytes(Ids.HashToken(options.Value.AdminToken));
 }

@@ -6,6 +6,7 @@ using Embargo.Server.Auth;
 using Embargo.Server.Certificates;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
+using Embargo.Server.Models;
 using Embargo.Server.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -54,16 +55,12 @@ public static class CaseEndpoints
             {
                 return tier.Error!;
             }
-            var version = await uow.Db.ModelVersions.FirstOrDefaultAsync(v => v.Id == request.ModelVersionId, token);
-            if (version is null)
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, request.ModelVersionId, "may open a case for it", token);
+            if (!owned.IsOk)
             {
-                return ProtocolError.NotFound($"model version {request.ModelVersionId}");
+                return owned.Error!;
             }
-            var model = await uow.Db.Models.FirstAsync(m => m.Id == version.ModelId, token);
-            if (model.OrganisationId != caller.OrganisationId)
-            {
-                return ProtocolError.Forbidden("only the model's developer may open a case for it");
-            }
+            var version = owned.Value.Version;
             var regulatorIsOne = await uow.Db.Principals.AnyAsync(p => p.OrganisationId == request.RegulatorOrganisationId && p.Role == "regulator", token);
             if (!regulatorIsOne)
             {

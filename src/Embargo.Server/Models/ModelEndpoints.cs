@@ -172,18 +172,9 @@ public static class ModelEndpoints
         var caller = Caller.From(http.User);
         var result = await writer.ExecuteAsync<ModelConditionDto>(caller, async (uow, token) =>
         {
-            if (caller.Require(Role.Developer) is { } denied)
+            if (await ModelOwnership.OwnedVersionAsync(uow, id, "registers its conditions", token) is { IsOk: false } notOwned)
             {
-                return denied;
-            }
-            var version = await uow.Db.ModelVersions.FirstOrDefaultAsync(v => v.Id == id, token);
-            if (version is null)
-            {
-                return ProtocolError.NotFound($"model version {id}");
-            }
-            if (!await uow.Db.Models.AnyAsync(m => m.Id == version.ModelId && m.OrganisationId == caller.OrganisationId, token))
-            {
-                return ProtocolError.Forbidden("only the model's developer registers its conditions");
+                return notOwned.Error!;
             }
             if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 100 || !ConditionKinds.Contains(request.Kind) || string.IsNullOrWhiteSpace(request.ModelName))
             {

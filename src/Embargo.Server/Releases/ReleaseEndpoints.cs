@@ -5,6 +5,7 @@ using Embargo.Server.Auth;
 using Embargo.Server.Certificates;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
+using Embargo.Server.Models;
 using Embargo.Server.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -40,16 +41,12 @@ public static class ReleaseEndpoints
             {
                 return ProtocolError.Validation($"{tier.Value.Name()} is not a release: the developer keeps the weights; releases start at staged");
             }
-            var version = await uow.Db.ModelVersions.FirstOrDefaultAsync(v => v.Id == request.ModelVersionId, token);
-            if (version is null)
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, request.ModelVersionId, "releases it", token);
+            if (!owned.IsOk)
             {
-                return ProtocolError.NotFound($"model version {request.ModelVersionId}");
+                return owned.Error!;
             }
-            var model = await uow.Db.Models.FirstAsync(m => m.Id == version.ModelId, token);
-            if (model.OrganisationId != caller.OrganisationId)
-            {
-                return ProtocolError.Forbidden("only the model's developer releases it");
-            }
+            var version = owned.Value.Version;
             var certificates = await uow.Db.Certificates.Where(c => c.ModelVersionId == version.Id && c.Status != CertificateStatus.Pending).ToListAsync(token);
             var judged = certificates.Select(c => (Tiers.Parse(c.Tier).Value, c.Status == CertificateStatus.Issued)).ToList();
             if (Rules.ReleaseAllowed(tier.Value, judged) is { } refused)

@@ -5,6 +5,7 @@ using Embargo.Server.Auth;
 using Embargo.Server.Certificates;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
+using Embargo.Server.Models;
 using Embargo.Server.Storage;
 using Embargo.Weights;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -28,29 +29,12 @@ public static class WeightsEndpoints
         return group;
     }
 
-    private static async Task<Result<(ModelVersionEntity Version, ModelEntity Model)>> OwnVersionAsync(UnitOfWork uow, string id, CancellationToken ct)
-    {
-        if (uow.Caller.Require(Role.Developer) is { } denied)
-        {
-            return denied;
-        }
-        var version = await uow.Db.ModelVersions.FirstOrDefaultAsync(v => v.Id == id, ct);
-        if (version is null)
-        {
-            return ProtocolError.NotFound($"model version {id}");
-        }
-        var model = await uow.Db.Models.FirstAsync(m => m.Id == version.ModelId, ct);
-        return model.OrganisationId == uow.Caller.OrganisationId
-            ? (version, model)
-            : ProtocolError.Forbidden("only the model's developer manages its grants and keys");
-    }
-
     private static async Task<Results<Ok<GrantDto>, ProblemHttpResult>> Grant(string id, GrantRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<GrantDto>(caller, async (uow, token) =>
         {
-            var owned = await OwnVersionAsync(uow, id, token);
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, id, "manages its grants and keys", token);
             if (!owned.IsOk)
             {
                 return owned.Error!;
@@ -81,7 +65,7 @@ public static class WeightsEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<DepositKeysDto>(caller, async (uow, token) =>
         {
-            var owned = await OwnVersionAsync(uow, id, token);
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, id, "manages its grants and keys", token);
             if (!owned.IsOk)
             {
                 return owned.Error!;
