@@ -1,3 +1,4 @@
+using System.ClientModel;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -5,6 +6,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Embargo.SampleModel;
 using Microsoft.Extensions.Time.Testing;
+using OpenAI;
+using OpenAI.Files;
+using OpenAI.FineTuning;
 
 namespace Embargo.Evaluation.Tests;
 
@@ -166,6 +170,26 @@ public sealed class SampleFineTuningTests : IDisposable
         // The variant is listed with the SAMPLE models.
         var (_, models) = await SendAsync(server, "/models");
         Assert.Contains(model, models["data"]!.AsArray().Select(m => S(m!["id"])));
+    }
+
+    [Fact]
+    public async Task TheOfficialOpenAIClientUploadsAndFineTunesAndReadsTheFinishedJob()
+    {
+#pragma warning disable OPENAI001 // the SDK marks its fine-tuning client experimental
+        await using var server = await StartAsync();
+        var client = new OpenAIClient(new ApiKeyCredential("sample-key"), new OpenAIClientOptions { Endpoint = server.BaseUrl });
+        OpenAIFile file = await client.GetOpenAIFileClient().UploadFileAsync(TrainingFile, FileUploadPurpose.FineTune);
+        Assert.Equal(new FileInfo(TrainingFile).Length, file.SizeInBytesLong);
+        var job = await client.GetFineTuningClient().FineTuneAsync("sample-camelid-7b", file.Id, waitUntilCompleted: false, new FineTuningOptions { Suffix = "sdk" });
+        Assert.Equal(FineTuningStatus.ValidatingFiles, job.Status);
+        Assert.False(job.HasCompleted);
+        _clock.Advance(Step * 40);
+        await job.UpdateStatusAsync();
+        Assert.True(job.HasCompleted);
+        Assert.Equal(FineTuningStatus.Succeeded, job.Status);
+        var raw = JsonNode.Parse(job.GetRawResponse().Content.ToString())!;
+        Assert.Equal($"ft:sample-camelid-7b:embargo-sample:sdk:{job.JobId[6..14]}", S(raw["fine_tuned_model"]));
+#pragma warning restore OPENAI001
     }
 
     [Fact]
