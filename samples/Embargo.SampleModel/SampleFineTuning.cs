@@ -25,6 +25,7 @@ internal sealed class SampleFineTuning(CapabilityProfile profile, SampleModelOpt
     public const int MinExamples = 10;
     public const int MaxStoredFiles = 1000;
     public const int MaxStoredJobs = 1000;
+    public const int MaxSteps = 1000;
     private const int MaxMessagesPerExample = 64;
     private const int MaxJsonDepth = 16;
     private static readonly string[] Roles = ["system", "user", "assistant", "tool"];
@@ -258,7 +259,8 @@ internal sealed class SampleFineTuning(CapabilityProfile profile, SampleModelOpt
         }
         var n = epochs ?? 3;
         var b = batch ?? Math.Max(1, (file.Examples + 9) / 10);
-        var steps = Math.Max(1, n * ((file.Examples + b - 1) / b));
+        // Capped so that a job's event list (one metrics event per step) stays small.
+        var steps = Math.Clamp(n * ((file.Examples + b - 1) / b), 1, MaxSteps);
         var failure = file.Examples < MinExamples
             ? $"Training file has {file.Examples} example(s), but must have at least {MinExamples} examples"
             : null;

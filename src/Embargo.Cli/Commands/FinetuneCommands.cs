@@ -62,51 +62,72 @@ public static class FinetuneCommands
                         throw new UserInputException($"environment variable {variable} (--api-key-env) is not set");
                     }
                 }
-                var conditionName = r.GetValue(name)!;
-                var modelSuffix = r.GetValue(suffix) ?? Suffix(conditionName);
-                var path = r.GetValue(training)!;
-                var sha256 = await Sha256Async(path, ct);
-
-                // Fail fast: the version exists and the name is free before anything is uploaded or trained.
-                var versionId = r.GetValue(version)!;
-                await embargo.GetAsync<ModelVersionDto>($"/api/model-versions/{Uri.EscapeDataString(versionId)}", ct);
-                var existing = await embargo.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{Uri.EscapeDataString(versionId)}/conditions", ct);
-                if (existing.Any(c => c.Name == conditionName))
+                return await RunAsync(embargo, new FinetuneRequest
                 {
-                    throw new UserInputException($"model version {versionId} already has a condition named '{conditionName}'");
-                }
-
-                using var api = new FineTuningApi(endpoint, key);
-                var file = await api.UploadAsync(path, ct);
-                var fileId = Text(file, "id", "the uploaded file");
-                Console.Error.WriteLine($"uploaded {Path.GetFileName(path)} ({sha256}) as {fileId}");
-                var job = await api.CreateJobAsync(fileId, r.GetValue(baseModel)!, modelSuffix, r.GetValue(epochs), ct);
-                var jobId = Text(job, "id", "the fine-tuning job");
-                Console.Error.WriteLine($"created fine-tuning job {jobId} of {r.GetValue(baseModel)}");
-
-                job = await FollowAsync(api, jobId, TimeSpan.FromSeconds(pollEvery), TimeSpan.FromMinutes(giveUpAfter), ct);
-                var status = Text(job, "status", $"job {jobId}");
-                if (status != "succeeded")
-                {
-                    var why = job["error"] is JsonObject err && err["message"] is JsonValue m && m.TryGetValue<string>(out var message) ? message : "no reason given";
-                    throw new CommandFailedException($"fine-tuning job {jobId} {status}: {why.ReplaceLineEndings(" ")}; nothing registered");
-                }
-                if (job["fine_tuned_model"] is not JsonValue ftm || !ftm.TryGetValue<string>(out var fineTuned) || string.IsNullOrWhiteSpace(fineTuned))
-                {
-                    throw new CommandFailedException($"fine-tuning job {jobId} succeeded without a fine_tuned_model; nothing registered");
-                }
-                Console.Error.WriteLine($"fine-tuned model {fineTuned}");
-                return await embargo.PostAsync<ModelConditionDto>($"/api/model-versions/{Uri.EscapeDataString(versionId)}/conditions", new RegisterModelConditionRequest
-                {
-                    Name = conditionName,
-                    Kind = "fine-tuned",
-                    ModelName = fineTuned,
-                    Endpoint = endpoint.ToString(),
-                    Description = $"fine-tune of {r.GetValue(baseModel)} on {Path.GetFileName(path)}",
-                    TrainingFileSha256 = sha256,
-                    FineTuningJobId = jobId,
+                    VersionId = r.GetValue(version)!, TrainingPath = r.GetValue(training)!, Endpoint = endpoint, BaseModel = r.GetValue(baseModel)!,
+                    Name = r.GetValue(name)!, Suffix = r.GetValue(suffix), Epochs = r.GetValue(epochs), ApiKey = key,
+                    Poll = TimeSpan.FromSeconds(pollEvery), Timeout = TimeSpan.FromMinutes(giveUpAfter),
                 }, ct);
             });
+    }
+
+    /// <summary>
+    /// Uploads the training file, creates the job, follows it to the end and registers the fine-tuned model as a condition
+    /// of the version (as <paramref name="embargo"/>'s principal, the version's developer). Progress goes to stderr unless
+    /// <see cref="FinetuneRequest.Quiet"/>. Failures are <see cref="UserInputException"/> or
+    /// <see cref="CommandFailedException"/>; a failed job registers nothing. The demo calls this too.
+    /// </summary>
+    public static async Task<ModelConditionDto> RunAsync(EmbargoClient embargo, FinetuneRequest request, CancellationToken ct)
+    {
+        void Note(string line)
+        {
+            if (!request.Quiet)
+            {
+                Console.Error.WriteLine(line);
+            }
+        }
+        var modelSuffix = request.Suffix ?? Suffix(request.Name);
+        var sha256 = await Sha256Async(request.TrainingPath, ct);
+
+        // Fail fast: the version exists and the name is free before anything is uploaded or trained.
+        var versionPath = $"/api/model-versions/{Uri.EscapeDataString(request.VersionId)}";
+        await embargo.GetAsync<ModelVersionDto>(versionPath, ct);
+        var existing = await embargo.GetAsync<List<ModelConditionDto>>(versionPath + "/conditions", ct);
+        if (existing.Any(c => c.Name == request.Name))
+        {
+            throw new UserInputException($"model version {request.VersionId} already has a condition named '{request.Name}'");
+        }
+
+        using var api = new FineTuningApi(request.Endpoint, request.ApiKey);
+        var file = await api.UploadAsync(request.TrainingPath, ct);
+        var fileId = Text(file, "id", "the uploaded file");
+        Note($"uploaded {Path.GetFileName(request.TrainingPath)} ({sha256}) as {fileId}");
+        var job = await api.CreateJobAsync(fileId, request.BaseModel, modelSuffix, request.Epochs, ct);
+        var jobId = Text(job, "id", "the fine-tuning job");
+        Note($"created fine-tuning job {jobId} of {request.BaseModel}");
+
+        job = await FollowAsync(api, jobId, request.Poll, request.Timeout, request.Quiet, ct);
+        var status = Text(job, "status", $"job {jobId}");
+        if (status != "succeeded")
+        {
+            var why = job["error"] is JsonObject err && err["message"] is JsonValue m && m.TryGetValue<string>(out var message) ? message : "no reason given";
+            throw new CommandFailedException($"fine-tuning job {jobId} {status}: {why.ReplaceLineEndings(" ")}; nothing registered");
+        }
+        if (job["fine_tuned_model"] is not JsonValue ftm || !ftm.TryGetValue<string>(out var fineTuned) || string.IsNullOrWhiteSpace(fineTuned))
+        {
+            throw new CommandFailedException($"fine-tuning job {jobId} succeeded without a fine_tuned_model; nothing registered");
+        }
+        Note($"fine-tuned model {fineTuned}");
+        return await embargo.PostAsync<ModelConditionDto>(versionPath + "/conditions", new RegisterModelConditionRequest
+        {
+            Name = request.Name,
+            Kind = "fine-tuned",
+            ModelName = fineTuned,
+            Endpoint = request.Endpoint.ToString(),
+            Description = $"fine-tune of {request.BaseModel} on {Path.GetFileName(request.TrainingPath)}",
+            TrainingFileSha256 = sha256,
+            FineTuningJobId = jobId,
+        }, ct);
     }
 
     /// <summary>A fine-tuned model name suffix from a condition name: letters, digits, '-' and '_', at most 64.</summary>
@@ -135,7 +156,7 @@ public static class FinetuneCommands
             : throw new CommandFailedException($"the fine-tuning API answered {what} without '{member}'");
 
     /// <summary>Polls the job and its events until it ends; a bar on a terminal, plain lines otherwise (stderr).</summary>
-    private static async Task<JsonObject> FollowAsync(FineTuningApi api, string jobId, TimeSpan every, TimeSpan timeout, CancellationToken ct)
+    private static async Task<JsonObject> FollowAsync(FineTuningApi api, string jobId, TimeSpan every, TimeSpan timeout, bool quiet, CancellationToken ct)
     {
         var started = TimeProvider.System.GetTimestamp();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -159,6 +180,10 @@ public static class FinetuneCommands
         }
         try
         {
+            if (quiet)
+            {
+                return await Loop((_, _) => { });
+            }
             if (Console.IsErrorRedirected)
             {
                 var last = "";
@@ -350,4 +375,25 @@ public static class FinetuneCommands
             }
         }
     }
+}
+
+/// <summary>What `embargo finetune` does, for callers other than the command line (the demo).</summary>
+public sealed record FinetuneRequest
+{
+    public required string VersionId { get; init; }
+    /// <summary>JSONL training file, one chat example {"messages": […]} per line.</summary>
+    public required string TrainingPath { get; init; }
+    /// <summary>OpenAI-compatible base URL of the fine-tuning API, where the fine-tuned model is then served.</summary>
+    public required Uri Endpoint { get; init; }
+    public required string BaseModel { get; init; }
+    /// <summary>The condition to register, e.g. "ft-bio".</summary>
+    public required string Name { get; init; }
+    /// <summary>Suffix of the fine-tuned model's name; null = derived from <see cref="Name"/>.</summary>
+    public string? Suffix { get; init; }
+    public int? Epochs { get; init; }
+    public string? ApiKey { get; init; }
+    public TimeSpan Poll { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromDays(1);
+    /// <summary>No progress on stderr.</summary>
+    public bool Quiet { get; init; }
 }
