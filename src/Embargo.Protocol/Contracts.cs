@@ -436,6 +436,10 @@ public sealed record RegisterModelConditionRequest
     /// <summary>The OpenAI-compatible base URL the condition is served at.</summary>
     public required string Endpoint { get; init; }
     public string? Description { get; init; }
+    /// <summary>Kind fine-tuned: sha256 of the training file ("sha256:" + 64 hex), logged on the ledger.</summary>
+    public string? TrainingFileSha256 { get; init; }
+    /// <summary>Kind fine-tuned: the fine-tuning job that produced the model (≤ 200 characters), logged on the ledger.</summary>
+    public string? FineTuningJobId { get; init; }
 }
 
 public sealed record ModelConditionDto
@@ -447,4 +451,6 @@ public sealed record ModelConditionDto
     public required string ModelName { get; init; }
     public required string Endpoint { get; init; }
     public string? Description { get; init; }
+    public string? TrainingFileSha256 { get; init; }
+    public string? FineTuningJobId { get; init; }
 }
