@@ -16,6 +16,8 @@ public sealed record CertificateVerification(IReadOnlyList<VerificationCheck> Ch
 {
     public bool Ok => Checks.Count > 0 && Checks.All(c => c.Ok);
     public VerificationCheck? FirstFailure => Checks.FirstOrDefault(c => !c.Ok);
+    /// <summary>True when the ledger was scanned after the issuance for a revocation, a flag or a superseding certificate.</summary>
+    public bool RevocationChecked => Checks.Any(c => c.Name == CertificateVerifier.RevocationCheck);
 }
 
 /// <summary>
@@ -24,6 +26,12 @@ public sealed record CertificateVerification(IReadOnlyList<VerificationCheck> Ch
 /// </summary>
 public static class CertificateVerifier
 {
+    public const string RevocationCheck = "revocation";
+
+    /// <summary>Leaf types that end a certificate they name in data.certificate.</summary>
+    private static readonly string[] EndingTypes =
+        ["certificate.revoked", "certificate.flagged-for-reevaluation", "certificate.superseded", "certification.withdrawn"];
+
     public static CertificateVerification Verify(string envelopeJson, string certifierPublicKeyPem, LedgerEvidence? ledger, WeightsEvidence? weights)
     {
         var checks = new List<VerificationCheck>();
@@ -164,8 +172,45 @@ public static class CertificateVerifier
             yield break;
         }
         var issued = MerkleVerifier.VerifyInclusion(issuedIndex, checkpoint.Size, MerkleHash.HashLeaf(leaves[issuedIndex]), tree.InclusionProof(issuedIndex, checkpoint.Size), checkpoint.RootHash);
-        yield return issued.IsOk
-            ? new("issuance event", true, $"leaf {issuedIndex} (certificate.issued) logs this exact statement and signature and is included")
-            : new("issuance event", false, issued.Error!.Message);
+        if (!issued.IsOk)
+        {
+            yield return new("issuance event", false, issued.Error!.Message);
+            yield break;
+        }
+        yield return new("issuance event", true, $"leaf {issuedIndex} (certificate.issued) logs this exact statement and signature and is included");
+        yield return ScanForRevocation(leaves, (int)index, issuedIndex, checkpoint.Size, certificateId!, s.Predicate.Case);
     }
+
+    /// <summary>
+    /// Verification follows revocation: after the certification event, a leaf that revokes, flags or supersedes
+    /// this certificate, or denies its case, ends it. The first such leaf is named by index and type.
+    /// </summary>
+    private static VerificationCheck ScanForRevocation(IReadOnlyList<byte[]> leaves, int certificationIndex, int issuedIndex, long size, string certificateId, string caseId)
+    {
+        for (var i = certificationIndex + 1; i < leaves.Count && i < size; i++)
+        {
+            if (LedgerEvents.TryParse(leaves[i]) is not { } e || Text(e["type"]) is not { } type || e["data"] is not JsonObject d)
+            {
+                continue;
+            }
+            var certificate = Text(d["certificate"]);
+            var @case = Text(d["case"]);
+            if (certificate == certificateId && EndingTypes.Contains(type, StringComparer.Ordinal))
+            {
+                var why = Text(d["reason"]) is { } reason ? $": {reason}" : "";
+                return new(RevocationCheck, false, $"leaf {i} ({type}) ends certificate {certificateId}{why}");
+            }
+            if (@case == caseId && type == "case.denied")
+            {
+                return new(RevocationCheck, false, $"leaf {i} (case.denied) denies case {caseId} after its certification");
+            }
+            if (i > issuedIndex && @case == caseId && type == "certificate.issued" && certificate != certificateId)
+            {
+                return new(RevocationCheck, false, $"leaf {i} (certificate.issued) supersedes certificate {certificateId} with certificate {certificate} for case {caseId}");
+            }
+        }
+        return new(RevocationCheck, true, $"no leaf up to {size} revokes, flags or supersedes certificate {certificateId}");
+    }
+
+    private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
 }
