@@ -69,7 +69,7 @@ public static class VerifyCommand
         }
         Console.Out.WriteLine(result.RevocationChecked
             ? "valid: every check holds, and no later ledger leaf revokes, flags or supersedes the certificate"
-            : "not established as valid: " + NotChecked);
+            : "unconfirmed: " + NotChecked);
     }
 
     public const string NotChecked = "revocation was not checked (give --checkpoint, --ledger and --ledger-key): a revoked, flagged or superseded certificate passes the checks above";

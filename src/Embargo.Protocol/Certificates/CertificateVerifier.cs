@@ -187,26 +187,31 @@ public static class CertificateVerifier
     /// </summary>
     private static VerificationCheck ScanForRevocation(IReadOnlyList<byte[]> leaves, int certificationIndex, int issuedIndex, long size, string certificateId, string caseId)
     {
+        var events = new List<(int Index, string Type, string? Certificate, string? Case, string? Reason)>();
         for (var i = certificationIndex + 1; i < leaves.Count && i < size; i++)
         {
-            if (LedgerEvents.TryParse(leaves[i]) is not { } e || Text(e["type"]) is not { } type || e["data"] is not JsonObject d)
+            if (LedgerEvents.TryParse(leaves[i]) is { } e && Text(e["type"]) is { } type && e["data"] is JsonObject d)
             {
-                continue;
+                events.Add((i, type, Text(d["certificate"]), Text(d["case"]), Text(d["reason"])));
             }
-            var certificate = Text(d["certificate"]);
-            var @case = Text(d["case"]);
-            if (certificate == certificateId && EndingTypes.Contains(type, StringComparer.Ordinal))
+        }
+        // A leaf naming the certificate itself first (a denial revokes in a leaf of its own, right after case.denied).
+        foreach (var e in events)
+        {
+            if (e.Certificate == certificateId && EndingTypes.Contains(e.Type, StringComparer.Ordinal))
             {
-                var why = Text(d["reason"]) is { } reason ? $": {reason}" : "";
-                return new(RevocationCheck, false, $"leaf {i} ({type}) ends certificate {certificateId}{why}");
+                return new(RevocationCheck, false, $"leaf {e.Index} ({e.Type}) ends certificate {certificateId}{(e.Reason is null ? "" : ": " + e.Reason)}");
             }
-            if (@case == caseId && type == "case.denied")
+        }
+        foreach (var e in events)
+        {
+            if (e.Case == caseId && e.Type == "case.denied")
             {
-                return new(RevocationCheck, false, $"leaf {i} (case.denied) denies case {caseId} after its certification");
+                return new(RevocationCheck, false, $"leaf {e.Index} (case.denied) denies case {caseId} after its certification");
             }
-            if (i > issuedIndex && @case == caseId && type == "certificate.issued" && certificate != certificateId)
+            if (e.Index > issuedIndex && e.Case == caseId && e.Type == "certificate.issued" && e.Certificate != certificateId)
             {
-                return new(RevocationCheck, false, $"leaf {i} (certificate.issued) supersedes certificate {certificateId} with certificate {certificate} for case {caseId}");
+                return new(RevocationCheck, false, $"leaf {e.Index} (certificate.issued) supersedes certificate {certificateId} with certificate {e.Certificate} for case {caseId}");
             }
         }
         return new(RevocationCheck, true, $"no leaf up to {size} revokes, flags or supersedes certificate {certificateId}");
