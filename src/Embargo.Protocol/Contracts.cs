@@ -305,7 +305,12 @@ public sealed record CaseDto
     public required IReadOnlyList<string> Blockers { get; init; }
 }
 
-public sealed record CertificationRequest { public required string Tier { get; init; } }
+public sealed record CertificationRequest
+{
+    public required string Tier { get; init; }
+    /// <summary>The key id (hex SHA-256 of the raw public key) the certifier will sign with; when given, an approval by any other key is refused and nothing is logged.</summary>
+    public string? KeyId { get; init; }
+}
 
 /// <summary>The certifier's decision is logged; the certifier then signs exactly these statement bytes.</summary>
 public sealed record CertificationDraftDto
@@ -315,6 +320,8 @@ public sealed record CertificationDraftDto
     /// <summary>Base64 of the exact in-toto statement bytes to sign (DSSE payload).</summary>
     public required string Statement { get; init; }
     public required string PayloadType { get; init; }
+    /// <summary>"pending" (sign it) or "issued" (a repeat of an approval whose certificate was already signed).</summary>
+    public string Status { get; init; } = "pending";
 }
 
 public sealed record SubmitCertificateRequest { public required string Envelope { get; init; } }
