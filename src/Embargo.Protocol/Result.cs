@@ -10,6 +10,8 @@ public enum ErrorKind
     Forbidden,
     /// <summary>A protocol rule forbids this move now (409).</summary>
     RuleViolation,
+    /// <summary>The server cannot take this now: its ledger failed the integrity check (503).</summary>
+    Unavailable,
 }
 
 /// <summary>An expected failure: which rule (if any) stopped the move and a one-line reason.</summary>
@@ -20,6 +22,8 @@ public sealed record ProtocolError
     public required string Message { get; init; }
     /// <summary>The rule of DESIGN.md that forbids the move ("rule-1" … "rule-8", "separation-of-duties", "case-phase").</summary>
     public string? Rule { get; init; }
+    /// <summary>The ledger index the error is about (the first leaf that differs from the signed history).</summary>
+    public long? LedgerIndex { get; init; }
 
     public static ProtocolError Validation(string message) => new() { Kind = ErrorKind.Validation, Code = "invalid", Message = message };
     public static ProtocolError NotFound(string what) => new() { Kind = ErrorKind.NotFound, Code = "not-found", Message = $"{what} was not found" };

@@ -11,6 +11,7 @@ using Embargo.Server.Releases;
 using Embargo.Server.Storage;
 using Embargo.Server.Weights;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -56,7 +57,7 @@ public static class EmbargoServer
 
         app.MapOpenApi();
         app.MapMetrics();
-        app.MapGet("/healthz", () => TypedResults.Text("ok")).AllowAnonymous();
+        app.MapGet("/healthz", Health).AllowAnonymous();
         app.MapOrganisations();
         app.MapModels();
         app.MapCases();
@@ -68,6 +69,10 @@ public static class EmbargoServer
         app.MapLedger();
         return app;
     }
+
+    /// <summary>Unhealthy (503) while the ledger has failed its integrity check, naming the first leaf that differs.</summary>
+    private static Results<ContentHttpResult, ProblemHttpResult> Health(LedgerState ledger) =>
+        ledger.Failure is { } failure ? ApiResults.Problem(failure.ToError()) : TypedResults.Text("ok");
 
     private static void TryAddTimeProvider(this IServiceCollection services)
     {
@@ -98,7 +103,7 @@ public static class EmbargoServer
 }
 
 /// <summary>Applies migrations before anything else runs (registered first among hosted services).</summary>
-public sealed class MigrationService(EmbargoDbFactory factory, LedgerState ledger) : IHostedService
+public sealed class MigrationService(EmbargoDbFactory factory, LedgerIntegrity integrity) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -108,7 +113,9 @@ public sealed class MigrationService(EmbargoDbFactory factory, LedgerState ledge
         {
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
         }
-        await ledger.CatchUpAsync(db, cancellationToken);
+        // The full recompute: every stored leaf against the last checkpoint this server signed. A failure does not
+        // stop the server (reads and /healthz stay up); it refuses to sign and to write until an operator acts.
+        await integrity.VerifyAsync(db, cancellationToken);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -1,8 +1,14 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using Embargo.Ledger;
+using Embargo.Protocol;
 using Embargo.Protocol.Contracts;
+using Embargo.Server.Auth;
+using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
+using Embargo.Server.Storage;
 using Embargo.Server.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 using static Embargo.Server.Tests.Infrastructure.Api;
 
 namespace Embargo.Server.Tests;
@@ -176,47 +182,55 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     [Fact]
-    public async Task AUnitThatFailsToSaveDoesNotDisturbTheOthersInItsBatch()
+    public async Task AUnitThatFailsToSaveInTheMiddleOfABatchIsRolledBackAloneAndTheOthersCommit()
     {
         // Its own server: when this breaks, it must not take the other tests' server with it.
         await using var host = await EmbargoHost.StartAsync();
         using var a = await ProtocolWorld.CreateAsync(host);
         await a.DriveToAsync(Milestone.Testing);
-        using var b = await ProtocolWorld.CreateAsync(host);
-        await b.DriveToAsync(Milestone.Disclosed);
         var start = await LedgerSizeAsync(host);
+        var duplicate = (await host.Admin.GetAsync<List<OrganisationDto>>("/api/organisations", default)).First(o => o.Id == a.DeveloperOrg).Name;
+        var failingId = Ids.New("org");
 
-        // A deadline with a non-UTC offset: stored fine by SQLite; PostgreSQL's driver rejects it inside SaveChanges.
-        var odd = b.Host.Time.GetUtcNow().AddDays(30).ToOffset(TimeSpan.FromHours(-5));
-        var evaluations = Enumerable.Range(0, 20).Select(i => a.SubmitAsync(ProtocolWorld.Evaluation(ProtocolWorld.Bio, 0.3, 0.3, 0.0, 0.5 + (i / 100.0)))).ToList();
-        var deadlines = Enumerable.Range(0, 3).Select(async _ =>
+        List<Task<EvaluationDto>> evaluations;
+        Task<Result<string>> failing;
+        await using (var gate = await WriterGate.CloseAsync(host))
         {
-            try
+            // Ten units queue, then one that appends a leaf and adds an organisation whose name is taken (its SaveChanges
+            // fails on the unique index, after the ten before it were saved in the same transaction), then ten more.
+            evaluations = Enumerable.Range(0, 10).Select(i => a.SubmitAsync(ProtocolWorld.Evaluation(ProtocolWorld.Bio, 0.3, 0.3, 0.0, 0.5 + (i / 100.0)))).ToList();
+            await gate.QueuedAsync(10);
+            failing = gate.Writer.ExecuteAsync<string>(Caller.System, (uow, _) =>
             {
-                await b.Regulator.PostAsync<MitigationDto>($"/api/mitigations/{b.PhishingMitigation.Id}/deadline", new SetDeadlineRequest { DueAt = odd }, default);
-                return true;
-            }
-            catch (Embargo.Cli.Infrastructure.ApiException)
-            {
-                return false;
-            }
-        }).ToList();
-        var results = await Task.WhenAll(evaluations);
-        var deadlineAccepted = (await Task.WhenAll(deadlines)).Count(x => x);
+                uow.Db.Organisations.Add(new OrganisationEntity { Id = failingId, Name = duplicate, CreatedAt = uow.Now });
+                uow.Append("organisation.created", new JsonObject { ["organisation"] = failingId, ["name"] = duplicate });
+                return Task.FromResult<Result<string>>(failingId);
+            }, default);
+            await gate.QueuedAsync(11);
+            evaluations.AddRange(Enumerable.Range(10, 10).Select(i => a.SubmitAsync(ProtocolWorld.Evaluation(ProtocolWorld.Bio, 0.3, 0.3, 0.0, 0.5 + (i / 100.0)))));
+            await gate.QueuedAsync(21);
+            await gate.OpenAsync();
+        }
 
+        await Assert.ThrowsAsync<DbUpdateException>(() => failing);
+        var results = await Task.WhenAll(evaluations);
         var leaves = await LeavesAsync(host, start);
-        Assert.Equal(20 + deadlineAccepted, leaves.Count);
-        Assert.Equal(Enumerable.Range(0, leaves.Count).Select(i => start + i), leaves.Select(l => l.Index));
+        Assert.Equal(20, leaves.Count);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => start + i), leaves.Select(l => l.Index));
+        Assert.All(leaves, l => Assert.Equal("evaluation.recorded", l.Type));
         foreach (var r in results)
         {
             Assert.Equal(r.Id, leaves.Single(l => l.Index == r.LedgerIndex).Data["evaluation"]!.GetValue<string>());
         }
         Assert.Equal(20, (await a.CaseAsync()).Evaluations.Count(e => e.Capability == ProtocolWorld.Bio));
+        Assert.DoesNotContain(await host.Admin.GetAsync<List<OrganisationDto>>("/api/organisations", default), o => o.Id == failingId);
         var checkpoint = await CheckpointAsync(host);
+        Assert.Equal(start + 20, SizeOf(checkpoint));
         var vkey = (await host.Anonymous.GetTextAsync("/api/ledger/key", default)).Trim();
         Assert.True(OfflineLedgerVerifier.Verify(await LeavesTextAsync(host), checkpoint, vkey).IsOk);
 
         // And the server still takes writes afterwards.
-        await a.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing));
+        var next = await a.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing));
+        Assert.Equal(start + 20, next.LedgerIndex);
     }
 }

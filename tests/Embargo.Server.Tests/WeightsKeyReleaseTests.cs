@@ -47,6 +47,27 @@ public sealed class WeightsKeyReleaseTests(ServerFixture fixture) : IClassFixtur
         g.Client.PostAsync<KeyReleaseDto>($"/api/model-versions/{w.Version.Id}/key-requests", null, default);
 
     [Fact]
+    public async Task AKeyIsNotReleasedOnACertificateWhoseTierWasRaisedInTheStore()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Certified);
+        Assert.Equal("hosted", w.Certificate!.Tier);
+        var grantee = await GranteeAsync(w);
+        await SealAndDepositAsync(w, grantee);
+        await w.Developer.PostAsync<GrantDto>($"/api/model-versions/{w.Version.Id}/grants", new GrantRequest { PrincipalId = grantee.PrincipalId }, default);
+        using (var store = Host.OpenStoreConnection())
+        {
+            using var raise = store.CreateCommand();
+            raise.CommandText = $"UPDATE certificates SET \"Tier\" = 'downloadable' WHERE \"Id\" = '{w.Certificate.Id}'";
+            Assert.Equal(1, await raise.ExecuteNonQueryAsync());
+        }
+
+        var refused = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => RequestKey(w, grantee));
+        Assert.Contains($"certificate {w.Certificate.Id} is stored at downloadable, but its signed statement says hosted; its key stays sealed", refused.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(await LeavesAsync(Host), l => l.Type == "weights.key-released" && l.Data["principal"]!.GetValue<string>() == grantee.PrincipalId);
+    }
+
+    [Fact]
     public async Task AGranteeOpensTheSealedWeightsOnlyOnceADownloadableCertificateExists()
     {
         using var w = await ProtocolWorld.CreateAsync(Host, requestedTier: "downloadable");

@@ -44,10 +44,10 @@ public sealed class TokenAuthenticationHandler(
         {
             return AuthenticateResult.Fail("the API token is not known");
         }
-        return Success(principal.Id, principal.OrganisationId, Roles.Parse(principal.Role).Value);
+        return Success(principal.Id, principal.OrganisationId, Roles.Parse(principal.Role).Value, principal.TokenHash);
     }
 
-    private AuthenticateResult Success(string principal, string organisation, Role role)
+    private AuthenticateResult Success(string principal, string organisation, Role role, string? tokenHash = null)
     {
         var identity = new ClaimsIdentity(
         [
@@ -56,6 +56,10 @@ public sealed class TokenAuthenticationHandler(
             new Claim(Caller.RoleClaim, role.Name()),
             new Claim(ClaimTypes.Role, role.Name()),
         ], SchemeName);
+        if (tokenHash is not null)
+        {
+            identity.AddClaim(new Claim(Caller.TokenHashClaim, tokenHash));
+        }
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
 

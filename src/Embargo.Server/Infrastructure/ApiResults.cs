@@ -13,12 +13,17 @@ public static class ApiResults
             ErrorKind.Validation => (StatusCodes.Status400BadRequest, "Invalid request"),
             ErrorKind.NotFound => (StatusCodes.Status404NotFound, "Not found"),
             ErrorKind.Forbidden => (StatusCodes.Status403Forbidden, "Forbidden"),
+            ErrorKind.Unavailable => (StatusCodes.Status503ServiceUnavailable, "Ledger integrity failure"),
             _ => (StatusCodes.Status409Conflict, "Refused by a protocol rule"),
         };
         var extensions = new Dictionary<string, object?> { ["code"] = error.Code };
         if (error.Rule is not null)
         {
             extensions["rule"] = error.Rule;
+        }
+        if (error.LedgerIndex is not null)
+        {
+            extensions["ledgerIndex"] = error.LedgerIndex;
         }
         return TypedResults.Problem(error.Message, statusCode: status, title: title, extensions: extensions);
     }

@@ -33,6 +33,7 @@ public static class LedgerEndpoints
     {
         services.AddSingleton<LedgerState>();
         services.AddSingleton<LedgerSigner>();
+        services.AddSingleton<LedgerIntegrity>();
         services.AddSingleton<LedgerWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
         return services;
@@ -49,11 +50,11 @@ public static class LedgerEndpoints
         return group;
     }
 
-    private static async Task<ContentHttpResult> Checkpoint(EmbargoDb db, LedgerState state, LedgerSigner signer, CancellationToken ct)
+    /// <summary>Signs the current tree, after checking the stored leaves against the history this server signed before (503 when they differ).</summary>
+    private static async Task<Results<ContentHttpResult, ProblemHttpResult>> Checkpoint(EmbargoDb db, LedgerIntegrity integrity, CancellationToken ct)
     {
-        await state.CatchUpAsync(db, ct);
-        var (size, root) = state.Read(t => (t.Size, t.Root()));
-        return TypedResults.Text(signer.SignCheckpoint(size, root), "text/plain; charset=utf-8");
+        var signed = await integrity.SignAsync(db, ct);
+        return signed.IsOk ? TypedResults.Text(signed.Value, "text/plain; charset=utf-8") : ApiResults.Problem(signed.Error!);
     }
 
     /// <summary>Leaves [start, start+count) as ledger.jsonl lines; without count, every leaf from start.</summary>

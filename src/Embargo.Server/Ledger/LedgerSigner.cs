@@ -8,6 +8,7 @@ namespace Embargo.Server.Ledger;
 public sealed class LedgerSigner
 {
     private readonly NoteSigner _signer;
+    private readonly NoteVerifier _verifier;
 
     public LedgerSigner(IOptions<EmbargoOptions> options)
     {
@@ -37,10 +38,23 @@ public sealed class LedgerSigner
             throw new InvalidOperationException($"the ledger signing key is invalid: {parsed.Error!.Message}");
         }
         _signer = parsed.Value;
+        _verifier = NoteVerifier.Parse(_signer.VerifierKey).Value;
     }
 
     public string Origin { get; }
     public string VerifierKey => _signer.VerifierKey;
+
+    /// <summary>The checkpoint in a note this server signed (signature under its key, its origin), or null.</summary>
+    public Checkpoint? Open(string signedNote)
+    {
+        var body = _verifier.Open(signedNote);
+        if (!body.IsOk)
+        {
+            return null;
+        }
+        var checkpoint = Checkpoint.Parse(body.Value);
+        return checkpoint.IsOk && checkpoint.Value.Origin == Origin ? checkpoint.Value : null;
+    }
 
     public string SignCheckpoint(long size, byte[] root) =>
         _signer.Sign(new Checkpoint { Origin = Origin, Size = size, RootHash = root, Extensions = [] }.ToNoteBody());

@@ -1,4 +1,5 @@
 using Embargo.Ledger;
+using Embargo.Protocol;
 using Embargo.Server.Storage;
 using Microsoft.EntityFrameworkCore;
 
@@ -12,10 +13,44 @@ public sealed class LedgerState
 {
     private readonly Lock _gate = new();
     private MerkleTree _tree = new();
+    private long _verified;
+    private LedgerIntegrityFailure? _failure;
 
     public long Size
     {
         get { lock (_gate) { return _tree.Size; } }
+    }
+
+    /// <summary>Leaves [0, VerifiedSize) were recomputed from their stored bytes and matched the signed history.</summary>
+    public long VerifiedSize
+    {
+        get { lock (_gate) { return _verified; } }
+    }
+
+    /// <summary>
+    /// Set when the stored ledger no longer matches the history this server signed. It stays set for the life of
+    /// the process: the server then neither signs nor writes until an operator restores the store and restarts it.
+    /// </summary>
+    public LedgerIntegrityFailure? Failure
+    {
+        get { lock (_gate) { return _failure; } }
+    }
+
+    /// <summary>Records the first failure (later ones are consequences of it).</summary>
+    public LedgerIntegrityFailure MarkFailed(LedgerIntegrityFailure failure)
+    {
+        lock (_gate)
+        {
+            return _failure ??= failure;
+        }
+    }
+
+    public void MarkVerified(long size)
+    {
+        lock (_gate)
+        {
+            _verified = Math.Min(Math.Max(_verified, size), _tree.Size);
+        }
     }
 
     public async Task CatchUpAsync(EmbargoDb db, CancellationToken ct)
@@ -45,7 +80,8 @@ public sealed class LedgerState
                     }
                     else if (leaf.Index > _tree.Size)
                     {
-                        throw new InvalidOperationException($"ledger gap: leaf {leaf.Index} follows size {_tree.Size}");
+                        _failure ??= new LedgerIntegrityFailure(_tree.Size, $"leaf {_tree.Size} is missing from the store: the next stored leaf is {leaf.Index}");
+                        return;
                     }
                 }
                 from = _tree.Size;
@@ -77,6 +113,7 @@ public sealed class LedgerState
         lock (_gate)
         {
             _tree = new MerkleTree();
+            _verified = 0;
         }
     }
 
@@ -87,4 +124,16 @@ public sealed class LedgerState
             return read(_tree);
         }
     }
+}
+
+/// <summary>What differs between the stored ledger and the history this server signed, from which leaf on.</summary>
+public sealed record LedgerIntegrityFailure(long Index, string Detail)
+{
+    public ProtocolError ToError() => new()
+    {
+        Kind = ErrorKind.Unavailable,
+        Code = "ledger-integrity",
+        Message = $"the ledger failed its integrity check at leaf {Index}: {Detail}. The server signs nothing and accepts no writes until an operator restores the store and restarts it",
+        LedgerIndex = Index,
+    };
 }

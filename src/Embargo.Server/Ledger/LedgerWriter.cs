@@ -23,11 +23,18 @@ public sealed partial class LedgerWriter(
 {
     private readonly Channel<IWork> _queue = Channel.CreateUnbounded<IWork>(new UnboundedChannelOptions { SingleReader = true });
 
+    /// <summary>Units queued and not yet picked up by the writer.</summary>
+    public int Queued => Volatile.Read(ref _queued);
+
+    private int _queued;
+
     public Task<Result<T>> ExecuteAsync<T>(Caller caller, Func<UnitOfWork, CancellationToken, Task<Result<T>>> work, CancellationToken ct)
     {
         var item = new Work<T>(caller, work, ct);
+        Interlocked.Increment(ref _queued);
         if (!_queue.Writer.TryWrite(item))
         {
+            Interlocked.Decrement(ref _queued);
             throw new InvalidOperationException("the ledger writer has stopped");
         }
         return item.Completion.Task;
@@ -44,6 +51,7 @@ public sealed partial class LedgerWriter(
                 batch.Clear();
                 while (batch.Count < max && _queue.Reader.TryRead(out var item))
                 {
+                    Interlocked.Decrement(ref _queued);
                     batch.Add(item);
                 }
                 await CommitBatchAsync(batch, stoppingToken);
@@ -75,6 +83,12 @@ public sealed partial class LedgerWriter(
     private async Task<List<IWork>> TryCommitAsync(List<IWork> batch, CancellationToken stoppingToken)
     {
         var accepted = new List<(IWork Work, UnitOfWork Unit)>();
+        if (state.Failure is { } failed)
+        {
+            // The stored ledger no longer matches the history this server signed: nothing more is written to it.
+            RefuseAll(batch, failed);
+            return [];
+        }
         try
         {
             await using var db = dbFactory.CreateDbContext();
@@ -89,7 +103,18 @@ public sealed partial class LedgerWriter(
             }
             var next = (await db.LedgerLeaves.MaxAsync(l => (long?)l.Index, stoppingToken) ?? -1) + 1;
             await state.CatchUpAsync(db, stoppingToken);
+            if (state.Failure is null && next < state.Size)
+            {
+                state.MarkFailed(new LedgerIntegrityFailure(next, $"leaf {next} is missing from the store: this server appended {state.Size} leaves"));
+            }
+            if (state.Failure is { } gap)
+            {
+                LogIntegrityRefusal(logger, gap.Index, gap.Detail);
+                RefuseAll(batch, gap);
+                return [];
+            }
             var now = time.GetUtcNow();
+            var standing = new Dictionary<string, PrincipalStanding?>(StringComparer.Ordinal);
             foreach (var work in batch)
             {
                 if (work.Cancellation.IsCancellationRequested)
@@ -100,8 +125,19 @@ public sealed partial class LedgerWriter(
                 var unit = new UnitOfWork(db, work.Caller, now, next);
                 try
                 {
+                    // Authority is checked at commit, inside the transaction: a token revoked or replaced (or a principal
+                    // moved) after the request was authenticated writes nothing.
+                    if (await StandingAsync(db, work.Caller, standing, stoppingToken) is { } lapsed)
+                    {
+                        work.Refuse(lapsed);
+                        continue;
+                    }
                     if (await work.RunAsync(unit, stoppingToken))
                     {
+                        if (db.ChangeTracker.Entries<PrincipalEntity>().Any(e => e.State is EntityState.Added or EntityState.Modified or EntityState.Deleted))
+                        {
+                            standing.Clear();
+                        }
                         await db.SaveChangesAsync(stoppingToken);
                         next = unit.NextIndex;
                         accepted.Add((work, unit));
@@ -151,6 +187,52 @@ public sealed partial class LedgerWriter(
         return [];
     }
 
+    private sealed record PrincipalStanding(string OrganisationId, string Role, string TokenHash);
+
+    /// <summary>Null when the caller may still act as it authenticated; otherwise the refusal.</summary>
+    private static async Task<ProtocolError?> StandingAsync(EmbargoDb db, Caller caller, Dictionary<string, PrincipalStanding?> cache, CancellationToken ct)
+    {
+        if (caller == Caller.System || (caller.Role == Role.Admin && caller.TokenHash is null && caller.PrincipalId == "admin"))
+        {
+            return null; // the system itself, and the configured admin token (not a stored principal)
+        }
+        if (!cache.TryGetValue(caller.PrincipalId, out var current))
+        {
+            current = await db.Principals.AsNoTracking().Where(p => p.Id == caller.PrincipalId)
+                .Select(p => new PrincipalStanding(p.OrganisationId, p.Role, p.TokenHash)).FirstOrDefaultAsync(ct);
+            cache[caller.PrincipalId] = current;
+        }
+        if (current is null || (caller.TokenHash is not null && !string.Equals(current.TokenHash, caller.TokenHash, StringComparison.Ordinal)))
+        {
+            return new ProtocolError
+            {
+                Kind = ErrorKind.Forbidden, Code = "credential-revoked",
+                Message = $"the token of principal {caller.PrincipalId} was revoked or replaced before this write committed; nothing was written",
+            };
+        }
+        if (current.OrganisationId != caller.OrganisationId || current.Role != caller.Role.Name())
+        {
+            return new ProtocolError
+            {
+                Kind = ErrorKind.Forbidden, Code = "credential-changed",
+                Message = $"principal {caller.PrincipalId} is no longer a {caller.Role.Name()} of {caller.OrganisationId}; nothing was written",
+            };
+        }
+        return null;
+    }
+
+    private static void RefuseAll(List<IWork> batch, LedgerIntegrityFailure failure)
+    {
+        var error = failure.ToError();
+        foreach (var work in batch.Where(w => !w.IsCompleted))
+        {
+            work.Refuse(error);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Writes refused: the ledger failed its integrity check at leaf {Index}: {Detail}")]
+    private static partial void LogIntegrityRefusal(ILogger logger, long index, string detail);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "A unit of work failed and was rolled back")]
     private static partial void LogUnitFailed(ILogger logger, Exception e);
 
@@ -166,6 +248,8 @@ public sealed partial class LedgerWriter(
         Task<bool> RunAsync(UnitOfWork unit, CancellationToken ct);
         void Complete();
         void Fail(Exception e);
+        /// <summary>Answers with a refusal without running the unit.</summary>
+        void Refuse(ProtocolError error);
     }
 
     private sealed class Work<T>(Caller caller, Func<UnitOfWork, CancellationToken, Task<Result<T>>> run, CancellationToken ct) : IWork
@@ -190,5 +274,6 @@ public sealed partial class LedgerWriter(
 
         public void Complete() => Completion.TrySetResult(_result);
         public void Fail(Exception e) => Completion.TrySetException(e);
+        public void Refuse(ProtocolError error) => Completion.TrySetResult(error);
     }
 }

@@ -39,7 +39,7 @@ public static class ReleaseEndpoints
             }
             if (tier.Value <= Tier.Internal)
             {
-                return ProtocolError.Validation($"{tier.Value.Name()} is not a release: the developer keeps the weights; releases start at staged");
+                return ProtocolError.Validation($"tier: {tier.Value.Name()} is not a release (the developer keeps the weights, no certificate is needed and nothing is published); releases start at staged");
             }
             var owned = await ModelOwnership.OwnedVersionAsync(uow, request.ModelVersionId, "releases it", token);
             if (!owned.IsOk)
@@ -47,14 +47,20 @@ public static class ReleaseEndpoints
                 return owned.Error!;
             }
             var version = owned.Value.Version;
-            var certificates = await uow.Db.Certificates.Where(c => c.ModelVersionId == version.Id && c.Status != CertificateStatus.Pending).ToListAsync(token);
-            var judged = certificates.Select(c => (Tiers.Parse(c.Tier).Value, c.Status == CertificateStatus.Issued)).ToList();
-            if (Rules.ReleaseAllowed(tier.Value, judged) is { } refused)
+            // One release per version and tier: a repeat (or a concurrent twin, serialised by the writer) answers with it.
+            var tierName = tier.Value.Name();
+            var existing = await uow.Db.Releases.AsNoTracking().FirstOrDefaultAsync(r => r.ModelVersionId == version.Id && r.Tier == tierName, token);
+            if (existing is not null)
+            {
+                return new ReleaseDto { Id = existing.Id, ModelVersionId = version.Id, Tier = existing.Tier, CertificateId = existing.CertificateId, LedgerIndex = existing.LedgerIndex };
+            }
+            // Rule 1 on the signed statements: the tier a certificate allows is the one its certifier signed.
+            var certificates = await SignedCertificates.IssuedForAsync(uow.Db, version, token);
+            if (SignedCertificates.ReleaseAllowed(tier.Value, certificates) is { } refused)
             {
                 return refused;
             }
-            var certificate = certificates.Where(c => c.Status == CertificateStatus.Issued && Tiers.Parse(c.Tier).Value >= tier.Value)
-                .OrderBy(c => Tiers.Parse(c.Tier).Value).First();
+            var certificate = certificates.Where(c => c.Valid && c.SignedTier >= tier.Value).OrderBy(c => c.SignedTier).First().Entity;
             var release = new ReleaseEntity { Id = Ids.New("rel"), ModelVersionId = version.Id, Tier = tier.Value.Name(), CertificateId = certificate.Id, CreatedAt = uow.Now };
             uow.Db.Releases.Add(release);
             var @case = await uow.Db.Cases.FirstAsync(c => c.Id == certificate.CaseId, token);
@@ -67,6 +73,7 @@ public static class ReleaseEndpoints
                 ["release"] = release.Id, ["modelVersion"] = version.Id, ["manifestDigest"] = version.ManifestDigest,
                 ["tier"] = release.Tier, ["certificate"] = certificate.Id, ["case"] = @case.Id,
             });
+            release.LedgerIndex = index;
             return new ReleaseDto { Id = release.Id, ModelVersionId = version.Id, Tier = release.Tier, CertificateId = certificate.Id, LedgerIndex = index };
         }, ct));
     }

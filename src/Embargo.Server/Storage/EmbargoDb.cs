@@ -27,6 +27,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     public DbSet<WeightsGrantEntity> WeightsGrants => Set<WeightsGrantEntity>();
     public DbSet<WrappedKeyEntity> WrappedKeys => Set<WrappedKeyEntity>();
     public DbSet<ConditionEntity> Conditions => Set<ConditionEntity>();
+    public DbSet<SignedCheckpointEntity> SignedCheckpoints => Set<SignedCheckpointEntity>();
 
     /// <summary>Every instant is stored in UTC, whatever offset it arrived with (PostgreSQL's timestamptz requires it).</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -55,7 +56,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         modelBuilder.Entity<MitigationEntity>(e => { e.ToTable("mitigations"); e.HasIndex(x => x.FindingId); e.HasIndex(x => x.Status); });
         modelBuilder.Entity<FineEntity>(e => { e.ToTable("fines"); e.Property(x => x.Amount).HasPrecision(18, 2); });
         modelBuilder.Entity<CertificateEntity>(e => { e.ToTable("certificates"); e.HasIndex(x => x.ManifestDigest); e.HasIndex(x => x.CaseId); });
-        modelBuilder.Entity<ReleaseEntity>(e => { e.ToTable("releases"); e.HasIndex(x => x.ModelVersionId); });
+        modelBuilder.Entity<ReleaseEntity>(e => { e.ToTable("releases"); e.HasIndex(x => x.ModelVersionId); e.HasIndex(x => new { x.ModelVersionId, x.Tier }).IsUnique(); });
         modelBuilder.Entity<ViolationEntity>(e => { e.ToTable("violations"); e.HasIndex(x => x.ManifestDigest); });
         modelBuilder.Entity<WeightsGrantEntity>(e => { e.ToTable("weights_grants"); e.HasIndex(x => new { x.ModelVersionId, x.PrincipalId }).IsUnique(); });
         modelBuilder.Entity<WrappedKeyEntity>(e => { e.ToTable("wrapped_keys"); e.HasIndex(x => new { x.ModelVersionId, x.KeyId }); });
@@ -65,6 +66,16 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
             e.ToTable("ledger_leaves");
             e.HasKey(x => x.Index);
             e.Property(x => x.Index).ValueGeneratedNever();
+        });
+        modelBuilder.Entity<SignedCheckpointEntity>(e =>
+        {
+            // Plain column names: the signer inserts with INSERT … ON CONFLICT DO NOTHING (replicas may sign the same size).
+            e.ToTable("signed_checkpoints");
+            e.HasKey(x => x.Size);
+            e.Property(x => x.Size).HasColumnName("size").ValueGeneratedNever();
+            e.Property(x => x.Root).HasColumnName("root");
+            e.Property(x => x.Note).HasColumnName("note");
+            e.Property(x => x.SignedAt).HasColumnName("signed_at");
         });
     }
 }

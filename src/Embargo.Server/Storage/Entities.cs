@@ -211,6 +211,8 @@ public sealed class ReleaseEntity
     public required string Tier { get; set; }
     public required string CertificateId { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>The index of its release.published leaf (a repeated release answers with it).</summary>
+    public long LedgerIndex { get; set; }
 }
 
 public sealed class ViolationEntity
@@ -224,6 +226,16 @@ public sealed class ViolationEntity
     public required string Source { get; set; }
     public required string ReportedBy { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A checkpoint this server signed: the history it vouches for, checked at start and before each signing.</summary>
+public sealed class SignedCheckpointEntity
+{
+    public long Size { get; set; }
+    public required byte[] Root { get; set; }
+    /// <summary>The signed note as served; its signature is checked before it is trusted (the columns are not).</summary>
+    public required string Note { get; set; }
+    public DateTimeOffset SignedAt { get; set; }
 }
 
 public sealed class LedgerLeafEntity

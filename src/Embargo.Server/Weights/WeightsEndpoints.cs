@@ -6,6 +6,7 @@ using Embargo.Server.Certificates;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
 using Embargo.Server.Models;
+using Embargo.Server.Releases;
 using Embargo.Server.Storage;
 using Embargo.Weights;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -104,7 +105,8 @@ public static class WeightsEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<KeyReleaseDto>(caller, async (uow, token) =>
         {
-            if (!await uow.Db.ModelVersions.AnyAsync(v => v.Id == id, token))
+            var version = await uow.Db.ModelVersions.AsNoTracking().FirstOrDefaultAsync(v => v.Id == id, token);
+            if (version is null)
             {
                 return ProtocolError.NotFound($"model version {id}");
             }
@@ -112,11 +114,13 @@ public static class WeightsEndpoints
             {
                 return ProtocolError.Forbidden($"principal {caller.PrincipalId} holds no grant for model version {id}");
             }
-            var certificates = await uow.Db.Certificates.Where(c => c.ModelVersionId == id && c.Status == CertificateStatus.Issued).ToListAsync(token);
-            var covering = certificates.Where(c => Tiers.Parse(c.Tier).Value >= Tier.Downloadable).OrderByDescending(c => Tiers.Parse(c.Tier).Value).FirstOrDefault();
+            // Rule 1 on the signed statements, never on the stored tier column.
+            var certificates = await SignedCertificates.IssuedForAsync(uow.Db, version, token);
+            var covering = certificates.Where(c => c.Valid && c.SignedTier >= Tier.Downloadable).OrderByDescending(c => c.SignedTier).Select(c => c.Entity).FirstOrDefault();
             if (covering is null)
             {
-                return ProtocolError.Violation("rule-1", $"no valid certificate for downloadable or higher covers model version {id}; its key stays sealed");
+                return SignedCertificates.Misstated(Tier.Downloadable, certificates, "its key stays sealed")
+                    ?? ProtocolError.Violation("rule-1", $"no valid certificate for downloadable or higher covers model version {id}; its key stays sealed");
             }
             var principal = await uow.Db.Principals.FirstAsync(p => p.Id == caller.PrincipalId, token);
             var keyId = principal.EncryptionKey is null ? null : KeyFiles.KeyId(Convert.FromBase64String(principal.EncryptionKey));

@@ -15,8 +15,9 @@ public sealed class EmbargoHost : IAsyncDisposable
 {
     public const string PostgresVariable = "EMBARGO_TEST_POSTGRES";
 
-    private readonly WebApplication _app;
+    private WebApplication _app;
     private readonly string? _postgresDatabase;
+    private ServerSettings? _settings;
 
     private EmbargoHost(WebApplication app, Uri url, string dataDirectory, string adminToken, FakeTimeProvider time, string storage, string? postgresDatabase)
     {
@@ -32,7 +33,7 @@ public sealed class EmbargoHost : IAsyncDisposable
         Anonymous = Admin.As(null);
     }
 
-    public Uri Url { get; }
+    public Uri Url { get; private set; }
     public string DataDirectory { get; }
     public string AdminToken { get; }
     public FakeTimeProvider Time { get; }
@@ -41,8 +42,10 @@ public sealed class EmbargoHost : IAsyncDisposable
     /// <summary>The PostgreSQL connection string when Storage is postgres (a replica can share it).</summary>
     public string? ConnectionString => _postgresDatabase is not null && PostgresBase is { } pg ? $"{pg.TrimEnd(';')};Database={_postgresDatabase}" : null;
     public HttpClient Http { get; }
-    public EmbargoClient Admin { get; }
-    public EmbargoClient Anonymous { get; }
+    public EmbargoClient Admin { get; private set; }
+    public EmbargoClient Anonymous { get; private set; }
+    /// <summary>The running server's services (e.g. the ledger writer, to hold it while requests queue up).</summary>
+    public IServiceProvider Services => _app.Services;
 
     public static string? PostgresBase => Environment.GetEnvironmentVariable(PostgresVariable) is { Length: > 0 } s ? s : null;
 
@@ -61,7 +64,7 @@ public sealed class EmbargoHost : IAsyncDisposable
             database = "embargo_test_" + Guid.NewGuid().ToString("N")[..16];
             connectionString = $"{pg.TrimEnd(';')};Database={database}";
         }
-        var (app, url) = await ServerLauncher.StartAsync(new ServerSettings
+        var settings = new ServerSettings
         {
             DataDirectory = dataDirectory,
             AdminToken = adminToken,
@@ -69,8 +72,38 @@ public sealed class EmbargoHost : IAsyncDisposable
             ConnectionString = connectionString,
             Time = time,
             LedgerOrigin = "embargo.test/ledger",
-        }, CancellationToken.None);
-        return new EmbargoHost(app, url, dataDirectory, adminToken, time, storage, database);
+        };
+        var (app, url) = await ServerLauncher.StartAsync(settings, CancellationToken.None);
+        return new EmbargoHost(app, url, dataDirectory, adminToken, time, storage, database) { _settings = settings };
+    }
+
+    /// <summary>
+    /// Stops the server, runs <paramref name="whileStopped"/> (e.g. edits the store behind its back) and starts it
+    /// again on the same address, data directory, store and ledger key, so every client keeps working.
+    /// </summary>
+    public async Task RestartAsync(Func<Task> whileStopped)
+    {
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        NpgsqlConnection.ClearAllPools();
+        await whileStopped();
+        var settings = _settings! with { Urls = $"http://127.0.0.1:{Url.Port}" };
+        var (app, url) = await ServerLauncher.StartAsync(settings, CancellationToken.None);
+        _app = app;
+        Url = url;
+        Admin = new EmbargoClient(url, AdminToken, Http);
+        Anonymous = Admin.As(null);
+    }
+
+    /// <summary>A connection to the store the server uses (SQLite file or PostgreSQL database), for tests that edit it behind the server's back.</summary>
+    public System.Data.Common.DbConnection OpenStoreConnection()
+    {
+        System.Data.Common.DbConnection connection = ConnectionString is { } pg
+            ? new NpgsqlConnection(pg)
+            : new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(DataDirectory, "embargo.db")};Pooling=False");
+        connection.Open();
+        return connection;
     }
 
     public async ValueTask DisposeAsync()

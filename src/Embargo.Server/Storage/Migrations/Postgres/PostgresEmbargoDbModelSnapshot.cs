@@ -668,6 +668,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("ModelVersionId")
                         .IsRequired()
                         .HasColumnType("text");
@@ -680,7 +683,35 @@ namespace Embargo.Server.Storage.Migrations.Postgres
 
                     b.HasIndex("ModelVersionId");
 
+                    b.HasIndex("ModelVersionId", "Tier")
+                        .IsUnique();
+
                     b.ToTable("releases", (string)null);
+                });
+
+            modelBuilder.Entity("Embargo.Server.Storage.SignedCheckpointEntity", b =>
+                {
+                    b.Property<long>("Size")
+                        .HasColumnType("bigint")
+                        .HasColumnName("size");
+
+                    b.Property<string>("Note")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("note");
+
+                    b.Property<byte[]>("Root")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("root");
+
+                    b.Property<DateTimeOffset>("SignedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("signed_at");
+
+                    b.HasKey("Size");
+
+                    b.ToTable("signed_checkpoints", (string)null);
                 });
 
             modelBuilder.Entity("Embargo.Server.Storage.ThreatModelEntity", b =>

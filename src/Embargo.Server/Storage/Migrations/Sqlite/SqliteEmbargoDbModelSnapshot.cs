@@ -663,6 +663,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("ModelVersionId")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -675,7 +678,35 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
 
                     b.HasIndex("ModelVersionId");
 
+                    b.HasIndex("ModelVersionId", "Tier")
+                        .IsUnique();
+
                     b.ToTable("releases", (string)null);
+                });
+
+            modelBuilder.Entity("Embargo.Server.Storage.SignedCheckpointEntity", b =>
+                {
+                    b.Property<long>("Size")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("size");
+
+                    b.Property<string>("Note")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("note");
+
+                    b.Property<byte[]>("Root")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("root");
+
+                    b.Property<DateTimeOffset>("SignedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("signed_at");
+
+                    b.HasKey("Size");
+
+                    b.ToTable("signed_checkpoints", (string)null);
                 });
 
             modelBuilder.Entity("Embargo.Server.Storage.ThreatModelEntity", b =>
