@@ -154,16 +154,23 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         }, default)).Token;
 
     [Fact]
-    public async Task WeightsFoundOpenWithOnlyAHostedCertificateAreReportedAndTheDeveloperMarked()
+    public async Task WeightsFoundOpenWithOnlyAHostedCertificateAreReportedPendingAndMarkTheDeveloperOnceConfirmed()
     {
         using var w = await ProtocolWorld.CreateAsync(Host, requestedTier: "hosted");
         await w.DriveToAsync(Milestone.Certified);
         var reporter = await ReporterTokenAsync(w);
+        var size = await LedgerSizeAsync(Host);
         var (code, result) = await ScanAsync(w.WeightsDirectory, reporter, "--tier", "open", "--source", "torrent");
         Assert.Equal(CliApp.Failed, code);
         Assert.Equal(w.Version.ManifestDigest, result!.ManifestDigest);
         Assert.Equal("hosted", result.CertifiedTier);
         Assert.True(result.Violation!.Recorded);
+        Assert.Equal("pending", result.Violation.Status);
+        Assert.Equal(w.Version.Files.Count, result.Violation.Evidence!.Files.Count);
+        Assert.Equal("sighting.reported", Assert.Single(await LeavesAsync(Host, size)).Type);
+        Assert.DoesNotContain(await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
+
+        await w.Regulator.PostAsync<ViolationDto>($"/api/violations/{result.Violation.Id}/confirm", new ViolationDecisionRequest { Reason = "seen on the tracker" }, default);
         var badActors = await Host.Anonymous.GetAsync<List<OrganisationDto>>("/api/public/bad-actors", default);
         Assert.Contains(badActors, o => o.Id == w.DeveloperOrg);
         Assert.Contains(await LeavesAsync(Host), l => l.Type == "violation.recorded" && l.Data["manifestDigest"]!.GetValue<string>() == w.Version.ManifestDigest);
@@ -193,7 +200,11 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         var (code, result) = await ScanAsync(dir, null);
         Assert.Equal(CliApp.Ok, code);
         Assert.False(result!.Registered);
-        Assert.StartsWith("not registered", result.Verdict);
+        Assert.StartsWith("not a released version", result.Verdict);
+        (code, result) = await ScanAsync(dir, await ReporterTokenAsync(w));
+        Assert.Equal(CliApp.Ok, code);
+        Assert.False(result!.Registered);
+        Assert.StartsWith("unregistered", result.Verdict);
     }
 
     [Fact]
