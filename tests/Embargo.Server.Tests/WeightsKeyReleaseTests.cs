@@ -207,6 +207,60 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.StartsWith("unregistered", result.Verdict);
     }
 
+    /// <summary>Runs `embargo ARGS --server … --token-env … --json` as the principal holding <paramref name="token"/>.</summary>
+    private async Task<CliRun> RunAsAsync(string? token, params string[] args)
+    {
+        var variable = "EMBARGO_TEST_TOKEN_" + Guid.NewGuid().ToString("N")[..8];
+        Environment.SetEnvironmentVariable(variable, token);
+        try
+        {
+            return await CliRunner.RunAsync([.. args, "--server", Host.Url.ToString(), "--token-env", variable, "--json"]);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    private static T Parse<T>(CliRun run) => System.Text.Json.JsonSerializer.Deserialize<T>(run.Out, EmbargoClient.Json)!;
+
+    [Fact]
+    public async Task TheViolationVerbsCarryASightingWithTensorFactsThroughConfirmationDisputeAndAnUpheldDecision()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        var dir = Path.Combine(Host.DataDirectory, "sample-" + w.Tag);
+        SampleWeights.Write(dir);
+        await File.WriteAllTextAsync(Path.Combine(dir, "tag.txt"), w.Tag);
+        var manifest = (await ManifestBuilder.BuildAsync(dir, null, default)).Value;
+        var model = await w.Developer.PostAsync<ModelDto>("/api/models", new RegisterModelRequest { Name = $"sample-{w.Tag}" }, default);
+        await w.Developer.PostAsync<ModelVersionDto>($"/api/models/{model.Id}/versions", new RegisterVersionRequest
+        {
+            Version = "1.0", ManifestDigest = manifest.Digest, Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
+        }, default);
+
+        var developer = w.Tokens[w.Developer];
+        var regulator = w.Tokens[w.Regulator];
+        var refused = await RunAsAsync(developer, "violation", "report", "--weights", dir, "--tier", "open", "--source", "I say so");
+        Assert.Equal(CliApp.Failed, refused.Code);
+        Assert.Contains("rule-4", refused.Error, StringComparison.Ordinal);
+        var noEvidence = await RunAsAsync(w.Tokens[w.MailParty], "violation", "report", "--tier", "open", "--source", "I say so");
+        Assert.Equal(CliApp.BadInput, noEvidence.Code);
+
+        var report = await RunAsAsync(w.Tokens[w.MailParty], "violation", "report", "--weights", dir, "--tier", "open", "--source", "https://tracker.example/sample");
+        Assert.Equal(CliApp.Ok, report.Code);
+        var sighting = Parse<ViolationDto>(report);
+        Assert.Equal("pending", sighting.Status);
+        Assert.NotEmpty(sighting.Evidence!.Tensors!);
+        Assert.Contains(Parse<List<ViolationDto>>(await RunAsAsync(regulator, "violation", "list", "--status", "pending")), v => v.Id == sighting.Id);
+
+        Assert.Equal("confirmed", Parse<ViolationDto>(await RunAsAsync(regulator, "violation", "confirm", sighting.Id, "--reason", "tracker files match")).Status);
+        Assert.Single(Parse<ViolationDto>(await RunAsAsync(developer, "violation", "dispute", sighting.Id, "--statement", "stolen from our CI")).Disputes);
+        var decided = Parse<ViolationDto>(await RunAsAsync(regulator, "violation", "decide", sighting.Id, "--uphold", "--reason", "theft confirmed"));
+        Assert.Equal("overturned", decided.Status);
+        Assert.Equal("upheld", Assert.Single(decided.Disputes).Outcome);
+        Assert.DoesNotContain(await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
+    }
+
     [Fact]
     public async Task AnUnknownTierIsBadInput()
     {
