@@ -101,6 +101,28 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task AMalformedSightingIsA400NamingTheMemberAndChangesNothing()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        var size = await LedgerSizeAsync(Host);
+        var e = await Refused(HttpStatusCode.BadRequest, null, () => w.MailParty.PostAsync<ViolationDto>("/api/violations",
+            new { observedTier = "open", source = "tracker", evidence = (object?)null }, default));
+        Assert.StartsWith("evidence", e.Detail, StringComparison.Ordinal);
+        e = await Refused(HttpStatusCode.BadRequest, null, () => w.MailParty.PostAsync<ViolationDto>("/api/violations",
+            Sighting(EvidenceOf(w)) with { Source = new string('x', 2_001) }, default));
+        Assert.StartsWith("source", e.Detail, StringComparison.Ordinal);
+        e = await Refused(HttpStatusCode.BadRequest, null, () => w.MailParty.PostAsync<ViolationDto>("/api/violations",
+            Sighting(EvidenceOf(w)) with { Source = "tracker\u001b[2J" }, default));
+        Assert.StartsWith("source", e.Detail, StringComparison.Ordinal);
+        var tensors = EvidenceOf(w) with { Tensors = [new TensorFactDto { File = "elsewhere.bin", Name = "w", Dtype = "F16", Shape = [2, 2] }] };
+        e = await Refused(HttpStatusCode.BadRequest, null, () => Report(w, tensors));
+        Assert.StartsWith("evidence.tensors[0].file", e.Detail, StringComparison.Ordinal);
+        e = await Refused(HttpStatusCode.BadRequest, null, () => Report(w, EvidenceOf(w), tier: "galactic"));
+        Assert.StartsWith("observedTier", e.Detail, StringComparison.Ordinal);
+        Assert.Equal(size, await LedgerSizeAsync(Host));
+    }
+
+    [Fact]
     public async Task EvidenceMatchingNoRegisteredVersionIsNotRecorded()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
