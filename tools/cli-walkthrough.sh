@@ -113,12 +113,24 @@ as "$CERT" certify "$case" --tier downloadable --key "$work/assure.key.pem" --ou
 refused 1 as "$DEV" release "$version" --tier open
 as "$DEV" release "$version" --tier downloadable >/dev/null
 
-step "the grantee opens the weights; a sighting above the certificate is a violation"
+step "the grantee opens the weights; a sighting above the certificate waits for the regulator, then marks the developer"
 as "$RESEARCHER" weights fetch-key "$work/sealed" --version "$version" >/dev/null
 E weights unseal "$work/sealed" --identity "$work/researcher.key" --out "$work/opened" >/dev/null
 diff -r "$work/weights" "$work/opened"
-refused 1 as "$REG" scan "$work/weights" --tier open --source walkthrough
+refused 1 as "$MAIL" scan "$work/weights" --tier open --source "https://tracker.example/camelid-7b" --json   # sends the scan as evidence
+sighting=$(jq -r .violation.id "$work/refused.out")
+[ "$(jq -r .violation.status "$work/refused.out")" = pending ]
+[ "$(E org bad-actors --json | jq length)" = 0 ]                                   # pending: nobody is marked yet
+refused 1 as "$DEV" violation report --weights "$work/weights" --tier open --source "I say so"   # developers cannot report
+refused 1 as "$DEV" violation confirm "$sighting" --reason "not the developer's call"
+[ "$(as "$REG" violation list --status pending --json | jq -r '.[0].id')" = "$sighting" ]
+as "$REG" violation confirm "$sighting" --reason "the tracker's files match the registered weights" >/dev/null
 [ "$(E org bad-actors --json | jq -r '.[0].name')" = "Mesa Labs" ]
+as "$DEV" violation dispute "$sighting" --statement "The weights leaked from a grantee; we revoked its key." >/dev/null
+[ "$(as "$REG" violation decide "$sighting" --reject --reason "the certificate stops at downloadable" --json | jq -r .status)" = confirmed ]
+[ "$(E org bad-actors --json | jq -r '.[0].violations[0].disputes[0].outcome')" = rejected ]
+as "$REG" violation lift-mark "$mesa" --reason "the open copies were taken down" >/dev/null
+[ "$(E org bad-actors --json | jq length)" = 0 ]
 
 step "offline verification of the certificate, the ledger and the weights; the ledger only grew"
 cp "$work/early-checkpoint.txt" "$work/saved-checkpoint.txt"

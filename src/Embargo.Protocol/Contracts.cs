@@ -355,11 +355,30 @@ public sealed record ReleaseDto
     public required long LedgerIndex { get; init; }
 }
 
+/// <summary>A sighting (rule 4): the scan result of the weights seen, the tier they were seen at and where.</summary>
 public sealed record ReportViolationRequest
 {
-    public required string ManifestDigest { get; init; }
     public required string ObservedTier { get; init; }
+    /// <summary>Where the weights were seen: a URL or a description (≤ 2,000 characters).</summary>
     public required string Source { get; init; }
+    public required SightingEvidenceDto Evidence { get; init; }
+}
+
+/// <summary>What `embargo scan` computed from the weights seen; the server recomputes the digest from the files.</summary>
+public sealed record SightingEvidenceDto
+{
+    public required string ManifestDigest { get; init; }
+    public required IReadOnlyList<WeightsFileDto> Files { get; init; }
+    /// <summary>Tensor facts from the safetensors/GGUF headers (`embargo weights inspect`), where the files have them.</summary>
+    public IReadOnlyList<TensorFactDto>? Tensors { get; init; }
+}
+
+public sealed record TensorFactDto
+{
+    public required string File { get; init; }
+    public required string Name { get; init; }
+    public required string Dtype { get; init; }
+    public required IReadOnlyList<long> Shape { get; init; }
 }
 
 public sealed record ViolationDto
@@ -371,6 +390,63 @@ public sealed record ViolationDto
     public string? Developer { get; init; }
     public required bool Recorded { get; init; }
     public required string Verdict { get; init; }
+    /// <summary>pending | rejected | confirmed | overturned | lifted for a recorded sighting; unregistered | covered when nothing was recorded.</summary>
+    public string Status { get; init; } = "";
+    public string? DeveloperOrganisationId { get; init; }
+    public string? ModelVersionId { get; init; }
+    public string? Source { get; init; }
+    /// <summary>manifest (every file) or partial (see rule 4 in the README).</summary>
+    public string? Match { get; init; }
+    public int MatchedFiles { get; init; }
+    public string? EvidenceSha256 { get; init; }
+    public SightingEvidenceDto? Evidence { get; init; }
+    public DateTimeOffset? ReportedAt { get; init; }
+    public IReadOnlyList<ViolationDecisionDto> Decisions { get; init; } = [];
+    public IReadOnlyList<ViolationDisputeDto> Disputes { get; init; } = [];
+}
+
+/// <summary>A regulator's decision: confirmed, rejected or lifted, with its reason.</summary>
+public sealed record ViolationDecisionDto
+{
+    public required string Kind { get; init; }
+    public required string Reason { get; init; }
+    public required string OrganisationId { get; init; }
+    public required DateTimeOffset At { get; init; }
+    public required long LedgerIndex { get; init; }
+}
+
+public sealed record ViolationDisputeDto
+{
+    public required string Id { get; init; }
+    public required string Statement { get; init; }
+    public required string OrganisationId { get; init; }
+    public required DateTimeOffset At { get; init; }
+    public required long LedgerIndex { get; init; }
+    /// <summary>null while open; upheld (the violation is overturned) or rejected (it stands).</summary>
+    public string? Outcome { get; init; }
+    public string? DecisionReason { get; init; }
+    public DateTimeOffset? DecidedAt { get; init; }
+    public long? DecisionLedgerIndex { get; init; }
+}
+
+public sealed record ViolationDecisionRequest { public required string Reason { get; init; } }
+public sealed record DisputeViolationRequest { public required string Statement { get; init; } }
+public sealed record DecideDisputeRequest
+{
+    /// <summary>upheld (the violation is overturned, the mark lifted if nothing else stands) or rejected.</summary>
+    public required string Outcome { get; init; }
+    public required string Reason { get; init; }
+}
+public sealed record LiftMarkRequest { public required string Reason { get; init; } }
+
+/// <summary>A publicly marked organisation with the violations behind the mark, their disputes and decisions.</summary>
+public sealed record BadActorDto
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required bool BadActor { get; init; }
+    public string? BadActorReason { get; init; }
+    public required IReadOnlyList<ViolationDto> Violations { get; init; }
 }
 
 public sealed record GrantRequest { public required string PrincipalId { get; init; } }

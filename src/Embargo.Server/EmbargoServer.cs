@@ -9,6 +9,7 @@ using Embargo.Server.Models;
 using Embargo.Server.Organisations;
 using Embargo.Server.Releases;
 using Embargo.Server.Storage;
+using Embargo.Server.Violations;
 using Embargo.Server.Weights;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -65,6 +66,7 @@ public static class EmbargoServer
         app.MapMitigations();
         app.MapCertificates();
         app.MapReleases();
+        app.MapViolations();
         app.MapWeights();
         app.MapLedger();
         return app;

@@ -17,7 +17,7 @@ public sealed class Rule1ReleaseTests(ServerFixture fixture) : IClassFixture<Ser
         await w.DriveToAsync(Milestone.Certification);
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => w.ReleaseAsync("hosted"));
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => w.ReleaseAsync("staged"));
-        var status = await Host.Anonymous.GetAsync<WeightsStatusDto>($"/api/weights/{w.Version.ManifestDigest}", default);
+        var status = await w.Developer.GetAsync<WeightsStatusDto>($"/api/weights/{w.Version.ManifestDigest}", default);
         Assert.Empty(status.ReleasedTiers);
     }
 

@@ -31,7 +31,7 @@ public sealed class Rule5ReferenceModelTests(ServerFixture fixture) : IClassFixt
         Assert.Equal("reference-model.registered", leaves[0].Type);
         Assert.Contains(leaves, l => l.Type == "certificate.flagged-for-reevaluation" && l.Data["certificate"]!.GetValue<string>() == w.Certificate.Id
                                      && l.Data["rule"]!.GetValue<string>() == "rule-5");
-        var status = await Host.Anonymous.GetAsync<WeightsStatusDto>($"/api/weights/{w.Version.ManifestDigest}", default);
+        var status = await w.Developer.GetAsync<WeightsStatusDto>($"/api/weights/{w.Version.ManifestDigest}", default);
         Assert.Null(status.CertifiedTier);
     }
 

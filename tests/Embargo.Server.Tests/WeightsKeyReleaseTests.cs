@@ -175,16 +175,23 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         }, default)).Token;
 
     [Fact]
-    public async Task WeightsFoundOpenWithOnlyAHostedCertificateAreReportedAndTheDeveloperMarked()
+    public async Task WeightsFoundOpenWithOnlyAHostedCertificateAreReportedPendingAndMarkTheDeveloperOnceConfirmed()
     {
         using var w = await ProtocolWorld.CreateAsync(Host, requestedTier: "hosted");
         await w.DriveToAsync(Milestone.Certified);
         var reporter = await ReporterTokenAsync(w);
+        var size = await LedgerSizeAsync(Host);
         var (code, result) = await ScanAsync(w.WeightsDirectory, reporter, "--tier", "open", "--source", "torrent");
         Assert.Equal(CliApp.Failed, code);
         Assert.Equal(w.Version.ManifestDigest, result!.ManifestDigest);
         Assert.Equal("hosted", result.CertifiedTier);
         Assert.True(result.Violation!.Recorded);
+        Assert.Equal("pending", result.Violation.Status);
+        Assert.Equal(w.Version.Files.Count, result.Violation.Evidence!.Files.Count);
+        Assert.Equal("sighting.reported", Assert.Single(await LeavesAsync(Host, size)).Type);
+        Assert.DoesNotContain(await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
+
+        await w.Regulator.PostAsync<ViolationDto>($"/api/violations/{result.Violation.Id}/confirm", new ViolationDecisionRequest { Reason = "seen on the tracker" }, default);
         var badActors = await Host.Anonymous.GetAsync<List<OrganisationDto>>("/api/public/bad-actors", default);
         Assert.Contains(badActors, o => o.Id == w.DeveloperOrg);
         Assert.Contains(await LeavesAsync(Host), l => l.Type == "violation.recorded" && l.Data["manifestDigest"]!.GetValue<string>() == w.Version.ManifestDigest);
@@ -214,7 +221,65 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         var (code, result) = await ScanAsync(dir, null);
         Assert.Equal(CliApp.Ok, code);
         Assert.False(result!.Registered);
-        Assert.StartsWith("not registered", result.Verdict);
+        Assert.StartsWith("not a released version", result.Verdict);
+        (code, result) = await ScanAsync(dir, await ReporterTokenAsync(w));
+        Assert.Equal(CliApp.Ok, code);
+        Assert.False(result!.Registered);
+        Assert.StartsWith("unregistered", result.Verdict);
+    }
+
+    /// <summary>Runs `embargo ARGS --server … --token-env … --json` as the principal holding <paramref name="token"/>.</summary>
+    private async Task<CliRun> RunAsAsync(string? token, params string[] args)
+    {
+        var variable = "EMBARGO_TEST_TOKEN_" + Guid.NewGuid().ToString("N")[..8];
+        Environment.SetEnvironmentVariable(variable, token);
+        try
+        {
+            return await CliRunner.RunAsync([.. args, "--server", Host.Url.ToString(), "--token-env", variable, "--json"]);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    private static T Parse<T>(CliRun run) => System.Text.Json.JsonSerializer.Deserialize<T>(run.Out, EmbargoClient.Json)!;
+
+    [Fact]
+    public async Task TheViolationVerbsCarryASightingWithTensorFactsThroughConfirmationDisputeAndAnUpheldDecision()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        var dir = Path.Combine(Host.DataDirectory, "sample-" + w.Tag);
+        SampleWeights.Write(dir);
+        await File.WriteAllTextAsync(Path.Combine(dir, "tag.txt"), w.Tag);
+        var manifest = (await ManifestBuilder.BuildAsync(dir, null, default)).Value;
+        var model = await w.Developer.PostAsync<ModelDto>("/api/models", new RegisterModelRequest { Name = $"sample-{w.Tag}" }, default);
+        await w.Developer.PostAsync<ModelVersionDto>($"/api/models/{model.Id}/versions", new RegisterVersionRequest
+        {
+            Version = "1.0", ManifestDigest = manifest.Digest, Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
+        }, default);
+
+        var developer = w.Tokens[w.Developer];
+        var regulator = w.Tokens[w.Regulator];
+        var refused = await RunAsAsync(developer, "violation", "report", "--weights", dir, "--tier", "open", "--source", "I say so");
+        Assert.Equal(CliApp.Failed, refused.Code);
+        Assert.Contains("rule-4", refused.Error, StringComparison.Ordinal);
+        var noEvidence = await RunAsAsync(w.Tokens[w.MailParty], "violation", "report", "--tier", "open", "--source", "I say so");
+        Assert.Equal(CliApp.BadInput, noEvidence.Code);
+
+        var report = await RunAsAsync(w.Tokens[w.MailParty], "violation", "report", "--weights", dir, "--tier", "open", "--source", "https://tracker.example/sample");
+        Assert.Equal(CliApp.Ok, report.Code);
+        var sighting = Parse<ViolationDto>(report);
+        Assert.Equal("pending", sighting.Status);
+        Assert.NotEmpty(sighting.Evidence!.Tensors!);
+        Assert.Contains(Parse<List<ViolationDto>>(await RunAsAsync(regulator, "violation", "list", "--status", "pending")), v => v.Id == sighting.Id);
+
+        Assert.Equal("confirmed", Parse<ViolationDto>(await RunAsAsync(regulator, "violation", "confirm", sighting.Id, "--reason", "tracker files match")).Status);
+        Assert.Single(Parse<ViolationDto>(await RunAsAsync(developer, "violation", "dispute", sighting.Id, "--statement", "stolen from our CI")).Disputes);
+        var decided = Parse<ViolationDto>(await RunAsAsync(regulator, "violation", "decide", sighting.Id, "--uphold", "--reason", "theft confirmed"));
+        Assert.Equal("overturned", decided.Status);
+        Assert.Equal("upheld", Assert.Single(decided.Disputes).Outcome);
+        Assert.DoesNotContain(await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
     }
 
     [Fact]

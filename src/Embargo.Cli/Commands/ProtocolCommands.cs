@@ -48,7 +48,7 @@ public static class ProtocolCommands
             Verb("list", "list organisations (public)", [],
                 async (r, c, ct) => await c.GetAsync<List<OrganisationDto>>("/api/organisations", ct)),
             Verb("bad-actors", "organisations publicly marked as bad actors", [],
-                async (r, c, ct) => await c.GetAsync<List<OrganisationDto>>("/api/public/bad-actors", ct)));
+                async (r, c, ct) => await c.GetAsync<List<BadActorDto>>("/api/public/bad-actors", ct)));
     }
 
     private static Command Models()
@@ -400,11 +400,74 @@ public static class ProtocolCommands
 
     private static Command Violations()
     {
-        var digest = Required("--digest", "weights manifest digest seen in the wild");
+        var weights = new Option<string>("--weights") { Description = "the weights seen (hashed here; the scan is sent as evidence)" };
+        var evidence = new Option<string>("--evidence") { Description = "a scan result as JSON ({manifestDigest, files:[{path, bytes, sha256}], tensors?}) instead of --weights" };
         var tier = Required("--tier", "the tier they were seen at (e.g. open)");
-        var source = Required("--source", "where they were seen");
-        return Group("violation", "report weights seen released without a certificate",
-            Verb("report", "report a sighting; a violation marks the developer publicly", [digest, tier, source],
-                async (r, c, ct) => await c.PostAsync<ViolationDto>("/api/violations", new ReportViolationRequest { ManifestDigest = r.GetValue(digest)!, ObservedTier = r.GetValue(tier)!, Source = r.GetValue(source)! }, ct)));
+        var source = Required("--source", "where they were seen: a URL or a description");
+        var id = new Argument<string>("violation-id");
+        var reason = Required("--reason", "why (logged)");
+        var statement = Required("--statement", "the developer's statement (public, logged)");
+        var uphold = new Option<bool>("--uphold") { Description = "uphold the dispute: the violation is overturned, the mark lifted if nothing else stands" };
+        var reject = new Option<bool>("--reject") { Description = "reject the dispute: the violation stands" };
+        var status = new Option<string>("--status") { Description = "pending | rejected | confirmed | overturned | lifted" };
+        var org = new Option<string>("--org") { Description = "only this developer organisation's" };
+        var orgId = new Argument<string>("organisation-id");
+        return Group("violation", "rule 4: sightings of weights released without a certificate, and due process",
+            Verb("report", "report a sighting with its evidence; it stays pending (nobody marked) until a regulator confirms it", [weights, evidence, tier, source],
+                async (r, c, ct) => await c.PostAsync<ViolationDto>("/api/violations", new ReportViolationRequest
+                {
+                    ObservedTier = r.GetValue(tier)!, Source = r.GetValue(source)!, Evidence = await SightingEvidenceAsync(r.GetValue(weights), r.GetValue(evidence), ct),
+                }, ct)),
+            Verb("list", "sightings and violations you may see (public ones without a token)", [status, org],
+                async (r, c, ct) =>
+                {
+                    var query = string.Join('&', new[] { ("status", r.GetValue(status)), ("organisation", r.GetValue(org)) }
+                        .Where(q => q.Item2 is not null).Select(q => $"{q.Item1}={Uri.EscapeDataString(q.Item2!)}"));
+                    return await c.GetAsync<List<ViolationDto>>("/api/violations" + (query.Length > 0 ? "?" + query : ""), ct);
+                }),
+            Verb("show", "one sighting or violation with its evidence, decisions and disputes", [id],
+                async (r, c, ct) => await c.GetAsync<ViolationDto>($"/api/violations/{Uri.EscapeDataString(r.GetValue(id)!)}", ct)),
+            Verb("confirm", "confirm a pending sighting: a public violation, the developer marked (regulator of the version's cases)", [id, reason],
+                async (r, c, ct) => await c.PostAsync<ViolationDto>($"/api/violations/{Uri.EscapeDataString(r.GetValue(id)!)}/confirm", new ViolationDecisionRequest { Reason = r.GetValue(reason)! }, ct)),
+            Verb("reject", "reject a pending sighting: nobody is marked (regulator of the version's cases)", [id, reason],
+                async (r, c, ct) => await c.PostAsync<ViolationDto>($"/api/violations/{Uri.EscapeDataString(r.GetValue(id)!)}/reject", new ViolationDecisionRequest { Reason = r.GetValue(reason)! }, ct)),
+            Verb("dispute", "dispute a confirmed violation, once (the marked developer)", [id, statement],
+                async (r, c, ct) => await c.PostAsync<ViolationDto>($"/api/violations/{Uri.EscapeDataString(r.GetValue(id)!)}/dispute", new DisputeViolationRequest { Statement = r.GetValue(statement)! }, ct)),
+            Verb("decide", "decide a dispute: --uphold or --reject, with --reason (regulator of the version's cases)", [id, uphold, reject, reason],
+                async (r, c, ct) =>
+                {
+                    if (r.GetValue(uphold) == r.GetValue(reject))
+                    {
+                        throw new UserInputException("give exactly one of --uphold and --reject");
+                    }
+                    return await c.PostAsync<ViolationDto>($"/api/violations/{Uri.EscapeDataString(r.GetValue(id)!)}/dispute/decision", new DecideDisputeRequest
+                    {
+                        Outcome = r.GetValue(uphold) ? "upheld" : "rejected", Reason = r.GetValue(reason)!,
+                    }, ct);
+                }),
+            Verb("lift-mark", "lift an organisation's bad-actor mark, with a reason (regulator of its violations' cases)", [orgId, reason],
+                async (r, c, ct) => await c.PostAsync<BadActorDto>($"/api/bad-actors/{Uri.EscapeDataString(r.GetValue(orgId)!)}/lift", new LiftMarkRequest { Reason = r.GetValue(reason)! }, ct)));
+    }
+
+    /// <summary>The evidence a sighting carries: from weights on disk (hashed here) or a scan result saved as JSON.</summary>
+    private static async Task<SightingEvidenceDto> SightingEvidenceAsync(string? weights, string? evidenceFile, CancellationToken ct)
+    {
+        if ((weights is null) == (evidenceFile is null))
+        {
+            throw new UserInputException("give exactly one of --weights DIR and --evidence FILE: a sighting needs the scan of the weights seen");
+        }
+        if (weights is not null)
+        {
+            return ScanCommand.Evidence(await BuildManifestAsync(weights, ct));
+        }
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<SightingEvidenceDto>(ReadFile(evidenceFile!, "evidence"), EmbargoClient.Json)
+                   ?? throw new UserInputException($"{evidenceFile}: not a scan result");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new UserInputException($"{evidenceFile}: not a scan result: {e.Message}");
+        }
     }
 }

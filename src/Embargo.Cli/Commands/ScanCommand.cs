@@ -1,7 +1,9 @@
 using System.CommandLine;
+using System.Net;
 using Embargo.Cli.Infrastructure;
 using Embargo.Protocol;
 using Embargo.Protocol.Contracts;
+using Embargo.Weights;
 using Spectre.Console;
 
 namespace Embargo.Cli.Commands;
@@ -18,19 +20,20 @@ public sealed record ScanResult
     public string? CertifiedTier { get; init; }
     public string? ObservedTier { get; init; }
     public string? Verdict { get; init; }
+    /// <summary>The recorded sighting (pending until a regulator confirms it), when one was reported.</summary>
     public ViolationDto? Violation { get; init; }
 }
 
-/// <summary>`embargo scan`: hash weights found in the wild and ask the server what they are allowed to be (rule 4).</summary>
+/// <summary>`embargo scan`: hash weights found in the wild, ask the server what they are, and report a sighting with its evidence (rule 4).</summary>
 public static class ScanCommand
 {
     public static Command Create()
     {
         var dir = new Argument<string>("path") { Description = "a model directory or file found in the wild" };
         var observed = new Option<string>("--tier") { Description = "the tier at which the weights were found (weights you can download are 'open')", DefaultValueFactory = _ => "open" };
-        var source = new Option<string>("--source") { Description = "where they were found (reported with a violation)", DefaultValueFactory = _ => "embargo scan" };
+        var source = new Option<string>("--source") { Description = "where they were found: a URL or a description (sent with the sighting)", DefaultValueFactory = _ => "embargo scan" };
         var offline = new Option<bool>("--offline") { Description = "only hash; do not ask a server" };
-        var command = new Command("scan", "identify weights found in the wild; report them if they are out above their certified tier")
+        var command = new Command("scan", "identify weights found in the wild; report a sighting, with the scan as evidence, if they are out above their certified tier")
         {
             dir, observed, source, offline, Common.Server, Common.TokenEnv, Common.Json,
         };
@@ -46,7 +49,7 @@ public static class ScanCommand
             if (!r.GetValue(offline))
             {
                 using var client = Common.Client(r);
-                result = await AskAsync(client, result, tier, r.GetValue(source)!, ct);
+                result = await AskAsync(client, result, Evidence(manifest), tier, r.GetValue(source)!, ct);
             }
             if (r.GetValue(Common.Json))
             {
@@ -65,27 +68,61 @@ public static class ScanCommand
         return command;
     }
 
-    public static async Task<ScanResult> AskAsync(EmbargoClient client, ScanResult scan, Tier observed, string source, CancellationToken ct)
+    /// <summary>The evidence a sighting carries: the manifest digest, every file's sha256, and the tensors the headers describe.</summary>
+    public static SightingEvidenceDto Evidence(WeightsManifest manifest)
     {
-        var status = await client.GetAsync<WeightsStatusDto>($"/api/weights/{scan.ManifestDigest}", ct);
-        scan = scan with
+        var tensors = manifest.Files.Where(f => f.Header is not null)
+            .SelectMany(f => f.Header!.Tensors.Select(t => new TensorFactDto { File = f.Path, Name = t.Name, Dtype = t.Dtype, Shape = t.Shape }))
+            .Take(ViolationRules.MaxTensors).ToList();
+        return new SightingEvidenceDto
         {
-            Registered = status.Registered, Model = status.Model, Developer = status.Developer, CertifiedTier = status.CertifiedTier, ObservedTier = observed.Name(),
+            ManifestDigest = manifest.Digest,
+            Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
+            Tensors = tensors.Count == 0 ? null : tensors,
         };
-        if (!status.Registered)
+    }
+
+    public static async Task<ScanResult> AskAsync(EmbargoClient client, ScanResult scan, SightingEvidenceDto evidence, Tier observed, string source, CancellationToken ct)
+    {
+        scan = scan with { ObservedTier = observed.Name() };
+        WeightsStatusDto? status = null;
+        try
         {
-            return scan with { Verdict = "not registered with Embargo: no developer to hold to account" };
+            // Released versions are public; an unreleased one only to its developer and its cases' organisations.
+            status = await client.GetAsync<WeightsStatusDto>($"/api/weights/{scan.ManifestDigest}", ct);
+            scan = scan with { Registered = true, Model = status.Model, Developer = status.Developer, CertifiedTier = status.CertifiedTier };
         }
-        var certified = status.CertifiedTier is { } t && Tiers.TryParse(t, out var c) ? c : (Tier?)null;
-        if (!Rules.IsViolation(observed, certified))
+        catch (ApiException e) when (e.Status == HttpStatusCode.NotFound)
         {
-            return scan with { Verdict = $"covered: a valid certificate allows {status.CertifiedTier}" };
         }
-        // Above the certified tier: report it (needs a token; any authenticated principal may report).
+        var certified = status?.CertifiedTier is { } t && Tiers.TryParse(t, out var c) ? c : (Tier?)null;
+        if (status is not null && !Rules.IsViolation(observed, certified))
+        {
+            return scan with { Verdict = $"covered: a valid certificate allows {status.CertifiedTier ?? "internal use only"}" };
+        }
+        if (!client.HasToken)
+        {
+            return scan with
+            {
+                Registered = status is not null,
+                Verdict = status is null
+                    ? "not a released version known to Embargo (unregistered, or not visible without a token)"
+                    : $"seen at {observed.Name()} above what its certificates allow: report it with a reporter's token",
+            };
+        }
+        // A sighting with its evidence: the server matches it to a registered version (manifest or files) and, if it is
+        // above the certified tier, records it pending until a regulator of the version's cases confirms it.
         var violation = await client.PostAsync<ViolationDto>("/api/violations", new ReportViolationRequest
         {
-            ManifestDigest = scan.ManifestDigest, ObservedTier = observed.Name(), Source = source,
+            ObservedTier = observed.Name(), Source = source, Evidence = evidence,
         }, ct);
-        return scan with { Violation = violation, Verdict = violation.Verdict };
+        return scan with
+        {
+            Registered = violation.Status != "unregistered",
+            Developer = violation.Developer ?? scan.Developer,
+            CertifiedTier = violation.CertifiedTier ?? scan.CertifiedTier,
+            Violation = violation.Recorded ? violation : null,
+            Verdict = violation.Verdict,
+        };
     }
 }

@@ -30,6 +30,9 @@ public sealed class EmbargoClient(Uri server, string? token, HttpClient? http = 
 
     public EmbargoClient As(string? otherToken) => new(Server, otherToken, _http);
 
+    /// <summary>Whether requests carry an API token (public reads do not need one).</summary>
+    public bool HasToken => token is not null;
+
     public Task<T> PostAsync<T>(string path, object? body, CancellationToken ct) => SendAsync<T>(HttpMethod.Post, path, body ?? new { }, ct);
 
     public Task<T> GetAsync<T>(string path, CancellationToken ct) => SendAsync<T>(HttpMethod.Get, path, null, ct);

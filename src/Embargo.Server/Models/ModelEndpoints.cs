@@ -292,7 +292,11 @@ public static class ModelEndpoints
         return ApiResults.Created(result, r => $"/api/reference-models/{r.Id}");
     }
 
-    private static async Task<Results<Ok<WeightsStatusDto>, ProblemHttpResult>> WeightsStatus(string digest, EmbargoDb db, CancellationToken ct)
+    /// <summary>
+    /// Lookup by weights digest. Released versions are public; a registered but unreleased version is shown only to
+    /// its developer and its cases' organisations. Everyone else gets the same 404 as for an unregistered digest.
+    /// </summary>
+    private static async Task<Results<Ok<WeightsStatusDto>, ProblemHttpResult>> WeightsStatus(string digest, HttpContext http, EmbargoDb db, CancellationToken ct)
     {
         var parsed = Sha256Digest.Parse(digest);
         if (!parsed.IsOk)
@@ -300,12 +304,18 @@ public static class ModelEndpoints
             return ApiResults.Problem(parsed.Error!);
         }
         var d = parsed.Value.ToString();
+        var notFound = ApiResults.Problem(ProtocolError.NotFound($"a released model version with weights {d}"));
         var version = await db.ModelVersions.AsNoTracking().FirstOrDefaultAsync(v => v.ManifestDigest == d, ct);
         if (version is null)
         {
-            return TypedResults.Ok(new WeightsStatusDto { ManifestDigest = d, Registered = false });
+            return notFound;
         }
         var model = await db.Models.AsNoTracking().FirstAsync(m => m.Id == version.ModelId, ct);
+        var caller = http.User.Identity?.IsAuthenticated == true ? Caller.From(http.User) : null;
+        if (!await Violations.VersionAccess.CanSeeAsync(db, caller, version, model.OrganisationId, ct))
+        {
+            return notFound;
+        }
         var developer = await db.Organisations.AsNoTracking().FirstAsync(o => o.Id == model.OrganisationId, ct);
         var certified = await Certificates.CertificateEndpoints.HighestValidTierAsync(db, version.Id, ct);
         var released = await db.Releases.AsNoTracking().Where(r => r.ModelVersionId == version.Id).Select(r => r.Tier).Distinct().ToListAsync(ct);

@@ -168,6 +168,7 @@ public static class OrganisationEndpoints
     private static async Task<Ok<List<OrganisationDto>>> ListOrganisations(EmbargoDb db, CancellationToken ct) =>
         TypedResults.Ok((await db.Organisations.AsNoTracking().OrderBy(o => o.Name).ToListAsync(ct)).Select(ToDto).ToList());
 
-    private static async Task<Ok<List<OrganisationDto>>> BadActors(EmbargoDb db, CancellationToken ct) =>
-        TypedResults.Ok((await db.Organisations.AsNoTracking().Where(o => o.BadActor).OrderBy(o => o.Name).ToListAsync(ct)).Select(ToDto).ToList());
+    /// <summary>Each marked organisation with the violations behind its mark, their disputes and the regulator's decisions.</summary>
+    private static async Task<Ok<List<BadActorDto>>> BadActors(EmbargoDb db, CancellationToken ct) =>
+        TypedResults.Ok(await Violations.ViolationEndpoints.BadActorsAsync(db, ct));
 }

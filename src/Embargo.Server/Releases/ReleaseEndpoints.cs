@@ -18,7 +18,6 @@ public static class ReleaseEndpoints
     {
         var group = app.MapGroup("/api").WithTags("Releases").RequireAuthorization();
         group.MapPost("/releases", Release);
-        group.MapPost("/violations", ReportViolation);
         return group;
     }
 
@@ -75,70 +74,6 @@ public static class ReleaseEndpoints
             });
             release.LedgerIndex = index;
             return new ReleaseDto { Id = release.Id, ModelVersionId = version.Id, Tier = release.Tier, CertificateId = certificate.Id, LedgerIndex = index };
-        }, ct));
-    }
-
-    /// <summary>Rule 4: weights seen released above what a valid certificate allows record a violation and mark the developer.</summary>
-    private static async Task<Results<Ok<ViolationDto>, ProblemHttpResult>> ReportViolation(ReportViolationRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
-    {
-        var caller = Caller.From(http.User);
-        return ApiResults.From(await writer.ExecuteAsync<ViolationDto>(caller, async (uow, token) =>
-        {
-            if (caller.Role == Role.Developer)
-            {
-                // A sighting marks a developer publicly: rival labs cannot file them; regulators, evaluators,
-                // affected parties and certifiers can.
-                return ProtocolError.Forbidden("developers cannot report sightings; a regulator, evaluator, affected party or certifier can", "rule-4");
-            }
-            var digest = Sha256Digest.Parse(request.ManifestDigest, "manifestDigest");
-            if (!digest.IsOk)
-            {
-                return digest.Error!;
-            }
-            var observed = Tiers.Parse(request.ObservedTier, "observedTier");
-            if (!observed.IsOk)
-            {
-                return observed.Error!;
-            }
-            if (string.IsNullOrWhiteSpace(request.Source))
-            {
-                return ProtocolError.Validation("a violation report names its source (where the weights were seen)");
-            }
-            var d = digest.Value.ToString();
-            var version = await uow.Db.ModelVersions.FirstOrDefaultAsync(v => v.ManifestDigest == d, token);
-            if (version is null)
-            {
-                return new ViolationDto { Id = "", ManifestDigest = d, ObservedTier = observed.Value.Name(), Recorded = false, Verdict = "unregistered: these weights are not registered with Embargo" };
-            }
-            var certified = await CertificateEndpoints.HighestValidTierAsync(uow.Db, version.Id, token);
-            if (!Rules.IsViolation(observed.Value, certified))
-            {
-                return new ViolationDto
-                {
-                    Id = "", ManifestDigest = d, ObservedTier = observed.Value.Name(), CertifiedTier = certified?.Name(), Recorded = false,
-                    Verdict = $"covered: a valid certificate allows {certified?.Name() ?? "internal use only"}",
-                };
-            }
-            var model = await uow.Db.Models.FirstAsync(m => m.Id == version.ModelId, token);
-            var developer = await uow.Db.Organisations.FirstAsync(o => o.Id == model.OrganisationId, token);
-            var violation = new ViolationEntity
-            {
-                Id = Ids.New("vio"), ManifestDigest = d, ObservedTier = observed.Value.Name(), CertifiedTier = certified?.Name(),
-                ModelVersionId = version.Id, OrganisationId = developer.Id, Source = request.Source, ReportedBy = caller.PrincipalId, CreatedAt = uow.Now,
-            };
-            uow.Db.Violations.Add(violation);
-            developer.BadActor = true;
-            developer.BadActorReason = $"weights {d} seen at {observed.Value.Name()} with {(certified is null ? "no valid certificate" : $"a certificate only for {certified.Value.Name()}")}";
-            uow.Append("violation.recorded", new JsonObject
-            {
-                ["violation"] = violation.Id, ["manifestDigest"] = d, ["observedTier"] = violation.ObservedTier, ["certifiedTier"] = violation.CertifiedTier,
-                ["developer"] = developer.Id, ["source"] = request.Source, ["rule"] = "rule-4",
-            });
-            return new ViolationDto
-            {
-                Id = violation.Id, ManifestDigest = d, ObservedTier = violation.ObservedTier, CertifiedTier = violation.CertifiedTier,
-                Developer = developer.Name, Recorded = true, Verdict = "violation: " + developer.BadActorReason,
-            };
         }, ct));
     }
 }

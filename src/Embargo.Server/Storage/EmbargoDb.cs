@@ -28,6 +28,8 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     public DbSet<WrappedKeyEntity> WrappedKeys => Set<WrappedKeyEntity>();
     public DbSet<ConditionEntity> Conditions => Set<ConditionEntity>();
     public DbSet<SignedCheckpointEntity> SignedCheckpoints => Set<SignedCheckpointEntity>();
+    public DbSet<ViolationDecisionEntity> ViolationDecisions => Set<ViolationDecisionEntity>();
+    public DbSet<ViolationDisputeEntity> ViolationDisputes => Set<ViolationDisputeEntity>();
 
     /// <summary>Every instant is stored in UTC, whatever offset it arrived with (PostgreSQL's timestamptz requires it).</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -57,10 +59,12 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         modelBuilder.Entity<FineEntity>(e => { e.ToTable("fines"); e.Property(x => x.Amount).HasPrecision(18, 2); });
         modelBuilder.Entity<CertificateEntity>(e => { e.ToTable("certificates"); e.HasIndex(x => x.ManifestDigest); e.HasIndex(x => x.CaseId); });
         modelBuilder.Entity<ReleaseEntity>(e => { e.ToTable("releases"); e.HasIndex(x => x.ModelVersionId); e.HasIndex(x => new { x.ModelVersionId, x.Tier }).IsUnique(); });
-        modelBuilder.Entity<ViolationEntity>(e => { e.ToTable("violations"); e.HasIndex(x => x.ManifestDigest); });
+        modelBuilder.Entity<ViolationEntity>(e => { e.ToTable("violations"); e.HasIndex(x => x.ManifestDigest); e.HasIndex(x => x.OrganisationId); });
         modelBuilder.Entity<WeightsGrantEntity>(e => { e.ToTable("weights_grants"); e.HasIndex(x => new { x.ModelVersionId, x.PrincipalId }).IsUnique(); });
         modelBuilder.Entity<WrappedKeyEntity>(e => { e.ToTable("wrapped_keys"); e.HasIndex(x => new { x.ModelVersionId, x.KeyId }); });
         modelBuilder.Entity<ConditionEntity>(e => { e.ToTable("conditions"); e.HasIndex(x => new { x.ModelVersionId, x.Name }).IsUnique(); });
+        modelBuilder.Entity<ViolationDecisionEntity>(e => { e.ToTable("violation_decisions"); e.HasIndex(x => x.ViolationId); });
+        modelBuilder.Entity<ViolationDisputeEntity>(e => { e.ToTable("violation_disputes"); e.HasIndex(x => x.ViolationId); });
         modelBuilder.Entity<LedgerLeafEntity>(e =>
         {
             e.ToTable("ledger_leaves");

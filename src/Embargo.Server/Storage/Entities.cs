@@ -226,6 +226,46 @@ public sealed class ViolationEntity
     public required string Source { get; set; }
     public required string ReportedBy { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>pending | rejected | confirmed | overturned | lifted (Embargo.Protocol.ViolationStatus).</summary>
+    public required string Status { get; set; }
+    /// <summary>The scan result sent with the report (SightingEvidenceDto as canonical JSON) and its sha256.</summary>
+    public string? EvidenceJson { get; set; }
+    public string? EvidenceSha256 { get; set; }
+    /// <summary>manifest | partial.</summary>
+    public string? Match { get; set; }
+    public int MatchedFiles { get; set; }
+    /// <summary>Ledger index of the report (sighting.reported): the order of sightings.</summary>
+    public long LedgerIndex { get; set; }
+}
+
+/// <summary>A regulator's decision on a sighting or a mark: confirmed, rejected or lifted, with its reason.</summary>
+public sealed class ViolationDecisionEntity
+{
+    public required string Id { get; set; }
+    public required string ViolationId { get; set; }
+    public required string Kind { get; set; }
+    public required string Reason { get; set; }
+    public required string OrganisationId { get; set; }
+    public required string PrincipalId { get; set; }
+    public long LedgerIndex { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>The developer's dispute of a confirmed violation and the regulator's decision on it.</summary>
+public sealed class ViolationDisputeEntity
+{
+    public required string Id { get; set; }
+    public required string ViolationId { get; set; }
+    public required string Statement { get; set; }
+    public required string OrganisationId { get; set; }
+    public required string PrincipalId { get; set; }
+    public long LedgerIndex { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public string? Outcome { get; set; }
+    public string? DecisionReason { get; set; }
+    public string? DecidedBy { get; set; }
+    public DateTimeOffset? DecidedAt { get; set; }
+    public long? DecisionLedgerIndex { get; set; }
 }
 
 /// <summary>A checkpoint this server signed: the history it vouches for, checked at start and before each signing.</summary>

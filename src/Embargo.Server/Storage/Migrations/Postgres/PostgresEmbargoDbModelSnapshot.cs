@@ -756,6 +756,93 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.ToTable("threat_models", (string)null);
                 });
 
+            modelBuilder.Entity("Embargo.Server.Storage.ViolationDecisionEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("OrganisationId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("PrincipalId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ViolationId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ViolationId");
+
+                    b.ToTable("violation_decisions", (string)null);
+                });
+
+            modelBuilder.Entity("Embargo.Server.Storage.ViolationDisputeEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("DecidedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("DecidedBy")
+                        .HasColumnType("text");
+
+                    b.Property<long?>("DecisionLedgerIndex")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("DecisionReason")
+                        .HasColumnType("text");
+
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("OrganisationId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Outcome")
+                        .HasColumnType("text");
+
+                    b.Property<string>("PrincipalId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Statement")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ViolationId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ViolationId");
+
+                    b.ToTable("violation_disputes", (string)null);
+                });
+
             modelBuilder.Entity("Embargo.Server.Storage.ViolationEntity", b =>
                 {
                     b.Property<string>("Id")
@@ -767,9 +854,24 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<string>("EvidenceJson")
+                        .HasColumnType("text");
+
+                    b.Property<string>("EvidenceSha256")
+                        .HasColumnType("text");
+
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("ManifestDigest")
                         .IsRequired()
                         .HasColumnType("text");
+
+                    b.Property<string>("Match")
+                        .HasColumnType("text");
+
+                    b.Property<int>("MatchedFiles")
+                        .HasColumnType("integer");
 
                     b.Property<string>("ModelVersionId")
                         .HasColumnType("text");
@@ -789,9 +891,15 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("text");
+
                     b.HasKey("Id");
 
                     b.HasIndex("ManifestDigest");
+
+                    b.HasIndex("OrganisationId");
 
                     b.ToTable("violations", (string)null);
                 });

@@ -751,6 +751,93 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.ToTable("threat_models", (string)null);
                 });
 
+            modelBuilder.Entity("Embargo.Server.Storage.ViolationDecisionEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("OrganisationId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PrincipalId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ViolationId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ViolationId");
+
+                    b.ToTable("violation_decisions", (string)null);
+                });
+
+            modelBuilder.Entity("Embargo.Server.Storage.ViolationDisputeEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("DecidedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("DecidedBy")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("DecisionLedgerIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("DecisionReason")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("OrganisationId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Outcome")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PrincipalId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Statement")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ViolationId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ViolationId");
+
+                    b.ToTable("violation_disputes", (string)null);
+                });
+
             modelBuilder.Entity("Embargo.Server.Storage.ViolationEntity", b =>
                 {
                     b.Property<string>("Id")
@@ -762,9 +849,24 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("EvidenceJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("EvidenceSha256")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("ManifestDigest")
                         .IsRequired()
                         .HasColumnType("TEXT");
+
+                    b.Property<string>("Match")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("MatchedFiles")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("ModelVersionId")
                         .HasColumnType("TEXT");
@@ -784,9 +886,15 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
                     b.HasKey("Id");
 
                     b.HasIndex("ManifestDigest");
+
+                    b.HasIndex("OrganisationId");
 
                     b.ToTable("violations", (string)null);
                 });
