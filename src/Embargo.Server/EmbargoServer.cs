@@ -60,6 +60,8 @@ public static class EmbargoServer
         app.MapOrganisations();
         app.MapModels();
         app.MapCases();
+        app.MapReevaluation();
+        app.MapDenials();
         app.MapDisclosures();
         app.MapMitigations();
         app.MapCertificates();

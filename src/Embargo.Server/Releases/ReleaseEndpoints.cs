@@ -47,6 +47,10 @@ public static class ReleaseEndpoints
                 return owned.Error!;
             }
             var version = owned.Value.Version;
+            if (Denials.ReleaseRefusal(tier.Value, await Cases.DenialEndpoints.StandingAsync(uow.Db, version.Id, token)) is { } denied11)
+            {
+                return denied11;
+            }
             var certificates = await uow.Db.Certificates.Where(c => c.ModelVersionId == version.Id && c.Status != CertificateStatus.Pending).ToListAsync(token);
             var judged = certificates.Select(c => (Tiers.Parse(c.Tier).Value, c.Status == CertificateStatus.Issued)).ToList();
             if (Rules.ReleaseAllowed(tier.Value, judged) is { } refused)

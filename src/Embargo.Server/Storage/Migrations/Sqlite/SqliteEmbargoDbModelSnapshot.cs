@@ -25,6 +25,12 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("DenialLiftReason")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("DenialLiftedAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("DenialReason")
                         .HasColumnType("TEXT");
 
@@ -235,12 +241,15 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("PrincipalId")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("SealedDetail")
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("DisclosureId", "OrganisationId")
+                    b.HasIndex("DisclosureId", "OrganisationId", "PrincipalId")
                         .IsUnique();
 
                     b.ToTable("disclosure_recipients", (string)null);
@@ -294,6 +303,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
 
                     b.Property<string>("Purpose")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ReferenceModelId")
                         .HasColumnType("TEXT");
 
                     b.Property<int>("Samples")
@@ -477,6 +489,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
 
                     b.Property<DateTimeOffset?>("ReportedAt")
                         .HasColumnType("TEXT");
+
+                    b.Property<long?>("ReportedIndex")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Status")
                         .IsRequired()
