@@ -21,7 +21,7 @@ public static class Explanations
         }
         var words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Count(w => w.Count(char.IsLetterOrDigit) >= 2);
         return words < 3
-            ? ProtocolError.Validation($"{member} must say what was done in at least three words; '{(text.Length > 40 ? text[..40] + "…" : text)}' does not")
+            ? ProtocolError.Validation($"{member} must be a real explanation of at least three words; '{(text.Length > 40 ? text[..40] + "…" : text)}' is not")
             : null;
     }
 }
