@@ -141,4 +141,21 @@ E verify "$work/certificate.dsse.json" --key "$work/assure.pub.pem" --checkpoint
 printf 'x' >>"$work/weights/model.bin"
 refused 1 E verify "$work/certificate.dsse.json" --key "$work/assure.pub.pem" --weights "$work/weights"
 refused 2 E case open --tier hosted
+
+step "no secrets in public records: the CLI strips user info and the query from an endpoint URL"
+as "$DEV" model add-condition "$version" --name with-key --kind base --model-url "http://user:pass@127.0.0.1:9/v1?api_key=sk-live-walkthrough" \
+   --model-name sample-camelid-7b --json 2>/dev/null | jq -e '.endpoint == "http://127.0.0.1:9/v1"' >/dev/null
+if curl -sf "${EMBARGO_SERVER}api/ledger/leaves?start=0" | grep -q "sk-live-walkthrough"; then echo "a credential reached the ledger"; exit 1; fi
+
+step "rule 5: a stronger reference model; no new case with the weaker one; the case re-enters testing with it"
+strong=$(as "$REG" model add-reference sample-frontier-2 --strength 0.95 --json | jq -r .id)
+refused 1 as "$DEV" case open --version "$version" --tier hosted --regulator "$office" --reference "$ref" --evaluator "$redline"
+[ "$(as "$DEV" case reevaluate "$case" --reference "$strong" --json | jq -r .state)" = testing ]
+
+step "rule 11: a denial stands for the version at its tier and above until the regulator lifts it"
+as "$REG" case deny "$case" --reason "no plausible mitigation for the phishing uplift at this tier" >/dev/null
+refused 1 as "$DEV" case open --version "$version" --tier open --regulator "$office" --reference "$strong" --evaluator "$redline"
+refused 2 as "$REG" case lift-denial "$case" --reason "."
+as "$REG" case lift-denial "$case" --reason "mail providers now screen model-crafted lures" >/dev/null
+as "$DEV" case open --version "$version" --tier open --regulator "$office" --reference "$strong" --evaluator "$redline" >/dev/null
 echo "walkthrough ok: $digest certified at downloadable, released, opened by its grantee, verified offline"

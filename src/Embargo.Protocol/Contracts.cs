@@ -200,6 +200,8 @@ public sealed record EvaluationDto
     public UpliftDto? Uplift { get; init; }
     public required bool Significant { get; init; }
     public long LedgerIndex { get; init; }
+    /// <summary>The reference model the case used when the result was recorded (rule 5).</summary>
+    public string? ReferenceModelId { get; init; }
     /// <summary>Findings created by if-then commitments that fired on this result.</summary>
     public IReadOnlyList<FindingDto> FiredFindings { get; init; } = [];
 }
@@ -230,6 +232,8 @@ public sealed record SealedDetailDto
     public required string OrganisationId { get; init; }
     /// <summary>Ciphertext sealed to the recipient's key, base64; the server never sees plaintext.</summary>
     public required string Ciphertext { get; init; }
+    /// <summary>The recipient principal whose X25519 key it is sealed to (required in requests: one envelope per key holder).</summary>
+    public string? PrincipalId { get; init; }
     /// <summary>Set in responses: the finding the detail belongs to (part of the envelope's associated data).</summary>
     public string? FindingId { get; init; }
 }
@@ -280,6 +284,12 @@ public sealed record FineRequest
 
 public sealed record DenyRequest { public required string Reason { get; init; } }
 
+/// <summary>Rule 11: the regulator that denied lifts the denial, with a reason.</summary>
+public sealed record LiftDenialRequest { public required string Reason { get; init; } }
+
+/// <summary>Rule 5: switch a case to a stronger reference model; it re-enters testing.</summary>
+public sealed record ReevaluateCaseRequest { public required string ReferenceModelId { get; init; } }
+
 public sealed record EscalationReportDto { public required IReadOnlyList<MitigationDto> Escalated { get; init; } }
 
 public sealed record CaseDto
@@ -296,6 +306,8 @@ public sealed record CaseDto
     public required bool ReevaluationFlag { get; init; }
     public string? ReevaluationReason { get; init; }
     public string? DenialReason { get; init; }
+    public string? DenialLiftReason { get; init; }
+    public string? ReferenceModelId { get; init; }
     public required IReadOnlyList<ThreatModelDto> ThreatModels { get; init; }
     public required IReadOnlyList<CommitmentDto> Commitments { get; init; }
     public required IReadOnlyList<EvaluationDto> Evaluations { get; init; }

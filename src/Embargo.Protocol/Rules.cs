@@ -10,6 +10,10 @@ public sealed record CaseFacts
     public required IReadOnlyList<FindingFacts> Findings { get; init; }
     /// <summary>Tier caps from if-then commitments that fired and whose findings are not yet mitigated.</summary>
     public required IReadOnlyList<TierCap> ActiveCaps { get; init; }
+    /// <summary>Rule 5: the case's reference model against the strongest registered (null: not checked).</summary>
+    public ReferenceFacts? Reference { get; init; }
+    /// <summary>Rule 11: denials of this model version (from any case) that stand.</summary>
+    public IReadOnlyList<DenialFacts> StandingDenials { get; init; } = [];
 }
 
 public sealed record FindingFacts
@@ -20,6 +24,8 @@ public sealed record FindingFacts
     public required IReadOnlyList<string> RequiredRecipients { get; init; }
     public required IReadOnlyList<string> DisclosedTo { get; init; }
     public required IReadOnlyList<MitigationFacts> Mitigations { get; init; }
+    /// <summary>Rule 5: its evidence was made with the case's current reference model (a not-novel finding counts only then).</summary>
+    public bool CurrentEvidence { get; init; } = true;
 }
 
 public sealed record MitigationFacts
@@ -68,7 +74,7 @@ public static class Rules
                 }
                 break;
             case CaseState.Disclosure:
-                var undecided = facts.ThreatModelCapabilities.Where(c => !facts.Findings.Any(f => f.Capability == c)).ToList();
+                var undecided = facts.ThreatModelCapabilities.Where(c => !facts.Findings.Any(f => f.Capability == c && (f.Novel || f.CurrentEvidence))).ToList();
                 if (undecided.Count > 0)
                 {
                     return ProtocolError.Violation("case-phase", $"moving to disclosure needs a finding (novel or not) for every threat model; missing: {string.Join(", ", undecided)}");
@@ -120,6 +126,14 @@ public static class Rules
         foreach (var cap in facts.ActiveCaps.Where(c => tier > c.MaxTier))
         {
             blockers.Add(ProtocolError.Violation("rule-6", $"commitment '{cap.Commitment}' caps the case at {cap.MaxTier.Name()} until finding {cap.FindingId} is mitigated"));
+        }
+        if (ReferenceModels.CertificationRefusal(facts.Reference) is { } weakerReference)
+        {
+            blockers.Add(weakerReference);
+        }
+        if (Denials.CertificationRefusal(tier, facts.StandingDenials) is { } denied)
+        {
+            blockers.Add(denied);
         }
         return blockers;
     }

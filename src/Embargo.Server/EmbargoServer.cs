@@ -62,6 +62,8 @@ public static class EmbargoServer
         app.MapOrganisations();
         app.MapModels();
         app.MapCases();
+        app.MapReevaluation();
+        app.MapDenials();
         app.MapDisclosures();
         app.MapMitigations();
         app.MapCertificates();

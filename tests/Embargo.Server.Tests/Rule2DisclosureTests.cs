@@ -116,13 +116,14 @@ public sealed class Rule2DisclosureTests(ServerFixture fixture) : IClassFixture<
     }
 
     [Fact]
-    public async Task AnUnreportedMitigationCannotBeVerified()
+    public async Task AVerificationRunForAnUnreportedMitigationIsRefused()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.DeadlineSet);
-        var rerun = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing, w.PhishingMitigation.Id));
-        await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-2",
-            () => w.Evaluator.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = rerun.Id }, default));
+        // Nothing was mitigated yet: a run now measures the unmitigated system and is not a verification.
+        var e = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-2",
+            () => w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing, w.PhishingMitigation.Id)));
+        Assert.Contains("reports its mitigation", e.Detail);
     }
 
     [Fact]
@@ -165,9 +166,9 @@ public sealed class Rule2DisclosureTests(ServerFixture fixture) : IClassFixture<
             ThreatModelId = w.BioThreat!.Id, EvaluationId = w.BioEvaluation!.Id, Title = "No bio uplift",
         }, default);
         await w.AdvanceAsync("disclosure");
-        await w.Developer.PostAsync<DisclosureDto>($"/api/findings/{finding.Id}/disclosures", w.DiscloseBody(ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg), default);
+        await w.Developer.PostAsync<DisclosureDto>($"/api/findings/{finding.Id}/disclosures", w.DiscloseBodyFor(finding.Id, ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg), default);
         var bio = (await w.CaseAsync()).Findings.Single(f => f.Capability == ProtocolWorld.Bio);
-        await w.Developer.PostAsync<DisclosureDto>($"/api/findings/{bio.Id}/disclosures", w.DiscloseBody(ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
+        await w.Developer.PostAsync<DisclosureDto>($"/api/findings/{bio.Id}/disclosures", w.DiscloseBodyFor(bio.Id, ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
 
         // The case holds evidence of significant phishing uplift that nobody mitigated: rule 2 must still stop certification.
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-2", () => w.AdvanceAsync("certification"));

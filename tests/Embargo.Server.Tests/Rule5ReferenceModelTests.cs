@@ -64,24 +64,17 @@ public sealed class Rule5ReferenceModelTests(ServerFixture fixture) : IClassFixt
     [Fact]
     public async Task ACertificateSignedAfterAStrongerReferenceModelAppearedCannotBeReleasedOn()
     {
-        using var w = await ProtocolWorld.CreateAsync(Host, referenceStrength: 0.1);
+        using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Certification);
         var draft = await w.ApproveAsync(w.Certifier, "hosted");
         await w.Regulator.PostAsync<ReferenceModelDto>("/api/reference-models",
-            new RegisterReferenceModelRequest { Name = $"frontier-late-{w.Tag}", Strength = 0.2 }, default);
+            new RegisterReferenceModelRequest { Name = $"frontier-late-{w.Tag}", Strength = w.Reference.Strength + 0.1 }, default);
 
-        // The certifier signs the draft it approved against the weaker reference model.
+        // The certifier signs the draft it approved against the weaker reference model: the one answer is rule 5's refusal.
         var envelope = Embargo.Protocol.Certificates.DsseEnvelope.Sign(Convert.FromBase64String(draft.Statement), draft.PayloadType, w.CertifierKey);
-        try
-        {
-            var certificate = await w.Certifier.PostAsync<CertificateDto>($"/api/certificates/{draft.CertificateId}/signature",
-                new SubmitCertificateRequest { Envelope = envelope.ToJson() }, default);
-            Assert.Equal("flagged", certificate.Status);
-        }
-        catch (Embargo.Cli.Infrastructure.ApiException)
-        {
-            // Refusing to issue it at all is as good.
-        }
+        await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-5", () => w.Certifier.PostAsync<CertificateDto>($"/api/certificates/{draft.CertificateId}/signature",
+            new SubmitCertificateRequest { Envelope = envelope.ToJson() }, default));
+        Assert.Equal("flagged", (await Host.Anonymous.GetAsync<CertificateDto>($"/api/certificates/{draft.CertificateId}", default)).Status);
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => w.ReleaseAsync("hosted"));
         Assert.True((await w.CaseAsync()).ReevaluationFlag);
     }

@@ -42,11 +42,11 @@ public sealed class Rule6CommitmentTests(ServerFixture fixture) : IClassFixture<
             ThreatModelId = w.BioThreat!.Id, EvaluationId = (await w.CaseAsync()).Evaluations.Single(e => e.Capability == ProtocolWorld.Bio).Id, Title = "No bio uplift",
         }, default);
         await w.AdvanceAsync("disclosure");
-        var disclosure = await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{fired.Id}/disclosures", w.DiscloseBody(ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg), default);
+        var disclosure = await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{fired.Id}/disclosures", w.DiscloseBodyFor(fired.Id, ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg), default);
         var bioFinding = (await w.CaseAsync()).Findings.Single(f => f.Capability == ProtocolWorld.Bio);
-        await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{bioFinding.Id}/disclosures", w.DiscloseBody(ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
+        await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{bioFinding.Id}/disclosures", w.DiscloseBodyFor(bioFinding.Id, ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
         var mitigation = disclosure.Mitigations.Single();
-        await w.MailParty.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/report", new ReportMitigationRequest { Description = "screening" }, default);
+        await w.MailParty.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/report", new ReportMitigationRequest { Description = "Inbound lure screening deployed" }, default);
 
         Assert.Contains((await w.CaseAsync()).Blockers, b => b.StartsWith("rule-6", StringComparison.Ordinal));
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-2", () => w.AdvanceAsync("certification"));

@@ -29,7 +29,7 @@ public sealed class SealedDisclosureTests(ServerFixture fixture) : IClassFixture
     [Fact]
     public async Task EachRecipientOpensItsOwnSealedDetailAndThePlaintextNeverReachesTheServer()
     {
-        using var w = await ProtocolWorld.CreateAsync(Host);
+        using var w = await ProtocolWorld.CreateAsync(Host, recipientKeys: false);
         await w.DriveToAsync(Milestone.Disclosure);
         var regulator = await KeyHolderAsync(w, w.RegulatorOrg, "regulator");
         var mail = await KeyHolderAsync(w, w.MailOrg, "affected-party");
@@ -66,7 +66,7 @@ public sealed class SealedDisclosureTests(ServerFixture fixture) : IClassFixture
     [Fact]
     public async Task DetailCannotBeSealedToARecipientWithoutAKey()
     {
-        using var w = await ProtocolWorld.CreateAsync(Host);
+        using var w = await ProtocolWorld.CreateAsync(Host, recipientKeys: false);
         await w.DriveToAsync(Milestone.Disclosure);
         await KeyHolderAsync(w, w.RegulatorOrg, "regulator");
         var before = await LedgerSizeAsync(Host);

@@ -82,12 +82,32 @@ public static class ProtocolCommands
                 [versionId, conditionName, kind, conditionUrl, conditionModel],
                 async (r, c, ct) => await c.PostAsync<ModelConditionDto>($"/api/model-versions/{r.GetValue(versionId)}/conditions", new RegisterModelConditionRequest
                 {
-                    Name = r.GetValue(conditionName)!, Kind = r.GetValue(kind)!, Endpoint = r.GetValue(conditionUrl)!, ModelName = r.GetValue(conditionModel)!,
+                    Name = r.GetValue(conditionName)!, Kind = r.GetValue(kind)!, Endpoint = PublicEndpoint(r.GetValue(conditionUrl)!), ModelName = r.GetValue(conditionModel)!,
                 }, ct)),
             Verb("conditions", "list a version's registered conditions", [versionId],
                 async (r, c, ct) => await c.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{r.GetValue(versionId)}/conditions", ct)),
             Verb("add-reference", "register a reference model; stronger ones flag older certificates (regulator)", [refName, strength],
-                async (r, c, ct) => await c.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = r.GetValue(refName)!, Strength = r.GetValue(strength) }, ct)));
+                async (r, c, ct) => await c.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = r.GetValue(refName)!, Strength = r.GetValue(strength) }, ct)),
+            Verb("references", "list reference models, strongest first (a case opens with the strongest; rule 5)", [],
+                async (r, c, ct) => await c.GetAsync<List<ReferenceModelDto>>("/api/reference-models", ct)));
+    }
+
+    /// <summary>
+    /// Endpoint URLs become public records: user info and the query string (where credentials hide) are removed
+    /// before sending; credentials are given with --api-key-env where the endpoint is called.
+    /// </summary>
+    public static string PublicEndpoint(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https"))
+        {
+            throw new UserInputException($"--model-url '{url}' is not an http(s) URL");
+        }
+        var stripped = Embargo.Protocol.EndpointUrls.Strip(parsed);
+        if (stripped.AbsoluteUri != parsed.AbsoluteUri)
+        {
+            Console.Error.WriteLine("note: user info and query string removed from --model-url (they would be public); give credentials with --api-key-env");
+        }
+        return stripped.ToString();
     }
 
     public static async Task<WeightsManifest> BuildManifestAsync(string path, CancellationToken ct)
@@ -125,6 +145,8 @@ public static class ProtocolCommands
         var acceptAffected = new Option<string[]>("--affected") { Description = "affected-party organisation ids", Required = true, AllowMultipleArgumentsPerToken = true };
         var editedSteps = new Option<string[]>("--step") { Description = "replace the drafted steps (repeatable)" };
         var summary = new Argument<string>("summary-json") { Description = "a SubmitEvaluationRequest JSON file (what `embargo eval run --case` sends)" };
+        var strongerReference = Required("--reference", "the stronger reference model id (the strongest registered)");
+        var liftReason = Required("--reason", "why the denial no longer holds (logged publicly)");
         return Group("case", "release cases",
             Verb("open", "open a case for a model version (developer)", [version, tier, regulator, reference, evaluators],
                 async (r, c, ct) => await c.PostAsync<CaseDto>("/api/cases", new OpenCaseRequest
@@ -175,7 +197,11 @@ public static class ProtocolCommands
                     ThreatModelId = r.GetValue(threat)!, EvaluationId = r.GetValue(evaluation)!, Title = r.GetValue(title)!,
                 }, ct)),
             Verb("deny", "deny the requested tier (regulator)", [id, reason],
-                async (r, c, ct) => await c.PostAsync<CaseDto>($"/api/cases/{r.GetValue(id)}/deny", new DenyRequest { Reason = r.GetValue(reason)! }, ct)));
+                async (r, c, ct) => await c.PostAsync<CaseDto>($"/api/cases/{r.GetValue(id)}/deny", new DenyRequest { Reason = r.GetValue(reason)! }, ct)),
+            Verb("reevaluate", "move a case to a stronger reference model; it re-enters testing (developer or the case's regulator; rule 5)", [id, strongerReference],
+                async (r, c, ct) => await c.PostAsync<CaseDto>($"/api/cases/{r.GetValue(id)}/reference", new ReevaluateCaseRequest { ReferenceModelId = r.GetValue(strongerReference)! }, ct)),
+            Verb("lift-denial", "lift a denial of this case's version and tier, with a reason (the regulator that denied; rule 11)", [id, liftReason],
+                async (r, c, ct) => await c.PostAsync<CaseDto>($"/api/cases/{r.GetValue(id)}/lift-denial", new LiftDenialRequest { Reason = r.GetValue(liftReason)! }, ct)));
     }
 
     public static T ReadJson<T>(string path)
@@ -197,7 +223,7 @@ public static class ProtocolCommands
         var title = Required("--title", "public advisory title (no reproduction detail)");
         var summary = Required("--summary", "public advisory summary (no reproduction detail)");
         var disclosure = new Argument<string>("disclosure-id");
-        var detail = new Option<string>("--detail") { Description = "a file of private detail, sealed here to each recipient's X25519 key (the server sees only ciphertext)" };
+        var detail = new Option<string>("--detail") { Description = "a file of private detail, sealed here to every X25519 key of every recipient organisation (the server sees only ciphertext)", Required = true };
         var identity = Required("--identity", "your X25519 private key file (`embargo weights keygen`)");
         var output = new Option<string>("--out") { Description = "write the opened detail here (default: standard output)" };
         return Group("disclosure", "disclose findings and acknowledge them",
@@ -205,9 +231,7 @@ public static class ProtocolCommands
                 async (r, c, ct) => await c.PostAsync<DisclosureDto>($"/api/findings/{r.GetValue(finding)}/disclosures", new DiscloseRequest
                 {
                     AdvisoryTitle = r.GetValue(title)!, AdvisorySummary = r.GetValue(summary)!,
-                    Sealed = r.GetValue(detail) is { } path
-                        ? await DisclosureSealing.SealForRecipientsAsync(c, r.GetValue(finding)!, await ReadBytesAsync(path, ct), ct)
-                        : [],
+                    Sealed = await DisclosureSealing.SealForRecipientsAsync(c, r.GetValue(finding)!, await ReadBytesAsync(r.GetValue(detail)!, ct), ct),
                 }, ct)),
             OpenDetail(disclosure, identity, output),
             Verb("ack", "acknowledge a disclosure addressed to your organisation", [disclosure],

@@ -7,6 +7,7 @@ namespace Embargo.Cli.Infrastructure;
 /// <summary>Private disclosure detail is sealed here, on the discloser's machine, to each recipient's key; the server only relays ciphertext.</summary>
 public static class DisclosureSealing
 {
+    /// <summary>Seals <paramref name="detail"/> to every key of every recipient organisation (one envelope per key holder).</summary>
     public static async Task<IReadOnlyList<SealedDetailDto>> SealForRecipientsAsync(EmbargoClient client, string findingId, byte[] detail, CancellationToken ct)
     {
         var recipients = await client.GetAsync<List<DisclosureRecipientKeyDto>>($"/api/findings/{findingId}/recipients", ct);
@@ -18,6 +19,7 @@ public static class DisclosureSealing
         return recipients.Select(r => new SealedDetailDto
         {
             OrganisationId = r.OrganisationId,
+            PrincipalId = r.PrincipalId,
             Ciphertext = SealedEnvelope.Seal(detail, Convert.FromBase64String(r.PublicKey!), SealedEnvelope.Context(findingId, r.OrganisationId)),
         }).ToList();
     }

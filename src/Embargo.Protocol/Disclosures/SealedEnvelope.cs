@@ -84,5 +84,37 @@ public static class SealedEnvelope
         }
     }
 
+    /// <summary>The largest envelope the server accepts (private detail is text, not a data dump).</summary>
+    public const int MaxEnvelopeBytes = 1 << 20;
+
+    /// <summary>
+    /// What the server can check without the recipient's private key: base64 of a version-1 envelope of plausible
+    /// size whose ephemeral key is a usable X25519 public key (not a low-order point). Base64 of plaintext, random
+    /// bytes or a truncated envelope fail; the error names <paramref name="member"/>.
+    /// </summary>
+    public static ProtocolError? WellFormed(string? sealedBase64, string member)
+    {
+        if (string.IsNullOrEmpty(sealedBase64) || sealedBase64.Length > (MaxEnvelopeBytes + 2) / 3 * 4)
+        {
+            return ProtocolError.Validation($"{member} is not a sealed envelope (empty or larger than {MaxEnvelopeBytes} bytes)");
+        }
+        var input = new byte[sealedBase64.Length];
+        if (!Convert.TryFromBase64String(sealedBase64, input, out var length))
+        {
+            return ProtocolError.Validation($"{member} is not base64 of a sealed envelope");
+        }
+        if (length < 1 + KeySize + NonceSize + TagSize + 1 || input[0] != Version)
+        {
+            return ProtocolError.Validation($"{member} is not an embargo-disclosure-v1 envelope (version 0x01, ephemeral key, nonce, ciphertext, tag)");
+        }
+        using var probe = Key.Create(KeyAgreementAlgorithm.X25519);
+        if (!NSec.Cryptography.PublicKey.TryImport(KeyAgreementAlgorithm.X25519, input.AsSpan(1, KeySize), KeyBlobFormat.RawPublicKey, out var ephemeral))
+        {
+            return ProtocolError.Validation($"{member} carries an invalid ephemeral key");
+        }
+        using var shared = KeyAgreementAlgorithm.X25519.Agree(probe, ephemeral!);
+        return shared is null ? ProtocolError.Validation($"{member} carries a low-order ephemeral key: it cannot have been sealed to anyone") : null;
+    }
+
     private static byte[] AssociatedData(string context) => [.. Info, 0, .. Encoding.UTF8.GetBytes(context)];
 }

@@ -82,6 +82,13 @@ public static class CaseEndpoints
                     return ProtocolError.Validation($"organisation {evaluator} has no evaluator principal");
                 }
             }
+            // Rule 5: the strongest reference model; rule 11: not at or above a tier the version was denied.
+            var reference = await uow.Db.ReferenceModels.FirstAsync(r => r.Id == request.ReferenceModelId, token);
+            if ((ReferenceModels.OpenRefusal(await ReevaluationEndpoints.FactsAsync(uow.Db, reference, token))
+                 ?? Denials.OpenRefusal(tier.Value, await DenialEndpoints.StandingAsync(uow.Db, version.Id, token))) is { } ruled)
+            {
+                return ruled;
+            }
             var entity = new CaseEntity
             {
                 Id = Ids.New("case"),
@@ -388,6 +395,10 @@ public static class CaseEndpoints
                 {
                     return ProtocolError.Violation("case-phase", $"verification runs happen in disclosure/mitigation; the case is in {snap.Case.State}");
                 }
+                if (Verification.SubmissionRefusal(mitigation.Id, mitigation.Status) is { } early)
+                {
+                    return early;
+                }
             }
             else if (snap.State is not (CaseState.Testing or CaseState.Reflection))
             {
@@ -430,6 +441,7 @@ public static class CaseEndpoints
                 P = request.Uplift?.P,
                 Test = request.Uplift?.Test,
                 LogSha256 = request.LogSha256,
+                ReferenceModelId = snap.Case.ReferenceModelId,
                 SubmittedBy = caller.PrincipalId,
                 CreatedAt = uow.Now,
             };
@@ -439,7 +451,7 @@ public static class CaseEndpoints
                 ["case"] = id, ["evaluation"] = e.Id, ["capability"] = e.Capability, ["task"] = e.Task, ["purpose"] = e.Purpose,
                 ["mitigation"] = e.MitigationId, ["subject"] = e.SubjectModel, ["condition"] = e.SubjectCondition, ["subjectAccuracy"] = e.SubjectAccuracy,
                 ["baseline"] = e.BaselineModel, ["baselineAccuracy"] = e.BaselineAccuracy, ["uplift"] = e.Uplift, ["p"] = e.P,
-                ["test"] = e.Test, ["logSha256"] = e.LogSha256,
+                ["test"] = e.Test, ["logSha256"] = e.LogSha256, ["referenceModel"] = e.ReferenceModelId,
             });
             if (mitigation is null && Rules.IsNovel(e.Uplift, e.P))
             {

@@ -23,6 +23,10 @@ public sealed class CaseSnapshot
     public required IReadOnlyList<DisclosureEntity> Disclosures { get; init; }
     public required IReadOnlyList<DisclosureRecipientEntity> Recipients { get; init; }
     public required IReadOnlyList<MitigationEntity> Mitigations { get; init; }
+    /// <summary>Rule 5: the strongest registered reference model.</summary>
+    public ReferenceModelEntity? Strongest { get; init; }
+    /// <summary>Rule 11: standing denials of this case's model version, from any case.</summary>
+    public IReadOnlyList<DenialFacts> StandingDenials { get; init; } = [];
 
     public CaseState State => CaseStates.Parse(Case.State).Value;
     public IReadOnlyList<string> EvaluatorOrganisations => JsonSerializer.Deserialize<List<string>>(Case.EvaluatorOrganisationsJson) ?? [];
@@ -82,6 +86,8 @@ public sealed class CaseSnapshot
             Disclosures = disclosures,
             Recipients = await db.DisclosureRecipients.Where(r => disclosureIds.Contains(r.DisclosureId)).ToListAsync(ct),
             Mitigations = await Ordered(db.Mitigations.Where(m => findingIds.Contains(m.FindingId)), m => m.CreatedAt, m => m.Id, ct),
+            Strongest = await ReevaluationEndpoints.StrongestAsync(db, ct),
+            StandingDenials = await DenialEndpoints.StandingAsync(db, c.ModelVersionId, ct),
         };
     }
 
@@ -101,7 +107,8 @@ public sealed class CaseSnapshot
     public IReadOnlyList<string> DisclosedTo(FindingEntity finding)
     {
         var ids = Disclosures.Where(d => d.FindingId == finding.Id).Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
-        return Recipients.Where(r => ids.Contains(r.DisclosureId)).Select(r => r.OrganisationId).Distinct(StringComparer.Ordinal).ToList();
+        // A recipient counts as disclosed to only when it received a sealed envelope.
+        return Recipients.Where(r => ids.Contains(r.DisclosureId) && r.SealedDetail != null).Select(r => r.OrganisationId).Distinct(StringComparer.Ordinal).ToList();
     }
 
     public CaseFacts Facts()
@@ -112,6 +119,7 @@ public sealed class CaseSnapshot
             Capability = f.Capability,
             Novel = f.Novel,
             RequiredRecipients = RequiredRecipients(f),
+            CurrentEvidence = CurrentReference(Evaluations.FirstOrDefault(e => e.Id == f.EvaluationId)),
             DisclosedTo = DisclosedTo(f),
             Mitigations = Mitigations.Where(m => m.FindingId == f.Id).Select(m => new MitigationFacts
             {
@@ -132,11 +140,21 @@ public sealed class CaseSnapshot
             State = State,
             RequestedTier = RequestedTier,
             ThreatModelCapabilities = ThreatModels.Select(t => t.Capability).Distinct(StringComparer.Ordinal).ToList(),
-            EvaluatedCapabilities = Evaluations.Where(e => e.Purpose == EvaluationPurpose.Case).Select(e => e.Capability).Distinct(StringComparer.Ordinal).ToList(),
+            EvaluatedCapabilities = Evaluations.Where(e => e.Purpose == EvaluationPurpose.Case && CurrentReference(e)).Select(e => e.Capability).Distinct(StringComparer.Ordinal).ToList(),
             Findings = findings,
             ActiveCaps = caps,
+            Reference = ReferenceFacts(),
+            StandingDenials = StandingDenials,
         };
     }
+
+    /// <summary>Rule 5: evidence counts only when made with the case's current reference model.</summary>
+    public bool CurrentReference(EvaluationEntity? e) => e is not null && e.ReferenceModelId == Case.ReferenceModelId;
+
+    public ReferenceFacts ReferenceFacts() =>
+        Strongest is { } s && s.Strength > Reference.Strength
+            ? new(Reference.Name, Reference.Strength, s.Name, s.Strength)
+            : new(Reference.Name, Reference.Strength, Reference.Name, Reference.Strength);
 
     public CaseDto ToDto()
     {
@@ -156,6 +174,8 @@ public sealed class CaseSnapshot
             ReevaluationFlag = Case.ReevaluationFlag,
             ReevaluationReason = Case.ReevaluationReason,
             DenialReason = Case.DenialReason,
+            DenialLiftReason = Case.DenialLiftReason,
+            ReferenceModelId = Case.ReferenceModelId,
             ThreatModels = ThreatModels.Concat(ThreatModelDrafts).Select(ToDto).ToList(),
             Commitments = Commitments.Select(c => new CommitmentDto { Id = c.Id, Expression = c.Expression }).ToList(),
             Evaluations = Evaluations.Select(e => ToDto(e, [])).ToList(),
@@ -201,6 +221,7 @@ public sealed class CaseSnapshot
         Uplift = e.Uplift is null ? null : new UpliftDto { Estimate = e.Uplift.Value, Ci95Low = e.UpliftCiLow ?? 0, Ci95High = e.UpliftCiHigh ?? 0, P = e.P ?? 1, Test = e.Test ?? "" },
         Significant = Rules.IsNovel(e.Uplift, e.P),
         LedgerIndex = e.LedgerIndex,
+        ReferenceModelId = e.ReferenceModelId,
         FiredFindings = fired,
     };
 }

@@ -183,6 +183,10 @@ public static class CertificateEndpoints
             {
                 return ProtocolError.Forbidden("only the certifier who approved the case signs its certificate", "separation-of-duties");
             }
+            if (certificate.Status == CertificateStatus.Flagged)
+            {
+                return ProtocolError.Violation("rule-5", $"certificate {id} was flagged for re-evaluation ({certificate.FlagReason}); it cannot be signed");
+            }
             var envelope = DsseEnvelope.Parse(request.Envelope);
             if (!envelope.IsOk)
             {

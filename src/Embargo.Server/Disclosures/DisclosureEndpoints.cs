@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Embargo.Protocol;
 using Embargo.Protocol.Contracts;
+using Embargo.Protocol.Disclosures;
 using Embargo.Server.Auth;
 using Embargo.Server.Cases;
 using Embargo.Server.Infrastructure;
@@ -57,23 +58,18 @@ public static class DisclosureEndpoints
                 return ProtocolError.Validation("a disclosure needs an advisory title and a summary of at most 4000 characters");
             }
             var recipients = snap.RequiredRecipients(finding);
-            foreach (var sealedDetail in request.Sealed)
+            // Rules 2 and 8 per recipient: one well-formed envelope for each key holder of each recipient organisation.
+            var keys = (await KeyHoldersAsync(uow.Db, snap, finding, token)).Select(k => new RecipientKey(k.OrganisationId, k.Id)).ToList();
+            var offered = (request.Sealed ?? []).Select(e => e is null ? null : new OfferedEnvelope(e.OrganisationId, e.PrincipalId, e.Ciphertext)).ToList();
+            if (DisclosureCoverage.Check(offered, recipients, keys) is { } uncovered)
             {
-                if (!recipients.Contains(sealedDetail.OrganisationId))
-                {
-                    return ProtocolError.Validation($"organisation {sealedDetail.OrganisationId} is not a recipient of this finding");
-                }
-                if (!ApiResults.IsBase64(sealedDetail.Ciphertext))
-                {
-                    return ProtocolError.Validation($"the sealed detail for {sealedDetail.OrganisationId} is not base64 ciphertext");
-                }
+                return uncovered;
             }
             var disclosure = new DisclosureEntity { Id = Ids.New("dsc"), FindingId = findingId, AdvisoryTitle = request.AdvisoryTitle, AdvisorySummary = request.AdvisorySummary, CreatedAt = uow.Now };
             uow.Db.Disclosures.Add(disclosure);
-            var recipientEntities = recipients.Select(org => new DisclosureRecipientEntity
+            var recipientEntities = request.Sealed!.Select(e => new DisclosureRecipientEntity
             {
-                Id = Ids.New("rcp"), DisclosureId = disclosure.Id, OrganisationId = org,
-                SealedDetail = request.Sealed.FirstOrDefault(s => s.OrganisationId == org)?.Ciphertext,
+                Id = Ids.New("rcp"), DisclosureId = disclosure.Id, OrganisationId = e.OrganisationId, PrincipalId = e.PrincipalId, SealedDetail = e.Ciphertext,
             }).ToList();
             uow.Db.DisclosureRecipients.AddRange(recipientEntities);
             var mitigations = new List<MitigationEntity>();
@@ -91,6 +87,7 @@ public static class DisclosureEndpoints
                 ["case"] = snap.Case.Id, ["finding"] = findingId, ["disclosure"] = disclosure.Id, ["capability"] = finding.Capability,
                 ["advisoryTitle"] = request.AdvisoryTitle, ["advisorySummary"] = request.AdvisorySummary,
                 ["recipients"] = new JsonArray(recipients.Select(r => (JsonNode?)JsonValue.Create(r)).ToArray()),
+                ["envelopes"] = new JsonArray(recipientEntities.Select(r => (JsonNode?)new JsonObject { ["organisation"] = r.OrganisationId, ["principal"] = r.PrincipalId }).ToArray()),
                 ["mitigations"] = new JsonArray(mitigations.Select(m => (JsonNode?)new JsonObject { ["mitigation"] = m.Id, ["party"] = m.PartyOrganisationId }).ToArray()),
             });
             return ToDto(disclosure, recipientEntities, mitigations);
@@ -101,7 +98,8 @@ public static class DisclosureEndpoints
     private static DisclosureDto ToDto(DisclosureEntity d, IEnumerable<DisclosureRecipientEntity> recipients, IEnumerable<MitigationEntity> mitigations) => new()
     {
         Id = d.Id, FindingId = d.FindingId, AdvisoryTitle = d.AdvisoryTitle, AdvisorySummary = d.AdvisorySummary,
-        Recipients = recipients.Select(r => new RecipientDto { OrganisationId = r.OrganisationId, Acknowledged = r.AcknowledgedAt is not null }).ToList(),
+        Recipients = recipients.GroupBy(r => r.OrganisationId, StringComparer.Ordinal)
+            .Select(g => new RecipientDto { OrganisationId = g.Key, Acknowledged = g.Any(r => r.AcknowledgedAt is not null) }).ToList(),
         Mitigations = mitigations.Select(CaseSnapshot.ToDto).ToList(),
     };
 
@@ -110,24 +108,41 @@ public static class DisclosureEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<RecipientDto>(caller, async (uow, token) =>
         {
-            var recipient = await uow.Db.DisclosureRecipients.FirstOrDefaultAsync(r => r.DisclosureId == id && r.OrganisationId == caller.OrganisationId, token);
-            if (recipient is null)
+            // The organisation acknowledges once, for all of its key holders' envelopes.
+            var rows = await uow.Db.DisclosureRecipients.Where(r => r.DisclosureId == id && r.OrganisationId == caller.OrganisationId).ToListAsync(token);
+            if (rows.Count == 0)
             {
                 return ProtocolError.NotFound($"disclosure {id} addressed to organisation {caller.OrganisationId}");
             }
-            if (recipient.AcknowledgedAt is null)
+            if (rows.All(r => r.AcknowledgedAt is null))
             {
-                recipient.AcknowledgedAt = uow.Now;
+                rows.ForEach(r => r.AcknowledgedAt = uow.Now);
                 uow.Append("disclosure.acknowledged", new JsonObject { ["disclosure"] = id, ["organisation"] = caller.OrganisationId });
             }
-            return new RecipientDto { OrganisationId = recipient.OrganisationId, Acknowledged = true };
+            return new RecipientDto { OrganisationId = caller.OrganisationId, Acknowledged = true };
         }, ct));
     }
 
     /// <summary>
+    /// The principals of a finding's recipient organisations, in their recipient role (regulator for the case's
+    /// regulator, affected party for the others), that registered an X25519 key: each gets its own envelope.
+    /// </summary>
+    private static async Task<List<PrincipalEntity>> KeyHoldersAsync(EmbargoDb db, CaseSnapshot snap, FindingEntity finding, CancellationToken ct)
+    {
+        var result = new List<PrincipalEntity>();
+        foreach (var org in snap.RequiredRecipients(finding))
+        {
+            var role = org == snap.Case.RegulatorOrganisationId ? Role.Regulator.Name() : Role.AffectedParty.Name();
+            result.AddRange((await db.Principals.AsNoTracking().Where(p => p.OrganisationId == org && p.Role == role && p.EncryptionKey != null).ToListAsync(ct))
+                .OrderBy(p => p.CreatedAt).ThenBy(p => p.Id, StringComparer.Ordinal));
+        }
+        return result;
+    }
+
+    /// <summary>
     /// Who must receive a finding's disclosure (the case's regulator and every affected party of its threat model),
-    /// each with the key its private detail is sealed to: the first principal of that organisation, in its
-    /// recipient role, that registered an X25519 key.
+    /// one entry per key holder of each (a sealed envelope each), or one entry without a key for an organisation
+    /// that has none registered.
     /// </summary>
     private static async Task<Results<Ok<List<DisclosureRecipientKeyDto>>, ProblemHttpResult>> RecipientKeys(string findingId, EmbargoDb db, CancellationToken ct)
     {
@@ -137,32 +152,37 @@ public static class DisclosureEndpoints
         {
             return ApiResults.Problem(ProtocolError.NotFound($"finding {findingId}"));
         }
+        var finding = snap.Findings.First(f => f.Id == findingId);
+        var holders = await KeyHoldersAsync(db, snap, finding, ct);
         var result = new List<DisclosureRecipientKeyDto>();
-        foreach (var org in snap.RequiredRecipients(snap.Findings.First(f => f.Id == findingId)))
+        foreach (var org in snap.RequiredRecipients(finding))
         {
-            var role = org == snap.Case.RegulatorOrganisationId ? Role.Regulator.Name() : Role.AffectedParty.Name();
-            var principal = (await db.Principals.AsNoTracking().Where(p => p.OrganisationId == org && p.Role == role && p.EncryptionKey != null).ToListAsync(ct))
-                .OrderBy(p => p.CreatedAt).ThenBy(p => p.Id, StringComparer.Ordinal).FirstOrDefault();
-            result.Add(new DisclosureRecipientKeyDto
-            {
-                OrganisationId = org, PrincipalId = principal?.Id, PublicKey = principal?.EncryptionKey,
-                KeyId = principal?.EncryptionKey is { } key ? Embargo.Weights.KeyFiles.KeyId(Convert.FromBase64String(key)) : null,
-            });
+            var mine = holders.Where(p => p.OrganisationId == org).ToList();
+            result.AddRange(mine.Count == 0
+                ? [new DisclosureRecipientKeyDto { OrganisationId = org }]
+                : mine.Select(p => new DisclosureRecipientKeyDto
+                {
+                    OrganisationId = org, PrincipalId = p.Id, PublicKey = p.EncryptionKey, KeyId = Embargo.Weights.KeyFiles.KeyId(Convert.FromBase64String(p.EncryptionKey!)),
+                }));
         }
         return TypedResults.Ok(result);
     }
 
-    /// <summary>A recipient fetches the ciphertext sealed to it (only its own organisation's).</summary>
+    /// <summary>A recipient principal fetches the ciphertext sealed to its own key (no one else's).</summary>
     private static async Task<Results<Ok<SealedDetailDto>, ProblemHttpResult>> SealedForCaller(string id, HttpContext http, EmbargoDb db, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
-        var recipient = await db.DisclosureRecipients.AsNoTracking().FirstOrDefaultAsync(r => r.DisclosureId == id && r.OrganisationId == caller.OrganisationId, ct);
+        var recipient = await db.DisclosureRecipients.AsNoTracking().FirstOrDefaultAsync(
+            r => r.DisclosureId == id && r.OrganisationId == caller.OrganisationId && r.PrincipalId == caller.PrincipalId, ct);
         if (recipient?.SealedDetail is null)
         {
-            return ApiResults.Problem(ProtocolError.NotFound($"sealed detail of disclosure {id} for organisation {caller.OrganisationId}"));
+            return ApiResults.Problem(ProtocolError.NotFound($"sealed detail of disclosure {id} for principal {caller.PrincipalId}"));
         }
         var findingId = await db.Disclosures.AsNoTracking().Where(d => d.Id == id).Select(d => d.FindingId).FirstAsync(ct);
-        return TypedResults.Ok(new SealedDetailDto { OrganisationId = recipient.OrganisationId, Ciphertext = recipient.SealedDetail, FindingId = findingId });
+        return TypedResults.Ok(new SealedDetailDto
+        {
+            OrganisationId = recipient.OrganisationId, PrincipalId = recipient.PrincipalId, Ciphertext = recipient.SealedDetail, FindingId = findingId,
+        });
     }
 
     /// <summary>The public view: advisories only, never sealed detail.</summary>

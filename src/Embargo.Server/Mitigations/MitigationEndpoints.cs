@@ -88,16 +88,16 @@ public static class MitigationEndpoints
             {
                 result = ProtocolError.Validation($"mitigation {id} is already verified");
             }
-            else if (string.IsNullOrWhiteSpace(request.Description))
+            else if (Explanations.Reason(request.Description, "description") is { } vague)
             {
-                result = ProtocolError.Validation("a mitigation report needs a description");
+                result = vague;
             }
             else
             {
                 m.Status = MitigationStatus.Reported;
                 m.Description = request.Description;
                 m.ReportedAt = uow.Now;
-                uow.Append("mitigation.reported", new JsonObject { ["mitigation"] = id, ["case"] = snap.Case.Id, ["party"] = m.PartyOrganisationId });
+                m.ReportedIndex = uow.Append("mitigation.reported", new JsonObject { ["mitigation"] = id, ["case"] = snap.Case.Id, ["party"] = m.PartyOrganisationId });
                 result = CaseSnapshot.ToDto(m);
             }
             return Task.FromResult(result);
@@ -125,6 +125,10 @@ public static class MitigationEndpoints
             else if (evaluation.Capability != finding.Capability)
             {
                 result = ProtocolError.Validation($"evaluation {evaluation.Id} measured '{evaluation.Capability}', not '{finding.Capability}'");
+            }
+            else if (Verification.RunRefusal(id, m.ReportedIndex, evaluation.LedgerIndex, snap.CurrentReference(evaluation)) is { } beforeTheFix)
+            {
+                result = beforeTheFix;
             }
             else if (Rules.IsNovel(evaluation.Uplift, evaluation.P) || evaluation.Uplift is null)
             {

@@ -24,6 +24,7 @@ public static class ModelEndpoints
         group.MapPost("/model-versions/{id}/conditions", RegisterCondition);
         group.MapGet("/model-versions/{id}/conditions", ListConditions);
         group.MapPost("/reference-models", RegisterReferenceModel);
+        app.MapGet("/api/reference-models", ListReferenceModels).WithTags("Models").AllowAnonymous();
         app.MapGet("/api/weights/{digest}", WeightsStatus).WithTags("Models").AllowAnonymous();
         return group;
     }
@@ -181,9 +182,11 @@ public static class ModelEndpoints
             {
                 return ProtocolError.Validation($"a condition needs a name (≤ 100 characters), a model name and a kind: {string.Join(", ", ConditionKinds)}");
             }
-            if (!Uri.TryCreate(request.Endpoint, UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("http" or "https"))
+            // No secrets in public records: user info or a query string is refused, never stored or logged.
+            var endpoint = EndpointUrls.Check(request.Endpoint, "endpoint");
+            if (!endpoint.IsOk)
             {
-                return ProtocolError.Validation($"endpoint '{request.Endpoint}' is not an http(s) URL");
+                return endpoint.Error!;
             }
             if (FineTuneProvenance(request) is { IsOk: false } provenance)
             {
@@ -196,7 +199,7 @@ public static class ModelEndpoints
             var condition = new ConditionEntity
             {
                 Id = Ids.New("cnd"), ModelVersionId = id, Name = request.Name, Kind = request.Kind, ModelName = request.ModelName,
-                Endpoint = endpoint.ToString(), Description = request.Description, CreatedAt = uow.Now,
+                Endpoint = endpoint.Value, Description = request.Description, CreatedAt = uow.Now,
                 TrainingFileSha256 = FineTuneProvenance(request).Value, FineTuningJobId = request.FineTuningJobId,
             };
             uow.Db.Conditions.Add(condition);
@@ -244,6 +247,12 @@ public static class ModelEndpoints
     private static async Task<Ok<List<ModelConditionDto>>> ListConditions(string id, EmbargoDb db, CancellationToken ct) =>
         TypedResults.Ok((await db.Conditions.AsNoTracking().Where(c => c.ModelVersionId == id).ToListAsync(ct))
             .OrderBy(c => c.Name, StringComparer.Ordinal).Select(ToDto).ToList());
+
+    /// <summary>Registered reference models, strongest first (public: cases must be opened with the strongest).</summary>
+    private static async Task<Ok<List<ReferenceModelDto>>> ListReferenceModels(EmbargoDb db, CancellationToken ct) =>
+        TypedResults.Ok((await db.ReferenceModels.AsNoTracking().ToListAsync(ct))
+            .OrderByDescending(r => r.Strength).ThenBy(r => r.CreatedAt).ThenBy(r => r.Id, StringComparer.Ordinal)
+            .Select(r => new ReferenceModelDto { Id = r.Id, Name = r.Name, Strength = r.Strength }).ToList());
 
     /// <summary>Rule 5: a stronger reference model flags certificates of cases that used a weaker one.</summary>
     private static async Task<Results<Created<ReferenceModelDto>, ProblemHttpResult>> RegisterReferenceModel(

@@ -53,6 +53,10 @@ public static class ReleaseEndpoints
             {
                 return new ReleaseDto { Id = existing.Id, ModelVersionId = version.Id, Tier = existing.Tier, CertificateId = existing.CertificateId, LedgerIndex = existing.LedgerIndex };
             }
+            if (Denials.ReleaseRefusal(tier.Value, await Cases.DenialEndpoints.StandingAsync(uow.Db, version.Id, token)) is { } denied11)
+            {
+                return denied11;
+            }
             // Rule 1 on the signed statements: the tier a certificate allows is the one its certifier signed.
             var certificates = await SignedCertificates.IssuedForAsync(uow.Db, version, token);
             if (SignedCertificates.ReleaseAllowed(tier.Value, certificates) is { } refused)

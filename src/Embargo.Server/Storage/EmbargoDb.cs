@@ -54,7 +54,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         modelBuilder.Entity<EvaluationEntity>(e => { e.ToTable("evaluations"); e.HasIndex(x => x.CaseId); });
         modelBuilder.Entity<FindingEntity>(e => { e.ToTable("findings"); e.HasIndex(x => x.CaseId); });
         modelBuilder.Entity<DisclosureEntity>(e => { e.ToTable("disclosures"); e.HasIndex(x => x.FindingId); });
-        modelBuilder.Entity<DisclosureRecipientEntity>(e => { e.ToTable("disclosure_recipients"); e.HasIndex(x => new { x.DisclosureId, x.OrganisationId }).IsUnique(); });
+        modelBuilder.Entity<DisclosureRecipientEntity>(e => { e.ToTable("disclosure_recipients"); e.HasIndex(x => new { x.DisclosureId, x.OrganisationId, x.PrincipalId }).IsUnique(); });
         modelBuilder.Entity<MitigationEntity>(e => { e.ToTable("mitigations"); e.HasIndex(x => x.FindingId); e.HasIndex(x => x.Status); });
         modelBuilder.Entity<FineEntity>(e => { e.ToTable("fines"); e.Property(x => x.Amount).HasPrecision(18, 2); });
         modelBuilder.Entity<CertificateEntity>(e => { e.ToTable("certificates"); e.HasIndex(x => x.ManifestDigest); e.HasIndex(x => x.CaseId); });

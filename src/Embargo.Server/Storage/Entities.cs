@@ -63,6 +63,9 @@ public sealed class CaseEntity
     public bool ReevaluationFlag { get; set; }
     public string? ReevaluationReason { get; set; }
     public string? DenialReason { get; set; }
+    /// <summary>Rule 11: set when the regulator that denied lifts the denial (the case stays denied).</summary>
+    public DateTimeOffset? DenialLiftedAt { get; set; }
+    public string? DenialLiftReason { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 
@@ -119,6 +122,8 @@ public sealed class EvaluationEntity
     public double? P { get; set; }
     public string? Test { get; set; }
     public string? LogSha256 { get; set; }
+    /// <summary>Rule 5: the case's reference model when the result was recorded; only results under the current one count.</summary>
+    public string? ReferenceModelId { get; set; }
     public required string SubmittedBy { get; set; }
     /// <summary>Ledger index of its evaluation.recorded event: the total order of results.</summary>
     public long LedgerIndex { get; set; }
@@ -154,6 +159,8 @@ public sealed class DisclosureRecipientEntity
     public required string Id { get; set; }
     public required string DisclosureId { get; set; }
     public required string OrganisationId { get; set; }
+    /// <summary>The principal whose X25519 key <see cref="SealedDetail"/> is sealed to (one row per key holder).</summary>
+    public string? PrincipalId { get; set; }
     public string? SealedDetail { get; set; }
     public DateTimeOffset? AcknowledgedAt { get; set; }
 }
@@ -167,6 +174,8 @@ public sealed class MitigationEntity
     public DateTimeOffset? DueAt { get; set; }
     public string? Description { get; set; }
     public DateTimeOffset? ReportedAt { get; set; }
+    /// <summary>Ledger index of the latest mitigation.reported leaf: a verification run must come after it.</summary>
+    public long? ReportedIndex { get; set; }
     public DateTimeOffset? VerifiedAt { get; set; }
     public string? VerificationEvaluationId { get; set; }
     public int Escalations { get; set; }

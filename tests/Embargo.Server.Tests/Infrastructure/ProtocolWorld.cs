@@ -3,6 +3,9 @@ using Embargo.Cli.Commands;
 using Embargo.Cli.Infrastructure;
 using Embargo.Protocol.Certificates;
 using Embargo.Protocol.Contracts;
+using Embargo.Protocol.Disclosures;
+using Embargo.Weights;
+using NSec.Cryptography;
 
 namespace Embargo.Server.Tests.Infrastructure;
 
@@ -89,12 +92,30 @@ public sealed class ProtocolWorld : IDisposable
 
     public MitigationDto PhishingMitigation => PhishingDisclosure?.Mitigations.Single() ?? throw new InvalidOperationException("not disclosed yet");
 
-    public static async Task<ProtocolWorld> CreateAsync(EmbargoHost host, string requestedTier = "hosted", double referenceStrength = 0.5)
+    /// <summary>
+    /// A new world on <paramref name="host"/>. Its reference model has <paramref name="referenceStrength"/>, or by
+    /// default the strength of the strongest one already registered on the host (rule 5: a case opens only with the
+    /// strongest), at least 0.5. With <paramref name="recipientKeys"/> false the regulator, Mail and Bio principals
+    /// register no X25519 key (nothing can be sealed to them until a test adds a key holder).
+    /// </summary>
+    public static async Task<ProtocolWorld> CreateAsync(EmbargoHost host, string requestedTier = "hosted", double? referenceStrength = null, bool recipientKeys = true)
     {
-        var w = new ProtocolWorld(host);
-        await w.SetUpAsync(requestedTier, referenceStrength);
+        var w = new ProtocolWorld(host) { _recipientKeys = recipientKeys };
+        var strongest = (await host.Anonymous.GetAsync<List<ReferenceModelDto>>("/api/reference-models", default)).Select(r => r.Strength).DefaultIfEmpty(0.5).Max();
+        await w.SetUpAsync(requestedTier, referenceStrength ?? Math.Max(0.5, strongest));
         return w;
     }
+
+    /// <summary>A recipient principal's X25519 key pair (raw): every disclosure seals an envelope to it.</summary>
+    public sealed record RecipientKeyPair(string OrganisationId, string PrincipalId, byte[] PublicKey, byte[] PrivateKey);
+
+    private bool _recipientKeys = true;
+
+    /// <summary>The key holders of the recipient organisations (the regulator, Mail and Bio principals).</summary>
+    public List<RecipientKeyPair> RecipientKeys { get; } = [];
+
+    /// <summary>Each principal's id, by the client that carries its token.</summary>
+    public Dictionary<EmbargoClient, string> PrincipalIds { get; } = [];
 
     private async Task SetUpAsync(string requestedTier, double referenceStrength)
     {
@@ -112,10 +133,10 @@ public sealed class ProtocolWorld : IDisposable
         Developer = await PrincipalAsync(DeveloperOrg, "developer", null);
         InHouseCertifier = await PrincipalAsync(DeveloperOrg, "certifier", InHouseKey);
         Evaluator = await PrincipalAsync(EvaluatorOrg, "evaluator", null);
-        Regulator = await PrincipalAsync(RegulatorOrg, "regulator", null);
+        Regulator = await PrincipalAsync(RegulatorOrg, "regulator", null, withEncryptionKey: true);
         OtherRegulator = await PrincipalAsync(OtherRegulatorOrg, "regulator", null);
-        MailParty = await PrincipalAsync(MailOrg, "affected-party", null);
-        BioParty = await PrincipalAsync(BioOrg, "affected-party", null);
+        MailParty = await PrincipalAsync(MailOrg, "affected-party", null, withEncryptionKey: true);
+        BioParty = await PrincipalAsync(BioOrg, "affected-party", null, withEncryptionKey: true);
         Certifier = await PrincipalAsync(CertifierOrg, "certifier", CertifierKey);
         OtherCertifier = await PrincipalAsync(OtherCertifierOrg, "certifier", OtherCertifierKey);
         OtherDeveloper = await PrincipalAsync(OtherDeveloperOrg, "developer", null);
@@ -152,14 +173,27 @@ public sealed class ProtocolWorld : IDisposable
     /// <summary>Each principal's raw API token, by the client that carries it.</summary>
     public Dictionary<EmbargoClient, string> Tokens { get; } = [];
 
-    private async Task<EmbargoClient> PrincipalAsync(string org, string role, SigningKey? key)
+    private async Task<EmbargoClient> PrincipalAsync(string org, string role, SigningKey? key, bool withEncryptionKey = false)
     {
+        byte[]? publicKey = null, privateKey = null;
+        if (withEncryptionKey && _recipientKeys)
+        {
+            using var pair = Key.Create(KeyAgreementAlgorithm.X25519, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
+            publicKey = pair.PublicKey.Export(KeyBlobFormat.RawPublicKey);
+            privateKey = pair.Export(KeyBlobFormat.RawPrivateKey);
+        }
         var created = await Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
         {
             OrganisationId = org, Name = $"{role}-{Tag}", Role = role, SigningKeyPem = key?.PublicKey.Pem,
+            EncryptionKey = publicKey is null ? null : KeyFiles.Armor(KeyFiles.PublicLabel, publicKey),
         }, default);
         var client = Admin.As(created.Token);
         Tokens[client] = created.Token;
+        PrincipalIds[client] = created.Principal.Id;
+        if (publicKey is not null)
+        {
+            RecipientKeys.Add(new RecipientKeyPair(org, created.Principal.Id, publicKey, privateKey!));
+        }
         return client;
     }
 
@@ -198,14 +232,24 @@ public sealed class ProtocolWorld : IDisposable
     public Task<ReleaseDto> ReleaseAsync(string tier) =>
         Developer.PostAsync<ReleaseDto>("/api/releases", new ReleaseRequest { ModelVersionId = Version.Id, Tier = tier }, default);
 
-    public DiscloseRequest DiscloseBody(string capability, params string[] recipients)
+    /// <summary>A disclosure of the world's finding for <paramref name="capability"/>, sealed to every key holder of <paramref name="recipients"/>.</summary>
+    public DiscloseRequest DiscloseBody(string capability, params string[] recipients) =>
+        DiscloseBodyFor((capability == Phishing ? PhishingFinding : capability == Bio ? BioFinding : null)?.Id
+                        ?? throw new InvalidOperationException($"the world has no finding for {capability}; use DiscloseBodyFor"), capability, recipients);
+
+    /// <summary>
+    /// A disclosure of finding <paramref name="findingId"/>: a real sealed envelope (SAMPLE detail) for every key holder of
+    /// each of <paramref name="recipients"/>, bound to the finding and the organisation.
+    /// </summary>
+    public DiscloseRequest DiscloseBodyFor(string findingId, string capability, params string[] recipients)
     {
         var sealedDetails = new List<SealedDetailDto>();
-        foreach (var org in recipients)
+        foreach (var key in recipients.SelectMany(org => RecipientKeys.Where(k => k.OrganisationId == org)))
         {
-            var ciphertext = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
-            SealedCiphertexts[$"{capability}:{org}"] = ciphertext;
-            sealedDetails.Add(new SealedDetailDto { OrganisationId = org, Ciphertext = ciphertext });
+            var detail = System.Text.Encoding.UTF8.GetBytes($"SAMPLE detail of {capability} for {key.OrganisationId} {Convert.ToHexString(RandomNumberGenerator.GetBytes(8))}");
+            var ciphertext = SealedEnvelope.Seal(detail, key.PublicKey, SealedEnvelope.Context(findingId, key.OrganisationId));
+            SealedCiphertexts[$"{capability}:{key.OrganisationId}:{key.PrincipalId}"] = ciphertext;
+            sealedDetails.Add(new SealedDetailDto { OrganisationId = key.OrganisationId, PrincipalId = key.PrincipalId, Ciphertext = ciphertext });
         }
         return new DiscloseRequest
         {

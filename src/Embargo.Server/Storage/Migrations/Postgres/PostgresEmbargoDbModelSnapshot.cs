@@ -30,6 +30,12 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<string>("DenialLiftReason")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("DenialLiftedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<string>("DenialReason")
                         .HasColumnType("text");
 
@@ -246,12 +252,15 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("PrincipalId")
+                        .HasColumnType("text");
+
                     b.Property<string>("SealedDetail")
                         .HasColumnType("text");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("DisclosureId", "OrganisationId")
+                    b.HasIndex("DisclosureId", "OrganisationId", "PrincipalId")
                         .IsUnique();
 
                     b.ToTable("disclosure_recipients", (string)null);
@@ -305,6 +314,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
 
                     b.Property<string>("Purpose")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ReferenceModelId")
                         .HasColumnType("text");
 
                     b.Property<int>("Samples")
@@ -488,6 +500,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
 
                     b.Property<DateTimeOffset?>("ReportedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<long?>("ReportedIndex")
+                        .HasColumnType("bigint");
 
                     b.Property<string>("Status")
                         .IsRequired()

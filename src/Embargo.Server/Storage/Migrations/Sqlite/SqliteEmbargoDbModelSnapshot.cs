@@ -25,6 +25,12 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("DenialLiftReason")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("DenialLiftedAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("DenialReason")
                         .HasColumnType("TEXT");
 
@@ -241,12 +247,15 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("PrincipalId")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("SealedDetail")
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("DisclosureId", "OrganisationId")
+                    b.HasIndex("DisclosureId", "OrganisationId", "PrincipalId")
                         .IsUnique();
 
                     b.ToTable("disclosure_recipients", (string)null);
@@ -300,6 +309,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
 
                     b.Property<string>("Purpose")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ReferenceModelId")
                         .HasColumnType("TEXT");
 
                     b.Property<int>("Samples")
@@ -483,6 +495,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
 
                     b.Property<DateTimeOffset?>("ReportedAt")
                         .HasColumnType("TEXT");
+
+                    b.Property<long?>("ReportedIndex")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Status")
                         .IsRequired()

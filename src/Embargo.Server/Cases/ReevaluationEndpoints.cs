@@ -1,0 +1,108 @@
+using System.Text.Json.Nodes;
+using Embargo.Protocol;
+using Embargo.Protocol.Contracts;
+using Embargo.Server.Auth;
+using Embargo.Server.Certificates;
+using Embargo.Server.Infrastructure;
+using Embargo.Server.Ledger;
+using Embargo.Server.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Embargo.Server.Cases;
+
+/// <summary>
+/// Rule 5, closed: a case overtaken by a stronger reference model re-enters testing on the same case with it;
+/// evidence made with the old one no longer counts, and mitigations verified with it must be verified again.
+/// </summary>
+public static class ReevaluationEndpoints
+{
+    public static RouteGroupBuilder MapReevaluation(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/cases").WithTags("Cases").RequireAuthorization();
+        group.MapPost("/{id}/reference", Reevaluate);
+        return group;
+    }
+
+    /// <summary>The strongest registered reference model (ties: the first registered).</summary>
+    public static async Task<ReferenceModelEntity?> StrongestAsync(EmbargoDb db, CancellationToken ct) =>
+        (await db.ReferenceModels.AsNoTracking().ToListAsync(ct))
+            .OrderByDescending(r => r.Strength).ThenBy(r => r.CreatedAt).ThenBy(r => r.Id, StringComparer.Ordinal).FirstOrDefault();
+
+    /// <summary>How a reference model compares with the strongest registered.</summary>
+    public static async Task<ReferenceFacts> FactsAsync(EmbargoDb db, ReferenceModelEntity reference, CancellationToken ct) =>
+        await StrongestAsync(db, ct) is { } s && s.Strength > reference.Strength
+            ? new ReferenceFacts(reference.Name, reference.Strength, s.Name, s.Strength)
+            : new ReferenceFacts(reference.Name, reference.Strength, reference.Name, reference.Strength);
+
+    private static async Task<Results<Ok<CaseDto>, ProblemHttpResult>> Reevaluate(string id, ReevaluateCaseRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        var result = await CaseEndpoints.OnCase<string>(writer, caller, id, async Task<Result<string>> (uow, snap, token) =>
+        {
+            // The case's developer or its regulator (the access table will carry this row).
+            var allowed = (caller.Role == Role.Developer && caller.OrganisationId == snap.Case.DeveloperOrganisationId)
+                || (caller.Role == Role.Regulator && caller.OrganisationId == snap.Case.RegulatorOrganisationId);
+            if (!allowed)
+            {
+                return ProtocolError.Forbidden("only the case's developer or its regulator moves the case to a stronger reference model", "separation-of-duties");
+            }
+            if (string.IsNullOrWhiteSpace(request.ReferenceModelId))
+            {
+                return ProtocolError.Validation("referenceModelId is required");
+            }
+            var target = await uow.Db.ReferenceModels.FirstOrDefaultAsync(r => r.Id == request.ReferenceModelId, token);
+            if (target is null)
+            {
+                return ProtocolError.NotFound($"reference model {request.ReferenceModelId}");
+            }
+            var from = snap.State;
+            var decided = ReferenceModels.Reevaluate(from, snap.ReferenceFacts(), target.Name, target.Strength);
+            if (!decided.IsOk)
+            {
+                return decided.Error!;
+            }
+            var previous = snap.Case.ReferenceModelId;
+            snap.Case.ReferenceModelId = target.Id;
+            snap.Case.State = decided.Value.Name();
+            snap.Case.ReevaluationFlag = false;
+            snap.Case.ReevaluationReason = null;
+            // Verified with the old reference model: not evidence about the stronger one.
+            var reopened = snap.Mitigations
+                .Where(m => m.Status == MitigationStatus.Verified && snap.Evaluations.FirstOrDefault(e => e.Id == m.VerificationEvaluationId)?.ReferenceModelId != target.Id)
+                .ToList();
+            foreach (var m in reopened)
+            {
+                m.Status = MitigationStatus.Reported;
+                m.VerifiedAt = null;
+                m.VerificationEvaluationId = null;
+            }
+            // A draft approved under the old reference model can no longer be signed.
+            var pending = await uow.Db.Certificates.Where(c => c.CaseId == id && c.Status == CertificateStatus.Pending).ToListAsync(token);
+            foreach (var certificate in pending)
+            {
+                certificate.Status = CertificateStatus.Flagged;
+                certificate.FlagReason = $"the case moved to reference model {target.Name}";
+            }
+            var index = uow.Append("case.reevaluation-started", new JsonObject
+            {
+                ["case"] = id, ["referenceModel"] = target.Id, ["previousReferenceModel"] = previous, ["strength"] = target.Strength,
+                ["from"] = from.Name(), ["to"] = decided.Value.Name(), ["rule"] = "rule-5",
+                ["mitigationsReopened"] = new JsonArray(reopened.Select(m => (JsonNode?)JsonValue.Create(m.Id)).ToArray()),
+                ["certificatesFlagged"] = new JsonArray(pending.Select(c => (JsonNode?)JsonValue.Create(c.Id)).ToArray()),
+            });
+            foreach (var m in reopened)
+            {
+                // A later verification run must follow this point, like one that follows a report.
+                m.ReportedIndex = index;
+            }
+            return id;
+        }, ct);
+        if (!result.IsOk)
+        {
+            return ApiResults.Problem(result.Error!);
+        }
+        var db = http.RequestServices.GetRequiredService<EmbargoDb>();
+        return TypedResults.Ok((await CaseSnapshot.LoadAsync(db, id, ct))!.ToDto());
+    }
+}

@@ -1,0 +1,130 @@
+using System.Net;
+using Embargo.Cli.Commands;
+using Embargo.Protocol.Contracts;
+using Embargo.Server.Tests.Infrastructure;
+using static Embargo.Server.Tests.Infrastructure.Api;
+
+namespace Embargo.Server.Tests;
+
+/// <summary>
+/// Rule 5, closed: a case opens only with the strongest reference model, is not certified while a stronger one exists,
+/// and re-enters testing with it on the same case, where only evidence made with it counts.
+/// </summary>
+public sealed class Rule5ReevaluationTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    private EmbargoHost Host => fixture.Host;
+
+    private static Task<ReferenceModelDto> StrongerAsync(ProtocolWorld w, string name, double by = 1) =>
+        w.Regulator.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = $"{name}-{w.Tag}", Strength = w.Reference.Strength + by }, default);
+
+    [Fact]
+    public async Task AfterTheFlagTheCertifierCannotApproveTheSameCaseAgainNorTheDeveloperRelease()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Certified);
+        var stronger = await StrongerAsync(w, "frontier-next");
+        Assert.Contains(w.Certificate!.Id, stronger.FlaggedCertificates);
+
+        var e = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-5", () => w.ApproveAsync(w.Certifier, "hosted"));
+        Assert.Contains(stronger.Name, e.Detail);
+        await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-5", () => w.ApproveAsync(w.Certifier, "staged"));
+        await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => w.ReleaseAsync("hosted"));
+        var c = await w.CaseAsync();
+        Assert.Equal("certification", c.State);
+        Assert.Contains(c.Blockers, b => b.StartsWith("rule-5", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ANewCaseCannotOpenWithAReferenceModelWeakerThanTheStrongestRegistered()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        var stronger = await StrongerAsync(w, "frontier-newer", 0.5);
+        var open = new OpenCaseRequest
+        {
+            ModelVersionId = w.Version.Id, RequestedTier = "open", RegulatorOrganisationId = w.RegulatorOrg, ReferenceModelId = w.Reference.Id,
+            EvaluatorOrganisationIds = [w.EvaluatorOrg],
+        };
+        var cases = await w.Admin.GetTextAsync("/api/cases", default);
+        var e = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-5", () => w.Developer.PostAsync<CaseDto>("/api/cases", open, default));
+        Assert.Contains(stronger.Name, e.Detail);
+        Assert.Equal(cases, await w.Admin.GetTextAsync("/api/cases", default));
+
+        var opened = await w.Developer.PostAsync<CaseDto>("/api/cases", open with { ReferenceModelId = stronger.Id }, default);
+        Assert.Equal(stronger.Name, opened.ReferenceModel);
+        Assert.Equal(stronger.Id, (await Host.Anonymous.GetAsync<List<ReferenceModelDto>>("/api/reference-models", default))[0].Id);
+    }
+
+    [Fact]
+    public async Task OnlyTheCasesDeveloperOrRegulatorMovesItToTheStrongestReferenceModel()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Certified);
+        var middle = await StrongerAsync(w, "frontier-middle", 0.5);
+        var strongest = await StrongerAsync(w, "frontier-top", 1);
+        var url = $"/api/cases/{w.CaseId}/reference";
+        var body = new ReevaluateCaseRequest { ReferenceModelId = strongest.Id };
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.OtherDeveloper.PostAsync<CaseDto>(url, body, default));
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.OtherRegulator.PostAsync<CaseDto>(url, body, default));
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.Evaluator.PostAsync<CaseDto>(url, body, default));
+        // Stronger than the case's, but not the strongest: rule 5 wants the strongest.
+        await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-5", () => w.Developer.PostAsync<CaseDto>(url, new ReevaluateCaseRequest { ReferenceModelId = middle.Id }, default));
+        // Not stronger at all: bad input naming the member.
+        var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.Developer.PostAsync<CaseDto>(url, new ReevaluateCaseRequest { ReferenceModelId = w.Reference.Id }, default));
+        Assert.Contains("referenceModelId", e.Detail);
+
+        var moved = await w.Regulator.PostAsync<CaseDto>(url, body, default);
+        Assert.Equal("testing", moved.State);
+        Assert.Equal(strongest.Name, moved.ReferenceModel);
+        Assert.False(moved.ReevaluationFlag);
+    }
+
+    [Fact]
+    public async Task AFlaggedCaseReentersTestingOnTheSameCaseAndIsCertifiedAgainOnlyWithNewEvidence()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Certified);
+        var stronger = await StrongerAsync(w, "frontier-2");
+        var size = await LedgerSizeAsync(Host);
+
+        var moved = await w.Developer.PostAsync<CaseDto>($"/api/cases/{w.CaseId}/reference", new ReevaluateCaseRequest { ReferenceModelId = stronger.Id }, default);
+        Assert.Equal(w.CaseId, moved.Id);
+        Assert.Equal("testing", moved.State);
+        Assert.Equal(stronger.Id, moved.ReferenceModelId);
+        Assert.False(moved.ReevaluationFlag);
+        var leaf = Assert.Single(await LeavesAsync(Host, size));
+        Assert.Equal("case.reevaluation-started", leaf.Type);
+        Assert.Equal(stronger.Id, leaf.Data["referenceModel"]!.GetValue<string>());
+        Assert.Equal(w.Reference.Id, leaf.Data["previousReferenceModel"]!.GetValue<string>());
+        Assert.Equal(w.PhishingMitigation.Id, Assert.Single(leaf.Data["mitigationsReopened"]!.AsArray())!.GetValue<string>());
+        // The mitigation was verified with the old reference model: it must be verified again.
+        Assert.Equal("reported", moved.Mitigations.Single().Status);
+
+        // The old evidence does not count: no move to reflection until each threat model is evaluated again.
+        var e = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "case-phase", () => w.AdvanceAsync("reflection"));
+        Assert.Contains(ProtocolWorld.Phishing, e.Detail);
+        var phishing = await w.SubmitAsync(ProtocolWorld.Significant(ProtocolWorld.Phishing));
+        Assert.Equal(stronger.Id, phishing.ReferenceModelId);
+        var bio = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Bio));
+        await w.AdvanceAsync("reflection");
+        // The old not-novel bio finding was made with the old reference model: it decides nothing now.
+        e = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "case-phase", () => w.AdvanceAsync("disclosure"));
+        Assert.Contains(ProtocolWorld.Bio, e.Detail);
+        var bioFinding = await w.Evaluator.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
+        {
+            ThreatModelId = w.BioThreat!.Id, EvaluationId = bio.Id, Title = "No bio uplift with the stronger reference model",
+        }, default);
+        await w.AdvanceAsync("disclosure");
+        await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{bioFinding.Id}/disclosures", w.DiscloseBodyFor(bioFinding.Id, ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
+        await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-2", () => w.AdvanceAsync("certification"));
+
+        var rerun = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing, w.PhishingMitigation.Id));
+        var verified = await w.Evaluator.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = rerun.Id }, default);
+        Assert.Equal("verified", verified.Status);
+        Assert.Equal("certification", (await w.AdvanceAsync("certification")).State);
+        var certificate = await ProtocolCommands.CertifyAsync(w.Certifier, w.CaseId, "hosted", w.CertifierKey, default);
+        Assert.Equal("issued", certificate.Status);
+        Assert.NotEqual(w.Certificate!.Id, certificate.Id);
+        var release = await w.ReleaseAsync("hosted");
+        Assert.Equal(certificate.Id, release.CertificateId);
+    }
+}
