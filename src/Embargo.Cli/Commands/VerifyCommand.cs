@@ -56,7 +56,7 @@ public static class VerifyCommand
         var table = new Table().Border(TableBorder.Rounded).AddColumn("check").AddColumn("").AddColumn("detail");
         foreach (var check in result.Checks)
         {
-            table.AddRow(Markup.Escape(check.Name), check.Ok ? "[green]ok[/]" : "[red]FAIL[/]", Markup.Escape(check.Detail));
+            table.AddRow(Markup.Escape(Output.Safe(check.Name)), check.Ok ? "[green]ok[/]" : "[red]FAIL[/]", Markup.Escape(Output.Safe(check.Detail)));
         }
         AnsiConsole.Write(table);
     }
