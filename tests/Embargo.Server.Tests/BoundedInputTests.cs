@@ -76,8 +76,11 @@ public sealed class BoundedInputTests(ServerFixture fixture) : IClassFixture<Ser
         await RefusedNaming(HttpStatusCode.BadRequest, member, path, body);
 
     [Fact]
-    public async Task AMissingRequiredMemberIsA400NamingIt() =>
-        await RefusedNaming(HttpStatusCode.BadRequest, "name", "/api/reference-models", """{"strength":0.5}""");
+    public async Task AMissingRequiredMemberIsA400NamingIt()
+    {
+        var problem = await RefusedNaming(HttpStatusCode.BadRequest, "name", "/api/reference-models", """{"strength":0.5}""");
+        Assert.Equal("name is required and must not be null", problem["detail"]!.GetValue<string>());
+    }
 
     [Fact]
     public async Task AnUnknownMemberIsA400NamingIt() =>

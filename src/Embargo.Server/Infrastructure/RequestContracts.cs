@@ -125,7 +125,7 @@ public static class RequestContracts
             switch (Get(owner))
             {
                 case null when !Nullable:
-                    throw new RequestMemberException(Name, "must not be null");
+                    throw new RequestMemberException(Name, "is required and must not be null");
                 case string text:
                     CheckText(Name, text, MaxLength);
                     if (Pattern is not null && !Regex.IsMatch(text, Pattern.Pattern, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1)))
