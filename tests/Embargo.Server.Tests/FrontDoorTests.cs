@@ -73,6 +73,38 @@ public sealed class FrontDoorTests(ServerFixture fixture) : IClassFixture<Server
             Assert.Equal(ownerOnly, File.GetUnixFileMode(keyFile));
         }
     }
+
+    [Fact]
+    public void AnExistingWorldReadableDatabaseAndItsWalAreTightenedToOwnerOnlyBeforeTheServerOpensThem()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var dir = Directory.CreateTempSubdirectory("embargo-modes-").FullName;
+        try
+        {
+            var db = Path.Combine(dir, "old.db");
+            const UnixFileMode worldReadable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+            foreach (var file in new[] { db, db + "-wal" })
+            {
+                File.WriteAllBytes(file, []);
+                File.SetUnixFileMode(file, worldReadable);
+            }
+            Embargo.Server.Infrastructure.FrontDoor.PrepareSqliteFile($"Data Source={db}");
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(db));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(db + "-wal"));
+
+            var fresh = Path.Combine(dir, "sub", "new.db");
+            Embargo.Server.Infrastructure.FrontDoor.PrepareSqliteFile($"Data Source={fresh}");
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(fresh));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(fresh)!));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
 
 /// <summary>Failed authentication is throttled per client address on the server's clock (a FakeTimeProvider here).</summary>
