@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Embargo.Protocol.Contracts;
 
 // The HTTP API's request and response bodies, shared by the server and the CLI.
@@ -17,8 +19,10 @@ public sealed record CreatePrincipalRequest
     public required string Name { get; init; }
     public required string Role { get; init; }
     /// <summary>Ed25519 SPKI PEM; required for certifiers (they sign certificates).</summary>
+    [MaxLength(4096), DataType(DataType.MultilineText)]
     public string? SigningKeyPem { get; init; }
     /// <summary>X25519 public key file text (`embargo weights keygen`); needed to receive sealed weights keys.</summary>
+    [MaxLength(4096), DataType(DataType.MultilineText)]
     public string? EncryptionKey { get; init; }
 }
 
@@ -39,6 +43,7 @@ public sealed record PrincipalCreatedDto
 
 public sealed record WeightsFileDto
 {
+    [MaxLength(1024)]
     public required string Path { get; init; }
     public required long Bytes { get; init; }
     public required string Sha256 { get; init; }
@@ -54,9 +59,11 @@ public sealed record ModelDto
 
 public sealed record RegisterVersionRequest
 {
+    [MaxLength(64), RegularExpression(ContractLimits.VersionPattern)]
     public required string Version { get; init; }
     /// <summary>The weights manifest digest ("sha256:…"); the server recomputes it from <see cref="Files"/>.</summary>
     public required string ManifestDigest { get; init; }
+    [MaxLength(4096)]
     public required IReadOnlyList<WeightsFileDto> Files { get; init; }
 }
 
@@ -110,15 +117,19 @@ public sealed record OpenCaseRequest
 public sealed record AddThreatModelRequest
 {
     public required string Capability { get; init; }
+    [MaxLength(ContractLimits.FreeText), DataType(DataType.MultilineText)]
     public required string Description { get; init; }
     public required IReadOnlyList<string> AffectedParties { get; init; }
+    [ItemMaxLength(1000)]
     public IReadOnlyList<string> Steps { get; init; } = [];
 }
 
 public sealed record DraftThreatModelRequest
 {
     public required string Capability { get; init; }
+    [MaxLength(ContractLimits.FreeText), DataType(DataType.MultilineText)]
     public required string Description { get; init; }
+    [ItemMaxLength(1000)]
     public required IReadOnlyList<string> Steps { get; init; }
     /// <summary>The reference model that drafted it.</summary>
     public required string ReferenceModel { get; init; }
@@ -128,7 +139,9 @@ public sealed record DraftThreatModelRequest
 public sealed record AcceptThreatModelRequest
 {
     public required IReadOnlyList<string> AffectedParties { get; init; }
+    [MaxLength(ContractLimits.FreeText), DataType(DataType.MultilineText)]
     public string? Description { get; init; }
+    [ItemMaxLength(1000)]
     public IReadOnlyList<string>? Steps { get; init; }
 }
 
@@ -145,7 +158,7 @@ public sealed record ThreatModelDto
 
 public sealed record AdvanceCaseRequest { public required string To { get; init; } }
 
-public sealed record AddCommitmentRequest { public required string Expression { get; init; } }
+public sealed record AddCommitmentRequest { [MaxLength(2000)] public required string Expression { get; init; } }
 public sealed record CommitmentDto
 {
     public required string Id { get; init; }
@@ -210,6 +223,7 @@ public sealed record RecordFindingRequest
 {
     public required string ThreatModelId { get; init; }
     public required string EvaluationId { get; init; }
+    [MaxLength(300)]
     public required string Title { get; init; }
 }
 
@@ -231,6 +245,7 @@ public sealed record SealedDetailDto
 {
     public required string OrganisationId { get; init; }
     /// <summary>Ciphertext sealed to the recipient's key, base64; the server never sees plaintext.</summary>
+    [MaxLength(262_144)]
     public required string Ciphertext { get; init; }
     /// <summary>The recipient principal whose X25519 key it is sealed to (required in requests: one envelope per key holder).</summary>
     public string? PrincipalId { get; init; }
@@ -240,7 +255,9 @@ public sealed record SealedDetailDto
 
 public sealed record DiscloseRequest
 {
+    [MaxLength(300)]
     public required string AdvisoryTitle { get; init; }
+    [MaxLength(ContractLimits.FreeText), DataType(DataType.MultilineText)]
     public required string AdvisorySummary { get; init; }
     public IReadOnlyList<SealedDetailDto> Sealed { get; init; } = [];
 }
@@ -273,16 +290,17 @@ public sealed record MitigationDto
 }
 
 public sealed record SetDeadlineRequest { public required DateTimeOffset DueAt { get; init; } }
-public sealed record ReportMitigationRequest { public required string Description { get; init; } }
+public sealed record ReportMitigationRequest { [MaxLength(ContractLimits.FreeText), DataType(DataType.MultilineText)] public required string Description { get; init; } }
 public sealed record VerifyMitigationRequest { public required string EvaluationId { get; init; } }
 public sealed record FineRequest
 {
     public required decimal Amount { get; init; }
     public required string Currency { get; init; }
+    [MaxLength(ContractLimits.FreeText), DataType(DataType.MultilineText)]
     public required string Reason { get; init; }
 }
 
-public sealed record DenyRequest { public required string Reason { get; init; } }
+public sealed record DenyRequest { [MaxLength(ContractLimits.FreeText), DataType(DataType.MultilineText)] public required string Reason { get; init; } }
 
 /// <summary>Rule 11: the regulator that denied lifts the denial, with a reason.</summary>
 public sealed record LiftDenialRequest { public required string Reason { get; init; } }
@@ -336,7 +354,7 @@ public sealed record CertificationDraftDto
     public string Status { get; init; } = "pending";
 }
 
-public sealed record SubmitCertificateRequest { public required string Envelope { get; init; } }
+public sealed record SubmitCertificateRequest { [MaxLength(65_536), DataType(DataType.MultilineText)] public required string Envelope { get; init; } }
 
 public sealed record CertificateDto
 {
@@ -372,6 +390,7 @@ public sealed record ReportViolationRequest
 {
     public required string ObservedTier { get; init; }
     /// <summary>Where the weights were seen: a URL or a description (≤ 2,000 characters).</summary>
+    [MaxLength(2000)]
     public required string Source { get; init; }
     public required SightingEvidenceDto Evidence { get; init; }
 }
@@ -482,6 +501,7 @@ public sealed record DepositKeysRequest
 {
     public required string SealId { get; init; }
     public required string ManifestDigest { get; init; }
+    [MaxLength(1000)]
     public required IReadOnlyList<WrappedKeyDto> Keys { get; init; }
 }
 
@@ -529,7 +549,9 @@ public sealed record RegisterModelConditionRequest
     public required string Kind { get; init; }
     public required string ModelName { get; init; }
     /// <summary>The OpenAI-compatible base URL the condition is served at.</summary>
+    [MaxLength(2000)]
     public required string Endpoint { get; init; }
+    [MaxLength(ContractLimits.FreeText), DataType(DataType.MultilineText)]
     public string? Description { get; init; }
     /// <summary>Kind fine-tuned: sha256 of the training file ("sha256:" + 64 hex), logged on the ledger.</summary>
     public string? TrainingFileSha256 { get; init; }

@@ -31,6 +31,7 @@ public static class EmbargoServer
 
         builder.Services.AddOptions<EmbargoOptions>().BindConfiguration(EmbargoOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.TryAddTimeProvider();
+        builder.Services.AddFrontDoor();
         builder.Services.AddStorage();
         builder.Services.AddLedger();
         builder.Services.AddMitigations();
@@ -46,12 +47,16 @@ public static class EmbargoServer
         {
             o.SerializerOptions.AllowDuplicateProperties = false;
             o.SerializerOptions.RespectRequiredConstructorParameters = true;
+            o.SerializerOptions.TypeInfoResolver = RequestContracts.Resolver(o.SerializerOptions.TypeInfoResolver);
+            o.SerializerOptions.Converters.Add(new InstantConverter());
         });
         builder.Services.AddOpenApi();
 
         var app = builder.Build();
+        app.UseSecurityHeaders();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseAuthThrottle();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseHttpMetrics();
@@ -97,7 +102,9 @@ public static class EmbargoServer
                     ?? throw new OptionsValidationException(EmbargoOptions.Section, typeof(EmbargoOptions), ["Embargo:ConnectionString is required for postgres"]));
             }
             Directory.CreateDirectory(o.DataDirectory);
-            return new EmbargoDbFactory(StorageProvider.Sqlite, o.ConnectionString ?? $"Data Source={Path.Combine(o.DataDirectory, "embargo.db")}");
+            var sqlite = o.ConnectionString ?? $"Data Source={Path.Combine(o.DataDirectory, "embargo.db")}";
+            FrontDoor.PrepareSqliteFile(sqlite);
+            return new EmbargoDbFactory(StorageProvider.Sqlite, sqlite);
         });
         services.AddSingleton<IDbContextFactory<EmbargoDb>>(sp => sp.GetRequiredService<EmbargoDbFactory>());
         services.AddScoped(sp => sp.GetRequiredService<EmbargoDbFactory>().CreateDbContext());

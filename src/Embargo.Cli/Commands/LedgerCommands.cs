@@ -25,7 +25,7 @@ public static class LedgerCommands
         checkpoint.SetAction(async (r, ct) =>
         {
             using var client = Client(r);
-            Console.Out.Write(await client.GetTextAsync("/api/ledger/checkpoint", ct));
+            Console.Out.Write(Output.Safe(await client.GetTextAsync("/api/ledger/checkpoint", ct), multiline: true));
             return CliApp.Ok;
         });
         return Group("ledger", "the public transparency ledger", export, checkpoint, Monitor());

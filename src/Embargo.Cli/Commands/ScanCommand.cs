@@ -60,7 +60,7 @@ public static class ScanCommand
                 Output.Write(result with { Violation = null }, json: false, title: "scan");
                 if (result.Verdict is not null)
                 {
-                    AnsiConsole.MarkupLine(result.Violation?.Recorded == true ? $"[red]{Markup.Escape(result.Verdict)}[/]" : Markup.Escape(result.Verdict));
+                    AnsiConsole.MarkupLine(result.Violation?.Recorded == true ? $"[red]{Markup.Escape(Output.Safe(result.Verdict))}[/]" : Markup.Escape(Output.Safe(result.Verdict)));
                 }
             }
             return result.Violation?.Recorded == true ? CliApp.Failed : CliApp.Ok;

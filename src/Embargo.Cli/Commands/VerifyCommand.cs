@@ -56,7 +56,7 @@ public static class VerifyCommand
         var table = new Table().Border(TableBorder.Rounded).AddColumn("check").AddColumn("").AddColumn("detail");
         foreach (var check in result.Checks)
         {
-            table.AddRow(Markup.Escape(Safe(check.Name)), check.Ok ? "[green]ok[/]" : "[red]FAIL[/]", Markup.Escape(Safe(check.Detail)));
+            table.AddRow(Markup.Escape(Output.Safe(check.Name)), check.Ok ? "[green]ok[/]" : "[red]FAIL[/]", Markup.Escape(Output.Safe(check.Detail)));
         }
         if (result.Ok && !result.RevocationChecked)
         {
@@ -73,9 +73,4 @@ public static class VerifyCommand
     }
 
     public const string NotChecked = "revocation was not checked (give --checkpoint, --ledger and --ledger-key): a revoked, flagged or superseded certificate passes the checks above";
-
-    /// <summary>Text from the certificate or the ledger with control characters made visible, not obeyed by the terminal.</summary>
-    private static string Safe(string text) =>
-        string.Concat(text.Select(ch => char.IsControl(ch) || char.GetUnicodeCategory(ch) is System.Globalization.UnicodeCategory.Format
-            or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator ? $"\\u{(int)ch:x4}" : ch.ToString()));
 }

@@ -37,12 +37,12 @@ public static class WeightsCommands
             foreach (var f in manifest.Files)
             {
                 table.AddRow(
-                    Markup.Escape(f.Path),
+                    Markup.Escape(Output.Safe(f.Path)),
                     f.Bytes.ToString("N0", CultureInfo.InvariantCulture),
                     f.IsShardIndex ? "other (shard index)" : f.Format,
                     f.Tensors?.ToString(CultureInfo.InvariantCulture) ?? "",
                     f.Parameters?.ToString("N0", CultureInfo.InvariantCulture) ?? "",
-                    f.Dtypes is null ? "" : Markup.Escape(string.Join(" ", f.Dtypes.Select(d => $"{d.Key}:{d.Value}"))),
+                    f.Dtypes is null ? "" : Markup.Escape(Output.Safe(string.Join(" ", f.Dtypes.Select(d => $"{d.Key}:{d.Value}")))),
                     f.Sha256[..12] + "…");
             }
             AnsiConsole.Write(table);
@@ -51,7 +51,7 @@ public static class WeightsCommands
             foreach (var f in manifest.Files.Where(f => f.Header?.Format == "gguf"))
             {
                 var arch = f.Header!.Metadata.TryGetValue("general.architecture", out var a) ? a : "?";
-                AnsiConsole.MarkupLine($"{Markup.Escape(f.Path)}: GGUF v{f.Header.Version}, {f.Header.Metadata.Count} metadata keys, architecture {Markup.Escape(arch)}");
+                AnsiConsole.MarkupLine($"{Markup.Escape(Output.Safe(f.Path))}: GGUF v{f.Header.Version}, {f.Header.Metadata.Count} metadata keys, architecture {Markup.Escape(Output.Safe(arch))}");
             }
             return CliApp.Ok;
         });

@@ -26,7 +26,7 @@ public static class CliApp
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"embargo: {parse.Errors[0].Message}");
+            await Console.Error.WriteLineAsync($"embargo: {Output.Safe(parse.Errors[0].Message)}");
             return BadInput;
         }
         try
@@ -35,17 +35,17 @@ public static class CliApp
         }
         catch (ApiException e)
         {
-            await Console.Error.WriteLineAsync($"embargo: {(e.IsBadInput ? "" : "refused: ")}{e.Message}");
+            await Console.Error.WriteLineAsync($"embargo: {(e.IsBadInput ? "" : "refused: ")}{Output.Safe(e.Message)}");
             return e.IsBadInput ? BadInput : Failed;
         }
         catch (UserInputException e)
         {
-            await Console.Error.WriteLineAsync($"embargo: {e.Message}");
+            await Console.Error.WriteLineAsync($"embargo: {Output.Safe(e.Message)}");
             return BadInput;
         }
         catch (CommandFailedException e)
         {
-            await Console.Error.WriteLineAsync($"embargo: {e.Message}");
+            await Console.Error.WriteLineAsync($"embargo: {Output.Safe(e.Message)}");
             return Failed;
         }
         catch (OperationCanceledException)
@@ -55,13 +55,13 @@ public static class CliApp
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            await Console.Error.WriteLineAsync($"embargo: {e.Message.ReplaceLineEndings(" ")}");
+            await Console.Error.WriteLineAsync($"embargo: {Output.Safe(e.Message.ReplaceLineEndings(" "))}");
             return Failed;
         }
         catch (Exception e)
         {
             // A bug, but the user still gets one line, not a stack trace.
-            await Console.Error.WriteLineAsync($"embargo: unexpected {e.GetType().Name} (a bug; please report it): {e.Message.ReplaceLineEndings(" ")}");
+            await Console.Error.WriteLineAsync($"embargo: unexpected {e.GetType().Name} (a bug; please report it): {Output.Safe(e.Message.ReplaceLineEndings(" "))}");
             return Failed;
         }
     }

@@ -27,18 +27,18 @@ public static class Output
         var table = new Table().Border(TableBorder.Rounded).AddColumn("field").AddColumn("value");
         if (title is not null)
         {
-            table.Title(Markup.Escape(title));
+            table.Title(Markup.Escape(Safe(title)));
         }
         if (node is JsonObject obj)
         {
             foreach (var (name, child) in obj)
             {
-                table.AddRow(Markup.Escape(name), Markup.Escape(Summarise(child)));
+                table.AddRow(Markup.Escape(Safe(name)), Markup.Escape(Safe(Summarise(child))));
             }
         }
         else
         {
-            table.AddRow("value", Markup.Escape(Summarise(node)));
+            table.AddRow("value", Markup.Escape(Safe(Summarise(node))));
         }
         AnsiConsole.Write(table);
         // Lists of records (a case's findings, mitigations, …) follow as tables of their own.
@@ -60,16 +60,16 @@ public static class Output
         var list = new Table().Border(TableBorder.Rounded);
         if (title is not null)
         {
-            list.Title(Markup.Escape(title));
+            list.Title(Markup.Escape(Safe(title)));
         }
         foreach (var column in columns.DefaultIfEmpty("(none)"))
         {
-            list.AddColumn(Markup.Escape(column));
+            list.AddColumn(Markup.Escape(Safe(column)));
         }
         foreach (var row in rows)
         {
             // Long text is cut in list cells (--json has everything).
-            list.AddRow(columns.Select(c => Summarise(row![c]) is var text && text.Length > 40 ? text[..39] + "…" : text).Select(Markup.Escape).ToArray());
+            list.AddRow(columns.Select(c => Safe(Summarise(row![c])) is var text && text.Length > 40 ? text[..39] + "…" : text).Select(Markup.Escape).ToArray());
         }
         return list;
     }
@@ -84,5 +84,41 @@ public static class Output
         _ => node.ToJsonString(),
     };
 
-    public static void Note(string message) => Console.Error.WriteLine(message);
+    public static void Note(string message) => Console.Error.WriteLine(Safe(message));
+
+    /// <summary>
+    /// The one place text from outside (the server, a certificate, a ledger, a file) is made safe to print: every
+    /// control character (C0 including ESC and CR, DEL, C1), bidirectional-text control (U+061C, U+200E/F, U+202A–E,
+    /// U+2066–9) and lone surrogate is written as a visible \uXXXX, so it cannot move the cursor, recolour, overwrite a
+    /// line or reorder what is shown. With <paramref name="multiline"/> line feeds (and tabs) pass through.
+    /// </summary>
+    public static string Safe(string? text, bool multiline = false)
+    {
+        if (string.IsNullOrEmpty(text) || !text.Any(c => NeedsEscape(c, multiline) || char.IsSurrogate(c)))
+        {
+            return text ?? "";
+        }
+        var safe = new System.Text.StringBuilder(text.Length + 16);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                safe.Append(c).Append(text[++i]);
+            }
+            else if (char.IsSurrogate(c) || NeedsEscape(c, multiline))
+            {
+                safe.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+            }
+            else
+            {
+                safe.Append(c);
+            }
+        }
+        return safe.ToString();
+    }
+
+    private static bool NeedsEscape(char c, bool multiline) =>
+        (char.IsControl(c) && !(multiline && c is '\n' or '\t'))
+        || c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069');
 }

@@ -36,6 +36,12 @@ public sealed record CommitmentOutcome
 /// </summary>
 public sealed class Commitment
 {
+    /// <summary>The longest commitment text accepted, in characters (checked before tokenising).</summary>
+    public const int MaxLength = 2000;
+
+    /// <summary>The deepest nesting of parentheses and 'not' accepted (checked while parsing, so no input can overflow the stack).</summary>
+    public const int MaxDepth = 32;
+
     public static readonly IReadOnlyList<string> Functions =
         ["uplift", "p", "accuracy", "baseline_accuracy", "ci_low", "ci_high", "samples"];
 
@@ -56,6 +62,10 @@ public sealed class Commitment
 
     public static CommitmentParseResult Parse(string text)
     {
+        if (text.Length > MaxLength)
+        {
+            return new CommitmentParseResult { Error = new CommitmentParseError(MaxLength + 1, $"the commitment is longer than {MaxLength} characters") };
+        }
         try
         {
             var p = new Parser(text);
@@ -181,6 +191,7 @@ public sealed class Commitment
     {
         private readonly List<Token> _tokens = [];
         private int _pos;
+        private int _depth;
 
         public Parser(string text)
         {
@@ -248,7 +259,7 @@ public sealed class Commitment
                     }
                     else
                     {
-                        throw new ParseException(i + 1, $"unexpected character '{ch}'");
+                        throw new ParseException(i + 1, $"unexpected character '{OneLine(ch.ToString())}'");
                     }
                 }
             }
@@ -261,7 +272,14 @@ public sealed class Commitment
 
         private bool IsSymbol(string s) => Peek.Kind == Kind.Symbol && Peek.Text == s;
 
-        private static string Describe(Token t) => t.Kind == Kind.End ? "end of text" : $"'{t.Text}'";
+        private static string Describe(Token t) => t.Kind == Kind.End ? "end of text" : $"'{OneLine(t.Text)}'";
+
+        /// <summary>Error messages stay one short line: control characters are written as \uXXXX, long text is cut.</summary>
+        private static string OneLine(string text)
+        {
+            var shown = string.Concat(text.Take(40).Select(c => char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString()));
+            return text.Length > 40 ? shown + "…" : shown;
+        }
 
         private Token Expect(Kind kind, string? text, string what)
         {
@@ -322,6 +340,15 @@ public sealed class Commitment
             return left;
         }
 
+        /// <summary>One more level of '(' or 'not'; refused past <see cref="MaxDepth"/> before recursing further.</summary>
+        private void Enter(Token at)
+        {
+            if (++_depth > MaxDepth)
+            {
+                throw new ParseException(at.Column, $"the commitment nests deeper than {MaxDepth} levels of parentheses and 'not'");
+            }
+        }
+
         private static Node RequireBool(Node n, Token op) =>
             n.IsBool ? n : throw new ParseException(op.Column, $"'{op.Text}' needs comparisons on both sides");
 
@@ -331,7 +358,9 @@ public sealed class Commitment
             {
                 var op = Peek;
                 _pos++;
+                Enter(op);
                 var operand = Unary();
+                _depth--;
                 return new Not(operand.IsBool ? operand : throw new ParseException(op.Column, "'not' needs a comparison or boolean"));
             }
             return Comparison();
@@ -368,13 +397,15 @@ public sealed class Commitment
                     _pos++;
                     if (!double.TryParse(t.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
                     {
-                        throw new ParseException(t.Column, $"'{t.Text}' is not a number");
+                        throw new ParseException(t.Column, $"'{OneLine(t.Text)}' is not a number");
                     }
                     return new Num(v);
                 case Kind.Symbol when t.Text == "(":
                     _pos++;
+                    Enter(t);
                     var inner = Or();
                     Expect(Kind.Symbol, ")", "')'");
+                    _depth--;
                     return inner;
                 case Kind.Ident when t.Text is "true" or "false":
                     _pos++;
@@ -382,7 +413,7 @@ public sealed class Commitment
                 case Kind.Ident:
                     if (!Functions.Contains(t.Text))
                     {
-                        throw new ParseException(t.Column, $"unknown function '{t.Text}' (one of {string.Join(", ", Functions)})");
+                        throw new ParseException(t.Column, $"unknown function '{OneLine(t.Text)}' (one of {string.Join(", ", Functions)})");
                     }
                     _pos++;
                     Expect(Kind.Symbol, "(", $"'(' after {t.Text}");

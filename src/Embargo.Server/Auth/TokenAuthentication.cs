@@ -17,7 +17,8 @@ public sealed class TokenAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     AdminCredential admin,
-    IDbContextFactory<EmbargoDb> dbFactory) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    IDbContextFactory<EmbargoDb> dbFactory,
+    AuthThrottle throttle) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "EmbargoToken";
 
@@ -30,6 +31,7 @@ public sealed class TokenAuthenticationHandler(
         }
         if (!header.StartsWith("Bearer ", StringComparison.Ordinal))
         {
+            throttle.RecordFailure(Context.Connection.RemoteIpAddress);
             return AuthenticateResult.Fail("the Authorization header must be 'Bearer <token>'");
         }
         var token = header["Bearer ".Length..].Trim();
@@ -42,6 +44,7 @@ public sealed class TokenAuthenticationHandler(
         var principal = await db.Principals.AsNoTracking().FirstOrDefaultAsync(p => p.TokenHash == hash, Context.RequestAborted);
         if (principal is null)
         {
+            throttle.RecordFailure(Context.Connection.RemoteIpAddress);
             return AuthenticateResult.Fail("the API token is not known");
         }
         return Success(principal.Id, principal.OrganisationId, Roles.Parse(principal.Role).Value, principal.TokenHash);

@@ -30,4 +30,13 @@ public sealed class EmbargoOptions
 
     /// <summary>Most state changes committed together in one transaction (group commit).</summary>
     [Range(1, 10_000)] public int LedgerBatchSize { get; set; } = 512;
+
+    /// <summary>The largest request body accepted (Kestrel MaxRequestBodySize); larger bodies are refused with 413.</summary>
+    [Range(1024, 1L << 30)] public long MaxRequestBodyBytes { get; set; } = 1 << 20;
+
+    /// <summary>Failed authentications from one client address within <see cref="AuthFailureWindow"/> before it gets 429.</summary>
+    [Range(1, 1_000_000)] public int AuthFailureLimit { get; set; } = 20;
+
+    /// <summary>The window failed authentications are counted in; a throttled address waits until its window ends.</summary>
+    public TimeSpan AuthFailureWindow { get; set; } = TimeSpan.FromMinutes(1);
 }

@@ -23,11 +23,8 @@ public sealed class LedgerSigner
             {
                 var created = NoteSigner.Generate(o.LedgerOrigin);
                 var tmp = path + ".tmp";
-                File.WriteAllText(tmp, created.SecretKey + "\n");
-                if (!OperatingSystem.IsWindows())
-                {
-                    File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-                }
+                File.Delete(tmp);
+                FrontDoor.WritePrivateFile(tmp, created.SecretKey + "\n");
                 File.Move(tmp, path);
             }
             secret = File.ReadAllText(path).Trim();
