@@ -399,8 +399,10 @@ public sealed record ReportViolationRequest
 public sealed record SightingEvidenceDto
 {
     public required string ManifestDigest { get; init; }
+    [MaxLength(10_000)]
     public required IReadOnlyList<WeightsFileDto> Files { get; init; }
     /// <summary>Tensor facts from the safetensors/GGUF headers (`embargo weights inspect`), where the files have them.</summary>
+    [MaxLength(100_000)]
     public IReadOnlyList<TensorFactDto>? Tensors { get; init; }
 }
 
