@@ -178,11 +178,11 @@ public static class EvalCommands
             }
             else if (plan.Set is null)
             {
-                RenderSummary(AnsiConsole.Console, summaries[0]);
+                RenderSummary(StdoutConsole(), summaries[0]);
             }
             else
             {
-                RenderSet(AnsiConsole.Console, summaries, setPath!);
+                RenderSet(StdoutConsole(), summaries, setPath!);
             }
             var failed = summaries.Where(s => s.Status != EvalStatus.Complete).ToList();
             if (failed.Count > 0)
@@ -472,6 +472,9 @@ public static class EvalCommands
         + (p.BaselineAccuracy is { } b ? string.Create(CultureInfo.InvariantCulture, $", baseline {b:0.000}") : "")
         + (p.Errors > 0 ? string.Create(CultureInfo.InvariantCulture, $", {p.Errors} error(s)") : "");
 
+    /// <summary>A console over the current stdout (not Spectre's process-wide one, which keeps the first writer it saw).</summary>
+    private static IAnsiConsole StdoutConsole() => AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+
     private static string F(double d) => d.ToString("0.000", CultureInfo.InvariantCulture);
 
     private static void RenderSummary(IAnsiConsole console, EvalSummary s)
@@ -542,7 +545,7 @@ public static class EvalCommands
             {
                 throw new UserInputException(e.Message);
             }
-            var console = AnsiConsole.Console;
+            var console = StdoutConsole();
             var records = log.Samples.Count > 0 ? log.Samples : EvalLog.ReadCompleted(r.GetValue(logArg)!, log);
             var table = new Table().Title(Markup.Escape($"{log.Task.Name} — run {log.RunId} ({log.Status})"))
                 .AddColumns("condition", "sample", "epoch", "score", "answer", "explanation / error", "ms");
