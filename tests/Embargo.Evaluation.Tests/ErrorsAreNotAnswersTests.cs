@@ -153,6 +153,18 @@ public class ErrorsAreNotAnswersTests
         Assert.False(Directory.Exists(t.LogDir));
     }
 
+    [Fact]
+    public async Task AReferenceModelThatDoesNotServeTheNameIsAOneLineErrorNamingTheUrlAndTheModel()
+    {
+        await using var server = await SampleModelServer.StartAsync();
+        var reference = ChatClientFactory.Create(new ModelEndpoint { Url = server.BaseUrl, Name = "sample-frontierr" });
+        var e = await Assert.ThrowsAsync<ModelNotAvailableException>(() =>
+            ThreatModelDrafter.DraftAsync(reference, "cyber-phishing", "phishing at scale", CancellationToken.None));
+        Assert.StartsWith($"model sample-frontierr at {server.BaseUrl}", e.Message, StringComparison.Ordinal);
+        Assert.Contains("HTTP 404", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
     [Theory]
     [InlineData("0", 0, false, 0, 10, true)]
     [InlineData("0", 0, false, 1, 10, false)]
