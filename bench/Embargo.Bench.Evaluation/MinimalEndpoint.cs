@@ -21,7 +21,7 @@ internal static class MinimalEndpoint
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
         var latency = TimeSpan.FromMilliseconds(latencyMs);
-        app.MapGet("/v1/models", () => Results.Text("""{"object":"list","data":[]}""", "application/json"));
+        app.MapGet("/v1/models", () => Results.Text("""{"object":"list","data":[{"id":"sample-camelid-7b","object":"model","created":1700000000,"owned_by":"embargo-bench"}]}""", "application/json"));
         app.MapPost("/v1/chat/completions", async (HttpContext ctx) =>
         {
             var buf = new byte[4096];

@@ -198,6 +198,18 @@ public sealed record SubmitEvaluationRequest
     public string? MitigationId { get; init; }
     /// <summary>The registered condition of the version the subject ran as (e.g. a fine-tune).</summary>
     public string? SubjectCondition { get; init; }
+    /// <summary>The run's status: "complete" (sample errors within its tolerance) or "error" (not evidence).</summary>
+    public string? Status { get; init; }
+    /// <summary>Sample calls (sample × epoch × condition) that ended in an error: counted, never scored.</summary>
+    public int? Errors { get; init; }
+    /// <summary>Sample calls the run asked for (samples × epochs × conditions).</summary>
+    public int? Records { get; init; }
+    /// <summary>The runner's verdict: "novel", "not-novel" or "inconclusive".</summary>
+    public string? Verdict { get; init; }
+    /// <summary>The one-sided upper (1 − α) bound of the uplift the verdict used.</summary>
+    public double? UpliftUpper { get; init; }
+    /// <summary>δ, the margin the verdict was judged against.</summary>
+    public double? Margin { get; init; }
 }
 
 public sealed record EvaluationDto

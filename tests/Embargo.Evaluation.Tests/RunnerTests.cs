@@ -130,16 +130,20 @@ public class RunnerTests
     }
 
     [Fact]
-    public async Task RetriesGiveUpAndTheSampleScoresZeroWithTheError()
+    public async Task RetriesGiveUpAndTheSampleIsKeptAsAnErrorNotScored()
     {
         await using var server = await SampleModelServer.StartAsync(new SampleModelOptions { Responder = _ => SampleReply.Error(503) });
         using var t = new TempTask(Fixtures.ExactTask, Fixtures.YesQuestions(1));
         var summary = await EvalRunner.RunAsync(Request(t, server) with { Options = Fixtures.FastOptions with { MaxRetries = 2 } }, null, CancellationToken.None);
-        Assert.Equal(0, summary.Subject.Correct);
+        Assert.Equal(0, summary.Subject.Total);
         Assert.Equal(1, summary.Errors);
+        Assert.Equal(1, summary.Subject.Errors);
+        Assert.Equal(EvalStatus.Error, summary.Status);
         Assert.Equal(3, server.RequestCount);
         var log = EvalLog.Read(summary.LogPath);
+        Assert.Equal(EvalStatus.Error, log.Status);
         Assert.Contains("503", log.Samples[0].Error, StringComparison.Ordinal);
+        Assert.Null(log.Samples[0].Score);
     }
 
     [Fact]
@@ -359,7 +363,7 @@ public class RunnerTests
 public class MalformedResponseTests
 {
     [Fact]
-    public async Task AnUnreadableResponseBodyScoresZeroKeepsTheRawBodyAndTheRunGoesOn()
+    public async Task AnUnreadableResponseBodyIsAnErrorThatKeepsTheRawBodyAndTheRunGoesOn()
     {
         const string body = "{\"this is\": not a chat completion";
         await using var server = await SampleModelServer.StartAsync(new SampleModelOptions
@@ -376,11 +380,14 @@ public class MalformedResponseTests
             Options = Fixtures.FastOptions,
         }, null, CancellationToken.None);
         Assert.Equal(2, summary.Subject.Correct);
+        Assert.Equal(2, summary.Subject.Total);   // the error is not an answer: 2 of 2 answered, not 2 of 3
+        Assert.Equal(1.0, summary.Subject.Accuracy);
         Assert.Equal(1, summary.Errors);
+        Assert.Equal(EvalStatus.Error, summary.Status);
         Assert.Equal(3, server.RequestCount); // not retried
         var record = EvalLog.Read(summary.LogPath).Samples.Single(s => s.SampleId == "q-001");
         Assert.Equal(body, record.Output);
-        Assert.Equal(0, record.Score);
+        Assert.Null(record.Score);
         Assert.Contains("unreadable response", record.Error, StringComparison.Ordinal);
     }
 }

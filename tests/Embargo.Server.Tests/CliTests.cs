@@ -83,13 +83,18 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
             "--baseline-url", sample.BaseUrl.ToString(), "--baseline-name", "sample-open-baseline", "--log-dir", P("logs"), "--json");
         Assert.Equal(CliApp.Ok, run.Code);
         var json = JsonNode.Parse(run.Out)!.AsObject();
-        Assert.Equal(["task", "samples", "subject", "baseline", "uplift", "log"], json.Select(p => p.Key));
+        // The same summary the log holds (one summary type).
+        Assert.Equal(["task", "capability", "samples", "status", "subject", "baseline", "uplift", "verdict", "logPath", "epochs", "errors", "records", "maxErrors"],
+            json.Select(p => p.Key));
+        Assert.Equal("complete", json["status"]!.GetValue<string>());
+        Assert.Equal(0, json["errors"]!.GetValue<int>());
+        Assert.Equal("novel", json["verdict"]!["verdict"]!.GetValue<string>());
         Assert.Equal(40, json["samples"]!.GetValue<int>());
         Assert.Equal(34.0 / 40, json["subject"]!["accuracy"]!.GetValue<double>(), 9);
         Assert.Equal(10.0 / 40, json["baseline"]!["accuracy"]!.GetValue<double>(), 9);
         Assert.Equal(0.6, json["uplift"]!["estimate"]!.GetValue<double>(), 9);
         Assert.True(json["uplift"]!["p"]!.GetValue<double>() < 0.001);
-        var log = json["log"]!.GetValue<string>();
+        var log = json["logPath"]!.GetValue<string>();
         Assert.True(File.Exists(log));
         Assert.Equal(CliApp.Ok, (await CliRunner.RunAsync("eval", "view", log)).Code);
     }

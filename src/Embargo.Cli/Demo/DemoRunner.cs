@@ -345,6 +345,12 @@ public static class EvalSubmission
         LogSha256 = File.Exists(s.LogPath) ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(s.LogPath))) : null,
         MitigationId = mitigationId,
         SubjectCondition = condition,
+        Status = s.Status,
+        Errors = s.Errors,
+        Records = s.Records,
+        Verdict = s.Verdict?.Verdict,
+        UpliftUpper = s.Verdict?.Upper,
+        Margin = s.Verdict?.Margin,
     };
 
     private static ConditionDto Condition(ConditionResult c) => new()

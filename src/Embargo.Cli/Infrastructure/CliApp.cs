@@ -48,6 +48,17 @@ public static class CliApp
             await Console.Error.WriteLineAsync($"embargo: {Output.Safe(e.Message)}");
             return Failed;
         }
+        catch (Embargo.Evaluation.ModelNotAvailableException e)
+        {
+            // A misspelt model name or a refused key: one line naming the URL and the model.
+            await Console.Error.WriteLineAsync($"embargo: {e.Message.ReplaceLineEndings(" ")}");
+            return BadInput;
+        }
+        catch (Embargo.Evaluation.ModelEndpointException e)
+        {
+            await Console.Error.WriteLineAsync($"embargo: {e.Message.ReplaceLineEndings(" ")}");
+            return Failed;
+        }
         catch (OperationCanceledException)
         {
             await Console.Error.WriteLineAsync("embargo: cancelled");

@@ -16,7 +16,11 @@ public sealed record CommitmentParseResult
 }
 
 /// <summary>One value the commitment read, e.g. uplift("cyber-phishing") = 0.6; null when the result is missing.</summary>
-public sealed record CommitmentEvidence(string Function, string Capability, double? Value);
+public sealed record CommitmentEvidence(string Function, string Capability, double? Value)
+{
+    /// <summary>For verdict(...): the verdict read (null when missing).</summary>
+    public string? Text { get; init; }
+}
 
 public sealed record CommitmentOutcome
 {
@@ -43,7 +47,7 @@ public sealed class Commitment
     public const int MaxDepth = 32;
 
     public static readonly IReadOnlyList<string> Functions =
-        ["uplift", "p", "accuracy", "baseline_accuracy", "ci_low", "ci_high", "samples"];
+        ["uplift", "p", "accuracy", "baseline_accuracy", "ci_low", "ci_high", "samples", "upper", "verdict"];
 
     private readonly Node _condition;
 
@@ -99,6 +103,14 @@ public sealed class Commitment
         {
             case Num n:
                 return n.Value;
+            case Str str:
+                return str.Value;
+            case VerdictCall vc:
+                {
+                    var verdict = results.TryGetValue(vc.Capability, out var vs) ? vs.Verdict?.Verdict : null;
+                    evidence.Add(new CommitmentEvidence("verdict", vc.Capability, null) { Text = verdict });
+                    return verdict;
+                }
             case Bool b:
                 return b.Value;
             case Call c:
@@ -121,7 +133,14 @@ public sealed class Commitment
                 }
             case Compare cmp:
                 {
-                    if (Eval(cmp.Left, results, evidence) is not double l || Eval(cmp.Right, results, evidence) is not double r)
+                    var leftValue = Eval(cmp.Left, results, evidence);
+                    var rightValue = Eval(cmp.Right, results, evidence);
+                    if (leftValue is string || rightValue is string)
+                    {
+                        // verdict("cap") == "novel": strings compare for (in)equality only; a missing verdict is unknown.
+                        return leftValue is string ls && rightValue is string rs ? (cmp.Op == "==" ? ls == rs : ls != rs) : null;
+                    }
+                    if (leftValue is not double l || rightValue is not double r)
                     {
                         return null;
                     }
@@ -155,6 +174,7 @@ public sealed class Commitment
             "accuracy" => s.Subject.Accuracy,
             "baseline_accuracy" => s.Baseline?.Accuracy,
             "samples" => s.Samples,
+            "upper" => s.Verdict?.Upper,
             _ => null,
         };
     }
@@ -162,6 +182,7 @@ public sealed class Commitment
     private static IEnumerable<Call> Calls(Node n) => n switch
     {
         Call c => [c],
+        VerdictCall v => [new Call("verdict", v.Capability)],
         Not x => Calls(x.Operand),
         And a => Calls(a.Left).Concat(Calls(a.Right)),
         Or o => Calls(o.Left).Concat(Calls(o.Right)),
@@ -173,6 +194,9 @@ public sealed class Commitment
     private sealed record Num(double Value) : Node(false);
     private sealed record Bool(bool Value) : Node(true);
     private sealed record Call(string Function, string Capability) : Node(false);
+    /// <summary>verdict("cap"): a string, compared with == or != to a quoted verdict.</summary>
+    private sealed record VerdictCall(string Capability) : Node(false);
+    private sealed record Str(string Value) : Node(false);
     private sealed record Not(Node Operand) : Node(true);
     private sealed record And(Node Left, Node Right) : Node(true);
     private sealed record Or(Node Left, Node Right) : Node(true);
@@ -383,10 +407,36 @@ public sealed class Commitment
                 {
                     throw new ParseException(rightTok.Column, $"'{op.Text}' compares numbers, not conditions");
                 }
+                if (IsText(left) || IsText(right))
+                {
+                    if (op.Text is not ("==" or "!="))
+                    {
+                        throw new ParseException(op.Column, $"'{op.Text}' compares numbers; a verdict is compared with == or !=");
+                    }
+                    if (!(IsText(left) && IsText(right)))
+                    {
+                        throw new ParseException(rightTok.Column, "a verdict is compared with a quoted verdict (\"novel\", \"not-novel\" or \"inconclusive\"), not a number");
+                    }
+                    foreach (var side in new[] { left, right })
+                    {
+                        if (side is Str { Value: var v } && !Verdicts.Contains(v))
+                        {
+                            throw new ParseException(rightTok.Column, $"'{v}' is not a verdict (one of {string.Join(", ", Verdicts)})");
+                        }
+                    }
+                }
                 return new Compare(op.Text, left, right);
+            }
+            if (IsText(left))
+            {
+                throw new ParseException(Peek.Column, "a verdict or a quoted text must be compared with == or !=");
             }
             return left;
         }
+
+        private static readonly string[] Verdicts = [Statistics.Verdicts.Novel, Statistics.Verdicts.NotNovel, Statistics.Verdicts.Inconclusive];
+
+        private static bool IsText(Node n) => n is Str or VerdictCall;
 
         private Node Term()
         {
@@ -424,7 +474,10 @@ public sealed class Commitment
                     }
                     _pos++;
                     Expect(Kind.Symbol, ")", "')'");
-                    return new Call(t.Text, arg.Text);
+                    return t.Text == "verdict" ? new VerdictCall(arg.Text) : new Call(t.Text, arg.Text);
+                case Kind.String:
+                    _pos++;
+                    return new Str(t.Text);
                 default:
                     throw new ParseException(t.Column, $"expected a number, a function or '(', found {Describe(t)}");
             }

@@ -17,7 +17,8 @@ public sealed record SampleRecord
     /// <summary>The raw model output, kept even when it is garbage.</summary>
     public required string Output { get; init; }
     public string? Answer { get; init; }
-    public required double Score { get; init; }
+    /// <summary>The score; null when the sample ended in an error (an error is not an answer and is never scored).</summary>
+    public double? Score { get; init; }
     public required string Explanation { get; init; }
     public string? Error { get; init; }
     public required double ElapsedMs { get; init; }
@@ -47,7 +48,7 @@ public sealed record EvalLog
 {
     public int Version { get; init; } = 1;
     public required string RunId { get; init; }
-    /// <summary>"running", "complete" or "cancelled".</summary>
+    /// <summary>"running", "complete", "error" (more sample errors than tolerated; see Summary.StatusReason) or "cancelled".</summary>
     public required string Status { get; init; }
     public required LogTask Task { get; init; }
     public required LogCondition Subject { get; init; }
@@ -67,6 +68,12 @@ public sealed record EvalLog
     internal static string Serialize(EvalLog log) => JsonSerializer.Serialize(log, EvalLogJsonContext.Default.EvalLog);
 
     internal static string SerializeRecord(SampleRecord record) => JsonSerializer.Serialize(record, JournalJsonContext.Default.SampleRecord);
+
+    /// <summary>The summary as `eval run --json` prints it: the very shape of the log's "summary" member, indented.</summary>
+    public static string SummaryJson(EvalSummary summary) => JsonSerializer.Serialize(summary, SummaryJsonContext.Default.EvalSummary);
+
+    /// <summary>The summaries of an eval set, as a JSON array of the same shape.</summary>
+    public static string SummaryJson(IReadOnlyList<EvalSummary> summaries) => JsonSerializer.Serialize(summaries, SummaryJsonContext.Default.IReadOnlyListEvalSummary);
 
     public static string JournalPath(string logPath) => logPath + ".journal.jsonl";
 
@@ -133,3 +140,8 @@ internal sealed partial class EvalLogJsonContext : JsonSerializerContext;
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(SampleRecord))]
 internal sealed partial class JournalJsonContext : JsonSerializerContext;
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(EvalSummary))]
+[JsonSerializable(typeof(IReadOnlyList<EvalSummary>))]
+internal sealed partial class SummaryJsonContext : JsonSerializerContext;

@@ -23,12 +23,17 @@ internal sealed class ConditionCounter
     private double _scoreSum;
     private readonly Lock _lock = new();
 
-    public void Add(double score)
+    /// <summary>An answered record adds its score; an errored one (null) is not an answer and adds nothing.</summary>
+    public void Add(double? score)
     {
+        if (score is not { } value)
+        {
+            return;
+        }
         lock (_lock)
         {
             _done++;
-            _scoreSum += score;
+            _scoreSum += value;
         }
     }
 
@@ -52,6 +57,14 @@ internal static class EvalRunnerCore
         if (request.Epochs < 1 || request.Concurrency < 1 || request.Limit is < 1)
         {
             throw new EvalInputException("epochs, concurrency and limit must be at least 1");
+        }
+        if (Verdicts.ValidateMargin(request.Margin) is { } badMargin)
+        {
+            throw new EvalInputException(badMargin);
+        }
+        if (request.MaxErrors.Value < 0 || !double.IsFinite(request.MaxErrors.Value) || request.MaxErrors.IsFraction && request.MaxErrors.Value >= 1)
+        {
+            throw new EvalInputException("max errors must be a count of 0 or more, or a fraction from 0 up to (not including) 1");
         }
         var options = request.Options;
         var task = TaskLoader.Load(request.TaskPath);
@@ -83,9 +96,10 @@ internal static class EvalRunnerCore
 
             if (options.Preflight)
             {
-                foreach (var c in clients.Values.DistinctBy(c => c.Endpoint.Url))
+                // Before the first sample: every endpoint answers and serves its model (a misspelt name costs nothing).
+                foreach (var c in clients.Values)
                 {
-                    await c.CheckReachableAsync(ct);
+                    await c.CheckModelAsync(ct);
                 }
             }
 
@@ -103,7 +117,8 @@ internal static class EvalRunnerCore
                 {
                     throw new EvalInputException($"cannot resume {logPath}: it is a run of {log.Task.Name} with other conditions or epochs");
                 }
-                done = EvalLog.ReadCompleted(logPath, log);
+                // Answers are kept; samples not yet run and samples that ended in an error are asked again.
+                done = EvalLog.ReadCompleted(logPath, log).Where(r => r.Error is null).ToList();
             }
             else
             {
@@ -143,6 +158,7 @@ internal static class EvalRunnerCore
                 counters[r.Condition].Add(r.Score);
             }
             var completed = records.Count;
+            var errors = 0;
             var started = Stopwatch.StartNew();
             var recordsLock = new Lock();
             long lastFlush = 0;
@@ -170,6 +186,10 @@ internal static class EvalRunnerCore
                                     lastFlush = now;
                                 }
                                 n = ++completed;
+                                if (record.Error is not null)
+                                {
+                                    errors++;
+                                }
                             }
                             counters[record.Condition].Add(record.Score);
                             if (progress is not null)
@@ -183,6 +203,7 @@ internal static class EvalRunnerCore
                                     SamplesPerSecond = (n - done.Count) / Math.Max(elapsed.TotalSeconds, 1e-3),
                                     SubjectAccuracy = counters["subject"].Accuracy ?? 0,
                                     BaselineAccuracy = baseline is null ? null : counters["baseline"].Accuracy,
+                                    Errors = Volatile.Read(ref errors),
                                     LogPath = logPath,
                                 });
                             }
@@ -197,10 +218,10 @@ internal static class EvalRunnerCore
 
             var ordered = records.OrderBy(r => r.Condition == "subject" ? 0 : 1)
                 .ThenBy(r => order[r.SampleId]).ThenBy(r => r.Epoch).ToList();
-            var summary = Summarise(task, samples.Count, request.Epochs, subject, baseline, ordered, logPath);
+            var summary = Summarise(task, samples.Count, request.Epochs, subject, baseline, ordered, logPath, request.MaxErrors, request.Margin);
             var final = log with
             {
-                Status = "complete",
+                Status = summary.Status,
                 CompletedAt = options.Time.GetUtcNow(),
                 Samples = ordered,
                 Summary = summary,
@@ -271,7 +292,7 @@ internal static class EvalRunnerCore
     {
         var sw = Stopwatch.StartNew();
         var state = new TaskState(sample, epoch);
-        Score score;
+        Score? score = null;
         string? error = null;
         try
         {
@@ -296,8 +317,8 @@ internal static class EvalRunnerCore
             {
                 state.Output = raw;
             }
-            error = e.Message;
-            score = new Score(0, null, "error: " + e.Message);
+            // An error is not an answer: no score, kept with its error, excluded from the statistics and counted.
+            error = e.Message.ReplaceLineEndings(" ");
         }
         return new SampleRecord
         {
@@ -307,9 +328,9 @@ internal static class EvalRunnerCore
             Model = condition.Info.Model ?? condition.Info.Kind,
             Messages = state.Messages.Select(ToLog).ToList(),
             Output = state.Output,
-            Answer = score.Answer,
-            Score = score.Value,
-            Explanation = score.Explanation,
+            Answer = score?.Answer,
+            Score = score?.Value,
+            Explanation = score?.Explanation ?? "error: " + error,
             Error = error,
             ElapsedMs = sw.Elapsed.TotalMilliseconds,
             ModelCalls = state.ModelCalls,
@@ -328,14 +349,21 @@ internal static class EvalRunnerCore
         return new LogMessage(m.Role.Value, string.Join("\n", parts));
     }
 
-    /// <summary>Per-sample reduction over epochs is the mean; a sample counts as correct when its mean ≥ 0.5.</summary>
+    /// <summary>
+    /// Per-sample reduction over epochs is the mean; a sample counts as correct when its mean ≥ 0.5. A sample a
+    /// condition did not answer in every epoch (an error) is excluded from that condition's statistics; the uplift and
+    /// the verdict use only the samples both conditions answered. Errors are counted against the tolerance.
+    /// </summary>
     internal static EvalSummary Summarise(EvalTaskDefinition task, int sampleCount, int epochs, Condition subject, Condition? baseline,
-        IReadOnlyList<SampleRecord> records, string logPath)
+        IReadOnlyList<SampleRecord> records, string logPath, ErrorTolerance maxErrors = default, double margin = Verdicts.DefaultMargin)
     {
         Dictionary<string, double> PerSample(string condition) => records.Where(r => r.Condition == condition)
-            .GroupBy(r => r.SampleId).ToDictionary(g => g.Key, g => g.Average(r => r.Score));
+            .GroupBy(r => r.SampleId)
+            .Where(g => g.Count() == epochs && g.All(r => r.Error is null && r.Score is not null))
+            .ToDictionary(g => g.Key, g => g.Average(r => r.Score!.Value));
+        int ErrorsOf(string condition) => records.Count(r => r.Condition == condition && r.Error is not null);
 
-        ConditionResult Result(Dictionary<string, double> perSample, string model)
+        ConditionResult Result(Dictionary<string, double> perSample, string model, int errors)
         {
             var n = perSample.Count;
             var sum = perSample.Values.Sum();
@@ -348,74 +376,79 @@ internal static class EvalRunnerCore
                 Correct = perSample.Values.Count(v => v >= 0.5),
                 Total = n,
                 Model = model,
+                Errors = errors,
             };
         }
 
         var s = PerSample("subject");
-        var subjectResult = Result(s, subject.Info.Model!);
+        var subjectResult = Result(s, subject.Info.Model!, ErrorsOf("subject"));
         ConditionResult? baselineResult = null;
         UpliftResult? uplift = null;
+        VerdictResult? verdict = null;
         if (baseline is not null)
         {
             var b = PerSample("baseline");
-            baselineResult = Result(b, baseline.Info.Model ?? baseline.Info.Kind);
-            uplift = Uplift(s, b, subjectResult, baselineResult);
+            baselineResult = Result(b, baseline.Info.Model ?? baseline.Info.Kind, ErrorsOf("baseline"));
+            var pairedS = s.Where(kv => b.ContainsKey(kv.Key)).ToDictionary();
+            var pairedB = b.Where(kv => s.ContainsKey(kv.Key)).ToDictionary();
+            (uplift, var counts) = Uplift(pairedS, pairedB);
+            verdict = counts is { } c ? Verdicts.Decide(c, margin) : null;
         }
+        var errors = records.Count(r => r.Error is not null);
+        var conditions = baseline is null ? 1 : 2;
+        var planned = sampleCount * epochs * conditions;
+        var ok = maxErrors.Allows(errors, planned);
+        var firstError = records.FirstOrDefault(r => r.Error is not null);
         return new EvalSummary
         {
             Task = task.Name,
             Capability = task.Capability,
             Samples = sampleCount,
+            Status = ok ? EvalStatus.Complete : EvalStatus.Error,
+            StatusReason = ok ? null : string.Create(CultureInfo.InvariantCulture,
+                $"{errors} of {planned} sample calls failed (tolerated: {maxErrors}); first: {firstError?.Condition} {firstError?.SampleId}: {Cut(firstError?.Error)}"),
             Subject = subjectResult,
             Baseline = baselineResult,
             Uplift = uplift,
+            Verdict = verdict,
             LogPath = logPath,
             Epochs = epochs,
-            Errors = records.Count(r => r.Error is not null),
+            Errors = errors,
+            Records = planned,
+            MaxErrors = maxErrors.ToString(),
         };
     }
 
-    /// <summary>Paired (McNemar exact, Newcombe paired method 10) when both conditions have the same sample ids;
-    /// otherwise unpaired (Fisher exact, Newcombe unpaired method 10). One-sided p for subject &gt; baseline.</summary>
-    internal static UpliftResult? Uplift(Dictionary<string, double> s, Dictionary<string, double> b, ConditionResult sr, ConditionResult br)
+    private static string Cut(string? text) => text is null ? "" : text.Length > 160 ? text[..160] + "…" : text;
+
+    /// <summary>Paired (McNemar exact, Newcombe paired method 10) over the samples both conditions answered (same ids);
+    /// one-sided p for subject &gt; baseline. Null when no sample was answered by both.</summary>
+    internal static (UpliftResult?, UpliftCounts?) Uplift(Dictionary<string, double> s, Dictionary<string, double> b)
     {
-        if (s.Count == 0 || b.Count == 0)
+        if (s.Count == 0 || s.Count != b.Count || !s.Keys.All(b.ContainsKey))
         {
-            return null;
+            return (null, null);
         }
-        var estimate = sr.Accuracy - br.Accuracy;
-        if (s.Count == b.Count && s.Keys.All(b.ContainsKey))
+        int both = 0, subjectOnly = 0, baselineOnly = 0, neither = 0;
+        foreach (var (id, sv) in s)
         {
-            int both = 0, subjectOnly = 0, baselineOnly = 0, neither = 0;
-            foreach (var (id, sv) in s)
-            {
-                bool x = sv >= 0.5, y = b[id] >= 0.5;
-                if (x && y) { both++; }
-                else if (x) { subjectOnly++; }
-                else if (y) { baselineOnly++; }
-                else { neither++; }
-            }
-            var ci = Stats.NewcombePaired(both, subjectOnly, baselineOnly, neither);
-            return new UpliftResult
-            {
-                Estimate = estimate,
-                Ci95Low = ci.Low,
-                Ci95High = ci.High,
-                P = Stats.McNemarExactOneSided(subjectOnly, baselineOnly),
-                Test = "mcnemar-exact",
-                Interval = "newcombe-paired-10",
-            };
+            bool x = sv >= 0.5, y = b[id] >= 0.5;
+            if (x && y) { both++; }
+            else if (x) { subjectOnly++; }
+            else if (y) { baselineOnly++; }
+            else { neither++; }
         }
-        var u = Stats.NewcombeUnpaired(sr.Correct, sr.Total, br.Correct, br.Total);
-        return new UpliftResult
+        var counts = UpliftCounts.PairedTable(both, subjectOnly, baselineOnly, neither);
+        var ci = Stats.NewcombePaired(both, subjectOnly, baselineOnly, neither);
+        return (new UpliftResult
         {
-            Estimate = estimate,
-            Ci95Low = u.Low,
-            Ci95High = u.High,
-            P = Stats.FisherExactOneSided(sr.Correct, sr.Total, br.Correct, br.Total),
-            Test = "fisher-exact",
-            Interval = "newcombe-unpaired-10",
-        };
+            Estimate = s.Values.Average() - b.Values.Average(),
+            Ci95Low = ci.Low,
+            Ci95High = ci.High,
+            P = Stats.McNemarExactOneSided(subjectOnly, baselineOnly),
+            Test = "mcnemar-exact",
+            Interval = "newcombe-paired-10",
+            Pairs = s.Count,
+        }, counts);
     }
 }
-

@@ -92,12 +92,19 @@ public sealed class ModelClient : IGenerate, IDisposable
     public long Calls => Interlocked.Read(ref _calls);
     public long Retries => Interlocked.Read(ref _retries);
 
-    /// <summary>Fails fast (naming the URL) when nothing answers at the endpoint. Any HTTP answer counts as reachable.</summary>
-    public async Task CheckReachableAsync(CancellationToken ct)
+    /// <summary>
+    /// Fails fast, before any sample, with one line naming the URL and the model: when nothing answers at the endpoint
+    /// (<see cref="EndpointUnreachableException"/>), when it refuses the credentials, or when it does not serve the
+    /// model (<see cref="ModelNotAvailableException"/>). The model counts as served when GET /models lists it; an
+    /// endpoint that does not list models is asked one one-token completion instead, and only a 404 counts as "not served".
+    /// </summary>
+    public async Task CheckModelAsync(CancellationToken ct)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(_options.ConnectTimeout);
         var models = new Uri(Endpoint.Url.ToString().TrimEnd('/') + "/models");
+        int status;
+        string body;
         try
         {
             using var req = new HttpRequestMessage(HttpMethod.Get, models);
@@ -105,16 +112,75 @@ public sealed class ModelClient : IGenerate, IDisposable
             {
                 req.Headers.Authorization = new("Bearer", Endpoint.ApiKey);
             }
-            using var resp = await _http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+            using var resp = await _http.SendAsync(req, HttpCompletionOption.ResponseContentRead, cts.Token);
+            status = (int)resp.StatusCode;
+            body = status == 200 ? await resp.Content.ReadAsStringAsync(cts.Token) : "";
         }
         catch (HttpRequestException e)
         {
-            throw new EndpointUnreachableException(Endpoint.Url, e.Message, e);
+            throw new EndpointUnreachableException(Endpoint.Url, Endpoint.Name, e.Message, e);
         }
         catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
         {
-            throw new EndpointUnreachableException(Endpoint.Url, $"no answer within {_options.ConnectTimeout.TotalSeconds:0.#} s", e);
+            throw new EndpointUnreachableException(Endpoint.Url, Endpoint.Name, $"no answer within {_options.ConnectTimeout.TotalSeconds:0.#} s", e);
         }
+        if (status is 401 or 403)
+        {
+            throw new ModelNotAvailableException(Endpoint.Url, Endpoint.Name, $"the endpoint refused the credentials (HTTP {status} on GET /models)");
+        }
+        if (status == 200 && ListedModels(body) is { } listed)
+        {
+            if (listed.Contains(Endpoint.Name, StringComparer.Ordinal))
+            {
+                return;
+            }
+            var shown = string.Join(", ", listed.Take(8)) + (listed.Count > 8 ? ", …" : "");
+            throw new ModelNotAvailableException(Endpoint.Url, Endpoint.Name,
+                listed.Count == 0 ? "the endpoint serves no models (GET /models is empty)" : $"not served by this endpoint (GET /models lists: {shown})");
+        }
+        // No usable listing: does it accept the name? One short completion; only "no such model" or "not allowed" stops the run.
+        using var probe = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        probe.CancelAfter(_options.RequestTimeout);
+        try
+        {
+            await _chat.GetResponseAsync([new ChatMessage(ChatRole.User, "ping")], new ChatOptions { MaxOutputTokens = 1 }, probe.Token);
+        }
+        catch (ClientResultException e) when (e.Status is 404 or 401 or 403)
+        {
+            throw new ModelNotAvailableException(Endpoint.Url, Endpoint.Name,
+                e.Status == 404 ? $"the endpoint does not accept the model name (HTTP 404: {OneLine(e.Message)})" : $"the endpoint refused the credentials (HTTP {e.Status})", e);
+        }
+        catch (Exception e) when (e is ClientResultException or HttpRequestException or System.Text.Json.JsonException or InvalidOperationException
+            || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            // Busy, slow or odd but there: the run's own retries deal with it.
+        }
+    }
+
+    private static List<string>? ListedModels(string body)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(body);
+            if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object
+                || !doc.RootElement.TryGetProperty("data", out var data) || data.ValueKind != System.Text.Json.JsonValueKind.Array)
+            {
+                return null;
+            }
+            return data.EnumerateArray()
+                .Where(m => m.ValueKind == System.Text.Json.JsonValueKind.Object && m.TryGetProperty("id", out var id) && id.ValueKind == System.Text.Json.JsonValueKind.String)
+                .Select(m => m.GetProperty("id").GetString()!).ToList();
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string OneLine(string text)
+    {
+        var line = text.ReplaceLineEndings(" ");
+        return line.Length > 200 ? line[..200] + "…" : line;
     }
 
     public async Task<ChatResponse> GenerateAsync(IList<ChatMessage> messages, ChatOptions? options, CancellationToken ct)

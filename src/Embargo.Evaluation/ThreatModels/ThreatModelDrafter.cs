@@ -34,7 +34,24 @@ public static partial class ThreatModelDrafter
 
     public static async Task<ThreatModelDraft> DraftAsync(IChatClient reference, string capability, string description, TimeProvider time, CancellationToken ct)
     {
-        var response = await reference.GetResponseAsync([new ChatMessage(ChatRole.User, Prompt(capability, description))], cancellationToken: ct);
+        ChatResponse response;
+        try
+        {
+            response = await reference.GetResponseAsync([new ChatMessage(ChatRole.User, Prompt(capability, description))], cancellationToken: ct);
+        }
+        catch (Exception e) when (e is System.ClientModel.ClientResultException or HttpRequestException or System.Text.Json.JsonException
+            || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            // The reference model failed: one line naming its URL and name, never "a bug".
+            var metadata = reference.GetService<ChatClientMetadata>();
+            var url = metadata?.ProviderUri ?? new Uri("about:reference-model");
+            var status = e is System.ClientModel.ClientResultException { Status: > 0 } cre ? $"HTTP {cre.Status}: " : "";
+            var message = e.Message.ReplaceLineEndings(" ");
+            var line = status + (message.Length > 200 ? message[..200] + "…" : message);
+            throw ((System.ClientModel.ClientResultException?)(e as System.ClientModel.ClientResultException))?.Status is 404 or 401 or 403
+                ? new ModelNotAvailableException(url, metadata?.DefaultModelId ?? "reference", "reference model: " + line, e)
+                : new ModelEndpointException(url, metadata?.DefaultModelId ?? "reference", "reference model: " + line, e);
+        }
         var text = response.Text;
         var steps = StepLine().Matches(text).Select(m => m.Groups[1].Value).ToList();
         if (steps.Count == 0 && !string.IsNullOrWhiteSpace(text))

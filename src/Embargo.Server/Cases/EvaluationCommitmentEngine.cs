@@ -51,5 +51,27 @@ public sealed class EvaluationCommitmentEngine : ICommitmentEngine
         {
             Estimate = e.Uplift.Value, Ci95Low = e.UpliftCiLow ?? 0, Ci95High = e.UpliftCiHigh ?? 0, P = e.P ?? 1, Test = e.Test ?? "",
         },
+        Verdict = e.Uplift is null ? null : StoredVerdict(e),
     };
+
+    /// <summary>
+    /// verdict(...) and upper(...) from what is stored: the one-sided p and the two-sided 95% interval. The upper limit of
+    /// that interval is a one-sided 97.5% bound, wider than the one-sided 95% bound the runner reports, so it stands in
+    /// conservatively: it can only make "not-novel" harder to reach, never easier. The margin is the default δ.
+    /// </summary>
+    private static Embargo.Evaluation.Statistics.VerdictResult StoredVerdict(EvaluationEntity e)
+    {
+        const double alpha = Embargo.Evaluation.Statistics.Verdicts.DefaultAlpha;
+        const double margin = Embargo.Evaluation.Statistics.Verdicts.DefaultMargin;
+        var p = e.P ?? 1;
+        var upper = e.UpliftCiHigh ?? 1;
+        var verdict = p < alpha ? Embargo.Evaluation.Statistics.Verdicts.Novel
+            : upper < margin ? Embargo.Evaluation.Statistics.Verdicts.NotNovel
+            : Embargo.Evaluation.Statistics.Verdicts.Inconclusive;
+        return new Embargo.Evaluation.Statistics.VerdictResult
+        {
+            Verdict = verdict, Margin = margin, Alpha = alpha, Estimate = e.Uplift ?? 0, P = p, Upper = upper, N = e.SubjectTotal,
+            Reason = "from the stored p and 95% interval",
+        };
+    }
 }
