@@ -105,7 +105,7 @@ public sealed class Rule1ReleaseTests(ServerFixture fixture) : IClassFixture<Ser
         using var w = await ProtocolWorld.CreateAsync(Host);
         var refused = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.ReleaseAsync(tier));
         Assert.StartsWith($"tier: {tier} is not a release", refused.Detail, StringComparison.Ordinal);
-        var status = await Host.Anonymous.GetAsync<WeightsStatusDto>($"/api/weights/{w.Version.ManifestDigest}", default);
+        var status = await w.Developer.GetAsync<WeightsStatusDto>($"/api/weights/{w.Version.ManifestDigest}", default);
         Assert.Empty(status.ReleasedTiers);
     }
 }
