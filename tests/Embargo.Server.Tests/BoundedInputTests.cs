@@ -88,7 +88,7 @@ public sealed class BoundedInputTests(ServerFixture fixture) : IClassFixture<Ser
 
     [Theory]
     [InlineData("/api/reference-models", "name", """{{"name":"{0}","strength":0.5}}""")]
-    [InlineData("/api/violations", "source", """{{"manifestDigest":"sha256:00","observedTier":"open","source":"{0}"}}""")]
+    [InlineData("/api/violations", "source", """{{"observedTier":"open","source":"{0}","evidence":{{"manifestDigest":"sha256:00","files":[]}}}}""")]
     [InlineData("/api/findings/fnd_000000000000/disclosures", "advisoryTitle", """{{"advisoryTitle":"{0}","advisorySummary":"s","sealed":[]}}""")]
     [InlineData("/api/models/mdl_000000000000/versions", "version", """{{"version":"{0}","manifestDigest":"sha256:00","files":[]}}""")]
     public async Task AStringLongerThanItsLimitButWithinTheBodyLimitIsA400NamingTheMember(string path, string member, string template) =>
@@ -96,7 +96,7 @@ public sealed class BoundedInputTests(ServerFixture fixture) : IClassFixture<Ser
 
     [Theory]
     [InlineData("/api/reference-models", """{{"name":"{0}","strength":0.5}}""")]
-    [InlineData("/api/violations", """{{"manifestDigest":"sha256:00","observedTier":"open","source":"{0}"}}""")]
+    [InlineData("/api/violations", """{{"observedTier":"open","source":"{0}","evidence":{{"manifestDigest":"sha256:00","files":[]}}}}""")]
     [InlineData("/api/findings/fnd_000000000000/disclosures", """{{"advisoryTitle":"{0}","advisorySummary":"s","sealed":[]}}""")]
     public async Task ATenMegabyteMemberIsRefusedAsTooLargeAndNeverReachesTheLedger(string path, string template)
     {

@@ -74,7 +74,7 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         using var w = await ProtocolWorld.CreateAsync(Host);
         var size = await LedgerSizeAsync(Host);
         var e = await Refused(HttpStatusCode.BadRequest, null, () => w.MailParty.PostAsync<ViolationDto>("/api/violations",
-            new { manifestDigest = w.Version.ManifestDigest, observedTier = "open", source = "I say so" }, default));
+            new { observedTier = "open", source = "I say so" }, default));
         Assert.Contains("evidence", e.Detail, StringComparison.Ordinal);
         Assert.Equal(size, await LedgerSizeAsync(Host));
         Assert.Null(await MarkOf(w.DeveloperOrg));
