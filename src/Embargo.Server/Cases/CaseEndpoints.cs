@@ -46,16 +46,12 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         var result = await writer.ExecuteAsync<string>(caller, async (uow, token) =>
         {
-            if (caller.Require(Role.Developer) is { } denied)
-            {
-                return denied;
-            }
             var tier = Tiers.Parse(request.RequestedTier, "requestedTier");
             if (!tier.IsOk)
             {
                 return tier.Error!;
             }
-            var owned = await ModelOwnership.OwnedVersionAsync(uow, request.ModelVersionId, "may open a case for it", token);
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, request.ModelVersionId, ProtocolAction.OpenCase, token);
             if (!owned.IsOk)
             {
                 return owned.Error!;
@@ -118,7 +114,7 @@ public static class CaseEndpoints
     }
 
     /// <summary>Cases, newest first; optionally only those in one state.</summary>
-    private static async Task<Results<Ok<List<CaseSummaryDto>>, ProblemHttpResult>> List(EmbargoDb db, string? state, CancellationToken ct)
+    private static async Task<Results<Ok<List<CaseSummaryDto>>, ProblemHttpResult>> List(EmbargoDb db, HttpContext http, string? state, CancellationToken ct)
     {
         if (state is not null && !CaseStates.Parse(state).IsOk)
         {
@@ -129,6 +125,10 @@ public static class CaseEndpoints
                           join m in db.Models on v.ModelId equals m.Id
                           where state == null || c.State == state
                           select new { c, v.ManifestDigest, Model = m.Name + "@" + v.Version }).ToListAsync(ct);
+        // Tenant isolation: only the cases the caller may read (the access table's ReadCase row).
+        var caller = Caller.From(http.User);
+        var subjects = await CaseSubjects.ForCasesAsync(db, rows.Select(r => r.c).ToList(), ct);
+        rows = rows.Where(r => Access.Allows(ProtocolAction.ReadCase, caller.Actor, subjects[r.c.Id])).ToList();
         return TypedResults.Ok(rows.OrderByDescending(r => r.c.CreatedAt).ThenBy(r => r.c.Id, StringComparer.Ordinal).Select(r => new CaseSummaryDto
         {
             Id = r.c.Id, Model = r.Model, ManifestDigest = r.ManifestDigest, DeveloperOrganisationId = r.c.DeveloperOrganisationId,
@@ -136,10 +136,14 @@ public static class CaseEndpoints
         }).ToList());
     }
 
-    private static async Task<Results<Ok<CaseDto>, ProblemHttpResult>> Get(string id, EmbargoDb db, CancellationToken ct)
+    private static async Task<Results<Ok<CaseDto>, ProblemHttpResult>> Get(string id, EmbargoDb db, HttpContext http, CancellationToken ct)
     {
         var snapshot = await CaseSnapshot.LoadAsync(db, id, ct);
-        return snapshot is null ? ApiResults.Problem(ProtocolError.NotFound($"case {id}")) : TypedResults.Ok(snapshot.ToDto());
+        if (snapshot is null)
+        {
+            return ApiResults.Problem(ProtocolError.NotFound($"case {id}"));
+        }
+        return snapshot.Decide(ProtocolAction.ReadCase, Caller.From(http.User)) is { } refused ? ApiResults.Problem(refused) : TypedResults.Ok(snapshot.ToDto());
     }
 
     private static async Task<Results<Ok<ThreatModelDto>, ProblemHttpResult>> AddThreatModel(string id, AddThreatModelRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
@@ -147,7 +151,8 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, async (uow, snap, token) =>
         {
-            if (snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) is { } denied)
+            // An accepted threat model is evidence of safety (rule 9): the developer may only propose drafts.
+            if (snap.Decide(ProtocolAction.AddAcceptedThreatModel, caller) is { } denied)
             {
                 return denied;
             }
@@ -220,7 +225,7 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<ThreatModelDto> result;
-            if ((snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) ?? ThreatModelPhase(snap) ?? ValidateCapability(snap, request.Capability)) is { } refused)
+            if ((snap.Decide(ProtocolAction.ProposeThreatModelDraft, caller) ?? ThreatModelPhase(snap) ?? ValidateCapability(snap, request.Capability)) is { } refused)
             {
                 result = refused;
             }
@@ -252,8 +257,8 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, async (uow, snap, token) =>
         {
-            // Acceptance is the evaluator's judgement, never automatic and never the developer's.
-            if ((snap.RequireParticipant(caller, Role.Evaluator) ?? ThreatModelPhase(snap)) is { } refused)
+            // Acceptance is the independent evaluator's judgement, never automatic and never the developer's (rule 9).
+            if ((snap.Decide(ProtocolAction.AcceptThreatModel, caller) ?? ThreatModelPhase(snap)) is { } refused)
             {
                 return refused;
             }
@@ -293,7 +298,7 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         var result = await OnCase<string>(writer, caller, id, (uow, snap, token) =>
         {
-            if (snap.RequireParticipant(caller, Role.Developer, Role.Evaluator) is { } denied)
+            if (snap.Decide(ProtocolAction.AdvanceCase, caller) is { } denied)
             {
                 return Task.FromResult<Result<string>>(denied);
             }
@@ -321,7 +326,7 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<CommitmentDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<CommitmentDto> Fail(ProtocolError e) => e;
-            if (snap.RequireParticipant(caller, Role.Developer, Role.Regulator) is { } denied)
+            if (snap.Decide(ProtocolAction.AddCommitment, caller) is { } denied)
             {
                 return Task.FromResult(Fail(denied));
             }
@@ -368,7 +373,7 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await OnCase<EvaluationDto>(writer, caller, id, async (uow, snap, token) =>
         {
-            if (snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) is { } denied)
+            if (snap.Decide(ProtocolAction.SubmitEvaluation, caller) is { } denied)
             {
                 return denied;
             }
@@ -510,7 +515,7 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<FindingDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<FindingDto> Fail(ProtocolError e) => e;
-            if (snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) is { } denied)
+            if (snap.Decide(ProtocolAction.RecordNovelFinding, caller) is { } denied)
             {
                 return Task.FromResult(Fail(denied));
             }
@@ -536,6 +541,17 @@ public static class CaseEndpoints
             {
                 return Task.FromResult(Fail(ProtocolError.Validation("a finding needs a title of 1–300 characters")));
             }
+            // Rule 9: evidence of danger counts from anyone; a finding "not novel" is evidence of safety and counts only
+            // from an independent evaluator assigned to the case, citing an independent evaluator's run.
+            var novel = snap.CapabilityNovel(threat.Capability);
+            if (!novel && snap.Decide(ProtocolAction.RecordNotNovelFinding, caller) is { } notYours)
+            {
+                return Task.FromResult(Fail(notYours));
+            }
+            if (!novel && !snap.CountsAsSafetyEvidence(evidence))
+            {
+                return Task.FromResult(Fail(ProtocolError.Violation("rule-9", $"evaluation {evidence.Id} was not submitted by an independent evaluator assigned to the case; it cannot show '{threat.Capability}' not novel")));
+            }
             var finding = new FindingEntity
             {
                 Id = Ids.New("fnd"),
@@ -544,7 +560,7 @@ public static class CaseEndpoints
                 Capability = threat.Capability,
                 Title = request.Title,
                 // Novelty comes from all the capability's evidence, never from the caller's say-so or choice of run.
-                Novel = snap.CapabilityNovel(threat.Capability),
+                Novel = novel,
                 EvaluationId = evidence.Id,
                 Source = caller.Role.Name(),
                 CreatedAt = uow.Now,
@@ -564,9 +580,9 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         var result = await OnCase<string>(writer, caller, id, async Task<Result<string>> (uow, snap, token) =>
         {
-            if (caller.Role != Role.Regulator || caller.OrganisationId != snap.Case.RegulatorOrganisationId)
+            if (snap.Decide(ProtocolAction.Deny, caller) is { } denied)
             {
-                return ProtocolError.Forbidden("only the case's regulator may deny a tier", "separation-of-duties");
+                return denied;
             }
             if (Rules.IsTerminal(snap.State))
             {

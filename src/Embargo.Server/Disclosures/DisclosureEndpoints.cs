@@ -39,7 +39,7 @@ public static class DisclosureEndpoints
         }
         return ApiResults.From(await CaseEndpoints.OnCase<DisclosureDto>(writer, caller, caseId, async (uow, snap, token) =>
         {
-            if (snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) is { } denied)
+            if (snap.Decide(ProtocolAction.Disclose, caller) is { } denied)
             {
                 return denied;
             }
@@ -108,8 +108,20 @@ public static class DisclosureEndpoints
     private static async Task<Results<Ok<RecipientDto>, ProblemHttpResult>> Acknowledge(string id, HttpContext http, LedgerWriter writer, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
-        return ApiResults.From(await writer.ExecuteAsync<RecipientDto>(caller, async (uow, token) =>
+        var db = http.RequestServices.GetRequiredService<EmbargoDb>();
+        var findingId = await db.Disclosures.Where(d => d.Id == id).Select(d => d.FindingId).FirstOrDefaultAsync(ct);
+        var caseId = findingId is null ? null : await db.Findings.Where(f => f.Id == findingId).Select(f => f.CaseId).FirstOrDefaultAsync(ct);
+        if (findingId is null || caseId is null)
         {
+            return ApiResults.Problem(ProtocolError.NotFound($"disclosure {id}"));
+        }
+        return ApiResults.From(await CaseEndpoints.OnCase<RecipientDto>(writer, caller, caseId, async (uow, snap, token) =>
+        {
+            // The regulator and the affected parties of the finding's threat model acknowledge.
+            if (snap.Decide(ProtocolAction.Acknowledge, caller, snap.RequiredRecipients(snap.Findings.First(f => f.Id == findingId))) is { } denied)
+            {
+                return denied;
+            }
             var recipient = await uow.Db.DisclosureRecipients.FirstOrDefaultAsync(r => r.DisclosureId == id && r.OrganisationId == caller.OrganisationId, token);
             if (recipient is null)
             {
@@ -129,13 +141,17 @@ public static class DisclosureEndpoints
     /// each with the key its private detail is sealed to: the first principal of that organisation, in its
     /// recipient role, that registered an X25519 key.
     /// </summary>
-    private static async Task<Results<Ok<List<DisclosureRecipientKeyDto>>, ProblemHttpResult>> RecipientKeys(string findingId, EmbargoDb db, CancellationToken ct)
+    private static async Task<Results<Ok<List<DisclosureRecipientKeyDto>>, ProblemHttpResult>> RecipientKeys(string findingId, EmbargoDb db, HttpContext http, CancellationToken ct)
     {
         var caseId = await db.Findings.Where(f => f.Id == findingId).Select(f => f.CaseId).FirstOrDefaultAsync(ct);
         var snap = caseId is null ? null : await CaseSnapshot.LoadAsync(db, caseId, ct);
         if (snap is null)
         {
             return ApiResults.Problem(ProtocolError.NotFound($"finding {findingId}"));
+        }
+        if (snap.Decide(ProtocolAction.ReadRecipientKeys, Caller.From(http.User)) is { } refused)
+        {
+            return ApiResults.Problem(refused);
         }
         var result = new List<DisclosureRecipientKeyDto>();
         foreach (var org in snap.RequiredRecipients(snap.Findings.First(f => f.Id == findingId)))

@@ -28,10 +28,6 @@ public static class ReleaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<ReleaseDto>(caller, async (uow, token) =>
         {
-            if (caller.Require(Role.Developer) is { } denied)
-            {
-                return denied;
-            }
             var tier = Tiers.Parse(request.Tier);
             if (!tier.IsOk)
             {
@@ -41,7 +37,7 @@ public static class ReleaseEndpoints
             {
                 return ProtocolError.Validation($"{tier.Value.Name()} is not a release: the developer keeps the weights; releases start at staged");
             }
-            var owned = await ModelOwnership.OwnedVersionAsync(uow, request.ModelVersionId, "releases it", token);
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, request.ModelVersionId, ProtocolAction.Release, token);
             if (!owned.IsOk)
             {
                 return owned.Error!;
@@ -77,11 +73,11 @@ public static class ReleaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<ViolationDto>(caller, async (uow, token) =>
         {
-            if (caller.Role == Role.Developer)
+            // A sighting marks a developer publicly: rival labs cannot file them; regulators, evaluators,
+            // affected parties and certifiers can.
+            if (Access.Decide(ProtocolAction.ReportViolation, caller.Actor, Subject.None) is { } denied)
             {
-                // A sighting marks a developer publicly: rival labs cannot file them; regulators, evaluators,
-                // affected parties and certifiers can.
-                return ProtocolError.Forbidden("developers cannot report sightings; a regulator, evaluator, affected party or certifier can", "rule-4");
+                return denied;
             }
             var digest = Sha256Digest.Parse(request.ManifestDigest, "manifestDigest");
             if (!digest.IsOk)

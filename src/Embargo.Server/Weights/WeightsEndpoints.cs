@@ -34,7 +34,7 @@ public static class WeightsEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<GrantDto>(caller, async (uow, token) =>
         {
-            var owned = await ModelOwnership.OwnedVersionAsync(uow, id, "manages its grants and keys", token);
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, id, ProtocolAction.GrantWeights, token);
             if (!owned.IsOk)
             {
                 return owned.Error!;
@@ -65,7 +65,7 @@ public static class WeightsEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<DepositKeysDto>(caller, async (uow, token) =>
         {
-            var owned = await ModelOwnership.OwnedVersionAsync(uow, id, "manages its grants and keys", token);
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, id, ProtocolAction.DepositKeys, token);
             if (!owned.IsOk)
             {
                 return owned.Error!;
@@ -104,13 +104,11 @@ public static class WeightsEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<KeyReleaseDto>(caller, async (uow, token) =>
         {
-            if (!await uow.Db.ModelVersions.AnyAsync(v => v.Id == id, token))
+            // Only a principal holding a grant on the version receives its key (the access table's Grantee relation).
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, id, ProtocolAction.ReleaseKey, token);
+            if (!owned.IsOk)
             {
-                return ProtocolError.NotFound($"model version {id}");
-            }
-            if (!await uow.Db.WeightsGrants.AnyAsync(g => g.ModelVersionId == id && g.PrincipalId == caller.PrincipalId, token))
-            {
-                return ProtocolError.Forbidden($"principal {caller.PrincipalId} holds no grant for model version {id}");
+                return owned.Error!;
             }
             var certificates = await uow.Db.Certificates.Where(c => c.ModelVersionId == id && c.Status == CertificateStatus.Issued).ToListAsync(token);
             var covering = certificates.Where(c => Tiers.Parse(c.Tier).Value >= Tier.Downloadable).OrderByDescending(c => Tiers.Parse(c.Tier).Value).FirstOrDefault();
