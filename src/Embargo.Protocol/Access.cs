@@ -86,8 +86,12 @@ public sealed record Subject
     public bool OpenToCertifiers { get; init; }
 }
 
-/// <summary>One row of the access table: who may do an action, and the rule that refuses everyone else.</summary>
-public sealed record AccessRow(ProtocolAction Action, string Description, string Rule, IReadOnlyList<Permit> Permits);
+/// <summary>
+/// One row of the access table: who may do an action, and the rule that refuses everyone else. A row <c>Within</c>
+/// another is a narrowing of it: whoever the wider row refuses is refused by the wider row's rule (an outsider is told
+/// "separation of duties", never what rule 9 would say about the case).
+/// </summary>
+public sealed record AccessRow(ProtocolAction Action, string Description, string Rule, IReadOnlyList<Permit> Permits, ProtocolAction? Within = null);
 
 /// <summary>
 /// Who may do what: ONE table (action → allowed role and relation to the case), read by every endpoint and
@@ -121,19 +125,19 @@ public static class Access
         new(ProtocolAction.RegisterReferenceModel, "register a reference model", Duties, [P(Role.Regulator, Relation.Any), Admin]),
         new(ProtocolAction.OpenCase, "open a case for a version", Duties, [Developer]),
         new(ProtocolAction.ProposeThreatModelDraft, "propose a threat-model draft", Duties, [Developer, Assigned, InHouse]),
-        new(ProtocolAction.AddAcceptedThreatModel, "add an accepted threat model", "rule-9", [Assigned]),
-        new(ProtocolAction.AcceptThreatModel, "accept a threat-model draft", "rule-9", [Assigned]),
+        new(ProtocolAction.AddAcceptedThreatModel, "add an accepted threat model", "rule-9", [Assigned], ProtocolAction.ProposeThreatModelDraft),
+        new(ProtocolAction.AcceptThreatModel, "accept a threat-model draft", "rule-9", [Assigned], ProtocolAction.ProposeThreatModelDraft),
         new(ProtocolAction.AddCommitment, "add an if-then commitment", Duties, [Developer, Regulator]),
         new(ProtocolAction.AdvanceCase, "advance the case to its next phase", Duties, [Developer, Assigned, InHouse]),
         new(ProtocolAction.SubmitEvaluation, "submit an evaluation (only an independent evaluator's counts as evidence of safety)", Duties, [Developer, Assigned, InHouse]),
         new(ProtocolAction.RecordNovelFinding, "record a finding the evidence shows novel", Duties, [Developer, Assigned, InHouse]),
-        new(ProtocolAction.RecordNotNovelFinding, "record a finding not novel", "rule-9", [Assigned]),
+        new(ProtocolAction.RecordNotNovelFinding, "record a finding not novel", "rule-9", [Assigned], ProtocolAction.RecordNovelFinding),
         new(ProtocolAction.Disclose, "disclose a finding", Duties, [Developer, Assigned, InHouse]),
         new(ProtocolAction.ReadRecipientKeys, "read a finding's recipients and their keys", Duties, [Developer, Assigned, InHouse]),
         new(ProtocolAction.Acknowledge, "acknowledge a disclosure", Duties, [Regulator, Party]),
         new(ProtocolAction.SetDeadline, "set or change a mitigation deadline", "rule-3", [Regulator]),
         new(ProtocolAction.ReportMitigation, "report a mitigation", Duties, [Party]),
-        new(ProtocolAction.VerifyMitigation, "verify a mitigation", "rule-9", [Assigned]),
+        new(ProtocolAction.VerifyMitigation, "verify a mitigation", "rule-9", [Assigned], ProtocolAction.SubmitEvaluation),
         new(ProtocolAction.Escalate, "run escalation of overdue mitigations", Duties, [P(Role.Regulator, Relation.Any), Admin]),
         new(ProtocolAction.Fine, "fine an escalated party", "rule-3", [Regulator]),
         new(ProtocolAction.Deny, "deny the requested tier", Duties, [Regulator]),
@@ -204,11 +208,13 @@ public static class Access
 
     public static bool Allows(ProtocolAction action, Actor? actor, Subject subject)
     {
+        var row = Row(action);
         var relations = RelationsOf(actor, subject);
-        return Row(action).Permits.Any(p => p.Role == actor?.Role && (p.Relation == Relation.Any || relations.Contains(p.Relation)));
+        return (row.Within is not { } wider || Allows(wider, actor, subject))
+            && row.Permits.Any(p => p.Role == actor?.Role && (p.Relation == Relation.Any || relations.Contains(p.Relation)));
     }
 
-    /// <summary>The one permission decision: null when the table allows it, else a 403 naming the row's rule.</summary>
+    /// <summary>The one permission decision: null when the table allows it, else a 403 naming the rule of the row that refuses.</summary>
     public static ProtocolError? Decide(ProtocolAction action, Actor? actor, Subject subject)
     {
         if (Allows(action, actor, subject))
@@ -216,6 +222,10 @@ public static class Access
             return null;
         }
         var row = Row(action);
+        if (row.Within is { } wider && Decide(wider, actor, subject) is { } outside)
+        {
+            return outside;
+        }
         var who = actor is null ? "an anonymous caller" : $"a {actor.Role.Name()} ({string.Join(", ", RelationsOf(actor, subject).Select(Name))})";
         return ProtocolError.Forbidden($"only {Allowed(row)} may {row.Description}; the caller is {who}", row.Rule);
     }
@@ -258,7 +268,12 @@ public static class Access
         {
             md.Append("| ").Append(row.Description).Append(" | ");
             md.AppendJoin(" | ", columns.Select(role => string.Join("; ", row.Permits.Where(p => p.Role == role).Select(p => Name(p.Relation))) is { Length: > 0 } cell ? cell : "—"));
-            md.Append(" | `").Append(row.Rule).Append("` |\n");
+            md.Append(" | `").Append(row.Rule).Append('`');
+            if (row.Within is { } wider)
+            {
+                md.Append("; `").Append(Row(wider).Rule).Append("` for whoever may not ").Append(Row(wider).Description);
+            }
+            md.Append(" |\n");
         }
         return md.ToString();
     }

@@ -118,7 +118,8 @@ public static class DisclosureEndpoints
         return ApiResults.From(await CaseEndpoints.OnCase<RecipientDto>(writer, caller, caseId, async (uow, snap, token) =>
         {
             // The regulator and the affected parties of the finding's threat model acknowledge.
-            if (snap.Decide(ProtocolAction.Acknowledge, caller, snap.RequiredRecipients(snap.Findings.First(f => f.Id == findingId))) is { } denied)
+            var threat = snap.ThreatModels.First(t => t.Id == snap.Findings.First(f => f.Id == findingId).ThreatModelId);
+            if (snap.Decide(ProtocolAction.Acknowledge, caller, CaseSnapshot.AffectedParties(threat)) is { } denied)
             {
                 return denied;
             }
