@@ -152,11 +152,7 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, async (uow, snap, token) =>
         {
             // An accepted threat model is evidence of safety (rule 9): the developer may only propose drafts.
-            if (snap.Decide(ProtocolAction.AddAcceptedThreatModel, caller) is { } denied)
-            {
-                return denied;
-            }
-            if ((ThreatModelPhase(snap) ?? ValidateCapability(snap, request.Capability)) is { } invalid)
+            if ((CaseDecisions.ThreatModel(snap.Facts(), caller.Actor, snap.Subject(), ThreatModelMove.AddAccepted) ?? ValidateCapability(snap, request.Capability)) is { } invalid)
             {
                 return invalid;
             }
@@ -186,21 +182,8 @@ public static class CaseEndpoints
         }, ct));
     }
 
-    private static ProtocolError? ThreatModelPhase(CaseSnapshot snap) =>
-        snap.State is CaseState.Scoping or CaseState.Mapping
-            ? null
-            : ProtocolError.Violation("case-phase", $"threat models are added in scoping or mapping; the case is in {snap.Case.State}");
-
-    private static ProtocolError? ValidateCapability(CaseSnapshot snap, string capability)
-    {
-        if (string.IsNullOrWhiteSpace(capability) || capability.Length > 100 || capability.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
-        {
-            return ProtocolError.Validation("capability must be 1–100 characters of letters, digits, '-', '_' or '.'");
-        }
-        return snap.ThreatModels.Any(t => t.Capability == capability)
-            ? ProtocolError.Validation($"the case already has a threat model for '{capability}'")
-            : null;
-    }
+    private static ProtocolError? ValidateCapability(CaseSnapshot snap, string capability) =>
+        CaseDecisions.NewCapability(snap.Facts(), snap.ThreatModels.Select(t => t.Capability).ToList(), capability);
 
     private static async Task<ProtocolError?> ValidateAffectedPartiesAsync(UnitOfWork uow, IReadOnlyList<string> parties, CancellationToken ct)
     {
@@ -225,7 +208,7 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<ThreatModelDto> result;
-            if ((snap.Decide(ProtocolAction.ProposeThreatModelDraft, caller) ?? ThreatModelPhase(snap) ?? ValidateCapability(snap, request.Capability)) is { } refused)
+            if ((CaseDecisions.ThreatModel(snap.Facts(), caller.Actor, snap.Subject(), ThreatModelMove.Propose) ?? ValidateCapability(snap, request.Capability)) is { } refused)
             {
                 result = refused;
             }
@@ -258,7 +241,7 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, async (uow, snap, token) =>
         {
             // Acceptance is the independent evaluator's judgement, never automatic and never the developer's (rule 9).
-            if ((snap.Decide(ProtocolAction.AcceptThreatModel, caller) ?? ThreatModelPhase(snap)) is { } refused)
+            if (CaseDecisions.ThreatModel(snap.Facts(), caller.Actor, snap.Subject(), ThreatModelMove.Accept) is { } refused)
             {
                 return refused;
             }
@@ -298,16 +281,12 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         var result = await OnCase<string>(writer, caller, id, (uow, snap, token) =>
         {
-            if (snap.Decide(ProtocolAction.AdvanceCase, caller) is { } denied)
-            {
-                return Task.FromResult<Result<string>>(denied);
-            }
             var to = CaseStates.Parse(request.To);
             if (!to.IsOk)
             {
                 return Task.FromResult<Result<string>>(to.Error!);
             }
-            var moved = Rules.Advance(snap.Facts(), to.Value);
+            var moved = CaseDecisions.Advance(snap.Facts(), caller.Actor, snap.Subject(), to.Value);
             if (!moved.IsOk)
             {
                 return Task.FromResult<Result<string>>(moved.Error!);
@@ -326,13 +305,9 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<CommitmentDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<CommitmentDto> Fail(ProtocolError e) => e;
-            if (snap.Decide(ProtocolAction.AddCommitment, caller) is { } denied)
+            if (CaseDecisions.Commit(snap.Facts(), caller.Actor, snap.Subject()) is { } refused)
             {
-                return Task.FromResult(Fail(denied));
-            }
-            if (Rules.IsTerminal(snap.State) || snap.State == CaseState.Certification)
-            {
-                return Task.FromResult(Fail(ProtocolError.Violation("case-phase", $"commitments are made before certification; the case is in {snap.Case.State}")));
+                return Task.FromResult(Fail(refused));
             }
             if (engine.Validate(request.Expression) is { } invalid)
             {
@@ -373,9 +348,9 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await OnCase<EvaluationDto>(writer, caller, id, async (uow, snap, token) =>
         {
-            if (snap.Decide(ProtocolAction.SubmitEvaluation, caller) is { } denied)
+            if (CaseDecisions.SubmitEvaluation(snap.Facts(), caller.Actor, snap.Subject(), new EvaluationCommand(request.Capability, request.MitigationId)) is { } refused)
             {
-                return denied;
+                return refused;
             }
             if (ValidateEvaluation(request) is { } invalid)
             {
@@ -389,14 +364,6 @@ public static class CaseEndpoints
                 {
                     return ProtocolError.NotFound($"mitigation {request.MitigationId} in case {id}");
                 }
-                if (snap.State != CaseState.Disclosure)
-                {
-                    return ProtocolError.Violation("case-phase", $"verification runs happen in disclosure/mitigation; the case is in {snap.Case.State}");
-                }
-            }
-            else if (snap.State is not (CaseState.Testing or CaseState.Reflection))
-            {
-                return ProtocolError.Violation("case-phase", $"evaluations are submitted in testing or reflection; the case is in {snap.Case.State}");
             }
             if (!snap.ThreatModels.Any(t => t.Capability == request.Capability))
             {
@@ -515,13 +482,10 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<FindingDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<FindingDto> Fail(ProtocolError e) => e;
-            if (snap.Decide(ProtocolAction.RecordNovelFinding, caller) is { } denied)
+            // Who may record a finding, and in which phase, before anything about the case is looked up.
+            if (CaseDecisions.MayRecordFinding(snap.Facts(), caller.Actor, snap.Subject()) is { } refused)
             {
-                return Task.FromResult(Fail(denied));
-            }
-            if (snap.State is not (CaseState.Testing or CaseState.Reflection))
-            {
-                return Task.FromResult(Fail(ProtocolError.Violation("case-phase", $"findings are recorded in testing or reflection; the case is in {snap.Case.State}")));
+                return Task.FromResult(Fail(refused));
             }
             var threat = snap.ThreatModels.FirstOrDefault(t => t.Id == request.ThreatModelId);
             var evidence = snap.Evaluations.FirstOrDefault(x => x.Id == request.EvaluationId && x.Purpose == EvaluationPurpose.Case);
@@ -543,15 +507,13 @@ public static class CaseEndpoints
             }
             // Rule 9: evidence of danger counts from anyone; a finding "not novel" is evidence of safety and counts only
             // from an independent evaluator assigned to the case, citing an independent evaluator's run.
-            var novel = snap.CapabilityNovel(threat.Capability);
-            if (!novel && snap.Decide(ProtocolAction.RecordNotNovelFinding, caller) is { } notYours)
+            var decided = CaseDecisions.RecordFinding(snap.Facts(), caller.Actor, snap.Subject(),
+                new FindingCommand(threat.Capability, snap.CapabilityNovel(threat.Capability), evidence.Id, snap.CountsAsSafetyEvidence(evidence)));
+            if (!decided.IsOk)
             {
-                return Task.FromResult(Fail(notYours));
+                return Task.FromResult(Fail(decided.Error!));
             }
-            if (!novel && !snap.CountsAsSafetyEvidence(evidence))
-            {
-                return Task.FromResult(Fail(ProtocolError.Violation("rule-9", $"evaluation {evidence.Id} was not submitted by an independent evaluator assigned to the case; it cannot show '{threat.Capability}' not novel")));
-            }
+            var novel = decided.Value;
             var finding = new FindingEntity
             {
                 Id = Ids.New("fnd"),
