@@ -226,7 +226,7 @@ public static class Access
         {
             return outside;
         }
-        var who = actor is null ? "an anonymous caller" : $"a {actor.Role.Name()} ({string.Join(", ", RelationsOf(actor, subject).Select(Name))})";
+        var who = actor is null ? "an anonymous caller" : $"{Article(actor.Role.Name())} ({string.Join(", ", RelationsOf(actor, subject).Select(Name))})";
         return ProtocolError.Forbidden($"only {Allowed(row)} may {row.Description}; the caller is {who}", row.Rule);
     }
 
@@ -255,7 +255,9 @@ public static class Access
     private static string RoleName(Role? role) => role is { } r ? r.Name() : "anonymous";
 
     private static string Allowed(AccessRow row) => string.Join(" or ",
-        row.Permits.Select(p => p.Relation == Relation.Any ? $"any {RoleName(p.Role)}" : $"a {RoleName(p.Role)} ({Name(p.Relation)})"));
+        row.Permits.Select(p => p.Relation == Relation.Any ? $"any {RoleName(p.Role)}" : $"{Article(RoleName(p.Role))} ({Name(p.Relation)})"));
+
+    private static string Article(string noun) => ("aeiou".Contains(noun[0], StringComparison.Ordinal) ? "an " : "a ") + noun;
 
     /// <summary>The table as Markdown: one row per action, one column per role; a cell lists the relations that allow it.</summary>
     public static string Markdown()
