@@ -6,12 +6,13 @@
 #   3. the whole protocol through the `embargo` command against `embargo serve` (tools/cli-walkthrough.sh),
 #   4. `embargo demo`, then its output checked by an independent tool (tools/check-demo.py: Python's
 #      standard library and openssl, no Embargo code), including that a flipped byte is caught.
-# Ends with one line "N passed, N failed".
+# Every stage runs even when an earlier one failed, so the last line counts every test that ran:
+# "N passed, N failed" (the exit code is non-zero when anything failed or could not run).
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 log=$(mktemp); work=$(mktemp -d)
-passed=0; failed=0
+passed=0; failed=0; status=0
 count() { # sum xunit's "Passed!/Failed! - Failed: X, Passed: Y" lines from a log
   local p f
   p=$(grep -oE 'Passed: +[0-9]+' "$1" | awk '{s+=$2} END {print s+0}')
@@ -20,6 +21,7 @@ count() { # sum xunit's "Passed!/Failed! - Failed: X, Passed: Y" lines from a lo
 }
 finish() {
   local code=$?
+  [ "$code" -eq 0 ] && code=$status
   [ -n "${pg_stop:-}" ] && eval "$pg_stop" >/dev/null 2>&1 || true
   rm -rf "$work" "$log"
   echo "$passed passed, $failed failed"
@@ -27,9 +29,20 @@ finish() {
 }
 trap finish EXIT
 
+# xunit over the given project or solution; counts its tests whether or not they all passed.
+suite() {
+  local code=0 before=$failed
+  dotnet test "$1" -c Release --no-build --nologo 2>&1 | tee "$log" || code=$?
+  count "$log"
+  if [ "$code" -ne 0 ]; then
+    status=$code
+    # A run that failed without a failing test counted (a crashed test host, an aborted run) is a failure too.
+    [ "$failed" -gt "$before" ] || failed=$((failed + 1))
+  fi
+}
+
 dotnet build Embargo.slnx -c Release -warnaserror --nologo -v q
-dotnet test Embargo.slnx -c Release --no-build --nologo 2>&1 | tee "$log"; status=${PIPESTATUS[0]}
-count "$log"; [ "$status" -eq 0 ] || exit "$status"
+suite Embargo.slnx
 
 # PostgreSQL: a throwaway server (initdb refuses root, so run it as the postgres user when root).
 PGBIN=/usr/lib/postgresql/15/bin
@@ -45,8 +58,7 @@ if [ -z "${EMBARGO_TEST_POSTGRES:-}" ] && [ -x "$PGBIN/initdb" ]; then
 fi
 if [ -n "${EMBARGO_TEST_POSTGRES:-}" ]; then
   echo "== API tests on PostgreSQL"
-  dotnet test tests/Embargo.Server.Tests -c Release --no-build --nologo 2>&1 | tee "$log"; status=${PIPESTATUS[0]}
-  count "$log"; [ "$status" -eq 0 ] || exit "$status"
+  suite tests/Embargo.Server.Tests
 else
   echo "== PostgreSQL 15 not installed: API tests ran on SQLite only (apt-get install postgresql to add them)"
 fi
@@ -55,18 +67,20 @@ echo "== the whole protocol through the embargo command (tools/cli-walkthrough.s
 if tools/cli-walkthrough.sh Release >"$work/walkthrough.log" 2>&1; then
   tail -1 "$work/walkthrough.log"; passed=$((passed + 1))
 else
-  cat "$work/walkthrough.log"; failed=$((failed + 1)); exit 1
+  cat "$work/walkthrough.log"; failed=$((failed + 1)); status=1
 fi
 
 echo "== demo, checked independently"
-dotnet src/Embargo.Cli/bin/Release/net10.0/embargo.dll demo --out "$work/demo" >"$work/demo.log" 2>&1 || { cat "$work/demo.log"; failed=$((failed + 1)); exit 1; }
-if python3 tools/check-demo.py "$work/demo"; then passed=$((passed + 1)); else failed=$((failed + 1)); exit 1; fi
+if ! dotnet src/Embargo.Cli/bin/Release/net10.0/embargo.dll demo --out "$work/demo" >"$work/demo.log" 2>&1; then
+  cat "$work/demo.log"; failed=$((failed + 1)); exit 1
+fi
+if python3 tools/check-demo.py "$work/demo"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 cp -r "$work/demo" "$work/tampered"
 python3 - "$work/tampered/ledger.jsonl" <<'PY'
 import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x01; open(p, "wb").write(b)
 PY
 if python3 tools/check-demo.py "$work/tampered" 2>/dev/null; then
-  echo "check-demo accepted a tampered ledger"; failed=$((failed + 1)); exit 1
+  echo "check-demo accepted a tampered ledger"; failed=$((failed + 1)); status=1
 else
   echo "ok  a flipped byte in ledger.jsonl is caught"; passed=$((passed + 1))
 fi

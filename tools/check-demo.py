@@ -6,7 +6,11 @@ RFC 6962 hashing, base64 and JSON, and the openssl command for Ed25519 signature
 
 Checks: (1) the RFC 6962 root of ledger.jsonl equals the checkpoint's root and size; (2) the checkpoint's
 signed-note signature verifies under ledger.vkey; (3) the DSSE signature of certificate.dsse.json verifies
-under certifier.pub.pem; (4) the certificate lists the sha256 of every file under weights/.
+under certifier.pub.pem; (4) the certificate lists the sha256 of every file under weights/; (5) the ledger holds
+the certificate's certification.approved leaf (at the index the statement names) and a certificate.issued leaf
+logging this exact statement, and no later leaf revokes, flags or supersedes it (certificate.revoked,
+certificate.flagged-for-reevaluation, certificate.superseded, certification.withdrawn naming the certificate;
+case.denied naming its case; another certificate.issued for its case).
 Exit 0 when all hold, 1 otherwise (with the first failure on stderr)."""
 import base64, hashlib, json, os, subprocess, sys, tempfile
 
@@ -103,6 +107,58 @@ def main(out):
     if found != listed:
         fail(f"weights/ files {sorted(found.items())} differ from the certificate's {sorted(listed.items())}")
     print(f"ok  weights: the certificate lists the sha256 of all {len(found)} files under weights/")
+
+    # (5) the certificate is on the ledger, and nothing after it ends it
+    check_ledger_events(leaves, statement, payload)
+
+ENDING = ("certificate.revoked", "certificate.flagged-for-reevaluation", "certificate.superseded", "certification.withdrawn")
+
+def check_ledger_events(leaves, statement, payload):
+    events = []
+    for raw in leaves:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            event = None
+        events.append(event if isinstance(event, dict) else {})
+    def text(obj, key):
+        value = obj.get(key) if isinstance(obj, dict) else None
+        return value if isinstance(value, str) else None
+    pred = statement["predicate"]
+    case, tier = pred["case"], pred["tier"]
+    subject = "sha256:" + statement["subject"][0]["digest"]["sha256"]
+    index = pred["ledger"]["certificationIndex"]
+    if not isinstance(index, int) or not 0 <= index < len(events):
+        fail(f"the certificate names ledger index {index}, outside the {len(events)} leaves")
+    approved = events[index]
+    data = approved.get("data") if isinstance(approved.get("data"), dict) else {}
+    if (text(approved, "type") != "certification.approved" or text(data, "case") != case
+            or text(data, "manifestDigest") != subject or text(data, "tier") != tier):
+        fail(f"leaf {index} is not the certification of case {case} for {subject} at {tier}")
+    certificate = text(data, "certificate")
+    statement_sha = hashlib.sha256(payload).hexdigest()
+    issued = None
+    for i in range(index + 1, len(events)):
+        d = events[i].get("data") if isinstance(events[i].get("data"), dict) else {}
+        if text(events[i], "type") == "certificate.issued" and text(d, "certificate") == certificate:
+            if text(d, "statementSha256") != statement_sha:
+                fail(f"leaf {i} (certificate.issued) logs another statement for certificate {certificate}")
+            issued = i
+            break
+    if issued is None:
+        fail(f"no certificate.issued leaf for certificate {certificate}")
+    print(f"ok  ledger events: leaf {index} (certification.approved) and leaf {issued} (certificate.issued) log this certificate")
+    later = [(i, text(events[i], "type"), events[i].get("data") if isinstance(events[i].get("data"), dict) else {})
+             for i in range(index + 1, len(events))]
+    for i, kind, d in later:  # a leaf naming the certificate itself first
+        if kind in ENDING and text(d, "certificate") == certificate:
+            fail(f"leaf {i} ({kind}) ends certificate {certificate}")
+    for i, kind, d in later:
+        if kind == "case.denied" and text(d, "case") == case:
+            fail(f"leaf {i} (case.denied) denies case {case} after its certification")
+        if i > issued and kind == "certificate.issued" and text(d, "case") == case and text(d, "certificate") != certificate:
+            fail(f"leaf {i} (certificate.issued) supersedes certificate {certificate} for case {case}")
+    print(f"ok  revocation: no leaf after {index} revokes, flags or supersedes certificate {certificate}")
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

@@ -53,6 +53,14 @@ model=$(as "$DEV" model register camelid-7b --json | jq -r .id)
 version=$(as "$DEV" model add-version "$model" --version 1.0 --weights "$work/weights" --json | jq -r .id)
 digest=$(E weights inspect "$work/weights" --json | jq -r .manifestDigest)
 as "$DEV" model add-condition "$version" --name base --kind base --model-url "$model_url" --model-name sample-camelid-7b >/dev/null
+step "fine-tuning on SAMPLE bio data through the OpenAI-compatible fine-tuning API; the variant becomes a condition"
+training="$root/samples/tasks/bio-acquisition.finetune.jsonl"
+ft=$(as "$DEV" finetune --version "$version" --training "$training" --model-url "$model_url" --base-model sample-camelid-7b \
+     --name ft-bio --poll-seconds 0.2 --json 2>"$work/finetune.err")
+[ "$(jq -r .kind <<<"$ft")" = fine-tuned ]
+[ "$(jq -r .trainingFileSha256 <<<"$ft")" = "sha256:$(sha256sum "$training" | cut -d' ' -f1)" ]
+grep -q 'status succeeded' "$work/finetune.err"
+echo "   $(jq -r .modelName <<<"$ft") (job $(jq -r .fineTuningJobId <<<"$ft"))"
 
 E ledger checkpoint >"$work/early-checkpoint.txt"; curl -sf "${EMBARGO_SERVER}api/ledger/key" >"$work/early.vkey"
 step "case at 'downloadable'; a threat model drafted with the reference model, accepted by the evaluator"

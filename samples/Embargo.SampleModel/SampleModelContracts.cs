@@ -55,4 +55,12 @@ public sealed record SampleModelOptions
     public TimeSpan Latency { get; init; }
     /// <summary>Keep every request in <see cref="SampleModelServer.Requests"/> (off for benchmarks).</summary>
     public bool RecordRequests { get; init; } = true;
+    /// <summary>The fine-tuning API's clock: a job's progress is computed from it (tests pass a fake one).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+    /// <summary>How long each fine-tuning stage and training step takes on <see cref="Time"/>; zero = a job is done when created.</summary>
+    public TimeSpan FineTuneStep { get; init; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>Largest training file accepted by POST /v1/files.</summary>
+    public long MaxTrainingFileBytes { get; init; } = 4 * 1024 * 1024;
+    /// <summary>Most lines (examples) a training file may have.</summary>
+    public int MaxTrainingLines { get; init; } = 10_000;
 }

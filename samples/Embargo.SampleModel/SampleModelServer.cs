@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,9 @@ namespace Embargo.SampleModel;
 /// <summary>
 /// The project's SAMPLE model: an OpenAI-compatible endpoint (GET /v1/models, POST /v1/chat/completions,
 /// streaming or not) answering from a bundled capability profile. Not a real model: every model entry is
-/// owned_by "embargo-sample" and every response carries the header X-Embargo-Sample: true.
+/// owned_by "embargo-sample" and every response carries the header X-Embargo-Sample: true. It also implements the
+/// OpenAI fine-tuning API for its own profile (POST /v1/files, POST /v1/fine_tuning/jobs, GET …/jobs/{id} and
+/// …/jobs/{id}/events); a succeeded job's variant is served under its fine_tuned_model name.
 /// </summary>
 public sealed class SampleModelServer : IAsyncDisposable
 {
@@ -25,6 +28,7 @@ public sealed class SampleModelServer : IAsyncDisposable
     private readonly SampleModelOptions _options;
     private readonly CapabilityProfile _profile;
     private readonly ConcurrentQueue<SampleRequest> _requests = new();
+    private readonly SampleFineTuning _fineTuning;
     private long _sequence;
     private int _stopped;
 
@@ -34,6 +38,7 @@ public sealed class SampleModelServer : IAsyncDisposable
         _options = options;
         _profile = profile;
         Models = profile.Models.Select(m => m.Id).ToArray();
+        _fineTuning = new SampleFineTuning(profile, options);
     }
 
     /// <summary>e.g. http://127.0.0.1:PORT/v1</summary>
@@ -66,6 +71,11 @@ public sealed class SampleModelServer : IAsyncDisposable
         });
         app.MapGet("/v1/models", server.ListModels);
         app.MapPost("/v1/chat/completions", server.ChatCompletions);
+        app.MapPost("/v1/files", server.UploadFile);
+        app.MapGet("/v1/files/{id}", server.GetFile);
+        app.MapPost("/v1/fine_tuning/jobs", server.CreateFineTuningJob);
+        app.MapGet("/v1/fine_tuning/jobs/{id}", server.GetFineTuningJob);
+        app.MapGet("/v1/fine_tuning/jobs/{id}/events", server.ListFineTuningEvents);
         await app.StartAsync(ct);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
@@ -100,6 +110,16 @@ public sealed class SampleModelServer : IAsyncDisposable
             w.WriteString("description", "SAMPLE model (not real): " + m.Description);
             w.WriteEndObject();
         }
+        foreach (var v in _fineTuning.Variants())
+        {
+            w.WriteStartObject();
+            w.WriteString("id", v.Name);
+            w.WriteString("object", "model");
+            w.WriteNumber("created", 1_700_000_000);
+            w.WriteString("owned_by", Owner);
+            w.WriteString("description", $"SAMPLE fine-tune (not real) of {v.BaseModel}");
+            w.WriteEndObject();
+        }
         w.WriteEndArray();
         w.WriteEndObject();
     }
@@ -123,12 +143,13 @@ public sealed class SampleModelServer : IAsyncDisposable
         {
             _requests.Enqueue(request);
         }
-        if (!Models.Contains(request.Model))
+        var variant = _fineTuning.Variant(request.Model);
+        if (variant is null && !Models.Contains(request.Model))
         {
             await WriteError(ctx, 404, $"The model '{request.Model}' does not exist on this SAMPLE server.");
             return;
         }
-        var reply = _options.Responder?.Invoke(request) ?? _profile.Answer(request);
+        var reply = _options.Responder?.Invoke(request) ?? _profile.Answer(request, variant);
         var delay = _options.Latency + reply.Delay;
         if (delay > TimeSpan.Zero)
         {
@@ -208,6 +229,125 @@ public sealed class SampleModelServer : IAsyncDisposable
 
     private static int CountTokens(string text) =>
         text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
+
+    private const long MaxJobRequestBytes = 64 * 1024;
+
+    /// <summary>POST /v1/files: multipart form with purpose=fine-tune and a JSONL file of chat examples.</summary>
+    private async Task UploadFile(HttpContext ctx)
+    {
+        var ct = ctx.RequestAborted;
+        if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = _options.MaxTrainingFileBytes + MaxJobRequestBytes;
+        }
+        if (!ctx.Request.HasFormContentType)
+        {
+            await WriteError(ctx, new SampleApiError(400, "Expected multipart/form-data with 'purpose' and 'file'.", "file"));
+            return;
+        }
+        IFormCollection form;
+        try
+        {
+            form = await ctx.Request.ReadFormAsync(ct);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await WriteError(ctx, new SampleApiError(413, $"The upload exceeds {_options.MaxTrainingFileBytes} bytes.", "file"));
+            return;
+        }
+        catch (Exception e) when (e is InvalidDataException or BadHttpRequestException or IOException)
+        {
+            await WriteError(ctx, new SampleApiError(400, "Malformed multipart body: " + e.Message, "file"));
+            return;
+        }
+        var file = form.Files.GetFile("file");
+        if (file is null)
+        {
+            await WriteError(ctx, new SampleApiError(400, "'file' is required.", "file"));
+            return;
+        }
+        if (file.Length > _options.MaxTrainingFileBytes)
+        {
+            await WriteError(ctx, new SampleApiError(413, $"The file is {file.Length} bytes; this SAMPLE server accepts at most {_options.MaxTrainingFileBytes}.", "file"));
+            return;
+        }
+        using var buffer = new MemoryStream((int)file.Length);
+        await file.CopyToAsync(buffer, ct);
+        var (created, error) = _fineTuning.Upload(form["purpose"].ToString(), file.FileName, buffer.ToArray());
+        await WriteResult(ctx, created, error);
+    }
+
+    private async Task GetFile(HttpContext ctx, string id) =>
+        await WriteResult(ctx, _fineTuning.GetFile(id), new SampleApiError(404, $"No such File object: {id}", "id"));
+
+    private async Task CreateFineTuningJob(HttpContext ctx)
+    {
+        if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxJobRequestBytes;
+        }
+        JsonDocument doc;
+        try
+        {
+            doc = await JsonDocument.ParseAsync(ctx.Request.Body, new JsonDocumentOptions { MaxDepth = 16 }, ctx.RequestAborted);
+        }
+        catch (Exception e) when (e is JsonException or BadHttpRequestException)
+        {
+            await WriteError(ctx, new SampleApiError(400, "The request body is not valid JSON (or is larger than 64 KiB).", null));
+            return;
+        }
+        using (doc)
+        {
+            var (job, error) = _fineTuning.Create(doc.RootElement);
+            await WriteResult(ctx, job, error);
+        }
+    }
+
+    private async Task GetFineTuningJob(HttpContext ctx, string id) =>
+        await WriteResult(ctx, _fineTuning.Get(id), NoSuchJob(id));
+
+    private async Task ListFineTuningEvents(HttpContext ctx, string id)
+    {
+        var limit = 20;
+        if (ctx.Request.Query.TryGetValue("limit", out var l)
+            && (!int.TryParse(l.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 100))
+        {
+            await WriteError(ctx, new SampleApiError(400, "'limit' must be an integer from 1 to 100.", "limit"));
+            return;
+        }
+        var after = ctx.Request.Query.TryGetValue("after", out var a) ? a.ToString() : null;
+        await WriteResult(ctx, _fineTuning.Events(id, after, limit), NoSuchJob(id));
+    }
+
+    private static SampleApiError NoSuchJob(string id) => new(404, $"Could not find fine-tuning job: {id}", "fine_tuning_job_id", "fine_tune_not_found");
+
+    private static async Task WriteResult(HttpContext ctx, System.Text.Json.Nodes.JsonObject? value, SampleApiError? error)
+    {
+        if (value is null)
+        {
+            await WriteError(ctx, error!);
+            return;
+        }
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.WriteAsync(value.ToJsonString(), ctx.RequestAborted);
+    }
+
+    private static async Task WriteError(HttpContext ctx, SampleApiError error)
+    {
+        ctx.Response.StatusCode = error.Status;
+        ctx.Response.ContentType = "application/json";
+        var body = new System.Text.Json.Nodes.JsonObject
+        {
+            ["error"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["message"] = error.Message,
+                ["type"] = error.Status >= 500 ? "server_error" : "invalid_request_error",
+                ["param"] = error.Param,
+                ["code"] = error.Code,
+            },
+        };
+        await ctx.Response.WriteAsync(body.ToJsonString(), ctx.RequestAborted);
+    }
 
     private static async Task WriteError(HttpContext ctx, int status, string message)
     {

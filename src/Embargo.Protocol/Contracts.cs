@@ -305,7 +305,12 @@ public sealed record CaseDto
     public required IReadOnlyList<string> Blockers { get; init; }
 }
 
-public sealed record CertificationRequest { public required string Tier { get; init; } }
+public sealed record CertificationRequest
+{
+    public required string Tier { get; init; }
+    /// <summary>The key id (hex SHA-256 of the raw public key) the certifier will sign with; when given, an approval by any other key is refused and nothing is logged.</summary>
+    public string? KeyId { get; init; }
+}
 
 /// <summary>The certifier's decision is logged; the certifier then signs exactly these statement bytes.</summary>
 public sealed record CertificationDraftDto
@@ -315,6 +320,8 @@ public sealed record CertificationDraftDto
     /// <summary>Base64 of the exact in-toto statement bytes to sign (DSSE payload).</summary>
     public required string Statement { get; init; }
     public required string PayloadType { get; init; }
+    /// <summary>"pending" (sign it) or "issued" (a repeat of an approval whose certificate was already signed).</summary>
+    public string Status { get; init; } = "pending";
 }
 
 public sealed record SubmitCertificateRequest { public required string Envelope { get; init; } }
@@ -436,6 +443,10 @@ public sealed record RegisterModelConditionRequest
     /// <summary>The OpenAI-compatible base URL the condition is served at.</summary>
     public required string Endpoint { get; init; }
     public string? Description { get; init; }
+    /// <summary>Kind fine-tuned: sha256 of the training file ("sha256:" + 64 hex), logged on the ledger.</summary>
+    public string? TrainingFileSha256 { get; init; }
+    /// <summary>Kind fine-tuned: the fine-tuning job that produced the model (≤ 200 characters), logged on the ledger.</summary>
+    public string? FineTuningJobId { get; init; }
 }
 
 public sealed record ModelConditionDto
@@ -447,4 +458,6 @@ public sealed record ModelConditionDto
     public required string ModelName { get; init; }
     public required string Endpoint { get; init; }
     public string? Description { get; init; }
+    public string? TrainingFileSha256 { get; init; }
+    public string? FineTuningJobId { get; init; }
 }

@@ -1,6 +1,6 @@
 namespace Embargo.Ledger.Tests;
 
-/// <summary>Walks ../shared/testvectors/rfc6962.json: roots, inclusion and consistency proofs, and mutations of each.</summary>
+/// <summary>Walks vectors/rfc6962.json (RFC 6962 reference vectors; provenance in vectors/README.md): roots, inclusion and consistency proofs, and mutations of each.</summary>
 public class Rfc6962VectorTests
 {
     private static Rfc6962Vectors V => TestVectors.Rfc6962;

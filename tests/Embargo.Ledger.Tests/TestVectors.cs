@@ -2,7 +2,10 @@ using System.Text.Json;
 
 namespace Embargo.Ledger.Tests;
 
-/// <summary>Loads ../shared/testvectors/rfc6962.json, found by walking up from the test assembly.</summary>
+/// <summary>
+/// Loads the RFC 6962 vectors the repository carries (tests/Embargo.Ledger.Tests/vectors/rfc6962.json, copied to
+/// the test output; provenance in vectors/README.md), or those in $EMBARGO_TESTVECTORS.
+/// </summary>
 internal static class TestVectors
 {
     private static readonly Lazy<Rfc6962Vectors> Loaded = new(Load);
@@ -12,21 +15,10 @@ internal static class TestVectors
     public static string Directory()
     {
         var overridden = Environment.GetEnvironmentVariable("EMBARGO_TESTVECTORS");
-        if (!string.IsNullOrEmpty(overridden))
-        {
-            return overridden;
-        }
-
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "testvectors");
-            if (File.Exists(Path.Combine(candidate, "rfc6962.json")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException("shared/testvectors/rfc6962.json not found above " + AppContext.BaseDirectory);
+        var directory = string.IsNullOrEmpty(overridden) ? Path.Combine(AppContext.BaseDirectory, "vectors") : overridden;
+        return File.Exists(Path.Combine(directory, "rfc6962.json"))
+            ? directory
+            : throw new FileNotFoundException("rfc6962.json not found in " + directory);
     }
 
     private static Rfc6962Vectors Load()

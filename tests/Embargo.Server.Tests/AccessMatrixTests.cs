@@ -138,7 +138,14 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
         var key = m.W.CertifierKey;
         if (who.Client is not null && who.Key is not null && Access.Allows(ProtocolAction.ApproveCertification, who.Actor, await SubjectAsync(m, Scope.Case)))
         {
-            var draft = await m.W.ApproveAsync(who.Client, "hosted");
+            // The approval itself may be refused by a rule (a case has one certificate): that answer is the caller's.
+            var approval = await m.Send(who, HttpMethod.Post, $"/api/cases/{m.W.CaseId}/certification", new CertificationRequest { Tier = "hosted" });
+            if (!approval.IsSuccessStatusCode)
+            {
+                return approval;
+            }
+            var draft = (await approval.Content.ReadFromJsonAsync<CertificationDraftDto>(EmbargoClient.Json))!;
+            approval.Dispose();
             m.Statements[draft.CertificateId] = Convert.FromBase64String(draft.Statement);
             certificateId = draft.CertificateId;
             key = who.Key;

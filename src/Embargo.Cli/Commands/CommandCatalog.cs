@@ -19,6 +19,7 @@ public static class CommandCatalog
         yield return ScanCommand.Create();
         yield return WeightsCommands.Create();
         yield return EvalCommands.Create();
+        yield return FinetuneCommands.Create();
         yield return SampleModelCommands.Create();
     }
 }

@@ -276,11 +276,14 @@ public static class ProtocolCommands
         var tier = Required("--tier", "the tier to certify");
         var key = Required("--key", "the certifier's Ed25519 private key PEM (never sent)");
         var output = new Option<string>("--out") { Description = "write the DSSE certificate here" };
-        return Verb("certify", "approve a case, sign its certificate locally and submit it (certifier)", [id, tier, key, output],
+        var weights = new Option<string>("--weights") { Description = "the weights directory: the statement's subject and files must match these files on disk" };
+        return Verb("certify", "approve a case, check the drafted statement, sign it locally and submit it (certifier)", [id, tier, key, output, weights],
             async (r, c, ct) =>
             {
                 using var signingKey = LoadSigningKey(r.GetValue(key)!);
-                var certificate = await CertifyAsync(c, r.GetValue(id)!, r.GetValue(tier)!, signingKey, ct);
+                // What is about to be signed goes to stdout, or to stderr when stdout carries JSON.
+                var report = r.GetValue(Json) ? Console.Error : Console.Out;
+                var certificate = await CertifyAsync(c, r.GetValue(id)!, r.GetValue(tier)!, signingKey, r.GetValue(weights), report, ct);
                 if (r.GetValue(output) is { } path)
                 {
                     await File.WriteAllTextAsync(path, certificate.Envelope + "\n", ct);
@@ -295,12 +298,97 @@ public static class ProtocolCommands
         return key.IsOk ? key.Value : throw new UserInputException($"{path}: {key.Error!.Message}");
     }
 
-    public static async Task<CertificateDto> CertifyAsync(EmbargoClient client, string caseId, string tier, SigningKey key, CancellationToken ct)
+    public static Task<CertificateDto> CertifyAsync(EmbargoClient client, string caseId, string tier, SigningKey key, CancellationToken ct) =>
+        CertifyAsync(client, caseId, tier, key, weightsDirectory: null, report: null, ct);
+
+    /// <summary>
+    /// The certifier's side of certification. It reads the case and the version's registered weights, checks the
+    /// weights on disk against them (when given) before asking for anything, asks for the approval naming the key it
+    /// will sign with (the server refuses any other key, logging nothing), then checks the drafted statement —
+    /// subject digest, files, case, tier, certifier key — prints what it is about to sign, and signs only when all
+    /// hold. A mismatch is a one-line refusal and nothing is signed or submitted; the approval is reused next time.
+    /// </summary>
+    public static async Task<CertificateDto> CertifyAsync(EmbargoClient client, string caseId, string tier, SigningKey key, string? weightsDirectory, TextWriter? report, CancellationToken ct)
     {
-        var draft = await client.PostAsync<CertificationDraftDto>($"/api/cases/{caseId}/certification", new CertificationRequest { Tier = tier }, ct);
-        var envelope = DsseEnvelope.Sign(Convert.FromBase64String(draft.Statement), draft.PayloadType, key);
-        return await client.PostAsync<CertificateDto>($"/api/certificates/{draft.CertificateId}/signature", new SubmitCertificateRequest { Envelope = envelope.ToJson() }, ct);
+        var @case = await client.GetAsync<CaseDto>($"/api/cases/{Uri.EscapeDataString(caseId)}", ct);
+        var version = await client.GetAsync<ModelVersionDto>($"/api/model-versions/{Uri.EscapeDataString(@case.ModelVersionId)}", ct);
+        var registered = new WeightsEvidence(version.ManifestDigest, version.Files.Select(f => (f.Path, f.Sha256)).ToList());
+        if (!string.Equals(@case.ManifestDigest, version.ManifestDigest, StringComparison.OrdinalIgnoreCase))
+        {
+            throw Refuse($"subject digest: case {caseId} names {@case.ManifestDigest}, its version's registered manifest is {version.ManifestDigest}");
+        }
+        WeightsEvidence? onDisk = null;
+        if (weightsDirectory is not null)
+        {
+            var manifest = await BuildManifestAsync(weightsDirectory, ct);
+            onDisk = new(manifest.Digest, manifest.Files.Select(f => (f.Path, f.Sha256)).ToList());
+            if (!string.Equals(manifest.Digest, version.ManifestDigest, StringComparison.OrdinalIgnoreCase))
+            {
+                throw Refuse($"weights: {weightsDirectory} has manifest digest {manifest.Digest}, the version's registered manifest is {version.ManifestDigest}");
+            }
+        }
+
+        var draft = await client.PostAsync<CertificationDraftDto>($"/api/cases/{Uri.EscapeDataString(caseId)}/certification",
+            new CertificationRequest { Tier = tier, KeyId = key.PublicKey.KeyId }, ct);
+        byte[] statementBytes;
+        try
+        {
+            statementBytes = Convert.FromBase64String(draft.Statement);
+        }
+        catch (FormatException)
+        {
+            throw Refuse("statement: the drafted statement is not base64");
+        }
+        var checkedStatement = DraftCheck.Check(draft.PayloadType, statementBytes, new DraftExpectation
+        {
+            CaseId = caseId, Tier = tier, Registered = registered, OnDisk = onDisk, KeyId = key.PublicKey.KeyId,
+        });
+        if (!checkedStatement.IsOk)
+        {
+            throw Refuse(checkedStatement.Error!.Message);
+        }
+        if (report is not null)
+        {
+            Describe(report, checkedStatement.Value, draft);
+        }
+        if (draft.Status == "issued")
+        {
+            // A repeat of an approval already signed: the certificate stands; it is checked, not signed again.
+            var existing = await client.GetAsync<CertificateDto>($"/api/certificates/{Uri.EscapeDataString(draft.CertificateId)}", ct);
+            var envelope = DsseEnvelope.Parse(existing.Envelope ?? "");
+            if (!envelope.IsOk || envelope.Value.Payload != draft.Statement || !envelope.Value.Verify(key.PublicKey).IsOk)
+            {
+                throw Refuse($"certificate {draft.CertificateId} is issued but its envelope is not this statement signed by this key");
+            }
+            return existing;
+        }
+        var signed = DsseEnvelope.Sign(statementBytes, draft.PayloadType, key);
+        return await client.PostAsync<CertificateDto>($"/api/certificates/{Uri.EscapeDataString(draft.CertificateId)}/signature", new SubmitCertificateRequest { Envelope = signed.ToJson() }, ct);
     }
+
+    private static CommandFailedException Refuse(string what) => new($"refusing to sign: {Safe(what)}");
+
+    private static void Describe(TextWriter report, InTotoStatement s, CertificationDraftDto draft)
+    {
+        var p = s.Predicate;
+        report.WriteLine($"about to sign certificate {Safe(draft.CertificateId)} (certification event at ledger index {draft.CertificationIndex}):");
+        report.WriteLine($"  model     {Safe(s.Subject[0].Name)} ({Safe(p.Model)}, developer {Safe(p.Developer)})");
+        report.WriteLine($"  digest    sha256:{Safe(s.Subject[0].Digest["sha256"])} ({p.Weights.Count} files)");
+        report.WriteLine($"  tier      {Safe(p.Tier)}");
+        report.WriteLine($"  case      {Safe(p.Case)}");
+        report.WriteLine($"  reference {Safe(p.ReferenceModel)}");
+        report.WriteLine($"  findings  {(p.Findings.Count == 0 ? "none" : p.Findings.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))}");
+        foreach (var f in p.Findings)
+        {
+            var mitigations = f.Mitigations.Count == 0 ? "no mitigations" : string.Join(", ", f.Mitigations.Select(m => $"{Safe(m.Id)} {Safe(m.Status)}"));
+            report.WriteLine($"    {Safe(f.Id)} {Safe(f.Capability)}: {(f.Novel ? "novel" : "not novel")}; {mitigations}; \"{Safe(f.Title)}\"");
+        }
+    }
+
+    /// <summary>Server-supplied text with control characters (escape sequences, newlines) made visible, not obeyed.</summary>
+    private static string Safe(string text) =>
+        string.Concat(text.Select(ch => char.IsControl(ch) || char.GetUnicodeCategory(ch) is System.Globalization.UnicodeCategory.Format
+            or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator ? $"\\u{(int)ch:x4}" : ch.ToString()));
 
     private static Command Release()
     {

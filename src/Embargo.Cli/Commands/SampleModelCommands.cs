@@ -11,7 +11,8 @@ public static class SampleModelCommands
     {
         var port = new Option<int>("--port") { Description = "Port on 127.0.0.1 (0 = pick a free port).", DefaultValueFactory = _ => 0 };
         var latency = new Option<int>("--latency-ms") { Description = "Added latency per response, in milliseconds.", DefaultValueFactory = _ => 0 };
-        var serve = new Command("serve", "Serve the SAMPLE model (OpenAI-compatible /v1) until Ctrl-C.") { port, latency };
+        var step = new Option<int>("--finetune-step-ms") { Description = "Duration of each fine-tuning stage and training step, in milliseconds.", DefaultValueFactory = _ => 200 };
+        var serve = new Command("serve", "Serve the SAMPLE model (OpenAI-compatible /v1, with its fine-tuning API) until Ctrl-C.") { port, latency, step };
         serve.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             var p = r.GetValue(port);
@@ -24,6 +25,11 @@ public static class SampleModelCommands
             {
                 throw new UserInputException("--latency-ms must not be negative");
             }
+            var stepMs = r.GetValue(step);
+            if (stepMs is < 0 or > 3_600_000)
+            {
+                throw new UserInputException("--finetune-step-ms must be 0–3600000");
+            }
             SampleModelServer server;
             try
             {
@@ -32,6 +38,7 @@ public static class SampleModelCommands
                     Url = $"http://127.0.0.1:{p}",
                     Latency = TimeSpan.FromMilliseconds(ms),
                     RecordRequests = false,
+                    FineTuneStep = TimeSpan.FromMilliseconds(stepMs),
                 }, ct);
             }
             catch (IOException e)

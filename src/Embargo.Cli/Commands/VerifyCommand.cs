@@ -50,14 +50,32 @@ public static class VerifyCommand
     {
         if (json)
         {
-            Output.Write(new { ok = result.Ok, checks = result.Checks.Select(c => new { c.Name, c.Ok, c.Detail }) }, true);
+            Output.Write(new { ok = result.Ok, revocationChecked = result.RevocationChecked, checks = result.Checks.Select(c => new { c.Name, c.Ok, c.Detail }) }, true);
             return;
         }
         var table = new Table().Border(TableBorder.Rounded).AddColumn("check").AddColumn("").AddColumn("detail");
         foreach (var check in result.Checks)
         {
-            table.AddRow(Markup.Escape(check.Name), check.Ok ? "[green]ok[/]" : "[red]FAIL[/]", Markup.Escape(check.Detail));
+            table.AddRow(Markup.Escape(Safe(check.Name)), check.Ok ? "[green]ok[/]" : "[red]FAIL[/]", Markup.Escape(Safe(check.Detail)));
+        }
+        if (result.Ok && !result.RevocationChecked)
+        {
+            table.AddRow(CertificateVerifier.RevocationCheck, "[yellow]NOT CHECKED[/]", NotChecked);
         }
         AnsiConsole.Write(table);
+        if (!result.Ok)
+        {
+            return;
+        }
+        Console.Out.WriteLine(result.RevocationChecked
+            ? "valid: every check holds, and no later ledger leaf revokes, flags or supersedes the certificate"
+            : "unconfirmed: " + NotChecked);
     }
+
+    public const string NotChecked = "revocation was not checked (give --checkpoint, --ledger and --ledger-key): a revoked, flagged or superseded certificate passes the checks above";
+
+    /// <summary>Text from the certificate or the ledger with control characters made visible, not obeyed by the terminal.</summary>
+    private static string Safe(string text) =>
+        string.Concat(text.Select(ch => char.IsControl(ch) || char.GetUnicodeCategory(ch) is System.Globalization.UnicodeCategory.Format
+            or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator ? $"\\u{(int)ch:x4}" : ch.ToString()));
 }

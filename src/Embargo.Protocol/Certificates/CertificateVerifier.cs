@@ -16,6 +16,8 @@ public sealed record CertificateVerification(IReadOnlyList<VerificationCheck> Ch
 {
     public bool Ok => Checks.Count > 0 && Checks.All(c => c.Ok);
     public VerificationCheck? FirstFailure => Checks.FirstOrDefault(c => !c.Ok);
+    /// <summary>True when the ledger was scanned after the issuance for a revocation, a flag or a superseding certificate.</summary>
+    public bool RevocationChecked => Checks.Any(c => c.Name == CertificateVerifier.RevocationCheck);
 }
 
 /// <summary>
@@ -24,6 +26,12 @@ public sealed record CertificateVerification(IReadOnlyList<VerificationCheck> Ch
 /// </summary>
 public static class CertificateVerifier
 {
+    public const string RevocationCheck = "revocation";
+
+    /// <summary>Leaf types that end a certificate they name in data.certificate.</summary>
+    private static readonly string[] EndingTypes =
+        ["certificate.revoked", "certificate.flagged-for-reevaluation", "certificate.superseded", "certification.withdrawn"];
+
     public static CertificateVerification Verify(string envelopeJson, string certifierPublicKeyPem, LedgerEvidence? ledger, WeightsEvidence? weights)
     {
         var checks = new List<VerificationCheck>();
@@ -164,8 +172,50 @@ public static class CertificateVerifier
             yield break;
         }
         var issued = MerkleVerifier.VerifyInclusion(issuedIndex, checkpoint.Size, MerkleHash.HashLeaf(leaves[issuedIndex]), tree.InclusionProof(issuedIndex, checkpoint.Size), checkpoint.RootHash);
-        yield return issued.IsOk
-            ? new("issuance event", true, $"leaf {issuedIndex} (certificate.issued) logs this exact statement and signature and is included")
-            : new("issuance event", false, issued.Error!.Message);
+        if (!issued.IsOk)
+        {
+            yield return new("issuance event", false, issued.Error!.Message);
+            yield break;
+        }
+        yield return new("issuance event", true, $"leaf {issuedIndex} (certificate.issued) logs this exact statement and signature and is included");
+        yield return ScanForRevocation(leaves, (int)index, issuedIndex, checkpoint.Size, certificateId!, s.Predicate.Case);
     }
+
+    /// <summary>
+    /// Verification follows revocation: after the certification event, a leaf that revokes, flags or supersedes
+    /// this certificate, or denies its case, ends it. The first such leaf is named by index and type.
+    /// </summary>
+    private static VerificationCheck ScanForRevocation(IReadOnlyList<byte[]> leaves, int certificationIndex, int issuedIndex, long size, string certificateId, string caseId)
+    {
+        var events = new List<(int Index, string Type, string? Certificate, string? Case, string? Reason)>();
+        for (var i = certificationIndex + 1; i < leaves.Count && i < size; i++)
+        {
+            if (LedgerEvents.TryParse(leaves[i]) is { } e && Text(e["type"]) is { } type && e["data"] is JsonObject d)
+            {
+                events.Add((i, type, Text(d["certificate"]), Text(d["case"]), Text(d["reason"])));
+            }
+        }
+        // A leaf naming the certificate itself first (a denial revokes in a leaf of its own, right after case.denied).
+        foreach (var e in events)
+        {
+            if (e.Certificate == certificateId && EndingTypes.Contains(e.Type, StringComparer.Ordinal))
+            {
+                return new(RevocationCheck, false, $"leaf {e.Index} ({e.Type}) ends certificate {certificateId}{(e.Reason is null ? "" : ": " + e.Reason)}");
+            }
+        }
+        foreach (var e in events)
+        {
+            if (e.Case == caseId && e.Type == "case.denied")
+            {
+                return new(RevocationCheck, false, $"leaf {e.Index} (case.denied) denies case {caseId} after its certification");
+            }
+            if (e.Index > issuedIndex && e.Case == caseId && e.Type == "certificate.issued" && e.Certificate != certificateId)
+            {
+                return new(RevocationCheck, false, $"leaf {e.Index} (certificate.issued) supersedes certificate {certificateId} with certificate {e.Certificate} for case {caseId}");
+            }
+        }
+        return new(RevocationCheck, true, $"no leaf up to {size} revokes, flags or supersedes certificate {certificateId}");
+    }
+
+    private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
 }

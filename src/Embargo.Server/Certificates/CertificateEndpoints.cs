@@ -20,6 +20,8 @@ public static class CertificateStatus
     public const string Issued = "issued";
     public const string Flagged = "flagged";
     public const string Revoked = "revoked";
+    /// <summary>An approval never signed and replaced by a later approval of the same case (another tier or certifier).</summary>
+    public const string Withdrawn = "withdrawn";
 }
 
 /// <summary>
@@ -70,11 +72,42 @@ public static class CertificateEndpoints
             {
                 return ProtocolError.Validation("the certifier has no signing key registered");
             }
+            if (request.KeyId is { } keyId && !string.Equals(keyId, key.Value.KeyId, StringComparison.OrdinalIgnoreCase))
+            {
+                return ProtocolError.Violation("certificate-signature",
+                    $"keyId: the key given ({Short(keyId)}) is not the certifier's registered signing key ({Short(key.Value.KeyId)}); nothing was approved");
+            }
+            // One approval per case and tier, one signable certificate per case: a repeat is answered with the
+            // approval already made (no second leaf); an approval at another tier or by another certifier withdraws
+            // the unsigned one it replaces; once a certificate is issued the case takes no other.
+            var open = await uow.Db.Certificates
+                .Where(c => c.CaseId == id && (c.Status == CertificateStatus.Pending || c.Status == CertificateStatus.Issued))
+                .OrderBy(c => c.CertificationIndex).ToListAsync(token);
+            var same = open.FirstOrDefault(c => c.Tier == tier.Value.Name() && c.CertifierPrincipalId == caller.PrincipalId && SignedBy(c) == key.Value.KeyId);
+            if (open.FirstOrDefault(c => c.Status == CertificateStatus.Issued) is { } issued)
+            {
+                return issued == same
+                    ? Draft(issued)
+                    : ProtocolError.Violation("case-phase", $"the case already has certificate {issued.Id} issued at {issued.Tier}; a case has one certificate");
+            }
+            if (same is not null)
+            {
+                return Draft(same);
+            }
+            var certificateId = Ids.New("cert");
+            foreach (var replaced in open)
+            {
+                replaced.Status = CertificateStatus.Withdrawn;
+                replaced.FlagReason = $"replaced by approval {certificateId} at {tier.Value.Name()} before it was signed";
+                uow.Append("certification.withdrawn", new JsonObject
+                {
+                    ["certificate"] = replaced.Id, ["case"] = id, ["tier"] = replaced.Tier, ["replacedBy"] = certificateId,
+                });
+            }
             var model = await uow.Db.Models.FirstAsync(m => m.Id == snap.Version.ModelId, token);
             var developer = await uow.Db.Organisations.FirstAsync(o => o.Id == snap.Case.DeveloperOrganisationId, token);
             var certifierOrg = await uow.Db.Organisations.FirstAsync(o => o.Id == caller.OrganisationId, token);
             var signer = http.RequestServices.GetRequiredService<LedgerSigner>();
-            var certificateId = Ids.New("cert");
             var index = uow.Append("certification.approved", new JsonObject
             {
                 ["certificate"] = certificateId, ["case"] = id, ["manifestDigest"] = snap.Version.ManifestDigest, ["tier"] = tier.Value.Name(),
@@ -155,14 +188,17 @@ public static class CertificateEndpoints
             {
                 return ProtocolError.Forbidden("only the certifier who approved the case signs its certificate", "separation-of-duties");
             }
-            if (certificate.Status != CertificateStatus.Pending)
-            {
-                return ProtocolError.Validation($"certificate {id} is already {certificate.Status}");
-            }
             var envelope = DsseEnvelope.Parse(request.Envelope);
             if (!envelope.IsOk)
             {
                 return envelope.Error!;
+            }
+            if (certificate.Status != CertificateStatus.Pending)
+            {
+                // A repeat of the submission that issued it is answered with the certificate; nothing else is signed again.
+                return certificate.Status == CertificateStatus.Issued && certificate.EnvelopeJson == envelope.Value.ToJson()
+                    ? ToDto(certificate, (await uow.Db.Principals.FirstAsync(p => p.Id == caller.PrincipalId, token)).SigningKeyPem)
+                    : ProtocolError.Violation("case-phase", $"certificate {id} is {certificate.Status}; it can no longer be signed");
             }
             if (envelope.Value.PayloadType != DsseEnvelope.InTotoPayloadType)
             {
@@ -195,6 +231,20 @@ public static class CertificateEndpoints
             return ToDto(certificate, principal.SigningKeyPem);
         }, ct));
     }
+
+    private static CertificationDraftDto Draft(CertificateEntity c) => new()
+    {
+        CertificateId = c.Id, CertificationIndex = c.CertificationIndex, Statement = c.StatementBase64, PayloadType = DsseEnvelope.InTotoPayloadType, Status = c.Status,
+    };
+
+    /// <summary>The key id the drafted statement names for its certifier.</summary>
+    private static string? SignedBy(CertificateEntity c)
+    {
+        var statement = Statements.Parse(Convert.FromBase64String(c.StatementBase64));
+        return statement.IsOk ? statement.Value.Predicate.Certifier.KeyId : null;
+    }
+
+    private static string Short(string keyId) => keyId.Length > 16 ? keyId[..16] + "…" : keyId;
 
     internal static CertificateDto ToDto(CertificateEntity c, string? keyPem) => new()
     {

@@ -159,6 +159,7 @@ public static class ModelEndpoints
     internal static ModelConditionDto ToDto(ConditionEntity c) => new()
     {
         Id = c.Id, ModelVersionId = c.ModelVersionId, Name = c.Name, Kind = c.Kind, ModelName = c.ModelName, Endpoint = c.Endpoint, Description = c.Description,
+        TrainingFileSha256 = c.TrainingFileSha256, FineTuningJobId = c.FineTuningJobId,
     };
 
     /// <summary>
@@ -183,6 +184,10 @@ public static class ModelEndpoints
             {
                 return ProtocolError.Validation($"endpoint '{request.Endpoint}' is not an http(s) URL");
             }
+            if (FineTuneProvenance(request) is { IsOk: false } provenance)
+            {
+                return provenance.Error!;
+            }
             if (await uow.Db.Conditions.AnyAsync(c => c.ModelVersionId == id && c.Name == request.Name, token))
             {
                 return ProtocolError.Validation($"model version {id} already has a condition named '{request.Name}'");
@@ -191,16 +196,48 @@ public static class ModelEndpoints
             {
                 Id = Ids.New("cnd"), ModelVersionId = id, Name = request.Name, Kind = request.Kind, ModelName = request.ModelName,
                 Endpoint = endpoint.ToString(), Description = request.Description, CreatedAt = uow.Now,
+                TrainingFileSha256 = FineTuneProvenance(request).Value, FineTuningJobId = request.FineTuningJobId,
             };
             uow.Db.Conditions.Add(condition);
-            uow.Append("condition.registered", new JsonObject
+            var registered = new JsonObject
             {
                 ["modelVersion"] = id, ["condition"] = condition.Id, ["name"] = condition.Name, ["kind"] = condition.Kind,
                 ["modelName"] = condition.ModelName, ["endpoint"] = condition.Endpoint,
-            });
+            };
+            if (condition.TrainingFileSha256 is not null)
+            {
+                registered["trainingFileSha256"] = condition.TrainingFileSha256;
+            }
+            if (condition.FineTuningJobId is not null)
+            {
+                registered["fineTuningJobId"] = condition.FineTuningJobId;
+            }
+            uow.Append("condition.registered", registered);
             return ToDto(condition);
         }, ct);
         return ApiResults.Created(result, c => $"/api/model-versions/{id}/conditions");
+    }
+
+    /// <summary>
+    /// A fine-tune's provenance (training file digest, job id) is optional and belongs only to kind fine-tuned.
+    /// Returns the digest normalised to "sha256:hex" (or null when absent).
+    /// </summary>
+    private static Result<string?> FineTuneProvenance(RegisterModelConditionRequest request)
+    {
+        if ((request.TrainingFileSha256 is not null || request.FineTuningJobId is not null) && request.Kind != "fine-tuned")
+        {
+            return ProtocolError.Validation("trainingFileSha256 and fineTuningJobId belong to a condition of kind fine-tuned");
+        }
+        if (request.FineTuningJobId is { } job && (string.IsNullOrWhiteSpace(job) || job.Length > 200 || job.Any(char.IsControl)))
+        {
+            return ProtocolError.Validation("fineTuningJobId must be 1–200 printable characters");
+        }
+        if (request.TrainingFileSha256 is null)
+        {
+            return (string?)null;
+        }
+        var digest = Sha256Digest.Parse(request.TrainingFileSha256, "trainingFileSha256");
+        return digest.IsOk ? digest.Value.ToString() : digest.Error!;
     }
 
     private static async Task<Results<Ok<List<ModelConditionDto>>, ProblemHttpResult>> ListConditions(string id, EmbargoDb db, HttpContext http, CancellationToken ct)

@@ -264,4 +264,8 @@ public sealed class ConditionEntity
     public required string Endpoint { get; set; }
     public string? Description { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>Fine-tuned conditions: "sha256:…" of the training file.</summary>
+    public string? TrainingFileSha256 { get; set; }
+    /// <summary>Fine-tuned conditions: the fine-tuning job id at the endpoint.</summary>
+    public string? FineTuningJobId { get; set; }
 }

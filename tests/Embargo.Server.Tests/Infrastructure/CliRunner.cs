@@ -17,10 +17,13 @@ public static class CliRunner
     public static async Task<CliRun> RunAsync(params string[] args)
     {
         var (stdout, stderr) = (Console.Out, Console.Error);
+        // Tables go through Spectre's console, which otherwise keeps the writer it first saw (a disposed one).
+        var ansi = Spectre.Console.AnsiConsole.Console;
         await using var o = new StringWriter();
         await using var e = new StringWriter();
         Console.SetOut(o);
         Console.SetError(e);
+        Spectre.Console.AnsiConsole.Console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(o) });
         try
         {
             var code = await CliApp.RunAsync(args);
@@ -30,6 +33,7 @@ public static class CliRunner
         {
             Console.SetOut(stdout);
             Console.SetError(stderr);
+            Spectre.Console.AnsiConsole.Console = ansi;
         }
     }
 }

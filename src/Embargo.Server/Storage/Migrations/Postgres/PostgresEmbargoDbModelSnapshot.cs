@@ -173,6 +173,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("FineTuningJobId")
+                        .HasColumnType("text");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasColumnType("text");
@@ -187,6 +190,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
 
                     b.Property<string>("Name")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("TrainingFileSha256")
                         .HasColumnType("text");
 
                     b.HasKey("Id");
