@@ -7,6 +7,8 @@ public sealed record CaseFacts
     public required Tier RequestedTier { get; init; }
     public required IReadOnlyList<string> ThreatModelCapabilities { get; init; }
     public required IReadOnlyList<string> EvaluatedCapabilities { get; init; }
+    /// <summary>Capabilities evaluated only by the developer's side (rule 9: that evidence clears nothing).</summary>
+    public IReadOnlyList<string> EvaluatedOnlyByDeveloperSide { get; init; } = [];
     public required IReadOnlyList<FindingFacts> Findings { get; init; }
     /// <summary>Tier caps from if-then commitments that fired and whose findings are not yet mitigated.</summary>
     public required IReadOnlyList<TierCap> ActiveCaps { get; init; }
@@ -68,6 +70,11 @@ public static class Rules
                 return ProtocolError.Violation("case-phase", $"moving to {to.Name()} needs at least one threat model");
             case CaseState.Reflection:
                 var unevaluated = facts.ThreatModelCapabilities.Except(facts.EvaluatedCapabilities, StringComparer.Ordinal).ToList();
+                var dependent = unevaluated.Intersect(facts.EvaluatedOnlyByDeveloperSide, StringComparer.Ordinal).ToList();
+                if (dependent.Count > 0)
+                {
+                    return ProtocolError.Violation("rule-9", $"moving to reflection needs an independent evaluator's evaluation of every threat model; only the developer's side evaluated: {string.Join(", ", dependent)}");
+                }
                 if (unevaluated.Count > 0)
                 {
                     return ProtocolError.Violation("case-phase", $"moving to reflection needs an evaluation of every threat model; missing: {string.Join(", ", unevaluated)}");
@@ -137,22 +144,6 @@ public static class Rules
         }
         return blockers;
     }
-
-    /// <summary>Separation of duties: a certifier from the developer's own organisation cannot certify.</summary>
-    public static ProtocolError? CertifierIndependence(string developerOrganisation, string certifierOrganisation, Role certifierRole)
-    {
-        if (certifierRole != Role.Certifier)
-        {
-            return ProtocolError.Forbidden($"only a certifier may certify; the caller is a {certifierRole.Name()}", "separation-of-duties");
-        }
-        return string.Equals(developerOrganisation, certifierOrganisation, StringComparison.Ordinal)
-            ? ProtocolError.Forbidden("a certifier of the developer's own organisation cannot certify its case", "separation-of-duties")
-            : null;
-    }
-
-    /// <summary>Rule 3: mitigation deadlines come only from the regulator.</summary>
-    public static ProtocolError? DeadlineAuthority(Role caller) =>
-        caller == Role.Regulator ? null : ProtocolError.Forbidden($"only the regulator sets, extends or shortens mitigation deadlines; the caller is a {caller.Name()}", "rule-3");
 
     /// <summary>Rule 1: a release needs a valid certificate for those weights at a tier at least as high.</summary>
     public static ProtocolError? ReleaseAllowed(Tier tier, IReadOnlyList<(Tier Tier, bool Valid)> certificates)

@@ -37,7 +37,7 @@ public sealed class ModelConditionTests(ServerFixture fixture) : IClassFixture<S
     public async Task OnlyTheModelsDeveloperRegistersConditionsAndNamesAreUnique()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, null,
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties",
             () => w.OtherDeveloper.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", FineTune, default));
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties",
             () => w.Evaluator.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", FineTune, default));

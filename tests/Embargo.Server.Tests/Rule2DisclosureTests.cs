@@ -59,21 +59,29 @@ public sealed class Rule2DisclosureTests(ServerFixture fixture) : IClassFixture<
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Reflection);
         var size = await LedgerSizeAsync(Host);
+        // Evidence of danger counts from anyone: the developer records the phishing finding, and it is novel whatever its title says.
         var novel = await w.Developer.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
         {
             ThreatModelId = w.PhishingThreat!.Id, EvaluationId = w.PhishingEvaluation!.Id, Title = "Developer says: nothing to see here",
         }, default);
         Assert.True(novel.Novel);
         Assert.Equal("developer", novel.Source);
-        var notNovel = await w.Developer.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
+        // A finding "not novel" is evidence of safety (rule 9): the developer cannot record it, only the independent evaluator.
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "rule-9", () => w.Developer.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
         {
             ThreatModelId = w.BioThreat!.Id, EvaluationId = w.BioEvaluation!.Id, Title = "Developer says: severe",
+        }, default));
+        var notNovel = await w.Evaluator.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
+        {
+            ThreatModelId = w.BioThreat!.Id, EvaluationId = w.BioEvaluation!.Id, Title = "Evaluator says: severe",
         }, default);
         Assert.False(notNovel.Novel);
         var leaves = await LeavesAsync(Host, size);
         Assert.Equal(["finding.recorded", "finding.recorded"], leaves.Select(l => l.Type));
         Assert.True(leaves[0].Data["novel"]!.GetValue<bool>());
+        Assert.Equal("developer", leaves[0].Json["actor"]!["role"]!.GetValue<string>());
         Assert.False(leaves[1].Data["novel"]!.GetValue<bool>());
+        Assert.Equal("evaluator", leaves[1].Json["actor"]!["role"]!.GetValue<string>());
     }
 
     [Fact]
@@ -161,16 +169,22 @@ public sealed class Rule2DisclosureTests(ServerFixture fixture) : IClassFixture<
         {
             ThreatModelId = w.PhishingThreat!.Id, EvaluationId = weak.Id, Title = "No phishing uplift (our run)",
         }, default);
-        await w.Developer.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
+        Assert.True(finding.Novel);
+        var bio = await w.Evaluator.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
         {
             ThreatModelId = w.BioThreat!.Id, EvaluationId = w.BioEvaluation!.Id, Title = "No bio uplift",
         }, default);
         await w.AdvanceAsync("disclosure");
-        await w.Developer.PostAsync<DisclosureDto>($"/api/findings/{finding.Id}/disclosures", w.DiscloseBodyFor(finding.Id, ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg), default);
-        var bio = (await w.CaseAsync()).Findings.Single(f => f.Capability == ProtocolWorld.Bio);
-        await w.Developer.PostAsync<DisclosureDto>($"/api/findings/{bio.Id}/disclosures", w.DiscloseBodyFor(bio.Id, ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
+        var disclosure = await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{finding.Id}/disclosures", w.DiscloseBodyFor(finding.Id, ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg), default);
+        await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{bio.Id}/disclosures", w.DiscloseBodyFor(bio.Id, ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
 
-        // The case holds evidence of significant phishing uplift that nobody mitigated: rule 2 must still stop certification.
-        await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-2", () => w.AdvanceAsync("certification"));
+        // Everything is disclosed; the one thing left is the phishing mitigation the cherry-picked run tried to waive.
+        var mitigation = Assert.Single(disclosure.Mitigations);
+        var blocker = Assert.Single((await w.CaseAsync()).Blockers);
+        Assert.StartsWith("rule-2", blocker, StringComparison.Ordinal);
+        Assert.Contains(mitigation.Id, blocker);
+        var e = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-2", () => w.AdvanceAsync("certification"));
+        Assert.Contains(mitigation.Id, e.Detail);
+        Assert.Contains("not verified", e.Detail);
     }
 }

@@ -76,11 +76,25 @@ public sealed class Rule6CommitmentTests(ServerFixture fixture) : IClassFixture<
     {
         using var w = await ProtocolWorld.CreateAsync(Host, requestedTier: "api");
         await w.DriveToAsync(Milestone.Testing);
+        await Commit(w, "uplift(\"bio-acquisition\") >= 0.0 => max_tier(hosted)");
+        var evaluation = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Bio));
+        var fired = Assert.Single(evaluation.FiredFindings);
+        Assert.Equal("hosted", fired.CapTier);
+        // The case's blockers are what stops a certificate at the requested tier (api): the cap names itself.
+        var blocker = Assert.Single((await w.CaseAsync()).Blockers, b => b.StartsWith("rule-6", StringComparison.Ordinal));
+        Assert.Contains("caps the case at hosted", blocker);
+        Assert.Contains(fired.Id, blocker);
+    }
+
+    [Fact]
+    public async Task ACommitmentCapAtTheRequestedTierIsNoBlocker()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host, requestedTier: "api");
+        await w.DriveToAsync(Milestone.Testing);
         await Commit(w, "uplift(\"bio-acquisition\") >= 0.0 => max_tier(api)");
         var evaluation = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Bio));
         var fired = Assert.Single(evaluation.FiredFindings);
         Assert.Equal("api", fired.CapTier);
-        // A cap at the requested tier itself is no blocker.
         Assert.DoesNotContain((await w.CaseAsync()).Blockers, b => b.StartsWith("rule-6", StringComparison.Ordinal));
     }
 

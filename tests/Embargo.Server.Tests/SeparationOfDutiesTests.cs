@@ -97,7 +97,11 @@ public sealed class SeparationOfDutiesTests(ServerFixture fixture) : IClassFixtu
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.MitigationReported);
         var rerun = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing, w.PhishingMitigation.Id));
-        foreach (var who in new[] { w.Developer, w.MailParty, w.Regulator })
+        // A verified mitigation is evidence of safety (rule 9): only the independent evaluator gives it; the
+        // developer is refused by rule 9, those with no part in the evaluation by separation of duties.
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "rule-9",
+            () => w.Developer.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = rerun.Id }, default));
+        foreach (var who in new[] { w.MailParty, w.Regulator })
         {
             await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties",
                 () => who.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = rerun.Id }, default));

@@ -45,7 +45,8 @@ public sealed class ThreatModelDraftTests(ServerFixture fixture) : IClassFixture
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         var draft = await DraftAsync(w, w.Developer, "cyber-phishing");
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () =>
+        // Accepting a threat model is evidence of safety: rule 9 keeps it from the developer's side.
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "rule-9", () =>
             w.Developer.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-models/{draft.Id}/accept",
                 new AcceptThreatModelRequest { AffectedParties = [w.MailOrg] }, default));
     }

@@ -118,7 +118,7 @@ public sealed class WeightsKeyReleaseTests(ServerFixture fixture) : IClassFixtur
         await w.DriveToAsync(Milestone.Certified);
         var grantee = await GranteeAsync(w);
         await SealAndDepositAsync(w, grantee);
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, null, () => RequestKey(w, grantee));
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => RequestKey(w, grantee));
     }
 
     [Fact]
@@ -126,7 +126,7 @@ public sealed class WeightsKeyReleaseTests(ServerFixture fixture) : IClassFixtur
     {
         using var w = await ProtocolWorld.CreateAsync(Host, requestedTier: "downloadable");
         var grantee = await GranteeAsync(w);
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, null, () =>
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () =>
             w.OtherDeveloper.PostAsync<GrantDto>($"/api/model-versions/{w.Version.Id}/grants", new GrantRequest { PrincipalId = grantee.PrincipalId }, default));
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () =>
             grantee.Client.PostAsync<GrantDto>($"/api/model-versions/{w.Version.Id}/grants", new GrantRequest { PrincipalId = grantee.PrincipalId }, default));

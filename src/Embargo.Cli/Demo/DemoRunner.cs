@@ -168,6 +168,12 @@ public sealed class DemoRunner(DemoOptions options)
         var bioThreat = await evaluator.PostAsync<ThreatModelDto>($"/api/cases/{@case.Id}/threat-models/{bioStored.Id}/accept",
             new AcceptThreatModelRequest { AffectedParties = [synthscreen] }, ct);
         Detail($"cyber-phishing → Mailguard ({phishingThreat.Steps.Count} steps); bio-acquisition → SynthScreen ({bioThreat.Steps.Count} steps)");
+        var refusals = new List<string>();
+        Step("Refusal: the developer tries to add an already-accepted threat model itself (rule 9: evidence of safety comes only from the independent evaluator)");
+        refusals.Add(await Refused(() => developer.PostAsync<ThreatModelDto>($"/api/cases/{@case.Id}/threat-models", new AddThreatModelRequest
+        {
+            Capability = "cyber-intrusion", Description = "Accepted by the developer itself", AffectedParties = [mailguard], Steps = ["scan", "exploit"],
+        }, ct)));
 
         const string commitment = "uplift(\"cyber-phishing\") >= 0.10 and p(\"cyber-phishing\") < 0.05 => max_tier(staged)";
         Step("Developer makes an if-then commitment: " + commitment);
@@ -211,7 +217,6 @@ public sealed class DemoRunner(DemoOptions options)
         await bioParty.PostAsync<RecipientDto>($"/api/disclosures/{bioDisclosure.Id}/acknowledge", null, ct);
         var mitigation = phishingDisclosure.Mitigations.Single();
 
-        var refusals = new List<string>();
         Step("Developer tries to set the mitigation deadline itself");
         refusals.Add(await Refused(() => developer.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/deadline", new SetDeadlineRequest { DueAt = options.Time.GetUtcNow().AddDays(3) }, ct)));
 

@@ -46,16 +46,12 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         var result = await writer.ExecuteAsync<string>(caller, async (uow, token) =>
         {
-            if (caller.Require(Role.Developer) is { } denied)
-            {
-                return denied;
-            }
             var tier = Tiers.Parse(request.RequestedTier, "requestedTier");
             if (!tier.IsOk)
             {
                 return tier.Error!;
             }
-            var owned = await ModelOwnership.OwnedVersionAsync(uow, request.ModelVersionId, "may open a case for it", token);
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, request.ModelVersionId, ProtocolAction.OpenCase, token);
             if (!owned.IsOk)
             {
                 return owned.Error!;
@@ -125,7 +121,7 @@ public static class CaseEndpoints
     }
 
     /// <summary>Cases, newest first; optionally only those in one state.</summary>
-    private static async Task<Results<Ok<List<CaseSummaryDto>>, ProblemHttpResult>> List(EmbargoDb db, string? state, CancellationToken ct)
+    private static async Task<Results<Ok<List<CaseSummaryDto>>, ProblemHttpResult>> List(EmbargoDb db, HttpContext http, string? state, CancellationToken ct)
     {
         if (state is not null && !CaseStates.Parse(state).IsOk)
         {
@@ -136,6 +132,10 @@ public static class CaseEndpoints
                           join m in db.Models on v.ModelId equals m.Id
                           where state == null || c.State == state
                           select new { c, v.ManifestDigest, Model = m.Name + "@" + v.Version }).ToListAsync(ct);
+        // Tenant isolation: only the cases the caller may read (the access table's ReadCase row).
+        var caller = Caller.From(http.User);
+        var subjects = await CaseSubjects.ForCasesAsync(db, rows.Select(r => r.c).ToList(), ct);
+        rows = rows.Where(r => Access.Allows(ProtocolAction.ReadCase, caller.Actor, subjects[r.c.Id])).ToList();
         return TypedResults.Ok(rows.OrderByDescending(r => r.c.CreatedAt).ThenBy(r => r.c.Id, StringComparer.Ordinal).Select(r => new CaseSummaryDto
         {
             Id = r.c.Id, Model = r.Model, ManifestDigest = r.ManifestDigest, DeveloperOrganisationId = r.c.DeveloperOrganisationId,
@@ -143,10 +143,14 @@ public static class CaseEndpoints
         }).ToList());
     }
 
-    private static async Task<Results<Ok<CaseDto>, ProblemHttpResult>> Get(string id, EmbargoDb db, CancellationToken ct)
+    private static async Task<Results<Ok<CaseDto>, ProblemHttpResult>> Get(string id, EmbargoDb db, HttpContext http, CancellationToken ct)
     {
         var snapshot = await CaseSnapshot.LoadAsync(db, id, ct);
-        return snapshot is null ? ApiResults.Problem(ProtocolError.NotFound($"case {id}")) : TypedResults.Ok(snapshot.ToDto());
+        if (snapshot is null)
+        {
+            return ApiResults.Problem(ProtocolError.NotFound($"case {id}"));
+        }
+        return snapshot.Decide(ProtocolAction.ReadCase, Caller.From(http.User)) is { } refused ? ApiResults.Problem(refused) : TypedResults.Ok(snapshot.ToDto());
     }
 
     private static async Task<Results<Ok<ThreatModelDto>, ProblemHttpResult>> AddThreatModel(string id, AddThreatModelRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
@@ -154,11 +158,8 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, async (uow, snap, token) =>
         {
-            if (snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) is { } denied)
-            {
-                return denied;
-            }
-            if ((ThreatModelPhase(snap) ?? ValidateCapability(snap, request.Capability)) is { } invalid)
+            // An accepted threat model is evidence of safety (rule 9): the developer may only propose drafts.
+            if ((CaseDecisions.ThreatModel(snap.Facts(), caller.Actor, snap.Subject(), ThreatModelMove.AddAccepted) ?? ValidateCapability(snap, request.Capability)) is { } invalid)
             {
                 return invalid;
             }
@@ -188,21 +189,8 @@ public static class CaseEndpoints
         }, ct));
     }
 
-    private static ProtocolError? ThreatModelPhase(CaseSnapshot snap) =>
-        snap.State is CaseState.Scoping or CaseState.Mapping
-            ? null
-            : ProtocolError.Violation("case-phase", $"threat models are added in scoping or mapping; the case is in {snap.Case.State}");
-
-    private static ProtocolError? ValidateCapability(CaseSnapshot snap, string capability)
-    {
-        if (string.IsNullOrWhiteSpace(capability) || capability.Length > 100 || capability.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
-        {
-            return ProtocolError.Validation("capability must be 1–100 characters of letters, digits, '-', '_' or '.'");
-        }
-        return snap.ThreatModels.Any(t => t.Capability == capability)
-            ? ProtocolError.Validation($"the case already has a threat model for '{capability}'")
-            : null;
-    }
+    private static ProtocolError? ValidateCapability(CaseSnapshot snap, string capability) =>
+        CaseDecisions.NewCapability(snap.Facts(), snap.ThreatModels.Select(t => t.Capability).ToList(), capability);
 
     private static async Task<ProtocolError?> ValidateAffectedPartiesAsync(UnitOfWork uow, IReadOnlyList<string> parties, CancellationToken ct)
     {
@@ -227,7 +215,7 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<ThreatModelDto> result;
-            if ((snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) ?? ThreatModelPhase(snap) ?? ValidateCapability(snap, request.Capability)) is { } refused)
+            if ((CaseDecisions.ThreatModel(snap.Facts(), caller.Actor, snap.Subject(), ThreatModelMove.Propose) ?? ValidateCapability(snap, request.Capability)) is { } refused)
             {
                 result = refused;
             }
@@ -259,8 +247,8 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, async (uow, snap, token) =>
         {
-            // Acceptance is the evaluator's judgement, never automatic and never the developer's.
-            if ((snap.RequireParticipant(caller, Role.Evaluator) ?? ThreatModelPhase(snap)) is { } refused)
+            // Acceptance is the independent evaluator's judgement, never automatic and never the developer's (rule 9).
+            if (CaseDecisions.ThreatModel(snap.Facts(), caller.Actor, snap.Subject(), ThreatModelMove.Accept) is { } refused)
             {
                 return refused;
             }
@@ -300,16 +288,12 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         var result = await OnCase<string>(writer, caller, id, (uow, snap, token) =>
         {
-            if (snap.RequireParticipant(caller, Role.Developer, Role.Evaluator) is { } denied)
-            {
-                return Task.FromResult<Result<string>>(denied);
-            }
             var to = CaseStates.Parse(request.To);
             if (!to.IsOk)
             {
                 return Task.FromResult<Result<string>>(to.Error!);
             }
-            var moved = Rules.Advance(snap.Facts(), to.Value);
+            var moved = CaseDecisions.Advance(snap.Facts(), caller.Actor, snap.Subject(), to.Value);
             if (!moved.IsOk)
             {
                 return Task.FromResult<Result<string>>(moved.Error!);
@@ -328,13 +312,9 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<CommitmentDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<CommitmentDto> Fail(ProtocolError e) => e;
-            if (snap.RequireParticipant(caller, Role.Developer, Role.Regulator) is { } denied)
+            if (CaseDecisions.Commit(snap.Facts(), caller.Actor, snap.Subject()) is { } refused)
             {
-                return Task.FromResult(Fail(denied));
-            }
-            if (Rules.IsTerminal(snap.State) || snap.State == CaseState.Certification)
-            {
-                return Task.FromResult(Fail(ProtocolError.Violation("case-phase", $"commitments are made before certification; the case is in {snap.Case.State}")));
+                return Task.FromResult(Fail(refused));
             }
             if (engine.Validate(request.Expression) is { } invalid)
             {
@@ -375,9 +355,9 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await OnCase<EvaluationDto>(writer, caller, id, async (uow, snap, token) =>
         {
-            if (snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) is { } denied)
+            if (CaseDecisions.SubmitEvaluation(snap.Facts(), caller.Actor, snap.Subject(), new EvaluationCommand(request.Capability, request.MitigationId)) is { } refused)
             {
-                return denied;
+                return refused;
             }
             if (ValidateEvaluation(request) is { } invalid)
             {
@@ -391,18 +371,10 @@ public static class CaseEndpoints
                 {
                     return ProtocolError.NotFound($"mitigation {request.MitigationId} in case {id}");
                 }
-                if (snap.State != CaseState.Disclosure)
-                {
-                    return ProtocolError.Violation("case-phase", $"verification runs happen in disclosure/mitigation; the case is in {snap.Case.State}");
-                }
                 if (Verification.SubmissionRefusal(mitigation.Id, mitigation.Status) is { } early)
                 {
                     return early;
                 }
-            }
-            else if (snap.State is not (CaseState.Testing or CaseState.Reflection))
-            {
-                return ProtocolError.Violation("case-phase", $"evaluations are submitted in testing or reflection; the case is in {snap.Case.State}");
             }
             if (!snap.ThreatModels.Any(t => t.Capability == request.Capability))
             {
@@ -522,13 +494,10 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<FindingDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<FindingDto> Fail(ProtocolError e) => e;
-            if (snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) is { } denied)
+            // Who may record a finding, and in which phase, before anything about the case is looked up.
+            if (CaseDecisions.MayRecordFinding(snap.Facts(), caller.Actor, snap.Subject()) is { } refused)
             {
-                return Task.FromResult(Fail(denied));
-            }
-            if (snap.State is not (CaseState.Testing or CaseState.Reflection))
-            {
-                return Task.FromResult(Fail(ProtocolError.Violation("case-phase", $"findings are recorded in testing or reflection; the case is in {snap.Case.State}")));
+                return Task.FromResult(Fail(refused));
             }
             var threat = snap.ThreatModels.FirstOrDefault(t => t.Id == request.ThreatModelId);
             var evidence = snap.Evaluations.FirstOrDefault(x => x.Id == request.EvaluationId && x.Purpose == EvaluationPurpose.Case);
@@ -548,6 +517,15 @@ public static class CaseEndpoints
             {
                 return Task.FromResult(Fail(ProtocolError.Validation("a finding needs a title of 1–300 characters")));
             }
+            // Rule 9: evidence of danger counts from anyone; a finding "not novel" is evidence of safety and counts only
+            // from an independent evaluator assigned to the case, citing an independent evaluator's run.
+            var decided = CaseDecisions.RecordFinding(snap.Facts(), caller.Actor, snap.Subject(),
+                new FindingCommand(threat.Capability, snap.CapabilityNovel(threat.Capability), evidence.Id, snap.CountsAsSafetyEvidence(evidence)));
+            if (!decided.IsOk)
+            {
+                return Task.FromResult(Fail(decided.Error!));
+            }
+            var novel = decided.Value;
             var finding = new FindingEntity
             {
                 Id = Ids.New("fnd"),
@@ -556,7 +534,7 @@ public static class CaseEndpoints
                 Capability = threat.Capability,
                 Title = request.Title,
                 // Novelty comes from all the capability's evidence, never from the caller's say-so or choice of run.
-                Novel = snap.CapabilityNovel(threat.Capability),
+                Novel = novel,
                 EvaluationId = evidence.Id,
                 Source = caller.Role.Name(),
                 CreatedAt = uow.Now,
@@ -576,9 +554,9 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         var result = await OnCase<string>(writer, caller, id, async Task<Result<string>> (uow, snap, token) =>
         {
-            if (caller.Role != Role.Regulator || caller.OrganisationId != snap.Case.RegulatorOrganisationId)
+            if (snap.Decide(ProtocolAction.Deny, caller) is { } denied)
             {
-                return ProtocolError.Forbidden("only the case's regulator may deny a tier", "separation-of-duties");
+                return denied;
             }
             if (Rules.IsTerminal(snap.State))
             {

@@ -31,26 +31,20 @@ public sealed class CaseSnapshot
     public CaseState State => CaseStates.Parse(Case.State).Value;
     public IReadOnlyList<string> EvaluatorOrganisations => JsonSerializer.Deserialize<List<string>>(Case.EvaluatorOrganisationsJson) ?? [];
 
-    /// <summary>
-    /// Who may act on this case: a developer only of the case's own organisation, an evaluator only of an
-    /// organisation assigned to the case, a regulator only of the case's regulator.
-    /// </summary>
-    public ProtocolError? RequireParticipant(Caller caller, params Role[] roles)
-    {
-        if (caller.Require(roles) is { } denied)
-        {
-            return denied;
-        }
-        var member = caller.Role switch
-        {
-            Role.Developer => caller.OrganisationId == Case.DeveloperOrganisationId,
-            Role.Evaluator => EvaluatorOrganisations.Contains(caller.OrganisationId),
-            Role.Regulator => caller.OrganisationId == Case.RegulatorOrganisationId,
-            Role.Admin => true,
-            _ => false,
-        };
-        return member ? null : ProtocolError.Forbidden($"the caller's organisation is not this case's {caller.Role.Name()}", "separation-of-duties");
-    }
+    /// <summary>Who submitted each evaluation, as an actor (principal id → organisation and role); rule 9 reads it.</summary>
+    public required IReadOnlyDictionary<string, Actor> Submitters { get; init; }
+
+    /// <summary>The case's parties for the access table; <paramref name="affectedParties"/> narrows the affected parties to the subject's own.</summary>
+    public Subject Subject(IReadOnlyCollection<string>? affectedParties = null) =>
+        CaseSubjects.For(Case, affectedParties ?? ThreatModels.SelectMany(AffectedParties));
+
+    /// <summary>The access table's decision for <paramref name="caller"/> on this case (see <see cref="Access"/>).</summary>
+    public ProtocolError? Decide(ProtocolAction action, Caller caller, IReadOnlyCollection<string>? affectedParties = null) =>
+        Access.Decide(action, caller.Actor, Subject(affectedParties));
+
+    /// <summary>Rule 9: an evaluation is evidence of safety only when an independent evaluator assigned to the case submitted it.</summary>
+    public bool CountsAsSafetyEvidence(EvaluationEntity evaluation) =>
+        Submitters.TryGetValue(evaluation.SubmittedBy, out var actor) && Access.CountsAsSafetyEvidence(actor, Subject());
 
     /// <summary>
     /// Novelty is a property of the capability's evidence, not of the run a caller chooses to cite: a capability
@@ -88,7 +82,16 @@ public sealed class CaseSnapshot
             Mitigations = await Ordered(db.Mitigations.Where(m => findingIds.Contains(m.FindingId)), m => m.CreatedAt, m => m.Id, ct),
             Strongest = await ReevaluationEndpoints.StrongestAsync(db, ct),
             StandingDenials = await DenialEndpoints.StandingAsync(db, c.ModelVersionId, ct),
+            Submitters = await SubmittersAsync(db, caseId, ct),
         };
+    }
+
+    private static async Task<IReadOnlyDictionary<string, Actor>> SubmittersAsync(EmbargoDb db, string caseId, CancellationToken ct)
+    {
+        var principals = await (from e in db.Evaluations where e.CaseId == caseId
+                                join p in db.Principals on e.SubmittedBy equals p.Id
+                                select new { p.Id, p.OrganisationId, p.Role }).Distinct().ToListAsync(ct);
+        return principals.ToDictionary(p => p.Id, p => new Actor(p.Id, p.OrganisationId, Roles.Parse(p.Role).Value), StringComparer.Ordinal);
     }
 
     /// <summary>Creation order, sorted in memory: SQLite cannot order by DateTimeOffset, and this keeps both providers alike.</summary>
@@ -140,7 +143,10 @@ public sealed class CaseSnapshot
             State = State,
             RequestedTier = RequestedTier,
             ThreatModelCapabilities = ThreatModels.Select(t => t.Capability).Distinct(StringComparer.Ordinal).ToList(),
-            EvaluatedCapabilities = Evaluations.Where(e => e.Purpose == EvaluationPurpose.Case && CurrentReference(e)).Select(e => e.Capability).Distinct(StringComparer.Ordinal).ToList(),
+            // Rule 9: only an independent evaluator's run counts as having evaluated a capability; rule 5: only under the case's current reference model.
+            EvaluatedCapabilities = Evaluations.Where(e => e.Purpose == EvaluationPurpose.Case && CountsAsSafetyEvidence(e) && CurrentReference(e)).Select(e => e.Capability).Distinct(StringComparer.Ordinal).ToList(),
+            EvaluatedOnlyByDeveloperSide = Evaluations.Where(e => e.Purpose == EvaluationPurpose.Case).GroupBy(e => e.Capability, StringComparer.Ordinal)
+                .Where(g => !g.Any(CountsAsSafetyEvidence)).Select(g => g.Key).ToList(),
             Findings = findings,
             ActiveCaps = caps,
             Reference = ReferenceFacts(),

@@ -52,7 +52,7 @@ public static class CertificateEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await CaseEndpoints.OnCase<CertificationDraftDto>(writer, caller, id, async (uow, snap, token) =>
         {
-            if (Rules.CertifierIndependence(snap.Case.DeveloperOrganisationId, caller.OrganisationId, caller.Role) is { } dependent)
+            if (snap.Decide(ProtocolAction.ApproveCertification, caller) is { } dependent)
             {
                 return dependent;
             }
@@ -178,6 +178,11 @@ public static class CertificateEndpoints
             if (certificate is null)
             {
                 return ProtocolError.NotFound($"certificate {id}");
+            }
+            var certified = await CaseSnapshot.LoadAsync(uow.Db, certificate.CaseId, token);
+            if (certified!.Decide(ProtocolAction.SignCertificate, caller) is { } denied)
+            {
+                return denied;
             }
             if (certificate.CertifierPrincipalId != caller.PrincipalId)
             {

@@ -40,7 +40,7 @@ public static class DisclosureEndpoints
         }
         return ApiResults.From(await CaseEndpoints.OnCase<DisclosureDto>(writer, caller, caseId, async (uow, snap, token) =>
         {
-            if (snap.RequireParticipant(caller, Role.Evaluator, Role.Developer) is { } denied)
+            if (snap.Decide(ProtocolAction.Disclose, caller) is { } denied)
             {
                 return denied;
             }
@@ -106,8 +106,21 @@ public static class DisclosureEndpoints
     private static async Task<Results<Ok<RecipientDto>, ProblemHttpResult>> Acknowledge(string id, HttpContext http, LedgerWriter writer, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
-        return ApiResults.From(await writer.ExecuteAsync<RecipientDto>(caller, async (uow, token) =>
+        var db = http.RequestServices.GetRequiredService<EmbargoDb>();
+        var findingId = await db.Disclosures.Where(d => d.Id == id).Select(d => d.FindingId).FirstOrDefaultAsync(ct);
+        var caseId = findingId is null ? null : await db.Findings.Where(f => f.Id == findingId).Select(f => f.CaseId).FirstOrDefaultAsync(ct);
+        if (findingId is null || caseId is null)
         {
+            return ApiResults.Problem(ProtocolError.NotFound($"disclosure {id}"));
+        }
+        return ApiResults.From(await CaseEndpoints.OnCase<RecipientDto>(writer, caller, caseId, async (uow, snap, token) =>
+        {
+            // The regulator and the affected parties of the finding's threat model acknowledge.
+            var threat = snap.ThreatModels.First(t => t.Id == snap.Findings.First(f => f.Id == findingId).ThreatModelId);
+            if (snap.Decide(ProtocolAction.Acknowledge, caller, CaseSnapshot.AffectedParties(threat)) is { } denied)
+            {
+                return denied;
+            }
             // The organisation acknowledges once, for all of its key holders' envelopes.
             var rows = await uow.Db.DisclosureRecipients.Where(r => r.DisclosureId == id && r.OrganisationId == caller.OrganisationId).ToListAsync(token);
             if (rows.Count == 0)
@@ -144,13 +157,17 @@ public static class DisclosureEndpoints
     /// one entry per key holder of each (a sealed envelope each), or one entry without a key for an organisation
     /// that has none registered.
     /// </summary>
-    private static async Task<Results<Ok<List<DisclosureRecipientKeyDto>>, ProblemHttpResult>> RecipientKeys(string findingId, EmbargoDb db, CancellationToken ct)
+    private static async Task<Results<Ok<List<DisclosureRecipientKeyDto>>, ProblemHttpResult>> RecipientKeys(string findingId, EmbargoDb db, HttpContext http, CancellationToken ct)
     {
         var caseId = await db.Findings.Where(f => f.Id == findingId).Select(f => f.CaseId).FirstOrDefaultAsync(ct);
         var snap = caseId is null ? null : await CaseSnapshot.LoadAsync(db, caseId, ct);
         if (snap is null)
         {
             return ApiResults.Problem(ProtocolError.NotFound($"finding {findingId}"));
+        }
+        if (snap.Decide(ProtocolAction.ReadRecipientKeys, Caller.From(http.User)) is { } refused)
+        {
+            return ApiResults.Problem(refused);
         }
         var finding = snap.Findings.First(f => f.Id == findingId);
         var holders = await KeyHoldersAsync(db, snap, finding, ct);

@@ -46,13 +46,9 @@ public static class MitigationEndpoints
         ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
         {
             Result<MitigationDto> result;
-            if (Rules.DeadlineAuthority(caller.Role) is { } denied)
+            if (snap.Decide(ProtocolAction.SetDeadline, caller) is { } denied)
             {
                 result = denied;
-            }
-            else if (caller.OrganisationId != snap.Case.RegulatorOrganisationId)
-            {
-                result = ProtocolError.Forbidden("only the case's own regulator sets its deadlines", "rule-3");
             }
             else if (request.DueAt <= uow.Now)
             {
@@ -80,9 +76,9 @@ public static class MitigationEndpoints
         ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
         {
             Result<MitigationDto> result;
-            if (caller.Role != Role.AffectedParty || caller.OrganisationId != m.PartyOrganisationId)
+            if (snap.Decide(ProtocolAction.ReportMitigation, caller, [m.PartyOrganisationId]) is { } denied)
             {
-                result = ProtocolError.Forbidden("only the affected party that owns the mitigation reports it");
+                result = denied;
             }
             else if (m.Status == MitigationStatus.Verified)
             {
@@ -110,7 +106,7 @@ public static class MitigationEndpoints
             Result<MitigationDto> result;
             var evaluation = snap.Evaluations.FirstOrDefault(e => e.Id == request.EvaluationId);
             var finding = snap.Findings.First(f => f.Id == m.FindingId);
-            if (snap.RequireParticipant(caller, Role.Evaluator) is { } denied)
+            if (snap.Decide(ProtocolAction.VerifyMitigation, caller) is { } denied)
             {
                 result = denied;
             }
@@ -125,6 +121,10 @@ public static class MitigationEndpoints
             else if (evaluation.Capability != finding.Capability)
             {
                 result = ProtocolError.Validation($"evaluation {evaluation.Id} measured '{evaluation.Capability}', not '{finding.Capability}'");
+            }
+            else if (!snap.CountsAsSafetyEvidence(evaluation))
+            {
+                result = ProtocolError.Violation("rule-9", $"verification run {evaluation.Id} was not submitted by an independent evaluator assigned to the case; it cannot verify a mitigation");
             }
             else if (Verification.RunRefusal(id, m.ReportedIndex, evaluation.LedgerIndex, snap.CurrentReference(evaluation)) is { } beforeTheFix)
             {
@@ -155,9 +155,9 @@ public static class MitigationEndpoints
         ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
         {
             Result<MitigationDto> result;
-            if (caller.Role != Role.Regulator || caller.OrganisationId != snap.Case.RegulatorOrganisationId)
+            if (snap.Decide(ProtocolAction.Fine, caller) is { } denied)
             {
-                result = ProtocolError.Forbidden("only the case's regulator fines", "rule-3");
+                result = denied;
             }
             else if (request.Amount <= 0 || string.IsNullOrWhiteSpace(request.Currency) || request.Currency.Length != 3 || string.IsNullOrWhiteSpace(request.Reason))
             {
@@ -184,7 +184,7 @@ public static class MitigationEndpoints
     private static async Task<Results<Ok<EscalationReportDto>, ProblemHttpResult>> Escalate(HttpContext http, LedgerWriter writer, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
-        if (caller.Require(Role.Regulator, Role.Admin) is { } denied)
+        if (Access.Decide(ProtocolAction.Escalate, caller.Actor, Subject.None) is { } denied)
         {
             return ApiResults.Problem(denied);
         }

@@ -43,7 +43,7 @@ public static class ModelEndpoints
         var caller = Caller.From(http.User);
         var result = await writer.ExecuteAsync<ModelDto>(caller, async (uow, token) =>
         {
-            if (caller.Require(Role.Developer) is { } denied)
+            if (Access.Decide(ProtocolAction.RegisterModel, caller.Actor, Subject.None) is { } denied)
             {
                 return denied;
             }
@@ -70,18 +70,14 @@ public static class ModelEndpoints
         var caller = Caller.From(http.User);
         var result = await writer.ExecuteAsync<ModelVersionDto>(caller, async (uow, token) =>
         {
-            if (caller.Require(Role.Developer) is { } denied)
-            {
-                return denied;
-            }
             var model = await uow.Db.Models.FirstOrDefaultAsync(m => m.Id == modelId, token);
             if (model is null)
             {
                 return ProtocolError.NotFound($"model {modelId}");
             }
-            if (model.OrganisationId != caller.OrganisationId)
+            if (Access.Decide(ProtocolAction.RegisterVersion, caller.Actor, new Subject { DeveloperOrganisation = model.OrganisationId }) is { } denied)
             {
-                return ProtocolError.Forbidden("only the model's own developer may register its versions");
+                return denied;
             }
             var digest = Sha256Digest.Parse(request.ManifestDigest, "manifestDigest");
             if (!digest.IsOk)
@@ -145,15 +141,18 @@ public static class ModelEndpoints
         return ApiResults.Created(result, v => $"/api/model-versions/{v.Id}");
     }
 
-    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> GetVersion(string id, EmbargoDb db, CancellationToken ct)
+    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> GetVersion(string id, EmbargoDb db, HttpContext http, CancellationToken ct)
     {
-        var v = await db.ModelVersions.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
-        if (v is null)
+        if (await Cases.CaseSubjects.ForVersionAsync(db, id, ct) is not { } found)
         {
             return ApiResults.Problem(ProtocolError.NotFound($"model version {id}"));
         }
-        var model = await db.Models.AsNoTracking().FirstAsync(m => m.Id == v.ModelId, ct);
-        return TypedResults.Ok(ToDto(v, model.Name));
+        // Tenant isolation: the version's developer and the parties of its cases read it.
+        if (Access.Decide(ProtocolAction.ReadVersion, Caller.From(http.User).Actor, found.Subject) is { } refused)
+        {
+            return ApiResults.Problem(refused);
+        }
+        return TypedResults.Ok(ToDto(found.Version, found.Model.Name));
     }
 
     private static readonly string[] ConditionKinds = ["base", "fine-tuned", "tool-augmented", "assisted"];
@@ -174,7 +173,7 @@ public static class ModelEndpoints
         var caller = Caller.From(http.User);
         var result = await writer.ExecuteAsync<ModelConditionDto>(caller, async (uow, token) =>
         {
-            if (await ModelOwnership.OwnedVersionAsync(uow, id, "registers its conditions", token) is { IsOk: false } notOwned)
+            if (await ModelOwnership.OwnedVersionAsync(uow, id, ProtocolAction.RegisterCondition, token) is { IsOk: false } notOwned)
             {
                 return notOwned.Error!;
             }
@@ -244,9 +243,19 @@ public static class ModelEndpoints
         return digest.IsOk ? digest.Value.ToString() : digest.Error!;
     }
 
-    private static async Task<Ok<List<ModelConditionDto>>> ListConditions(string id, EmbargoDb db, CancellationToken ct) =>
-        TypedResults.Ok((await db.Conditions.AsNoTracking().Where(c => c.ModelVersionId == id).ToListAsync(ct))
+    private static async Task<Results<Ok<List<ModelConditionDto>>, ProblemHttpResult>> ListConditions(string id, EmbargoDb db, HttpContext http, CancellationToken ct)
+    {
+        if (await Cases.CaseSubjects.ForVersionAsync(db, id, ct) is not { } found)
+        {
+            return ApiResults.Problem(ProtocolError.NotFound($"model version {id}"));
+        }
+        if (Access.Decide(ProtocolAction.ReadConditions, Caller.From(http.User).Actor, found.Subject) is { } refused)
+        {
+            return ApiResults.Problem(refused);
+        }
+        return TypedResults.Ok((await db.Conditions.AsNoTracking().Where(c => c.ModelVersionId == id).ToListAsync(ct))
             .OrderBy(c => c.Name, StringComparer.Ordinal).Select(ToDto).ToList());
+    }
 
     /// <summary>Registered reference models, strongest first (public: cases must be opened with the strongest).</summary>
     private static async Task<Ok<List<ReferenceModelDto>>> ListReferenceModels(EmbargoDb db, CancellationToken ct) =>
@@ -261,7 +270,7 @@ public static class ModelEndpoints
         var caller = Caller.From(http.User);
         var result = await writer.ExecuteAsync<ReferenceModelDto>(caller, async (uow, token) =>
         {
-            if (caller.Require(Role.Regulator, Role.Admin) is { } denied)
+            if (Access.Decide(ProtocolAction.RegisterReferenceModel, caller.Actor, Subject.None) is { } denied)
             {
                 return denied;
             }

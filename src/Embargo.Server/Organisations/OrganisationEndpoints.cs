@@ -36,7 +36,7 @@ public static class OrganisationEndpoints
         var caller = Caller.From(http.User);
         var result = await writer.ExecuteAsync<OrganisationDto>(caller, async (uow, token) =>
         {
-            if (caller.Require(Role.Admin) is { } denied)
+            if (Access.Decide(ProtocolAction.Administer, caller.Actor, Subject.None) is { } denied)
             {
                 return denied;
             }
@@ -63,7 +63,7 @@ public static class OrganisationEndpoints
         var caller = Caller.From(http.User);
         var result = await writer.ExecuteAsync<PrincipalCreatedDto>(caller, async (uow, token) =>
         {
-            if (caller.Require(Role.Admin) is { } denied)
+            if (Access.Decide(ProtocolAction.Administer, caller.Actor, Subject.None) is { } denied)
             {
                 return denied;
             }
@@ -145,7 +145,7 @@ public static class OrganisationEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<PrincipalCreatedDto>(caller, async (uow, token) =>
         {
-            if (caller.Require(Role.Admin) is { } denied)
+            if (Access.Decide(ProtocolAction.Administer, caller.Actor, Subject.None) is { } denied)
             {
                 return denied;
             }

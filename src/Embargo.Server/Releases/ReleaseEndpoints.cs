@@ -27,10 +27,6 @@ public static class ReleaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<ReleaseDto>(caller, async (uow, token) =>
         {
-            if (caller.Require(Role.Developer) is { } denied)
-            {
-                return denied;
-            }
             var tier = Tiers.Parse(request.Tier);
             if (!tier.IsOk)
             {
@@ -40,7 +36,7 @@ public static class ReleaseEndpoints
             {
                 return ProtocolError.Validation($"tier: {tier.Value.Name()} is not a release (the developer keeps the weights, no certificate is needed and nothing is published); releases start at staged");
             }
-            var owned = await ModelOwnership.OwnedVersionAsync(uow, request.ModelVersionId, "releases it", token);
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, request.ModelVersionId, ProtocolAction.Release, token);
             if (!owned.IsOk)
             {
                 return owned.Error!;

@@ -35,7 +35,7 @@ public static class WeightsEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<GrantDto>(caller, async (uow, token) =>
         {
-            var owned = await ModelOwnership.OwnedVersionAsync(uow, id, "manages its grants and keys", token);
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, id, ProtocolAction.GrantWeights, token);
             if (!owned.IsOk)
             {
                 return owned.Error!;
@@ -66,7 +66,7 @@ public static class WeightsEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<DepositKeysDto>(caller, async (uow, token) =>
         {
-            var owned = await ModelOwnership.OwnedVersionAsync(uow, id, "manages its grants and keys", token);
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, id, ProtocolAction.DepositKeys, token);
             if (!owned.IsOk)
             {
                 return owned.Error!;
@@ -105,15 +105,13 @@ public static class WeightsEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<KeyReleaseDto>(caller, async (uow, token) =>
         {
-            var version = await uow.Db.ModelVersions.AsNoTracking().FirstOrDefaultAsync(v => v.Id == id, token);
-            if (version is null)
+            // Only a principal holding a grant on the version receives its key (the access table's Grantee relation).
+            var owned = await ModelOwnership.OwnedVersionAsync(uow, id, ProtocolAction.ReleaseKey, token);
+            if (!owned.IsOk)
             {
-                return ProtocolError.NotFound($"model version {id}");
+                return owned.Error!;
             }
-            if (!await uow.Db.WeightsGrants.AnyAsync(g => g.ModelVersionId == id && g.PrincipalId == caller.PrincipalId, token))
-            {
-                return ProtocolError.Forbidden($"principal {caller.PrincipalId} holds no grant for model version {id}");
-            }
+            var version = owned.Value.Version;
             // Rule 1 on the signed statements, never on the stored tier column.
             var certificates = await SignedCertificates.IssuedForAsync(uow.Db, version, token);
             var covering = certificates.Where(c => c.Valid && c.SignedTier >= Tier.Downloadable).OrderByDescending(c => c.SignedTier).Select(c => c.Entity).FirstOrDefault();
