@@ -109,7 +109,11 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
             EvaluatorOrganisationIds = [m.W.EvaluatorOrg],
         })),
         [ProtocolAction.ReportViolation] = new(Milestone.Certification, Scope.Nothing, (m, who) => m.Send(who, HttpMethod.Post, "/api/violations",
-            new ReportViolationRequest { ManifestDigest = "sha256:" + new string('e', 64), ObservedTier = "open", Source = "seen somewhere" })),
+            new ReportViolationRequest
+            {
+                ObservedTier = "open", Source = "seen somewhere",
+                Evidence = new SightingEvidenceDto { ManifestDigest = m.W.Version.ManifestDigest, Files = m.W.Version.Files },
+            })),
         [ProtocolAction.GrantWeights] = new(Milestone.Certification, Scope.Version, (m, who) => m.Send(who, HttpMethod.Post, $"/api/model-versions/{m.W.Version.Id}/grants",
             new GrantRequest { PrincipalId = "prn_nobody" })),
         [ProtocolAction.DepositKeys] = new(Milestone.Certification, Scope.Version, (m, who) => m.Send(who, HttpMethod.Post, $"/api/model-versions/{m.W.Version.Id}/wrapped-keys",
