@@ -390,29 +390,24 @@ public static class ProtocolCommands
         return await client.PostAsync<CertificateDto>($"/api/certificates/{Uri.EscapeDataString(draft.CertificateId)}/signature", new SubmitCertificateRequest { Envelope = signed.ToJson() }, ct);
     }
 
-    private static CommandFailedException Refuse(string what) => new($"refusing to sign: {Safe(what)}");
+    private static CommandFailedException Refuse(string what) => new($"refusing to sign: {Output.Safe(what)}");
 
     private static void Describe(TextWriter report, InTotoStatement s, CertificationDraftDto draft)
     {
         var p = s.Predicate;
-        report.WriteLine($"about to sign certificate {Safe(draft.CertificateId)} (certification event at ledger index {draft.CertificationIndex}):");
-        report.WriteLine($"  model     {Safe(s.Subject[0].Name)} ({Safe(p.Model)}, developer {Safe(p.Developer)})");
-        report.WriteLine($"  digest    sha256:{Safe(s.Subject[0].Digest["sha256"])} ({p.Weights.Count} files)");
-        report.WriteLine($"  tier      {Safe(p.Tier)}");
-        report.WriteLine($"  case      {Safe(p.Case)}");
-        report.WriteLine($"  reference {Safe(p.ReferenceModel)}");
+        report.WriteLine($"about to sign certificate {Output.Safe(draft.CertificateId)} (certification event at ledger index {draft.CertificationIndex}):");
+        report.WriteLine($"  model     {Output.Safe(s.Subject[0].Name)} ({Output.Safe(p.Model)}, developer {Output.Safe(p.Developer)})");
+        report.WriteLine($"  digest    sha256:{Output.Safe(s.Subject[0].Digest["sha256"])} ({p.Weights.Count} files)");
+        report.WriteLine($"  tier      {Output.Safe(p.Tier)}");
+        report.WriteLine($"  case      {Output.Safe(p.Case)}");
+        report.WriteLine($"  reference {Output.Safe(p.ReferenceModel)}");
         report.WriteLine($"  findings  {(p.Findings.Count == 0 ? "none" : p.Findings.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))}");
         foreach (var f in p.Findings)
         {
-            var mitigations = f.Mitigations.Count == 0 ? "no mitigations" : string.Join(", ", f.Mitigations.Select(m => $"{Safe(m.Id)} {Safe(m.Status)}"));
-            report.WriteLine($"    {Safe(f.Id)} {Safe(f.Capability)}: {(f.Novel ? "novel" : "not novel")}; {mitigations}; \"{Safe(f.Title)}\"");
+            var mitigations = f.Mitigations.Count == 0 ? "no mitigations" : string.Join(", ", f.Mitigations.Select(m => $"{Output.Safe(m.Id)} {Output.Safe(m.Status)}"));
+            report.WriteLine($"    {Output.Safe(f.Id)} {Output.Safe(f.Capability)}: {(f.Novel ? "novel" : "not novel")}; {mitigations}; \"{Output.Safe(f.Title)}\"");
         }
     }
-
-    /// <summary>Server-supplied text with control characters (escape sequences, newlines) made visible, not obeyed.</summary>
-    private static string Safe(string text) =>
-        string.Concat(text.Select(ch => char.IsControl(ch) || char.GetUnicodeCategory(ch) is System.Globalization.UnicodeCategory.Format
-            or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator ? $"\\u{(int)ch:x4}" : ch.ToString()));
 
     private static Command Release()
     {

@@ -331,6 +331,15 @@ public static class CaseEndpoints
     {
         static bool Unit(double v) => double.IsFinite(v) && v is >= 0 and <= 1;
         static bool Condition(ConditionDto c) => c.Total > 0 && c.Correct >= 0 && c.Correct <= c.Total && Unit(c.Accuracy) && Unit(c.Ci95Low) && Unit(c.Ci95High) && !string.IsNullOrWhiteSpace(c.Model);
+        // Errors are not answers: only a run that completed within its error tolerance is evidence.
+        if (r.Status is { } status && status != "complete")
+        {
+            return ProtocolError.Validation($"status: a run that ended '{status}' is not evidence; ask its errored samples again (embargo eval run --retry-errors LOG) and submit the complete run");
+        }
+        if (r.Errors is < 0 || r.Records is < 0 || (r.Errors is { } errors && r.Records is { } records && errors > records))
+        {
+            return ProtocolError.Validation("errors and records are counts: 0 ≤ errors ≤ records");
+        }
         if (string.IsNullOrWhiteSpace(r.Capability) || string.IsNullOrWhiteSpace(r.Task) || r.Samples < 1)
         {
             return ProtocolError.Validation("an evaluation needs a capability, a task and at least one sample");
