@@ -39,6 +39,13 @@ public enum ProtocolAction
     ReadVersion,
     ReadConditions,
     ReadPublic,
+    LiftDenial,
+    ReevaluateCase,
+    ReadSighting,
+    DecideSighting,
+    DisputeViolation,
+    DecideDispute,
+    LiftMark,
 }
 
 /// <summary>How a principal's organisation (or the principal itself) stands to the subject of an action: a case, or a model version.</summary>
@@ -66,6 +73,10 @@ public enum Relation
     Grantee,
     /// <summary>None of the above.</summary>
     Unrelated,
+    /// <summary>The principal reported the sighting.</summary>
+    Reporter,
+    /// <summary>The sighting's model version has no case, so no regulator of its own: every regulator has authority over it.</summary>
+    VersionWithoutCase,
 }
 
 /// <summary>One allowed pair: a role (null: no token at all) in a relation to the subject.</summary>
@@ -84,6 +95,10 @@ public sealed record Subject
     public IReadOnlyCollection<string> Grantees { get; init; } = [];
     /// <summary>The case (or one case of the version) is in certification or was released.</summary>
     public bool OpenToCertifiers { get; init; }
+    /// <summary>Principals that reported the subject (a sighting).</summary>
+    public IReadOnlyCollection<string> Reporters { get; init; } = [];
+    /// <summary>The subject is a sighting of a model version that has no case (no regulator names it).</summary>
+    public bool WithoutCase { get; init; }
 }
 
 /// <summary>
@@ -114,6 +129,9 @@ public static class Access
     private static readonly Permit Certifier = P(Role.Certifier, Relation.IndependentCertifier);
     private static readonly Permit Admin = P(Role.Admin, Relation.Any);
 
+    /// <summary>Authority over a version's sightings and marks: a regulator of one of its cases; any regulator when it has none.</summary>
+    private static readonly Permit[] SightingRegulators = [Regulator, P(Role.Regulator, Relation.VersionWithoutCase)];
+
     private static readonly Permit[] Participants = [Developer, Assigned, InHouse, Regulator, Party, P(Role.Certifier, Relation.ReviewingCertifier), Admin];
 
     public static readonly IReadOnlyList<AccessRow> Table =
@@ -129,6 +147,7 @@ public static class Access
         new(ProtocolAction.AcceptThreatModel, "accept a threat-model draft", "rule-9", [Assigned], ProtocolAction.ProposeThreatModelDraft),
         new(ProtocolAction.AddCommitment, "add an if-then commitment", Duties, [Developer, Regulator]),
         new(ProtocolAction.AdvanceCase, "advance the case to its next phase", Duties, [Developer, Assigned, InHouse]),
+        new(ProtocolAction.ReevaluateCase, "move the case to a stronger reference model (rule 5)", Duties, [Developer, Regulator]),
         new(ProtocolAction.SubmitEvaluation, "submit an evaluation (only an independent evaluator's counts as evidence of safety)", Duties, [Developer, Assigned, InHouse]),
         new(ProtocolAction.RecordNovelFinding, "record a finding the evidence shows novel", Duties, [Developer, Assigned, InHouse]),
         new(ProtocolAction.RecordNotNovelFinding, "record a finding not novel", "rule-9", [Assigned], ProtocolAction.RecordNovelFinding),
@@ -141,11 +160,18 @@ public static class Access
         new(ProtocolAction.Escalate, "run escalation of overdue mitigations", Duties, [P(Role.Regulator, Relation.Any), Admin]),
         new(ProtocolAction.Fine, "fine an escalated party", "rule-3", [Regulator]),
         new(ProtocolAction.Deny, "deny the requested tier", Duties, [Regulator]),
+        new(ProtocolAction.LiftDenial, "lift the case's denial (rule 11)", Duties, [Regulator]),
         new(ProtocolAction.ApproveCertification, "approve certification", Duties, [Certifier]),
         new(ProtocolAction.SignCertificate, "submit the signed certificate (the approving certifier only)", Duties, [Certifier]),
         new(ProtocolAction.Release, "release a version at a tier", Duties, [Developer]),
         new(ProtocolAction.ReportViolation, "report weights seen in the wild", "rule-4",
             [P(Role.Evaluator, Relation.Any), P(Role.Regulator, Relation.Any), P(Role.AffectedParty, Relation.Any), P(Role.Certifier, Relation.Any), Admin]),
+        new(ProtocolAction.ReadSighting, "read a sighting before it is public (pending or rejected)", "rule-4",
+            [Developer, .. SightingRegulators, .. PrincipalRoles.Where(r => r != Role.Developer).Select(r => P(r, Relation.Reporter)), Admin]),
+        new(ProtocolAction.DecideSighting, "confirm or reject a pending sighting", "rule-4", SightingRegulators),
+        new(ProtocolAction.DisputeViolation, "dispute a confirmed violation", "rule-4", [Developer]),
+        new(ProtocolAction.DecideDispute, "decide a dispute of a violation", "rule-4", SightingRegulators),
+        new(ProtocolAction.LiftMark, "lift a bad-actor mark (authority over every violation that marks)", "rule-4", SightingRegulators),
         new(ProtocolAction.GrantWeights, "grant a principal the sealed weights", Duties, [Developer]),
         new(ProtocolAction.DepositKeys, "deposit wrapped weights keys", Duties, [Developer]),
         new(ProtocolAction.ReleaseKey, "receive one's wrapped weights key", Duties, PrincipalRoles.Select(r => P(r, Relation.Grantee)).ToList()),
@@ -190,6 +216,14 @@ public static class Access
         if (subject.Grantees.Contains(actor.Principal))
         {
             relations.Add(Relation.Grantee);
+        }
+        if (subject.Reporters.Contains(actor.Principal))
+        {
+            relations.Add(Relation.Reporter);
+        }
+        if (subject.WithoutCase)
+        {
+            relations.Add(Relation.VersionWithoutCase);
         }
         if (actor.Role == Role.Certifier && developer is not null)
         {
@@ -249,6 +283,8 @@ public static class Access
         Relation.InHouseCertifier => "in-house",
         Relation.ReviewingCertifier => "independent, case in certification or released",
         Relation.Grantee => "holds a grant",
+        Relation.Reporter => "reported the sighting",
+        Relation.VersionWithoutCase => "the sighted version has no case",
         _ => "unrelated",
     };
 

@@ -30,13 +30,9 @@ public static class Denials
             ? ProtocolError.Violation("rule-11", $"this model version was denied at {d.Tier.Name()} in case {d.CaseId}; no certificate at {tier.Name()} while the denial stands")
             : null;
 
-    /// <summary>Only the regulator organisation that denied lifts the denial, once, with a reason.</summary>
-    public static ProtocolError? LiftRefusal(CaseState state, bool alreadyLifted, string deniedBy, string callerOrganisation, Role callerRole, string? reason)
+    /// <summary>A denial is lifted once, with a reason (who may lift it is the access table's: the regulator that denied).</summary>
+    public static ProtocolError? LiftRefusal(CaseState state, bool alreadyLifted, string? reason)
     {
-        if (callerRole != Role.Regulator || !string.Equals(deniedBy, callerOrganisation, StringComparison.Ordinal))
-        {
-            return ProtocolError.Forbidden("only the regulator that denied the case lifts its denial", "separation-of-duties");
-        }
         if (state != CaseState.Denied)
         {
             return ProtocolError.Violation("case-phase", $"the case is {state.Name()}, not denied; there is no denial to lift");

@@ -26,7 +26,8 @@ public sealed record EvidenceFile(string Path, long Bytes, string Sha256);
 public sealed record SightingMatch(string Kind, int MatchedFiles, long MatchedBytes, long VersionBytes);
 
 /// <summary>
-/// Rule 4 with due process, as pure decisions. A sighting needs evidence that recomputes; the regulator of the
+/// Rule 4 with due process, as pure decisions of state (who may take each step is the access table's, see
+/// <see cref="Access"/>). A sighting needs evidence that recomputes; the regulator of the
 /// version's cases confirms it before anyone is marked; the developer may dispute once; a regulator decides the
 /// dispute or lifts the mark. Every refusal names <c>rule-4</c>.
 /// </summary>
@@ -46,11 +47,6 @@ public static class ViolationRules
     public const int MaxPath = 1_024;
     public const int MaxSource = 2_000;
     public const int MaxText = 4_000;
-
-    /// <summary>Developers cannot report sightings: a sighting can mark a rival lab.</summary>
-    public static ProtocolError? MayReport(Role role) => role == Role.Developer
-        ? ProtocolError.Forbidden("developers cannot report sightings; a regulator, evaluator, affected party or certifier can", Rule)
-        : null;
 
     /// <summary>
     /// Checks the scan result sent with a report: bounded, well-formed, and its manifest digest recomputes from its
@@ -153,50 +149,14 @@ public static class ViolationRules
             : null;
     }
 
-    /// <summary>
-    /// Who decides about a version's sightings: a regulator of one of its cases; when the version has no case,
-    /// any regulator (someone must be able to act on weights that leaked before a case was opened).
-    /// </summary>
-    public static ProtocolError? RegulatorAuthority(Actor actor, IReadOnlyCollection<string> caseRegulators)
-    {
-        if (actor.Role != Role.Regulator)
-        {
-            return ProtocolError.Forbidden($"only a regulator of the version's cases decides about sightings and marks; the caller is a {actor.Role.Name()}", Rule);
-        }
-        return caseRegulators.Count == 0 || caseRegulators.Contains(actor.Organisation)
-            ? null
-            : ProtocolError.Forbidden("only a regulator of the version's cases decides about its sightings and marks", Rule);
-    }
-
-    /// <summary>Who sees a sighting: everyone once it is public; before, its regulator(s), the developer, the reporter and the admin.</summary>
-    public static bool CanSee(string status, Actor? viewer, string? developerOrganisation, IReadOnlyCollection<string> caseRegulators, string reporterPrincipal)
-    {
-        if (ViolationStatus.IsPublic(status))
-        {
-            return true;
-        }
-        if (viewer is null)
-        {
-            return false;
-        }
-        return viewer.Role == Role.Admin
-               || viewer.Principal == reporterPrincipal
-               || (viewer.Role == Role.Developer && viewer.Organisation == developerOrganisation)
-               || RegulatorAuthority(viewer, caseRegulators) is null;
-    }
-
     /// <summary>The regulator confirms (→ confirmed, the developer marked) or rejects a pending sighting.</summary>
     public static Result<string> Decide(string status, bool confirm) => status == ViolationStatus.Pending
         ? confirm ? ViolationStatus.Confirmed : ViolationStatus.Rejected
         : ProtocolError.Violation(Rule, $"only a pending sighting is confirmed or rejected; this one is {status}");
 
-    /// <summary>The version's developer disputes a confirmed violation, once.</summary>
-    public static ProtocolError? Dispute(Actor actor, string? developerOrganisation, string status, int earlierDisputes)
+    /// <summary>A confirmed violation is disputed once (who may dispute is the access table's: the developer it marks).</summary>
+    public static ProtocolError? Dispute(string status, int earlierDisputes)
     {
-        if (actor.Role != Role.Developer || actor.Organisation != developerOrganisation)
-        {
-            return ProtocolError.Forbidden("only the developer the violation marks may dispute it", Rule);
-        }
         if (status != ViolationStatus.Confirmed)
         {
             return ProtocolError.Violation(Rule, $"only a confirmed violation is disputed; this one is {status}");
@@ -218,17 +178,10 @@ public static class ViolationRules
         return outcome == "upheld" ? ViolationStatus.Overturned : ViolationStatus.Confirmed;
     }
 
-    /// <summary>A regulator lifts a mark: it must have authority over every violation that marks the organisation.</summary>
-    public static ProtocolError? LiftMark(Actor actor, IReadOnlyList<IReadOnlyCollection<string>> regulatorsOfStandingViolations)
-    {
-        if (regulatorsOfStandingViolations.Count == 0)
-        {
-            return actor.Role == Role.Regulator
-                ? ProtocolError.Violation(Rule, "the organisation is not marked; there is no mark to lift")
-                : RegulatorAuthority(actor, []);
-        }
-        return regulatorsOfStandingViolations.Select(r => RegulatorAuthority(actor, r)).FirstOrDefault(e => e is not null);
-    }
+    /// <summary>A mark is lifted only from an organisation that is marked (who may lift it is the access table's).</summary>
+    public static ProtocolError? LiftMark(int standingViolations) => standingViolations == 0
+        ? ProtocolError.Violation(Rule, "the organisation is not marked; there is no mark to lift")
+        : null;
 
     /// <summary>A reason, statement or source: 1–<paramref name="max"/> characters, no control characters except line breaks and tabs.</summary>
     public static Result<string> Text(string? value, string member, int max = MaxText)

@@ -223,6 +223,33 @@ public sealed class AccessTableTests
     }
 
     [Fact]
+    public void ASightingIsDecidedByARegulatorOfItsVersionsCasesOrByAnyRegulatorWhenTheVersionHasNoCase()
+    {
+        var sighting = new Subject { DeveloperOrganisation = "org-dev", RegulatorOrganisations = ["org-reg"], Reporters = ["prn-mail"] };
+        var caseless = sighting with { RegulatorOrganisations = [], WithoutCase = true };
+        foreach (var action in new[] { ProtocolAction.DecideSighting, ProtocolAction.DecideDispute, ProtocolAction.LiftMark })
+        {
+            Assert.Null(Access.Decide(action, Regulator, sighting));
+            Assert.Equal("rule-4", Access.Decide(action, OtherRegulator, sighting)?.Rule);
+            Assert.Null(Access.Decide(action, OtherRegulator, caseless));
+            Assert.Equal("rule-4", Access.Decide(action, Developer, caseless)?.Rule);
+            Assert.Equal("rule-4", Access.Decide(action, MailParty, caseless)?.Rule);
+        }
+        Assert.Null(Access.Decide(ProtocolAction.DisputeViolation, Developer, sighting));
+        Assert.Equal("rule-4", Access.Decide(ProtocolAction.DisputeViolation, RivalDeveloper, sighting)?.Rule);
+        Assert.Equal("rule-4", Access.Decide(ProtocolAction.DisputeViolation, Regulator, sighting)?.Rule);
+    }
+
+    [Fact]
+    public void APendingSightingIsReadByItsDeveloperItsRegulatorsItsReporterAndTheAdminOnly()
+    {
+        var sighting = new Subject { DeveloperOrganisation = "org-dev", RegulatorOrganisations = ["org-reg"], Reporters = ["prn-mail"] };
+        Assert.All(new[] { Developer, Regulator, MailParty, Admin }, reader => Assert.True(Access.Allows(ProtocolAction.ReadSighting, reader, sighting)));
+        Assert.All(new[] { RivalDeveloper, OtherRegulator, BioParty, Certifier, Evaluator }, outsider => Assert.False(Access.Allows(ProtocolAction.ReadSighting, outsider, sighting)));
+        Assert.False(Access.Allows(ProtocolAction.ReadSighting, null, sighting));
+    }
+
+    [Fact]
     public void TheReadmeShowsExactlyTheRenderedTable()
     {
         var readme = File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md")).Replace("\r\n", "\n", StringComparison.Ordinal);

@@ -22,11 +22,12 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
     private EmbargoHost Host => fixture.Host;
 
     /// <summary>Which parties of the subject the endpoint judges the caller against.</summary>
-    private enum Scope { Case, PhishingParty, Nothing, Version }
+    private enum Scope { Case, PhishingParty, Nothing, Version, Sighting }
 
     private sealed record Identity(string Name, string? Token, Actor? Actor, EmbargoClient? Client, SigningKey? Key);
 
-    private sealed record Driver(Milestone World, Scope Scope, Func<Matrix, Identity, Task<HttpResponseMessage>> Send);
+    /// <summary>How an endpoint answers one action; <c>Hides</c>: it answers a refused caller 404 (no rule), as if the subject were not there.</summary>
+    private sealed record Driver(Milestone World, Scope Scope, Func<Matrix, Identity, Task<HttpResponseMessage>> Send, bool Hides = false);
 
     /// <summary>One world and the callers that walk it.</summary>
     private sealed class Matrix(ProtocolWorld world, IReadOnlyList<Identity> identities)
@@ -35,6 +36,11 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
         public IReadOnlyList<Identity> Identities { get; } = identities;
         public string DraftId { get; set; } = "";
         public string PendingCertificateId { get; set; } = "";
+        /// <summary>Sightings of the world's version reported by <see cref="SightingReporter"/>: one pending, one confirmed, one confirmed and disputed.</summary>
+        public string PendingSightingId { get; set; } = "";
+        public string ConfirmedSightingId { get; set; } = "";
+        public string DisputedSightingId { get; set; } = "";
+        public string SightingReporter { get; set; } = "";
         /// <summary>The statement bytes of each approved certificate, by certificate id.</summary>
         public Dictionary<string, byte[]> Statements { get; } = [];
         private int _counter;
@@ -74,6 +80,8 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
             new RecordFindingRequest { ThreatModelId = m.W.PhishingThreat!.Id, EvaluationId = m.W.PhishingEvaluation!.Id, Title = "phishing uplift" })),
         [ProtocolAction.RecordNotNovelFinding] = new(Milestone.Reflection, Scope.Case, (m, who) => m.Send(who, HttpMethod.Post, $"/api/cases/{m.W.CaseId}/findings",
             new RecordFindingRequest { ThreatModelId = m.W.BioThreat!.Id, EvaluationId = m.W.BioEvaluation!.Id, Title = "no bio uplift" })),
+        [ProtocolAction.ReevaluateCase] = new(Milestone.Reflection, Scope.Case, (m, who) => m.Send(who, HttpMethod.Post, $"/api/cases/{m.W.CaseId}/reference",
+            new ReevaluateCaseRequest { ReferenceModelId = m.W.Reference.Id })),
         [ProtocolAction.AdvanceCase] = new(Milestone.Reflection, Scope.Case, (m, who) => m.Send(who, HttpMethod.Post, $"/api/cases/{m.W.CaseId}/advance",
             new AdvanceCaseRequest { To = "disclosure" })),
 
@@ -130,6 +138,19 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
         [ProtocolAction.SignCertificate] = new(Milestone.Certification, Scope.Case, SignAsync),
         [ProtocolAction.Deny] = new(Milestone.Certification, Scope.Case, (m, who) => m.Send(who, HttpMethod.Post, $"/api/cases/{m.W.CaseId}/deny",
             new DenyRequest { Reason = "no plausible mitigation" })),
+        [ProtocolAction.LiftDenial] = new(Milestone.Certification, Scope.Case, (m, who) => m.Send(who, HttpMethod.Post, $"/api/cases/{m.W.CaseId}/lift-denial",
+            new LiftDenialRequest { Reason = "screening deployed by every provider" })),
+
+        // Sightings of the version (reading the pending one first: once confirmed it is public).
+        [ProtocolAction.ReadSighting] = new(Milestone.Certification, Scope.Sighting, (m, who) => m.Send(who, HttpMethod.Get, $"/api/violations/{m.PendingSightingId}"), Hides: true),
+        [ProtocolAction.DecideSighting] = new(Milestone.Certification, Scope.Sighting, (m, who) => m.Send(who, HttpMethod.Post, $"/api/violations/{m.PendingSightingId}/confirm",
+            new ViolationDecisionRequest { Reason = "the files match the registered weights" })),
+        [ProtocolAction.DisputeViolation] = new(Milestone.Certification, Scope.Sighting, (m, who) => m.Send(who, HttpMethod.Post, $"/api/violations/{m.ConfirmedSightingId}/dispute",
+            new DisputeViolationRequest { Statement = "seeded from a stolen laptop" })),
+        [ProtocolAction.DecideDispute] = new(Milestone.Certification, Scope.Sighting, (m, who) => m.Send(who, HttpMethod.Post, $"/api/violations/{m.DisputedSightingId}/dispute/decision",
+            new DecideDisputeRequest { Outcome = "rejected", Reason = "the police report does not match" })),
+        [ProtocolAction.LiftMark] = new(Milestone.Certification, Scope.Sighting, (m, who) => m.Send(who, HttpMethod.Post, $"/api/bad-actors/{m.W.DeveloperOrg}/lift",
+            new LiftMarkRequest { Reason = "weights withdrawn; fine paid" })),
     };
 
     /// <summary>
@@ -193,6 +214,7 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
             var draft = await w.ApproveAsync(w.Certifier, "hosted");
             m.PendingCertificateId = draft.CertificateId;
             m.Statements[draft.CertificateId] = Convert.FromBase64String(draft.Statement);
+            await ReportSightingsAsync(m);
         }
 
         var failures = new List<string>();
@@ -213,9 +235,9 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
                 var before = await w.CaseTextAsync();
                 using var response = await driver.Send(m, who);
                 var status = (int)response.StatusCode;
-                var expected = who.Token is null ? 401 : 403;
+                var expected = driver.Hides ? 404 : who.Token is null ? 401 : 403;
                 var rule = await RuleOfAsync(response);
-                var expectedRule = Access.Decide(row.Action, who.Actor, await SubjectAsync(m, driver.Scope))!.Rule;
+                var expectedRule = driver.Hides ? null : Access.Decide(row.Action, who.Actor, await SubjectAsync(m, driver.Scope))!.Rule;
                 if (status != expected || (who.Token is not null && rule != expectedRule))
                 {
                     failures.Add($"{row.Action} by {who.Name}: the table refuses it, expected {expected} [{expectedRule}] but got {status} [{rule}]: {await response.Content.ReadAsStringAsync()}");
@@ -242,6 +264,29 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
+    /// <summary>Another independent certifier reports three sightings of the world's version; the case's regulator confirms two, the developer disputes one.</summary>
+    private static async Task ReportSightingsAsync(Matrix m)
+    {
+        var w = m.W;
+        var reporter = m.Identities.Single(i => i.Name == "another independent certifier");
+        m.SightingReporter = reporter.Actor!.Principal;
+        async Task<string> Report() => (await reporter.Client!.PostAsync<ViolationDto>("/api/violations", new ReportViolationRequest
+        {
+            ObservedTier = "open", Source = "seen on a torrent",
+            Evidence = new SightingEvidenceDto { ManifestDigest = w.Version.ManifestDigest, Files = w.Version.Files },
+        }, default)).Id;
+        async Task<string> Confirmed()
+        {
+            var id = await Report();
+            await w.Regulator.PostAsync<ViolationDto>($"/api/violations/{id}/confirm", new ViolationDecisionRequest { Reason = "the files match" }, default);
+            return id;
+        }
+        m.PendingSightingId = await Report();
+        m.ConfirmedSightingId = await Confirmed();
+        m.DisputedSightingId = await Confirmed();
+        await w.Developer.PostAsync<ViolationDto>($"/api/violations/{m.DisputedSightingId}/dispute", new DisputeViolationRequest { Statement = "not our leak" }, default);
+    }
+
     private static async Task<string?> RuleOfAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();
@@ -258,6 +303,11 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
         return scope switch
         {
             Scope.Nothing => Subject.None,
+            // A sighting of the world's version: its developer, the regulators of its cases, its reporter.
+            Scope.Sighting => new Subject
+            {
+                DeveloperOrganisation = c.DeveloperOrganisationId, RegulatorOrganisations = [c.RegulatorOrganisationId], Reporters = [m.SightingReporter],
+            },
             Scope.PhishingParty => new Subject
             {
                 DeveloperOrganisation = c.DeveloperOrganisationId, EvaluatorOrganisations = c.EvaluatorOrganisationIds,

@@ -60,12 +60,14 @@ public sealed class RuleDecisionTests
     public void OnlyTheRegulatorThatDeniedLiftsOnceWithARealReason()
     {
         const string reason = "screening deployed by every provider";
-        Assert.Null(Denials.LiftRefusal(CaseState.Denied, false, "org_reg", "org_reg", Role.Regulator, reason));
-        Assert.Equal("separation-of-duties", Denials.LiftRefusal(CaseState.Denied, false, "org_reg", "org_other", Role.Regulator, reason)?.Rule);
-        Assert.Equal("separation-of-duties", Denials.LiftRefusal(CaseState.Denied, false, "org_reg", "org_reg", Role.Developer, reason)?.Rule);
-        Assert.Equal("rule-11", Denials.LiftRefusal(CaseState.Denied, true, "org_reg", "org_reg", Role.Regulator, reason)?.Rule);
-        Assert.Equal("case-phase", Denials.LiftRefusal(CaseState.Testing, false, "org_reg", "org_reg", Role.Regulator, reason)?.Rule);
-        Assert.Equal(ErrorKind.Validation, Denials.LiftRefusal(CaseState.Denied, false, "org_reg", "org_reg", Role.Regulator, ".")?.Kind);
+        var denied = new Subject { DeveloperOrganisation = "org_dev", RegulatorOrganisations = ["org_reg"] };
+        Assert.Null(Access.Decide(ProtocolAction.LiftDenial, new Actor("prn_reg", "org_reg", Role.Regulator), denied));
+        Assert.Equal("separation-of-duties", Access.Decide(ProtocolAction.LiftDenial, new Actor("prn_other", "org_other", Role.Regulator), denied)?.Rule);
+        Assert.Equal("separation-of-duties", Access.Decide(ProtocolAction.LiftDenial, new Actor("prn_dev", "org_dev", Role.Developer), denied)?.Rule);
+        Assert.Null(Denials.LiftRefusal(CaseState.Denied, false, reason));
+        Assert.Equal("rule-11", Denials.LiftRefusal(CaseState.Denied, true, reason)?.Rule);
+        Assert.Equal("case-phase", Denials.LiftRefusal(CaseState.Testing, false, reason)?.Rule);
+        Assert.Equal(ErrorKind.Validation, Denials.LiftRefusal(CaseState.Denied, false, ".")?.Kind);
     }
 
     [Theory]

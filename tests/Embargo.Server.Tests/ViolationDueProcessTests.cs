@@ -215,6 +215,30 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task AnyRegulatorConfirmsASightingOfAVersionThatHasNoCaseWhichOnlyItsDeveloperAndReporterSeePending()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        List<WeightsFileDto> files = [RandomFile("model.bin", 4096), RandomFile("config.json", 64)];
+        var evidence = EvidenceFor([.. files]);
+        var model = await w.Developer.PostAsync<ModelDto>("/api/models", new RegisterModelRequest { Name = $"caseless-{w.Tag}" }, default);
+        var version = await w.Developer.PostAsync<ModelVersionDto>($"/api/models/{model.Id}/versions",
+            new RegisterVersionRequest { Version = "0.1", ManifestDigest = evidence.ManifestDigest, Files = files }, default);
+        var pending = await Report(w, evidence);
+        Assert.Equal(version.Id, pending.ModelVersionId);
+        Assert.Equal(ViolationStatus.Pending, (await w.MailParty.GetAsync<ViolationDto>($"/api/violations/{pending.Id}", default)).Status);
+        Assert.Equal(ViolationStatus.Pending, (await w.Developer.GetAsync<ViolationDto>($"/api/violations/{pending.Id}", default)).Status);
+        await Refused(HttpStatusCode.NotFound, null, () => w.BioParty.GetAsync<ViolationDto>($"/api/violations/{pending.Id}", default));
+        await RefusedWithNothingChanged(w, HttpStatusCode.Forbidden, "rule-4", pending.Id, () => Confirm(w, pending.Id, w.Developer));
+        await RefusedWithNothingChanged(w, HttpStatusCode.Forbidden, "rule-4", pending.Id, () => Confirm(w, pending.Id, w.MailParty));
+
+        var confirmed = await Confirm(w, pending.Id, w.OtherRegulator);
+
+        Assert.Equal(ViolationStatus.Confirmed, confirmed.Status);
+        Assert.Equal(w.OtherRegulatorOrg, Assert.Single(confirmed.Decisions).OrganisationId);
+        Assert.NotNull(await MarkOf(w.DeveloperOrg));
+    }
+
+    [Fact]
     public async Task OnlyARegulatorOfTheVersionsCaseMayConfirmOrReject()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);

@@ -38,8 +38,8 @@ public static class DenialEndpoints
         var result = await CaseEndpoints.OnCase<string>(writer, caller, id, (uow, snap, token) =>
         {
             Result<string> decided = id;
-            if (Denials.LiftRefusal(snap.State, snap.Case.DenialLiftReason is not null, snap.Case.RegulatorOrganisationId,
-                    caller.OrganisationId, caller.Role, request.Reason) is { } refused)
+            if ((snap.Decide(ProtocolAction.LiftDenial, caller)
+                    ?? Denials.LiftRefusal(snap.State, snap.Case.DenialLiftReason is not null, request.Reason)) is { } refused)
             {
                 decided = refused;
             }

@@ -40,12 +40,9 @@ public static class ReevaluationEndpoints
         var caller = Caller.From(http.User);
         var result = await CaseEndpoints.OnCase<string>(writer, caller, id, async Task<Result<string>> (uow, snap, token) =>
         {
-            // The case's developer or its regulator (the access table will carry this row).
-            var allowed = (caller.Role == Role.Developer && caller.OrganisationId == snap.Case.DeveloperOrganisationId)
-                || (caller.Role == Role.Regulator && caller.OrganisationId == snap.Case.RegulatorOrganisationId);
-            if (!allowed)
+            if (snap.Decide(ProtocolAction.ReevaluateCase, caller) is { } refused)
             {
-                return ProtocolError.Forbidden("only the case's developer or its regulator moves the case to a stronger reference model", "separation-of-duties");
+                return refused;
             }
             if (string.IsNullOrWhiteSpace(request.ReferenceModelId))
             {

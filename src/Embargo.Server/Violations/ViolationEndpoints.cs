@@ -42,6 +42,18 @@ public static class ViolationEndpoints
     internal static async Task<List<string>> RegulatorsAsync(EmbargoDb db, string? modelVersionId, CancellationToken ct) =>
         await db.Cases.AsNoTracking().Where(c => c.ModelVersionId == modelVersionId).Select(c => c.RegulatorOrganisationId).Distinct().ToListAsync(ct);
 
+    /// <summary>A sighting's parties for the access table: the developer it would mark, its reporter, the regulators of its version's cases.</summary>
+    internal static Subject SubjectOf(ViolationEntity violation, IReadOnlyCollection<string> regulators) => new()
+    {
+        DeveloperOrganisation = violation.OrganisationId,
+        RegulatorOrganisations = regulators,
+        Reporters = [violation.ReportedBy],
+        WithoutCase = regulators.Count == 0,
+    };
+
+    private static async Task<Subject> SubjectAsync(EmbargoDb db, ViolationEntity violation, CancellationToken ct) =>
+        SubjectOf(violation, await RegulatorsAsync(db, violation.ModelVersionId, ct));
+
     private static IReadOnlyList<EvidenceFile> FilesOf(ModelVersionEntity v) =>
         ModelEndpoints.Files(v).Select(f => new EvidenceFile(f.Path, f.Bytes, f.Sha256.ToLowerInvariant())).ToList();
 
@@ -77,7 +89,7 @@ public static class ViolationEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await writer.ExecuteAsync<ViolationDto>(caller, async (uow, token) =>
         {
-            if (ViolationRules.MayReport(caller.Role) is { } denied)
+            if (Access.Decide(ProtocolAction.ReportViolation, caller.Actor, Subject.None) is { } denied)
             {
                 return denied;
             }
@@ -166,7 +178,9 @@ public static class ViolationEndpoints
         var versionIds = violations.Where(v => !ViolationStatus.IsPublic(v.Status)).Select(v => v.ModelVersionId).Distinct().ToList();
         var regulators = (await db.Cases.AsNoTracking().Where(c => versionIds.Contains(c.ModelVersionId)).Select(c => new { c.ModelVersionId, c.RegulatorOrganisationId }).ToListAsync(ct))
             .ToLookup(c => c.ModelVersionId, c => c.RegulatorOrganisationId);
-        return violations.Where(v => ViolationRules.CanSee(v.Status, viewer?.Actor, v.OrganisationId, regulators[v.ModelVersionId ?? ""].Distinct().ToList(), v.ReportedBy)).ToList();
+        // Public sightings are everyone's to read; one not yet public is hidden (not found) from whoever the table refuses.
+        return violations.Where(v => ViolationStatus.IsPublic(v.Status)
+            || Access.Allows(ProtocolAction.ReadSighting, viewer?.Actor, SubjectOf(v, regulators[v.ModelVersionId ?? ""].Distinct().ToList()))).ToList();
     }
 
     /// <summary>The DTOs of <paramref name="violations"/>, with their decisions and disputes (the caller has checked who may see them).</summary>
@@ -237,7 +251,7 @@ public static class ViolationEndpoints
             {
                 return ProtocolError.NotFound($"violation {id}");
             }
-            if (ViolationRules.RegulatorAuthority(caller.Actor, await RegulatorsAsync(uow.Db, violation.ModelVersionId, token)) is { } denied)
+            if (Access.Decide(ProtocolAction.DecideSighting, caller.Actor, await SubjectAsync(uow.Db, violation, token)) is { } denied)
             {
                 return denied;
             }
@@ -290,7 +304,8 @@ public static class ViolationEndpoints
                 return ProtocolError.NotFound($"violation {id}");
             }
             var earlier = await uow.Db.ViolationDisputes.CountAsync(d => d.ViolationId == id, token);
-            if (ViolationRules.Dispute(caller.Actor, violation.OrganisationId, violation.Status, earlier) is { } refused)
+            if ((Access.Decide(ProtocolAction.DisputeViolation, caller.Actor, await SubjectAsync(uow.Db, violation, token))
+                    ?? ViolationRules.Dispute(violation.Status, earlier)) is { } refused)
             {
                 return refused;
             }
@@ -323,7 +338,7 @@ public static class ViolationEndpoints
             {
                 return ProtocolError.NotFound($"violation {id}");
             }
-            if (ViolationRules.RegulatorAuthority(caller.Actor, await RegulatorsAsync(uow.Db, violation.ModelVersionId, token)) is { } denied)
+            if (Access.Decide(ProtocolAction.DecideDispute, caller.Actor, await SubjectAsync(uow.Db, violation, token)) is { } denied)
             {
                 return denied;
             }
@@ -367,12 +382,18 @@ public static class ViolationEndpoints
             }
             var violations = await uow.Db.Violations.Where(v => v.OrganisationId == organisationId).ToListAsync(token);
             var standing = violations.Where(v => v.Status == ViolationStatus.Confirmed).ToList();
-            var authorities = new List<IReadOnlyCollection<string>>();
+            // The caller needs authority over every violation that marks the organisation (over nothing in particular when none does).
+            var subjects = new List<Subject>();
             foreach (var v in standing)
             {
-                authorities.Add(await RegulatorsAsync(uow.Db, v.ModelVersionId, token));
+                subjects.Add(await SubjectAsync(uow.Db, v, token));
             }
-            if (ViolationRules.LiftMark(caller.Actor, authorities) is { } refused)
+            if (subjects.Count == 0)
+            {
+                subjects.Add(new Subject { WithoutCase = true });
+            }
+            if ((subjects.Select(s => Access.Decide(ProtocolAction.LiftMark, caller.Actor, s)).FirstOrDefault(e => e is not null)
+                    ?? ViolationRules.LiftMark(standing.Count)) is { } refused)
             {
                 return refused;
             }
