@@ -6,6 +6,7 @@ using Embargo.Cli.Infrastructure;
 using Embargo.Ledger;
 using Embargo.Protocol;
 using Embargo.Protocol.Contracts;
+using Embargo.Server;
 using Embargo.Server.Auth;
 using Embargo.Server.Ledger;
 using Embargo.Server.Storage;

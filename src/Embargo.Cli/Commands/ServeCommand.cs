@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Embargo.Cli.Infrastructure;
+using Embargo.Server;
 using Embargo.Server.Infrastructure;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -5,6 +5,7 @@ using Embargo.Evaluation;
 using Embargo.Protocol.Certificates;
 using Embargo.Protocol.Contracts;
 using Embargo.SampleModel;
+using Embargo.Server;
 using Embargo.Server.Infrastructure;
 using Embargo.Weights;
 using Spectre.Console;

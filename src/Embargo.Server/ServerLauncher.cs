@@ -1,4 +1,3 @@
-using Embargo.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -7,7 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Embargo.Cli.Infrastructure;
+namespace Embargo.Server;
 
 public sealed record ServerSettings
 {
@@ -21,7 +20,7 @@ public sealed record ServerSettings
     public TimeProvider? Time { get; init; }
 }
 
-/// <summary>Starts the Embargo server in this process (for `serve`, `demo` and tests) and reports where it listens.</summary>
+/// <summary>Starts the Embargo server in this process (for `embargo serve`, the demo, benches and tests) and reports where it listens.</summary>
 public static class ServerLauncher
 {
     public static async Task<(WebApplication App, Uri BaseUrl)> StartAsync(ServerSettings settings, CancellationToken ct)
