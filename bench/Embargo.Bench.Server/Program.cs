@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using Embargo.Cli.Infrastructure;
 using Embargo.Ledger;
 using Embargo.Protocol;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server;
 using Embargo.Server.Auth;
 using Embargo.Server.Ledger;

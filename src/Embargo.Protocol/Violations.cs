@@ -1,4 +1,4 @@
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 
 namespace Embargo.Protocol;
 

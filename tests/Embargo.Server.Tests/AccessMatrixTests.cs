@@ -6,7 +6,7 @@ using Embargo.Cli.Commands;
 using Embargo.Cli.Infrastructure;
 using Embargo.Protocol;
 using Embargo.Protocol.Certificates;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Tests.Infrastructure;
 using static Embargo.Server.Tests.Infrastructure.Api;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using Embargo.Cli.Infrastructure;
 using Embargo.Protocol.Certificates;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Tests.Infrastructure;
 using static Embargo.Server.Tests.Infrastructure.Api;
 

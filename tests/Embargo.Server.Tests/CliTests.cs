@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Embargo.Cli.Infrastructure;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.SampleModel;
 using Embargo.Server.Tests.Infrastructure;
 using Embargo.Weights;

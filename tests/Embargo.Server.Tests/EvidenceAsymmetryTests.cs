@@ -1,5 +1,5 @@
 using System.Net;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Tests.Infrastructure;
 using static Embargo.Server.Tests.Infrastructure.Api;
 
@@ -13,13 +13,13 @@ public sealed class EvidenceAsymmetryTests(ServerFixture fixture) : IClassFixtur
 {
     private EmbargoHost Host => fixture.Host;
 
-    private static Task<ThreatModelDto> AddAccepted(ProtocolWorld w, Embargo.Cli.Infrastructure.EmbargoClient who, string capability, string party) =>
+    private static Task<ThreatModelDto> AddAccepted(ProtocolWorld w, Embargo.Contracts.EmbargoClient who, string capability, string party) =>
         who.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-models", new AddThreatModelRequest
         {
             Capability = capability, Description = capability, AffectedParties = [party], Steps = ["step one"],
         }, default);
 
-    private static Task<FindingDto> Finding(ProtocolWorld w, Embargo.Cli.Infrastructure.EmbargoClient who, string threatModelId, string evaluationId) =>
+    private static Task<FindingDto> Finding(ProtocolWorld w, Embargo.Contracts.EmbargoClient who, string threatModelId, string evaluationId) =>
         who.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest { ThreatModelId = threatModelId, EvaluationId = evaluationId, Title = "finding" }, default);
 
     [Fact]

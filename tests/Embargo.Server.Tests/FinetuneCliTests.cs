@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Embargo.Cli.Infrastructure;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.SampleModel;
 using Embargo.Server.Tests.Infrastructure;
 using static Embargo.Server.Tests.Infrastructure.Api;

@@ -54,8 +54,8 @@ public sealed class FrontDoorTests(ServerFixture fixture) : IClassFixture<Server
         }
         await using var host = await EmbargoHost.StartAsync(forceSqlite: true);
         // A write, so the WAL and shared-memory files exist, and a signed checkpoint, so the ledger key exists.
-        await host.Admin.PostAsync<Embargo.Protocol.Contracts.OrganisationDto>("/api/admin/organisations",
-            new Embargo.Protocol.Contracts.CreateOrganisationRequest { Name = "Mode Check" }, default);
+        await host.Admin.PostAsync<Embargo.Contracts.OrganisationDto>("/api/admin/organisations",
+            new Embargo.Contracts.CreateOrganisationRequest { Name = "Mode Check" }, default);
         Assert.Equal(1, await LedgerSizeAsync(host));
         const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         foreach (var name in new[] { "embargo.db", "embargo.db-wal", "embargo.db-shm", "ledger.key" })

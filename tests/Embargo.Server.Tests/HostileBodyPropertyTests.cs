@@ -4,7 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Tests.Infrastructure;
 using static Embargo.Server.Tests.Infrastructure.Api;
 

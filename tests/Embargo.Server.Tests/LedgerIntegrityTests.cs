@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Embargo.Ledger;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Tests.Infrastructure;
 using static Embargo.Server.Tests.Infrastructure.Api;
 

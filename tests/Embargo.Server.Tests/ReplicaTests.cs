@@ -1,6 +1,6 @@
 using Embargo.Cli.Infrastructure;
 using Embargo.Ledger;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server;
 using Embargo.Server.Tests.Infrastructure;
 using static Embargo.Server.Tests.Infrastructure.Api;

@@ -1,6 +1,6 @@
 using System.Net;
 using Embargo.Cli.Infrastructure;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Tests.Infrastructure;
 using static Embargo.Server.Tests.Infrastructure.Api;
 

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Tests.Infrastructure;
 using Embargo.Weights;
 using static Embargo.Server.Tests.Infrastructure.Api;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Embargo.Ledger;
 using Embargo.Protocol;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Auth;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;

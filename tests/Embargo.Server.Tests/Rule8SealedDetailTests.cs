@@ -1,7 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Protocol.Disclosures;
 using Embargo.Server.Tests.Infrastructure;
 using static Embargo.Server.Tests.Infrastructure.Api;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using Embargo.Cli.Infrastructure;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Protocol.Disclosures;
 using Embargo.Server.Tests.Infrastructure;
 using Embargo.Weights;

@@ -1,6 +1,6 @@
 using System.Net;
 using Embargo.Protocol.Certificates;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Tests.Infrastructure;
 using static Embargo.Server.Tests.Infrastructure.Api;
 
@@ -11,7 +11,7 @@ public sealed class SeparationOfDutiesTests(ServerFixture fixture) : IClassFixtu
 {
     private EmbargoHost Host => fixture.Host;
 
-    private static Task<CertificateDto> Submit(Embargo.Cli.Infrastructure.EmbargoClient who, string certificateId, DsseEnvelope envelope) =>
+    private static Task<CertificateDto> Submit(Embargo.Contracts.EmbargoClient who, string certificateId, DsseEnvelope envelope) =>
         who.PostAsync<CertificateDto>($"/api/certificates/{certificateId}/signature", new SubmitCertificateRequest { Envelope = envelope.ToJson() }, default);
 
     [Fact]

@@ -1,5 +1,5 @@
 using System.Net;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Tests.Infrastructure;
 using static Embargo.Server.Tests.Infrastructure.Api;
 
@@ -15,7 +15,7 @@ public sealed class TenantIsolationTests(ServerFixture fixture) : IClassFixture<
 
     private const string SecretStep = "the secret second step of the lure";
 
-    private static async Task<Embargo.Cli.Infrastructure.EmbargoClient> OutsiderAsync(ProtocolWorld w, string role)
+    private static async Task<Embargo.Contracts.EmbargoClient> OutsiderAsync(ProtocolWorld w, string role)
     {
         var org = await w.Admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = $"Outsider {role} {w.Tag}" }, default);
         return w.Admin.As((await w.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals",

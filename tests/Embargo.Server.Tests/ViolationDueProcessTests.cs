@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Embargo.Cli.Infrastructure;
 using Embargo.Protocol;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Tests.Infrastructure;
 using Embargo.Weights;
 using static Embargo.Server.Tests.Infrastructure.Api;

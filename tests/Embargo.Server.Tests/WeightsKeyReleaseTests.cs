@@ -1,7 +1,7 @@
 using System.Net;
 using Embargo.Cli.Commands;
 using Embargo.Cli.Infrastructure;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Tests.Infrastructure;
 using Embargo.Weights;
 using static Embargo.Server.Tests.Infrastructure.Api;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Embargo.Cli.Infrastructure;
+using Embargo.Contracts;
 using Embargo.Ledger;
 using static Embargo.Cli.Infrastructure.Common;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Embargo.Cli.Infrastructure;
 using Embargo.Protocol.Certificates;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Weights;
 using static Embargo.Cli.Infrastructure.Common;
 

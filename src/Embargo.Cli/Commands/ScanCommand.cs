@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Net;
 using Embargo.Cli.Infrastructure;
 using Embargo.Protocol;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Weights;
 using Spectre.Console;
 

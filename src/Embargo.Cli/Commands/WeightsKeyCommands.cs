@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Embargo.Cli.Infrastructure;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Weights;
 using static Embargo.Cli.Infrastructure.Common;
 

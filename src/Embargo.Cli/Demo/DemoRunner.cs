@@ -3,7 +3,7 @@ using Embargo.Cli.Commands;
 using Embargo.Cli.Infrastructure;
 using Embargo.Evaluation;
 using Embargo.Protocol.Certificates;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.SampleModel;
 using Embargo.Server;
 using Embargo.Server.Infrastructure;

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Embargo.Cli.Commands;
 
+using Embargo.Contracts;
+
 namespace Embargo.Cli.Infrastructure;
 
 /// <summary>The `embargo` command tree and the one place where failures become exit codes.</summary>
@@ -38,7 +40,7 @@ public static class CliApp
             await Console.Error.WriteLineAsync($"embargo: {(e.IsBadInput ? "" : "refused: ")}{Output.Safe(e.Message)}");
             return e.IsBadInput ? BadInput : Failed;
         }
-        catch (UserInputException e)
+        catch (Exception e) when (e is UserInputException or ServerUnavailableException)
         {
             await Console.Error.WriteLineAsync($"embargo: {Output.Safe(e.Message)}");
             return BadInput;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Embargo.Contracts;
 
 namespace Embargo.Cli.Infrastructure;
 

@@ -1,4 +1,4 @@
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Protocol.Disclosures;
 using Embargo.Weights;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Embargo.Contracts;
 using Spectre.Console;
 
 namespace Embargo.Cli.Infrastructure;

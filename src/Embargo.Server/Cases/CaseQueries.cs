@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Embargo.Protocol;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Auth;
 using Embargo.Server.Storage;
 using Microsoft.EntityFrameworkCore;

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Embargo.Protocol;
 using Embargo.Protocol.Certificates;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Auth;
 using Embargo.Server.Cases;
 using Embargo.Server.Infrastructure;

@@ -6,7 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 
 namespace Embargo.Server.Infrastructure;
 
@@ -32,7 +32,7 @@ public static class RequestContracts
 
     public static void Modify(JsonTypeInfo info)
     {
-        // The HTTP contract's types (Embargo.Protocol.Contracts today; an Embargo.Contracts project later).
+        // The HTTP contract's types (the Embargo.Contracts project).
         if (info.Kind != JsonTypeInfoKind.Object || info.Type.Namespace is not { } ns || !ns.StartsWith("Embargo.", StringComparison.Ordinal)
             || !ns.Split('.').Contains("Contracts"))
         {

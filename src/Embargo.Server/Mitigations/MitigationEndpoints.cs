@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Embargo.Protocol;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Auth;
 using Embargo.Server.Cases;
 using Embargo.Server.Infrastructure;

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Embargo.Protocol;
 using Embargo.Protocol.Certificates;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Auth;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;

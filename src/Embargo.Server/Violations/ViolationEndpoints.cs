@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Embargo.Protocol;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Server.Auth;
 using Embargo.Server.Certificates;
 using Embargo.Server.Infrastructure;

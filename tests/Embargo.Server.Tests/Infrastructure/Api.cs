@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Embargo.Cli.Infrastructure;
+using Embargo.Contracts;
 
 namespace Embargo.Server.Tests.Infrastructure;
 

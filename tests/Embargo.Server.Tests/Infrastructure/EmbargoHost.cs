@@ -1,4 +1,5 @@
 using Embargo.Cli.Infrastructure;
+using Embargo.Contracts;
 using Embargo.Server;
 using Embargo.Server.Infrastructure;
 using Microsoft.AspNetCore.Builder;

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using Embargo.Cli.Commands;
 using Embargo.Cli.Infrastructure;
 using Embargo.Protocol.Certificates;
-using Embargo.Protocol.Contracts;
+using Embargo.Contracts;
 using Embargo.Protocol.Disclosures;
 using Embargo.Weights;
 using NSec.Cryptography;

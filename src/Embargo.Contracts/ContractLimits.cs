@@ -1,4 +1,4 @@
-namespace Embargo.Protocol.Contracts;
+namespace Embargo.Contracts;
 
 /// <summary>
 /// How the server bounds every request body (enforced by Embargo.Server's RequestContracts for every object it

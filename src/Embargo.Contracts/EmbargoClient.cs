@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Embargo.Cli.Infrastructure;
+namespace Embargo.Contracts;
 
 /// <summary>A refusal or error from the Embargo server, as its ProblemDetails said it.</summary>
 public sealed class ApiException(HttpStatusCode status, string title, string detail, string? rule)
@@ -20,6 +20,9 @@ public sealed class ApiException(HttpStatusCode status, string title, string det
 }
 
 /// <summary>HTTP client for the Embargo API: JSON in and out, ProblemDetails mapped to <see cref="ApiException"/>.</summary>
+/// <summary>The server could not be reached, or answered with something that is not the contract's JSON.</summary>
+public sealed class ServerUnavailableException(string message) : Exception(message);
+
 public sealed class EmbargoClient(Uri server, string? token, HttpClient? http = null) : IDisposable
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -52,7 +55,7 @@ public sealed class EmbargoClient(Uri server, string? token, HttpClient? http = 
         }
         catch (JsonException e)
         {
-            throw new UserInputException($"the server at {Server} answered {path} with something that is not the expected JSON: {e.Message}");
+            throw new ServerUnavailableException($"the server at {Server} answered {path} with something that is not the expected JSON: {e.Message}");
         }
     }
 
@@ -74,7 +77,7 @@ public sealed class EmbargoClient(Uri server, string? token, HttpClient? http = 
         }
         catch (HttpRequestException e)
         {
-            throw new UserInputException($"cannot reach the Embargo server at {Server}: {e.Message}");
+            throw new ServerUnavailableException($"cannot reach the Embargo server at {Server}: {e.Message}");
         }
         if (response.IsSuccessStatusCode)
         {

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Embargo.Protocol.Contracts;
+namespace Embargo.Contracts;
 
 // The HTTP API's request and response bodies, shared by the server and the CLI.
 
