@@ -36,7 +36,12 @@ public sealed class CaseSnapshot
 
     /// <summary>The case's parties for the access table; <paramref name="affectedParties"/> narrows the affected parties to the subject's own.</summary>
     public Subject Subject(IReadOnlyCollection<string>? affectedParties = null) =>
-        CaseSubjects.For(Case, affectedParties ?? ThreatModels.SelectMany(AffectedParties));
+        affectedParties is null
+            ? _subject ??= CaseSubjects.For(Case, ThreatModels.SelectMany(AffectedParties))
+            : CaseSubjects.For(Case, affectedParties);
+
+    /// <summary>The case's whole subject, built once per snapshot: rule 9 asks it for every evaluation.</summary>
+    private Subject? _subject;
 
     /// <summary>The access table's decision for <paramref name="caller"/> on this case (see <see cref="Access"/>).</summary>
     public ProtocolError? Decide(ProtocolAction action, Caller caller, IReadOnlyCollection<string>? affectedParties = null) =>
