@@ -585,3 +585,23 @@ public sealed record ModelConditionDto
     public string? TrainingFileSha256 { get; init; }
     public string? FineTuningJobId { get; init; }
 }
+
+/// <summary>An RFC 6962 inclusion proof (hashes base64), as the ledger serves it.</summary>
+public sealed record InclusionProofResponse
+{
+    public required long Index { get; init; }
+    public required long TreeSize { get; init; }
+    public required string LeafHash { get; init; }
+    public required string RootHash { get; init; }
+    public required IReadOnlyList<string> Proof { get; init; }
+}
+
+/// <summary>An RFC 6962 consistency proof (hashes base64), as the ledger serves it.</summary>
+public sealed record ConsistencyProofResponse
+{
+    public required long FromSize { get; init; }
+    public required long ToSize { get; init; }
+    public required string FromRoot { get; init; }
+    public required string ToRoot { get; init; }
+    public required IReadOnlyList<string> Proof { get; init; }
+}

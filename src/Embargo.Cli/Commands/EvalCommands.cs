@@ -167,8 +167,7 @@ public static class EvalCommands
                         Console.Error.WriteLine($"not recorded on case {id}: {summary.Task} ended with status {summary.Status} (not evidence)");
                         continue;
                     }
-                    var recorded = await embargo.PostAsync<Embargo.Contracts.EvaluationDto>($"/api/cases/{id}/evaluations",
-                        Embargo.Cli.Demo.EvalSubmission.From(summary, r.GetValue(mitigation), r.GetValue(condition)), ct);
+                    var recorded = await embargo.Cases.SubmitEvaluationAsync(id!, Embargo.Cli.Demo.EvalSubmission.From(summary, r.GetValue(mitigation), r.GetValue(condition)), ct);
                     Console.Error.WriteLine($"recorded {summary.Task} on case {id} as {recorded.Id} (ledger index {recorded.LedgerIndex}; verdict: {summary.Verdict?.Verdict ?? "none"}"
                         + (recorded.FiredFindings.Count > 0 ? $"; commitments fired: {string.Join(", ", recorded.FiredFindings.Select(f => f.Id))})" : ")"));
                 }
@@ -246,8 +245,8 @@ public static class EvalCommands
     /// <summary>Checks, with the caller's own token and GET calls only, that the result could be recorded on the case.</summary>
     private static async Task CheckCaseAsync(EmbargoClient client, string caseId, IReadOnlyList<string> capabilities, string? mitigationId, string? condition, CancellationToken ct)
     {
-        var me = await client.GetAsync<System.Text.Json.Nodes.JsonObject>("/api/me", ct);
-        var @case = await client.GetAsync<Embargo.Contracts.CaseDto>($"/api/cases/{Uri.EscapeDataString(caseId)}", ct);
+        var me = await client.Organisations.MeAsync(ct);
+        var @case = await client.Cases.GetAsync(caseId, ct);
         var organisation = me["organisationId"]?.GetValue<object>()?.ToString() ?? "";
         var role = me["role"] switch
         {
@@ -287,7 +286,7 @@ public static class EvalCommands
         }
         if (condition is not null)
         {
-            var conditions = await client.GetAsync<List<Embargo.Contracts.ModelConditionDto>>($"/api/model-versions/{Uri.EscapeDataString(@case.ModelVersionId)}/conditions", ct);
+            var conditions = await client.Models.ConditionsAsync(@case.ModelVersionId, ct);
             if (!conditions.Any(x => x.Name == condition))
             {
                 throw new UserInputException($"model version {@case.ModelVersionId} has no registered condition '{condition}'"

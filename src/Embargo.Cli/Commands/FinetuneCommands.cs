@@ -90,9 +90,8 @@ public static class FinetuneCommands
         var sha256 = await Sha256Async(request.TrainingPath, ct);
 
         // Fail fast: the version exists and the name is free before anything is uploaded or trained.
-        var versionPath = $"/api/model-versions/{Uri.EscapeDataString(request.VersionId)}";
-        await embargo.GetAsync<ModelVersionDto>(versionPath, ct);
-        var existing = await embargo.GetAsync<List<ModelConditionDto>>(versionPath + "/conditions", ct);
+        await embargo.Models.GetVersionAsync(request.VersionId, ct);
+        var existing = await embargo.Models.ConditionsAsync(request.VersionId, ct);
         if (existing.Any(c => c.Name == request.Name))
         {
             throw new UserInputException($"model version {request.VersionId} already has a condition named '{request.Name}'");
@@ -118,7 +117,7 @@ public static class FinetuneCommands
             throw new CommandFailedException($"fine-tuning job {jobId} succeeded without a fine_tuned_model; nothing registered");
         }
         Note($"fine-tuned model {fineTuned}");
-        return await embargo.PostAsync<ModelConditionDto>(versionPath + "/conditions", new RegisterModelConditionRequest
+        return await embargo.Models.RegisterConditionAsync(request.VersionId, new RegisterModelConditionRequest
         {
             Name = request.Name,
             Kind = "fine-tuned",

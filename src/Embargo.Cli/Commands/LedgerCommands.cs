@@ -26,7 +26,7 @@ public static class LedgerCommands
         checkpoint.SetAction(async (r, ct) =>
         {
             using var client = Client(r);
-            Console.Out.Write(Output.Safe(await client.GetTextAsync("/api/ledger/checkpoint", ct), multiline: true));
+            Console.Out.Write(Output.Safe(await client.Ledger.CheckpointAsync(ct), multiline: true));
             return CliApp.Ok;
         });
         return Group("ledger", "the public transparency ledger", export, checkpoint, Monitor());
@@ -51,7 +51,7 @@ public static class LedgerCommands
             }
             var old = OpenCheckpoint(verifier.Value, ReadFile(r.GetValue(since)!, "checkpoint"), r.GetValue(since)!);
             using var client = Client(r);
-            var currentText = await client.GetTextAsync("/api/ledger/checkpoint", ct);
+            var currentText = await client.Ledger.CheckpointAsync(ct);
             var current = OpenCheckpoint(verifier.Value, currentText, "the server's checkpoint");
             if (current.Origin != old.Origin)
             {
@@ -63,7 +63,7 @@ public static class LedgerCommands
             }
             if (old.Size > 0 && current.Size > old.Size)
             {
-                var proof = await client.GetAsync<Embargo.Server.Ledger.ConsistencyProofResponse>($"/api/ledger/proofs/consistency?from={old.Size}&to={current.Size}", ct);
+                var proof = await client.Ledger.ConsistencyAsync(from: old.Size, to: current.Size, ct: ct);
                 var verified = MerkleVerifier.VerifyConsistency(old.Size, current.Size, old.RootHash, current.RootHash, proof.Proof.Select(Convert.FromBase64String).ToList());
                 if (!verified.IsOk)
                 {
@@ -99,10 +99,10 @@ public static class LedgerCommands
     public static async Task<IReadOnlyList<string>> ExportAsync(EmbargoClient client, string dir, CancellationToken ct)
     {
         Directory.CreateDirectory(dir);
-        var checkpoint = await client.GetTextAsync("/api/ledger/checkpoint", ct);
+        var checkpoint = await client.Ledger.CheckpointAsync(ct);
         var size = long.Parse(checkpoint.Split('\n')[1], System.Globalization.CultureInfo.InvariantCulture);
-        var key = await client.GetTextAsync("/api/ledger/key", ct);
-        var leaves = size == 0 ? "" : await client.GetTextAsync($"/api/ledger/leaves?start=0&count={size}", ct);
+        var key = await client.Ledger.KeyAsync(ct);
+        var leaves = size == 0 ? "" : await client.Ledger.LeavesAsync(start: 0, count: size, ct: ct);
         var paths = new[] { Path.Combine(dir, "ledger.jsonl"), Path.Combine(dir, "checkpoint.txt"), Path.Combine(dir, "ledger.vkey") };
         await File.WriteAllTextAsync(paths[0], leaves, ct);
         await File.WriteAllTextAsync(paths[1], checkpoint, ct);

@@ -33,22 +33,22 @@ public static class ProtocolCommands
         var encryptionKey = new Option<string>("--encryption-key") { Description = "X25519 public key file (`embargo weights keygen`), to receive sealed weights keys" };
         return Group("org", "organisations and their principals (admin)",
             Verb("create", "create an organisation", [name],
-                async (r, c, ct) => await c.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = r.GetValue(name)! }, ct)),
+                async (r, c, ct) => await c.Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = r.GetValue(name)! }, ct)),
             Verb("add-principal", "create a principal with a role; prints its API token once", [org, principalName, role, key, encryptionKey],
-                async (r, c, ct) => await c.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
+                async (r, c, ct) => await c.Admin.CreatePrincipalAsync(new CreatePrincipalRequest
                 {
                     OrganisationId = r.GetValue(org)!, Name = r.GetValue(principalName)!, Role = r.GetValue(role)!,
                     SigningKeyPem = r.GetValue(key) is { } path ? ReadFile(path, "public key") : null,
                     EncryptionKey = r.GetValue(encryptionKey) is { } encPath ? ReadFile(encPath, "encryption key") : null,
                 }, ct)),
             Verb("rotate-token", "give a principal a new API token (printed once); the old one stops working", [principalId],
-                async (r, c, ct) => await c.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{r.GetValue(principalId)}/token", null, ct)),
+                async (r, c, ct) => await c.Admin.RotateTokenAsync(r.GetValue(principalId)!, ct)),
             Verb("revoke", "revoke a principal's API token", [principalId],
-                async (r, c, ct) => (await c.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{r.GetValue(principalId)}/revoke", null, ct)).Principal),
+                async (r, c, ct) => (await c.Admin.RevokeTokenAsync(r.GetValue(principalId)!, ct)).Principal),
             Verb("list", "list organisations (public)", [],
-                async (r, c, ct) => await c.GetAsync<List<OrganisationDto>>("/api/organisations", ct)),
+                async (r, c, ct) => await c.Organisations.ListAsync(ct)),
             Verb("bad-actors", "organisations publicly marked as bad actors", [],
-                async (r, c, ct) => await c.GetAsync<List<BadActorDto>>("/api/public/bad-actors", ct)));
+                async (r, c, ct) => await c.Organisations.BadActorsAsync(ct)));
     }
 
     private static Command Models()
@@ -66,12 +66,12 @@ public static class ProtocolCommands
         var strength = new Option<double>("--strength") { Description = "capability score; higher is stronger", Required = true };
         return Group("model", "models, versions and reference models",
             Verb("register", "register a model (developer)", [name],
-                async (r, c, ct) => await c.PostAsync<ModelDto>("/api/models", new RegisterModelRequest { Name = r.GetValue(name)! }, ct)),
+                async (r, c, ct) => await c.Models.RegisterAsync(new RegisterModelRequest { Name = r.GetValue(name)! }, ct)),
             Verb("add-version", "register a version by its weights manifest (developer)", [model, version, weights],
                 async (r, c, ct) =>
                 {
                     var manifest = await BuildManifestAsync(r.GetValue(weights)!, ct);
-                    return await c.PostAsync<ModelVersionDto>($"/api/models/{r.GetValue(model)}/versions", new RegisterVersionRequest
+                    return await c.Models.RegisterVersionAsync(r.GetValue(model)!, new RegisterVersionRequest
                     {
                         Version = r.GetValue(version)!,
                         ManifestDigest = manifest.Digest,
@@ -80,16 +80,16 @@ public static class ProtocolCommands
                 }),
             Verb("add-condition", "register a condition the version is evaluated as: base, a fine-tune, tool-augmented, assisted (developer)",
                 [versionId, conditionName, kind, conditionUrl, conditionModel],
-                async (r, c, ct) => await c.PostAsync<ModelConditionDto>($"/api/model-versions/{r.GetValue(versionId)}/conditions", new RegisterModelConditionRequest
+                async (r, c, ct) => await c.Models.RegisterConditionAsync(r.GetValue(versionId)!, new RegisterModelConditionRequest
                 {
                     Name = r.GetValue(conditionName)!, Kind = r.GetValue(kind)!, Endpoint = PublicEndpoint(r.GetValue(conditionUrl)!), ModelName = r.GetValue(conditionModel)!,
                 }, ct)),
             Verb("conditions", "list a version's registered conditions", [versionId],
-                async (r, c, ct) => await c.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{r.GetValue(versionId)}/conditions", ct)),
+                async (r, c, ct) => await c.Models.ConditionsAsync(r.GetValue(versionId)!, ct)),
             Verb("add-reference", "register a reference model; stronger ones flag older certificates (regulator)", [refName, strength],
-                async (r, c, ct) => await c.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = r.GetValue(refName)!, Strength = r.GetValue(strength) }, ct)),
+                async (r, c, ct) => await c.Models.RegisterReferenceAsync(new RegisterReferenceModelRequest { Name = r.GetValue(refName)!, Strength = r.GetValue(strength) }, ct)),
             Verb("references", "list reference models, strongest first (a case opens with the strongest; rule 5)", [],
-                async (r, c, ct) => await c.GetAsync<List<ReferenceModelDto>>("/api/reference-models", ct)));
+                async (r, c, ct) => await c.Models.ReferencesAsync(ct)));
     }
 
     /// <summary>
@@ -149,19 +149,19 @@ public static class ProtocolCommands
         var liftReason = Required("--reason", "why the denial no longer holds (logged publicly)");
         return Group("case", "release cases",
             Verb("open", "open a case for a model version (developer)", [version, tier, regulator, reference, evaluators],
-                async (r, c, ct) => await c.PostAsync<CaseDto>("/api/cases", new OpenCaseRequest
+                async (r, c, ct) => await c.Cases.OpenAsync(new OpenCaseRequest
                 {
                     ModelVersionId = r.GetValue(version)!, RequestedTier = r.GetValue(tier)!, RegulatorOrganisationId = r.GetValue(regulator)!, ReferenceModelId = r.GetValue(reference)!,
                     EvaluatorOrganisationIds = r.GetValue(evaluators)!,
                 }, ct)),
             Verb("list", "list cases, newest first", [stateFilter],
-                async (r, c, ct) => await c.GetAsync<List<CaseSummaryDto>>(r.GetValue(stateFilter) is { } s ? $"/api/cases?state={Uri.EscapeDataString(s)}" : "/api/cases", ct)),
+                async (r, c, ct) => await c.Cases.ListAsync(r.GetValue(stateFilter), ct)),
             Verb("show", "show a case and what still blocks its certificate", [id],
-                async (r, c, ct) => await c.GetAsync<CaseDto>($"/api/cases/{r.GetValue(id)}", ct)),
+                async (r, c, ct) => await c.Cases.GetAsync(r.GetValue(id)!, ct)),
             Verb("advance", "move a case to its next phase", [id, to],
-                async (r, c, ct) => await c.PostAsync<CaseDto>($"/api/cases/{r.GetValue(id)}/advance", new AdvanceCaseRequest { To = r.GetValue(to)! }, ct)),
+                async (r, c, ct) => await c.Cases.AdvanceAsync(r.GetValue(id)!, new AdvanceCaseRequest { To = r.GetValue(to)! }, ct)),
             Verb("threat-model", "add a threat model with its affected parties", [id, capability, description, affected, steps],
-                async (r, c, ct) => await c.PostAsync<ThreatModelDto>($"/api/cases/{r.GetValue(id)}/threat-models", new AddThreatModelRequest
+                async (r, c, ct) => await c.Cases.AddThreatModelAsync(r.GetValue(id)!, new AddThreatModelRequest
                 {
                     Capability = r.GetValue(capability)!, Description = r.GetValue(description)!, AffectedParties = r.GetValue(affected)!, Steps = r.GetValue(steps) ?? [],
                 }, ct)),
@@ -176,32 +176,32 @@ public static class ProtocolCommands
                     var key = r.GetValue(apiKeyEnv) is { } variable ? Environment.GetEnvironmentVariable(variable) : null;
                     var reference = Embargo.Evaluation.ChatClientFactory.Create(new Embargo.Evaluation.ModelEndpoint { Url = url, Name = r.GetValue(referenceName)!, ApiKey = key });
                     var draft = await Embargo.Evaluation.ThreatModelDrafter.DraftAsync(reference, r.GetValue(draftCapability)!, r.GetValue(draftDescription)!, ct);
-                    return await c.PostAsync<ThreatModelDto>($"/api/cases/{r.GetValue(id)}/threat-model-drafts", new DraftThreatModelRequest
+                    return await c.Cases.DraftThreatModelAsync(r.GetValue(id)!, new DraftThreatModelRequest
                     {
                         Capability = r.GetValue(draftCapability)!, Description = r.GetValue(draftDescription)!, Steps = draft.Steps, ReferenceModel = r.GetValue(referenceName)!,
                     }, ct);
                 }),
             Verb("accept-threat-model", "accept a draft threat model, naming its affected parties, optionally with edited steps (evaluator)",
                 [id, threatId, acceptAffected, editedSteps],
-                async (r, c, ct) => await c.PostAsync<ThreatModelDto>($"/api/cases/{r.GetValue(id)}/threat-models/{r.GetValue(threatId)}/accept", new AcceptThreatModelRequest
+                async (r, c, ct) => await c.Cases.AcceptThreatModelAsync(r.GetValue(id)!, r.GetValue(threatId)!, new AcceptThreatModelRequest
                 {
                     AffectedParties = r.GetValue(acceptAffected)!, Steps = r.GetValue(editedSteps) is { Length: > 0 } s ? s : null,
                 }, ct)),
             Verb("commit", "add an if-then commitment, e.g. 'uplift(\"x\") >= 0.1 and p(\"x\") < 0.05 => max_tier(hosted)'", [id, expression],
-                async (r, c, ct) => await c.PostAsync<CommitmentDto>($"/api/cases/{r.GetValue(id)}/commitments", new AddCommitmentRequest { Expression = r.GetValue(expression)! }, ct)),
+                async (r, c, ct) => await c.Cases.AddCommitmentAsync(r.GetValue(id)!, new AddCommitmentRequest { Expression = r.GetValue(expression)! }, ct)),
             Verb("submit-eval", "submit an evaluation result file", [id, summary],
-                async (r, c, ct) => await c.PostAsync<EvaluationDto>($"/api/cases/{r.GetValue(id)}/evaluations", ReadJson<SubmitEvaluationRequest>(r.GetValue(summary)!), ct)),
+                async (r, c, ct) => await c.Cases.SubmitEvaluationAsync(r.GetValue(id)!, ReadJson<SubmitEvaluationRequest>(r.GetValue(summary)!), ct)),
             Verb("finding", "record a finding backed by an evaluation", [id, threat, evaluation, title],
-                async (r, c, ct) => await c.PostAsync<FindingDto>($"/api/cases/{r.GetValue(id)}/findings", new RecordFindingRequest
+                async (r, c, ct) => await c.Cases.RecordFindingAsync(r.GetValue(id)!, new RecordFindingRequest
                 {
                     ThreatModelId = r.GetValue(threat)!, EvaluationId = r.GetValue(evaluation)!, Title = r.GetValue(title)!,
                 }, ct)),
             Verb("deny", "deny the requested tier (regulator)", [id, reason],
-                async (r, c, ct) => await c.PostAsync<CaseDto>($"/api/cases/{r.GetValue(id)}/deny", new DenyRequest { Reason = r.GetValue(reason)! }, ct)),
+                async (r, c, ct) => await c.Cases.DenyAsync(r.GetValue(id)!, new DenyRequest { Reason = r.GetValue(reason)! }, ct)),
             Verb("reevaluate", "move a case to a stronger reference model; it re-enters testing (developer or the case's regulator; rule 5)", [id, strongerReference],
-                async (r, c, ct) => await c.PostAsync<CaseDto>($"/api/cases/{r.GetValue(id)}/reference", new ReevaluateCaseRequest { ReferenceModelId = r.GetValue(strongerReference)! }, ct)),
+                async (r, c, ct) => await c.Cases.ReevaluateAsync(r.GetValue(id)!, new ReevaluateCaseRequest { ReferenceModelId = r.GetValue(strongerReference)! }, ct)),
             Verb("lift-denial", "lift a denial of this case's version and tier, with a reason (the regulator that denied; rule 11)", [id, liftReason],
-                async (r, c, ct) => await c.PostAsync<CaseDto>($"/api/cases/{r.GetValue(id)}/lift-denial", new LiftDenialRequest { Reason = r.GetValue(liftReason)! }, ct)));
+                async (r, c, ct) => await c.Cases.LiftDenialAsync(r.GetValue(id)!, new LiftDenialRequest { Reason = r.GetValue(liftReason)! }, ct)));
     }
 
     public static T ReadJson<T>(string path)
@@ -228,16 +228,16 @@ public static class ProtocolCommands
         var output = new Option<string>("--out") { Description = "write the opened detail here (default: standard output)" };
         return Group("disclosure", "disclose findings and acknowledge them",
             Verb("create", "disclose a finding to the regulator and its affected parties", [finding, title, summary, detail],
-                async (r, c, ct) => await c.PostAsync<DisclosureDto>($"/api/findings/{r.GetValue(finding)}/disclosures", new DiscloseRequest
+                async (r, c, ct) => await c.Disclosures.DiscloseAsync(r.GetValue(finding)!, new DiscloseRequest
                 {
                     AdvisoryTitle = r.GetValue(title)!, AdvisorySummary = r.GetValue(summary)!,
                     Sealed = await DisclosureSealing.SealForRecipientsAsync(c, r.GetValue(finding)!, await ReadBytesAsync(r.GetValue(detail)!, ct), ct),
                 }, ct)),
             OpenDetail(disclosure, identity, output),
             Verb("ack", "acknowledge a disclosure addressed to your organisation", [disclosure],
-                async (r, c, ct) => await c.PostAsync<RecipientDto>($"/api/disclosures/{r.GetValue(disclosure)}/acknowledge", null, ct)),
+                async (r, c, ct) => await c.Disclosures.AcknowledgeAsync(r.GetValue(disclosure)!, ct)),
             Verb("advisories", "public advisories", [],
-                async (r, c, ct) => await c.GetAsync<List<DisclosureDto>>("/api/public/advisories", ct)));
+                async (r, c, ct) => await c.Disclosures.AdvisoriesAsync(ct)));
     }
 
     private static Command OpenDetail(Argument<string> disclosure, Option<string> identity, Option<string> output)
@@ -283,15 +283,15 @@ public static class ProtocolCommands
         var reason = Required("--reason", "why");
         return Group("mitigation", "mitigations, deadlines, escalations and fines",
             Verb("deadline", "set or change a deadline (regulator only)", [id, due],
-                async (r, c, ct) => await c.PostAsync<MitigationDto>($"/api/mitigations/{r.GetValue(id)}/deadline", new SetDeadlineRequest { DueAt = r.GetValue(due) }, ct)),
+                async (r, c, ct) => await c.Mitigations.SetDeadlineAsync(r.GetValue(id)!, new SetDeadlineRequest { DueAt = r.GetValue(due) }, ct)),
             Verb("report", "report a mitigation done (its affected party)", [id, description],
-                async (r, c, ct) => await c.PostAsync<MitigationDto>($"/api/mitigations/{r.GetValue(id)}/report", new ReportMitigationRequest { Description = r.GetValue(description)! }, ct)),
+                async (r, c, ct) => await c.Mitigations.ReportAsync(r.GetValue(id)!, new ReportMitigationRequest { Description = r.GetValue(description)! }, ct)),
             Verb("verify", "verify with a re-run against the mitigated system (evaluator)", [id, evaluation],
-                async (r, c, ct) => await c.PostAsync<MitigationDto>($"/api/mitigations/{r.GetValue(id)}/verify", new VerifyMitigationRequest { EvaluationId = r.GetValue(evaluation)! }, ct)),
+                async (r, c, ct) => await c.Mitigations.VerifyAsync(r.GetValue(id)!, new VerifyMitigationRequest { EvaluationId = r.GetValue(evaluation)! }, ct)),
             Verb("fine", "fine the party of an escalated mitigation (regulator)", [id, amount, currency, reason],
-                async (r, c, ct) => await c.PostAsync<MitigationDto>($"/api/mitigations/{r.GetValue(id)}/fines", new FineRequest { Amount = r.GetValue(amount), Currency = r.GetValue(currency)!, Reason = r.GetValue(reason)! }, ct)),
+                async (r, c, ct) => await c.Mitigations.FineAsync(r.GetValue(id)!, new FineRequest { Amount = r.GetValue(amount), Currency = r.GetValue(currency)!, Reason = r.GetValue(reason)! }, ct)),
             Verb("escalate", "escalate every overdue mitigation now (regulator)", [],
-                async (r, c, ct) => await c.PostAsync<EscalationReportDto>("/api/mitigations/escalations", null, ct)));
+                async (r, c, ct) => await c.Mitigations.EscalateAsync(ct)));
     }
 
     private static Command Certify()
@@ -334,8 +334,8 @@ public static class ProtocolCommands
     /// </summary>
     public static async Task<CertificateDto> CertifyAsync(EmbargoClient client, string caseId, string tier, SigningKey key, string? weightsDirectory, TextWriter? report, CancellationToken ct)
     {
-        var @case = await client.GetAsync<CaseDto>($"/api/cases/{Uri.EscapeDataString(caseId)}", ct);
-        var version = await client.GetAsync<ModelVersionDto>($"/api/model-versions/{Uri.EscapeDataString(@case.ModelVersionId)}", ct);
+        var @case = await client.Cases.GetAsync(caseId, ct);
+        var version = await client.Models.GetVersionAsync(@case.ModelVersionId, ct);
         var registered = new WeightsEvidence(version.ManifestDigest, version.Files.Select(f => (f.Path, f.Sha256)).ToList());
         if (!string.Equals(@case.ManifestDigest, version.ManifestDigest, StringComparison.OrdinalIgnoreCase))
         {
@@ -352,8 +352,7 @@ public static class ProtocolCommands
             }
         }
 
-        var draft = await client.PostAsync<CertificationDraftDto>($"/api/cases/{Uri.EscapeDataString(caseId)}/certification",
-            new CertificationRequest { Tier = tier, KeyId = key.PublicKey.KeyId }, ct);
+        var draft = await client.Certificates.ApproveAsync(caseId, new CertificationRequest { Tier = tier, KeyId = key.PublicKey.KeyId }, ct);
         byte[] statementBytes;
         try
         {
@@ -378,7 +377,7 @@ public static class ProtocolCommands
         if (draft.Status == "issued")
         {
             // A repeat of an approval already signed: the certificate stands; it is checked, not signed again.
-            var existing = await client.GetAsync<CertificateDto>($"/api/certificates/{Uri.EscapeDataString(draft.CertificateId)}", ct);
+            var existing = await client.Certificates.GetAsync(draft.CertificateId, ct);
             var envelope = DsseEnvelope.Parse(existing.Envelope ?? "");
             if (!envelope.IsOk || envelope.Value.Payload != draft.Statement || !envelope.Value.Verify(key.PublicKey).IsOk)
             {
@@ -387,7 +386,7 @@ public static class ProtocolCommands
             return existing;
         }
         var signed = DsseEnvelope.Sign(statementBytes, draft.PayloadType, key);
-        return await client.PostAsync<CertificateDto>($"/api/certificates/{Uri.EscapeDataString(draft.CertificateId)}/signature", new SubmitCertificateRequest { Envelope = signed.ToJson() }, ct);
+        return await client.Certificates.SignAsync(draft.CertificateId, new SubmitCertificateRequest { Envelope = signed.ToJson() }, ct);
     }
 
     private static CommandFailedException Refuse(string what) => new($"refusing to sign: {Output.Safe(what)}");
@@ -414,7 +413,7 @@ public static class ProtocolCommands
         var version = new Argument<string>("model-version-id");
         var tier = Required("--tier", "the tier to release at");
         return Verb("release", "release a model version at a tier (needs a valid certificate)", [version, tier],
-            async (r, c, ct) => await c.PostAsync<ReleaseDto>("/api/releases", new ReleaseRequest { ModelVersionId = r.GetValue(version)!, Tier = r.GetValue(tier)! }, ct));
+            async (r, c, ct) => await c.Releases.ReleaseAsync(new ReleaseRequest { ModelVersionId = r.GetValue(version)!, Tier = r.GetValue(tier)! }, ct));
     }
 
     private static Command Violations()
@@ -433,25 +432,20 @@ public static class ProtocolCommands
         var orgId = new Argument<string>("organisation-id");
         return Group("violation", "rule 4: sightings of weights released without a certificate, and due process",
             Verb("report", "report a sighting with its evidence; it stays pending (nobody marked) until a regulator confirms it", [weights, evidence, tier, source],
-                async (r, c, ct) => await c.PostAsync<ViolationDto>("/api/violations", new ReportViolationRequest
+                async (r, c, ct) => await c.Violations.ReportAsync(new ReportViolationRequest
                 {
                     ObservedTier = r.GetValue(tier)!, Source = r.GetValue(source)!, Evidence = await SightingEvidenceAsync(r.GetValue(weights), r.GetValue(evidence), ct),
                 }, ct)),
             Verb("list", "sightings and violations you may see (public ones without a token)", [status, org],
-                async (r, c, ct) =>
-                {
-                    var query = string.Join('&', new[] { ("status", r.GetValue(status)), ("organisation", r.GetValue(org)) }
-                        .Where(q => q.Item2 is not null).Select(q => $"{q.Item1}={Uri.EscapeDataString(q.Item2!)}"));
-                    return await c.GetAsync<List<ViolationDto>>("/api/violations" + (query.Length > 0 ? "?" + query : ""), ct);
-                }),
+                async (r, c, ct) => await c.Violations.ListAsync(r.GetValue(status), r.GetValue(org), ct)),
             Verb("show", "one sighting or violation with its evidence, decisions and disputes", [id],
-                async (r, c, ct) => await c.GetAsync<ViolationDto>($"/api/violations/{Uri.EscapeDataString(r.GetValue(id)!)}", ct)),
+                async (r, c, ct) => await c.Violations.GetAsync(r.GetValue(id)!, ct)),
             Verb("confirm", "confirm a pending sighting: a public violation, the developer marked (regulator of the version's cases)", [id, reason],
-                async (r, c, ct) => await c.PostAsync<ViolationDto>($"/api/violations/{Uri.EscapeDataString(r.GetValue(id)!)}/confirm", new ViolationDecisionRequest { Reason = r.GetValue(reason)! }, ct)),
+                async (r, c, ct) => await c.Violations.ConfirmAsync(r.GetValue(id)!, new ViolationDecisionRequest { Reason = r.GetValue(reason)! }, ct)),
             Verb("reject", "reject a pending sighting: nobody is marked (regulator of the version's cases)", [id, reason],
-                async (r, c, ct) => await c.PostAsync<ViolationDto>($"/api/violations/{Uri.EscapeDataString(r.GetValue(id)!)}/reject", new ViolationDecisionRequest { Reason = r.GetValue(reason)! }, ct)),
+                async (r, c, ct) => await c.Violations.RejectAsync(r.GetValue(id)!, new ViolationDecisionRequest { Reason = r.GetValue(reason)! }, ct)),
             Verb("dispute", "dispute a confirmed violation, once (the marked developer)", [id, statement],
-                async (r, c, ct) => await c.PostAsync<ViolationDto>($"/api/violations/{Uri.EscapeDataString(r.GetValue(id)!)}/dispute", new DisputeViolationRequest { Statement = r.GetValue(statement)! }, ct)),
+                async (r, c, ct) => await c.Violations.DisputeAsync(r.GetValue(id)!, new DisputeViolationRequest { Statement = r.GetValue(statement)! }, ct)),
             Verb("decide", "decide a dispute: --uphold or --reject, with --reason (regulator of the version's cases)", [id, uphold, reject, reason],
                 async (r, c, ct) =>
                 {
@@ -459,13 +453,13 @@ public static class ProtocolCommands
                     {
                         throw new UserInputException("give exactly one of --uphold and --reject");
                     }
-                    return await c.PostAsync<ViolationDto>($"/api/violations/{Uri.EscapeDataString(r.GetValue(id)!)}/dispute/decision", new DecideDisputeRequest
+                    return await c.Violations.DecideDisputeAsync(r.GetValue(id)!, new DecideDisputeRequest
                     {
                         Outcome = r.GetValue(uphold) ? "upheld" : "rejected", Reason = r.GetValue(reason)!,
                     }, ct);
                 }),
             Verb("lift-mark", "lift an organisation's bad-actor mark, with a reason (regulator of its violations' cases)", [orgId, reason],
-                async (r, c, ct) => await c.PostAsync<BadActorDto>($"/api/bad-actors/{Uri.EscapeDataString(r.GetValue(orgId)!)}/lift", new LiftMarkRequest { Reason = r.GetValue(reason)! }, ct)));
+                async (r, c, ct) => await c.Organisations.LiftMarkAsync(r.GetValue(orgId)!, new LiftMarkRequest { Reason = r.GetValue(reason)! }, ct)));
     }
 
     /// <summary>The evidence a sighting carries: from weights on disk (hashed here) or a scan result saved as JSON.</summary>

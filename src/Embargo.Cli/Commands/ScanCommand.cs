@@ -89,7 +89,7 @@ public static class ScanCommand
         try
         {
             // Released versions are public; an unreleased one only to its developer and its cases' organisations.
-            status = await client.GetAsync<WeightsStatusDto>($"/api/weights/{scan.ManifestDigest}", ct);
+            status = await client.Models.WeightsStatusAsync(scan.ManifestDigest, ct);
             scan = scan with { Registered = true, Model = status.Model, Developer = status.Developer, CertifiedTier = status.CertifiedTier };
         }
         catch (ApiException e) when (e.Status == HttpStatusCode.NotFound)
@@ -112,7 +112,7 @@ public static class ScanCommand
         }
         // A sighting with its evidence: the server matches it to a registered version (manifest or files) and, if it is
         // above the certified tier, records it pending until a regulator of the version's cases confirms it.
-        var violation = await client.PostAsync<ViolationDto>("/api/violations", new ReportViolationRequest
+        var violation = await client.Violations.ReportAsync(new ReportViolationRequest
         {
             ObservedTier = observed.Name(), Source = source, Evidence = evidence,
         }, ct);

@@ -14,7 +14,7 @@ public static class WeightsKeyCommands
         var version = new Argument<string>("model-version-id");
         var principal = Required("--principal", "the grantee principal id (it must have an X25519 encryption key)");
         return Verb("grant", "grant a principal the sealed weights of a version (developer)", [version, principal],
-            async (r, c, ct) => await c.PostAsync<GrantDto>($"/api/model-versions/{r.GetValue(version)}/grants", new GrantRequest { PrincipalId = r.GetValue(principal)! }, ct));
+            async (r, c, ct) => await c.Weights.GrantAsync(r.GetValue(version)!, new GrantRequest { PrincipalId = r.GetValue(principal)! }, ct));
     }
 
     public static Command Deposit()
@@ -27,7 +27,7 @@ public static class WeightsKeyCommands
             {
                 var dir = r.GetValue(sealedDir)!;
                 var manifest = Unwrap(WeightsSealer.ReadManifest(dir));
-                var result = await c.PostAsync<DepositKeysDto>($"/api/model-versions/{r.GetValue(version)}/wrapped-keys", new DepositKeysRequest
+                var result = await c.Weights.DepositKeysAsync(r.GetValue(version)!, new DepositKeysRequest
                 {
                     SealId = manifest.SealId, ManifestDigest = manifest.ManifestDigest,
                     Keys = manifest.Recipients.Select(k => new WrappedKeyDto { KeyId = k.KeyId, EphemeralPublicKey = k.EphemeralPublicKey, WrappedDataKey = k.WrappedDataKey }).ToList(),
@@ -49,7 +49,7 @@ public static class WeightsKeyCommands
             {
                 var dir = r.GetValue(sealedDir)!;
                 var manifest = Unwrap(WeightsSealer.ReadManifest(dir));
-                var release = await c.PostAsync<KeyReleaseDto>($"/api/model-versions/{r.GetValue(version)}/key-requests", null, ct);
+                var release = await c.Weights.RequestKeyAsync(r.GetValue(version)!, ct);
                 if (release.SealId != manifest.SealId)
                 {
                     throw new UserInputException($"the server released a key for seal {release.SealId}, but {dir} is seal {manifest.SealId}");

@@ -10,7 +10,7 @@ public static class DisclosureSealing
     /// <summary>Seals <paramref name="detail"/> to every key of every recipient organisation (one envelope per key holder).</summary>
     public static async Task<IReadOnlyList<SealedDetailDto>> SealForRecipientsAsync(EmbargoClient client, string findingId, byte[] detail, CancellationToken ct)
     {
-        var recipients = await client.GetAsync<List<DisclosureRecipientKeyDto>>($"/api/findings/{findingId}/recipients", ct);
+        var recipients = await client.Disclosures.RecipientKeysAsync(findingId, ct);
         var missing = recipients.Where(r => r.PublicKey is null).Select(r => r.OrganisationId).ToList();
         if (missing.Count > 0)
         {
@@ -31,7 +31,7 @@ public static class DisclosureSealing
         {
             throw new UserInputException(key.Error!.ToString());
         }
-        var sealedDetail = await client.GetAsync<SealedDetailDto>($"/api/disclosures/{disclosureId}/sealed", ct);
+        var sealedDetail = await client.Disclosures.SealedAsync(disclosureId, ct);
         var opened = SealedEnvelope.Open(sealedDetail.Ciphertext, key.Value, SealedEnvelope.Context(sealedDetail.FindingId!, sealedDetail.OrganisationId));
         return opened.IsOk ? opened.Value : throw new CommandFailedException(opened.Error!.Message);
     }

@@ -1,4 +1,5 @@
 using System.Text;
+using Embargo.Contracts;
 using Embargo.Ledger;
 using Embargo.Protocol;
 using Embargo.Server.Infrastructure;
@@ -7,24 +8,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace Embargo.Server.Ledger;
-
-public sealed record InclusionProofResponse
-{
-    public required long Index { get; init; }
-    public required long TreeSize { get; init; }
-    public required string LeafHash { get; init; }
-    public required string RootHash { get; init; }
-    public required IReadOnlyList<string> Proof { get; init; }
-}
-
-public sealed record ConsistencyProofResponse
-{
-    public required long FromSize { get; init; }
-    public required long ToSize { get; init; }
-    public required string FromRoot { get; init; }
-    public required string ToRoot { get; init; }
-    public required IReadOnlyList<string> Proof { get; init; }
-}
 
 /// <summary>The public, read-only face of the transparency ledger. Anyone may read it; nobody may edit it.</summary>
 public static class LedgerEndpoints
