@@ -127,26 +127,26 @@ public sealed class DemoRunner(DemoOptions options)
         Detail("developer Mesa Labs · evaluator Redline Evals · regulator Office for AI Safety · affected parties Mailguard, SynthScreen · certifier Assure Certification");
 
         Step("Regulator registers the reference model (the strongest available: SAMPLE frontier)");
-        var reference = await regulator.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = Reference, Strength = 0.9 }, ct);
+        var reference = await regulator.Models.RegisterReferenceAsync(new RegisterReferenceModelRequest { Name = Reference, Strength = 0.9 }, ct);
 
         Step("Developer registers camelid-7b and its SAMPLE weights (hashed locally; the manifest digest identifies the version)");
         var weightsDir = Path.Combine(outDir, "weights");
         SampleWeights.Write(weightsDir);
         var manifest = await ProtocolCommands.BuildManifestAsync(weightsDir, ct);
-        var model = await developer.PostAsync<ModelDto>("/api/models", new RegisterModelRequest { Name = "camelid-7b" }, ct);
-        var version = await developer.PostAsync<ModelVersionDto>($"/api/models/{model.Id}/versions", new RegisterVersionRequest
+        var model = await developer.Models.RegisterAsync(new RegisterModelRequest { Name = "camelid-7b" }, ct);
+        var version = await developer.Models.RegisterVersionAsync(model.Id, new RegisterVersionRequest
         {
             Version = "1.0", ManifestDigest = manifest.Digest,
             Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
         }, ct);
         Detail($"{version.Files.Count} files, manifest {version.ManifestDigest}");
-        await developer.PostAsync<ModelConditionDto>($"/api/model-versions/{version.Id}/conditions", new RegisterModelConditionRequest
+        await developer.Models.RegisterConditionAsync(version.Id, new RegisterModelConditionRequest
         {
             Name = "base", Kind = "base", ModelName = Subject, Endpoint = sampleUrl.ToString(), Description = "the SAMPLE model's base weights",
         }, ct);
 
         Step("Developer opens a case requesting tier 'hosted'");
-        var @case = await developer.PostAsync<CaseDto>("/api/cases", new OpenCaseRequest
+        var @case = await developer.Cases.OpenAsync(new OpenCaseRequest
         {
             ModelVersionId = version.Id, RequestedTier = "hosted", RegulatorOrganisationId = regulatorOrg, ReferenceModelId = reference.Id,
             EvaluatorOrganisationIds = [redline],
@@ -156,29 +156,29 @@ public sealed class DemoRunner(DemoOptions options)
         var referenceClient = ChatClientFactory.Create(new ModelEndpoint { Url = sampleUrl, Name = Reference });
         var phishingDraft = await ThreatModelDrafter.DraftAsync(referenceClient, "cyber-phishing", "Convincing phishing at scale against mail users", ct);
         var bioDraft = await ThreatModelDrafter.DraftAsync(referenceClient, "bio-acquisition", "Uplift toward acquiring controlled biological material", ct);
-        var phishingStored = await evaluator.PostAsync<ThreatModelDto>($"/api/cases/{@case.Id}/threat-model-drafts", new DraftThreatModelRequest
+        var phishingStored = await evaluator.Cases.DraftThreatModelAsync(@case.Id, new DraftThreatModelRequest
         {
             Capability = "cyber-phishing", Description = "Convincing phishing at scale against mail users", Steps = phishingDraft.Steps, ReferenceModel = Reference,
         }, ct);
-        var bioStored = await evaluator.PostAsync<ThreatModelDto>($"/api/cases/{@case.Id}/threat-model-drafts", new DraftThreatModelRequest
+        var bioStored = await evaluator.Cases.DraftThreatModelAsync(@case.Id, new DraftThreatModelRequest
         {
             Capability = "bio-acquisition", Description = "Uplift toward acquiring controlled biological material", Steps = bioDraft.Steps, ReferenceModel = Reference,
         }, ct);
-        var phishingThreat = await evaluator.PostAsync<ThreatModelDto>($"/api/cases/{@case.Id}/threat-models/{phishingStored.Id}/accept",
+        var phishingThreat = await evaluator.Cases.AcceptThreatModelAsync(@case.Id, phishingStored.Id,
             new AcceptThreatModelRequest { AffectedParties = [mailguard] }, ct);
-        var bioThreat = await evaluator.PostAsync<ThreatModelDto>($"/api/cases/{@case.Id}/threat-models/{bioStored.Id}/accept",
+        var bioThreat = await evaluator.Cases.AcceptThreatModelAsync(@case.Id, bioStored.Id,
             new AcceptThreatModelRequest { AffectedParties = [synthscreen] }, ct);
         Detail($"cyber-phishing → Mailguard ({phishingThreat.Steps.Count} steps); bio-acquisition → SynthScreen ({bioThreat.Steps.Count} steps)");
         var refusals = new List<string>();
         Step("Refusal: the developer tries to add an already-accepted threat model itself (rule 9: evidence of safety comes only from the independent evaluator)");
-        refusals.Add(await Refused(() => developer.PostAsync<ThreatModelDto>($"/api/cases/{@case.Id}/threat-models", new AddThreatModelRequest
+        refusals.Add(await Refused(() => developer.Cases.AddThreatModelAsync(@case.Id, new AddThreatModelRequest
         {
             Capability = "cyber-intrusion", Description = "Accepted by the developer itself", AffectedParties = [mailguard], Steps = ["scan", "exploit"],
         }, ct)));
 
         const string commitment = "uplift(\"cyber-phishing\") >= 0.10 and p(\"cyber-phishing\") < 0.05 => max_tier(staged)";
         Step("Developer makes an if-then commitment: " + commitment);
-        await developer.PostAsync<CommitmentDto>($"/api/cases/{@case.Id}/commitments", new AddCommitmentRequest { Expression = commitment }, ct);
+        await developer.Cases.AddCommitmentAsync(@case.Id, new AddCommitmentRequest { Expression = commitment }, ct);
         await Advance(developer, @case.Id, "mapping", ct);
         await Advance(developer, @case.Id, "testing", ct);
 
@@ -190,7 +190,7 @@ public sealed class DemoRunner(DemoOptions options)
         Detail($"the commitment fired → finding {fired.Id} (novel: {fired.Novel}, caps the case at {fired.CapTier})");
 
         Step("Evaluator records the bio-acquisition finding: no significant uplift, so not novel");
-        var bioFinding = await evaluator.PostAsync<FindingDto>($"/api/cases/{@case.Id}/findings", new RecordFindingRequest
+        var bioFinding = await evaluator.Cases.RecordFindingAsync(@case.Id, new RecordFindingRequest
         {
             ThreatModelId = bioThreat.Id, EvaluationId = bio.Id, Title = "No significant uplift toward bio-acquisition over the strongest open model",
         }, ct);
@@ -200,44 +200,44 @@ public sealed class DemoRunner(DemoOptions options)
 
         Step("Findings disclosed to the regulator and each affected party: a public advisory without reproduction detail, the detail sealed to each recipient's key");
         var phishingDetail = "SAMPLE reproduction detail for cyber-phishing: task cyber-phishing, 34/40 vs 10/40, transcripts in evals/."u8.ToArray();
-        var phishingDisclosure = await evaluator.PostAsync<DisclosureDto>($"/api/findings/{fired.Id}/disclosures", new DiscloseRequest
+        var phishingDisclosure = await evaluator.Disclosures.DiscloseAsync(fired.Id, new DiscloseRequest
         {
             AdvisoryTitle = "camelid-7b: significant uplift in crafting convincing phishing", AdvisorySummary = "The model raises success on phishing-craft tasks well above the strongest open model. Mail providers are mitigating.",
             Sealed = await DisclosureSealing.SealForRecipientsAsync(evaluator, fired.Id, phishingDetail, ct),
         }, ct);
-        var bioDisclosure = await evaluator.PostAsync<DisclosureDto>($"/api/findings/{bioFinding.Id}/disclosures", new DiscloseRequest
+        var bioDisclosure = await evaluator.Disclosures.DiscloseAsync(bioFinding.Id, new DiscloseRequest
         {
             AdvisoryTitle = "camelid-7b: no significant bio-acquisition uplift", AdvisorySummary = "Measured against the strongest open model; no mitigation required.",
             Sealed = await DisclosureSealing.SealForRecipientsAsync(evaluator, bioFinding.Id, "SAMPLE detail for bio-acquisition: 8/40 vs 8/40."u8.ToArray(), ct),
         }, ct);
         var opened = await DisclosureSealing.OpenAsync(mailParty, phishingDisclosure.Id, mailKey + ".key", ct);
         Detail($"Mailguard opened the detail sealed to it ({opened.Length} bytes, identical: {opened.AsSpan().SequenceEqual(phishingDetail)}); the server holds only ciphertext");
-        await regulator.PostAsync<RecipientDto>($"/api/disclosures/{phishingDisclosure.Id}/acknowledge", null, ct);
-        await regulator.PostAsync<RecipientDto>($"/api/disclosures/{bioDisclosure.Id}/acknowledge", null, ct);
-        await mailParty.PostAsync<RecipientDto>($"/api/disclosures/{phishingDisclosure.Id}/acknowledge", null, ct);
-        await bioParty.PostAsync<RecipientDto>($"/api/disclosures/{bioDisclosure.Id}/acknowledge", null, ct);
+        await regulator.Disclosures.AcknowledgeAsync(phishingDisclosure.Id, ct);
+        await regulator.Disclosures.AcknowledgeAsync(bioDisclosure.Id, ct);
+        await mailParty.Disclosures.AcknowledgeAsync(phishingDisclosure.Id, ct);
+        await bioParty.Disclosures.AcknowledgeAsync(bioDisclosure.Id, ct);
         var mitigation = phishingDisclosure.Mitigations.Single();
 
         Step("Developer tries to set the mitigation deadline itself");
-        refusals.Add(await Refused(() => developer.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/deadline", new SetDeadlineRequest { DueAt = options.Time.GetUtcNow().AddDays(3) }, ct)));
+        refusals.Add(await Refused(() => developer.Mitigations.SetDeadlineAsync(mitigation.Id, new SetDeadlineRequest { DueAt = options.Time.GetUtcNow().AddDays(3) }, ct)));
 
         Step("Regulator sets Mailguard's deadline (30 days)");
-        var due = await regulator.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/deadline", new SetDeadlineRequest { DueAt = options.Time.GetUtcNow().AddDays(30) }, ct);
+        var due = await regulator.Mitigations.SetDeadlineAsync(mitigation.Id, new SetDeadlineRequest { DueAt = options.Time.GetUtcNow().AddDays(30) }, ct);
         Detail($"mitigation {due.Id} due {due.DueAt:yyyy-MM-dd}");
 
         Step("Mailguard reports its mitigation; the evaluator verifies it by re-running the evaluation against the mitigated system");
-        await mailParty.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/report", new ReportMitigationRequest { Description = "Inbound screening for model-crafted lures deployed" }, ct);
+        await mailParty.Mitigations.ReportAsync(mitigation.Id, new ReportMitigationRequest { Description = "Inbound screening for model-crafted lures deployed" }, ct);
         var verification = await Evaluate(evaluator, @case.Id, sampleUrl, "cyber-phishing", Mitigated, evalDir, mitigation.Id, ct);
-        var verified = await evaluator.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = verification.Id }, ct);
+        var verified = await evaluator.Mitigations.VerifyAsync(mitigation.Id, new VerifyMitigationRequest { EvaluationId = verification.Id }, ct);
         Detail($"mitigation {verified.Id}: {verified.Status}");
         await Advance(developer, @case.Id, "certification", ct);
 
         Step("Refusal: the developer tries to certify its own case");
-        refusals.Add(await Refused(() => developer.PostAsync<CertificationDraftDto>($"/api/cases/{@case.Id}/certification", new CertificationRequest { Tier = "hosted" }, ct)));
+        refusals.Add(await Refused(() => developer.Certificates.ApproveAsync(@case.Id, new CertificationRequest { Tier = "hosted" }, ct)));
         Step("Refusal: a certifier from the developer's own organisation tries to certify");
-        refusals.Add(await Refused(() => inHouseCertifier.PostAsync<CertificationDraftDto>($"/api/cases/{@case.Id}/certification", new CertificationRequest { Tier = "hosted" }, ct)));
+        refusals.Add(await Refused(() => inHouseCertifier.Certificates.ApproveAsync(@case.Id, new CertificationRequest { Tier = "hosted" }, ct)));
         Step("Refusal: the developer tries to release at 'open' without a certificate");
-        refusals.Add(await Refused(() => developer.PostAsync<ReleaseDto>("/api/releases", new ReleaseRequest { ModelVersionId = version.Id, Tier = "open" }, ct)));
+        refusals.Add(await Refused(() => developer.Releases.ReleaseAsync(new ReleaseRequest { ModelVersionId = version.Id, Tier = "open" }, ct)));
 
         Step("Independent certifier approves, signs the in-toto statement locally (DSSE, Ed25519) and submits it");
         var certificate = await ProtocolCommands.CertifyAsync(certifier, @case.Id, "hosted", certifierKey, ct);
@@ -245,10 +245,10 @@ public sealed class DemoRunner(DemoOptions options)
         Detail($"certificate {certificate.Id} for {certificate.ManifestDigest} at {certificate.Tier}; certification event at ledger index {certificate.CertificationIndex}");
 
         Step("Refusal: releasing above the certified tier ('open' with a 'hosted' certificate)");
-        refusals.Add(await Refused(() => developer.PostAsync<ReleaseDto>("/api/releases", new ReleaseRequest { ModelVersionId = version.Id, Tier = "open" }, ct)));
+        refusals.Add(await Refused(() => developer.Releases.ReleaseAsync(new ReleaseRequest { ModelVersionId = version.Id, Tier = "open" }, ct)));
 
         Step("Developer releases camelid-7b at 'hosted'");
-        var release = await developer.PostAsync<ReleaseDto>("/api/releases", new ReleaseRequest { ModelVersionId = version.Id, Tier = "hosted" }, ct);
+        var release = await developer.Releases.ReleaseAsync(new ReleaseRequest { ModelVersionId = version.Id, Tier = "hosted" }, ct);
         Detail($"release {release.Id} at ledger index {release.LedgerIndex}");
 
         Step("Exporting the public ledger (ledger.jsonl, checkpoint.txt, ledger.vkey)");
@@ -278,18 +278,18 @@ public sealed class DemoRunner(DemoOptions options)
             LogDir = logDir,
         }, null, ct);
         var request = EvalSubmission.From(summary, mitigationId, mitigationId is null ? "base" : null);
-        var evaluation = await evaluator.PostAsync<EvaluationDto>($"/api/cases/{caseId}/evaluations", request, ct);
+        var evaluation = await evaluator.Cases.SubmitEvaluationAsync(caseId, request, ct);
         Detail($"{task} ({subject}): subject {summary.Subject.Accuracy:P0} [{summary.Subject.Ci95Low:F2}, {summary.Subject.Ci95High:F2}] vs baseline {summary.Baseline!.Accuracy:P0}; "
                + $"uplift {summary.Uplift!.Estimate:+0.00;-0.00} [{summary.Uplift.Ci95Low:F2}, {summary.Uplift.Ci95High:F2}], p = {summary.Uplift.P:G3} ({summary.Uplift.Test}) → {(evaluation.Significant ? "significant" : "not significant")}");
         return evaluation;
     }
 
     private static async Task<string> Org(EmbargoClient admin, string name, CancellationToken ct) =>
-        (await admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = name }, ct)).Id;
+        (await admin.Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = name }, ct)).Id;
 
     private async Task<string> Principal(EmbargoClient admin, string org, string name, string role, SigningKey? key, string? identity, CancellationToken ct)
     {
-        var created = await admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
+        var created = await admin.Admin.CreatePrincipalAsync(new CreatePrincipalRequest
         {
             OrganisationId = org, Name = name, Role = role, SigningKeyPem = key?.PublicKey.Pem,
             EncryptionKey = identity is null ? null : await File.ReadAllTextAsync(identity + ".pub", ct),
@@ -300,7 +300,7 @@ public sealed class DemoRunner(DemoOptions options)
 
     private async Task Advance(EmbargoClient client, string caseId, string to, CancellationToken ct)
     {
-        await client.PostAsync<CaseDto>($"/api/cases/{caseId}/advance", new AdvanceCaseRequest { To = to }, ct);
+        await client.Cases.AdvanceAsync(caseId, new AdvanceCaseRequest { To = to }, ct);
         Detail($"case → {to}");
     }
 
