@@ -27,7 +27,7 @@ public static class Api
         return e;
     }
 
-    public static async Task<string> CheckpointAsync(EmbargoHost host) => await host.Anonymous.GetTextAsync("/api/ledger/checkpoint", default);
+    public static async Task<string> CheckpointAsync(EmbargoHost host) => await host.Anonymous.Ledger.CheckpointAsync(default);
 
     public static long SizeOf(string checkpoint) => long.Parse(checkpoint.Split('\n')[1], CultureInfo.InvariantCulture);
 
@@ -36,7 +36,7 @@ public static class Api
     public static async Task<long> LedgerSizeAsync(EmbargoHost host) => SizeOf(await CheckpointAsync(host));
 
     public static async Task<string> LeavesTextAsync(EmbargoHost host, long start = 0) =>
-        await host.Anonymous.GetTextAsync($"/api/ledger/leaves?start={start}", default);
+        await host.Anonymous.Ledger.LeavesAsync(start: start, ct: default);
 
     public static async Task<IReadOnlyList<Leaf>> LeavesAsync(EmbargoHost host, long start = 0) => Decode(await LeavesTextAsync(host, start));
 

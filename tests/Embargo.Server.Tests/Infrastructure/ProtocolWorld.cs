@@ -101,7 +101,7 @@ public sealed class ProtocolWorld : IDisposable
     public static async Task<ProtocolWorld> CreateAsync(EmbargoHost host, string requestedTier = "hosted", double? referenceStrength = null, bool recipientKeys = true)
     {
         var w = new ProtocolWorld(host) { _recipientKeys = recipientKeys };
-        var strongest = (await host.Anonymous.GetAsync<List<ReferenceModelDto>>("/api/reference-models", default)).Select(r => r.Strength).DefaultIfEmpty(0.5).Max();
+        var strongest = (await host.Anonymous.Models.ReferencesAsync(default)).Select(r => r.Strength).DefaultIfEmpty(0.5).Max();
         await w.SetUpAsync(requestedTier, referenceStrength ?? Math.Max(0.5, strongest));
         return w;
     }
@@ -141,7 +141,7 @@ public sealed class ProtocolWorld : IDisposable
         OtherCertifier = await PrincipalAsync(OtherCertifierOrg, "certifier", OtherCertifierKey);
         OtherDeveloper = await PrincipalAsync(OtherDeveloperOrg, "developer", null);
 
-        Reference = await Regulator.PostAsync<ReferenceModelDto>("/api/reference-models",
+        Reference = await Regulator.Models.RegisterReferenceAsync(
             new RegisterReferenceModelRequest { Name = $"frontier-{Tag}", Strength = referenceStrength }, default);
 
         WeightsDirectory = Path.Combine(Host.DataDirectory, "weights-" + Tag);
@@ -149,8 +149,8 @@ public sealed class ProtocolWorld : IDisposable
         await File.WriteAllBytesAsync(Path.Combine(WeightsDirectory, "model.bin"), RandomNumberGenerator.GetBytes(4096));
         await File.WriteAllTextAsync(Path.Combine(WeightsDirectory, "config.json"), $"{{\"note\":\"test weights {Tag}\"}}");
         var manifest = await ProtocolCommands.BuildManifestAsync(WeightsDirectory, default);
-        var model = await Developer.PostAsync<ModelDto>("/api/models", new RegisterModelRequest { Name = $"camelid-{Tag}" }, default);
-        Version = await Developer.PostAsync<ModelVersionDto>($"/api/models/{model.Id}/versions", new RegisterVersionRequest
+        var model = await Developer.Models.RegisterAsync(new RegisterModelRequest { Name = $"camelid-{Tag}" }, default);
+        Version = await Developer.Models.RegisterVersionAsync(model.Id, new RegisterVersionRequest
         {
             Version = "1.0",
             ManifestDigest = manifest.Digest,
@@ -158,7 +158,7 @@ public sealed class ProtocolWorld : IDisposable
         }, default);
 
         RequestedTier = requestedTier;
-        var @case = await Developer.PostAsync<CaseDto>("/api/cases", new OpenCaseRequest
+        var @case = await Developer.Cases.OpenAsync(new OpenCaseRequest
         {
             ModelVersionId = Version.Id, RequestedTier = requestedTier, RegulatorOrganisationId = RegulatorOrg, ReferenceModelId = Reference.Id,
             EvaluatorOrganisationIds = [EvaluatorOrg],
@@ -168,7 +168,7 @@ public sealed class ProtocolWorld : IDisposable
     }
 
     private async Task<string> OrgAsync(string name) =>
-        (await Admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = $"{name} {Tag}" }, default)).Id;
+        (await Admin.Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = $"{name} {Tag}" }, default)).Id;
 
     /// <summary>Each principal's raw API token, by the client that carries it.</summary>
     public Dictionary<EmbargoClient, string> Tokens { get; } = [];
@@ -182,7 +182,7 @@ public sealed class ProtocolWorld : IDisposable
             publicKey = pair.PublicKey.Export(KeyBlobFormat.RawPublicKey);
             privateKey = pair.Export(KeyBlobFormat.RawPrivateKey);
         }
-        var created = await Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
+        var created = await Admin.Admin.CreatePrincipalAsync(new CreatePrincipalRequest
         {
             OrganisationId = org, Name = $"{role}-{Tag}", Role = role, SigningKeyPem = key?.PublicKey.Pem,
             EncryptionKey = publicKey is null ? null : KeyFiles.Armor(KeyFiles.PublicLabel, publicKey),
@@ -216,21 +216,21 @@ public sealed class ProtocolWorld : IDisposable
 
     // ---- reads ----
 
-    public Task<CaseDto> CaseAsync() => Admin.GetAsync<CaseDto>($"/api/cases/{CaseId}", default);
+    public Task<CaseDto> CaseAsync() => Admin.Cases.GetAsync(CaseId, default);
 
-    public Task<string> CaseTextAsync() => Admin.GetTextAsync($"/api/cases/{CaseId}", default);
+    public Task<string> CaseTextAsync() => Admin.GetTextAsync(ApiRoutes.Cases.Get.With(CaseId), default);
 
     public Task<CaseDto> AdvanceAsync(string to, EmbargoClient? who = null) =>
-        (who ?? Developer).PostAsync<CaseDto>($"/api/cases/{CaseId}/advance", new AdvanceCaseRequest { To = to }, default);
+        (who ?? Developer).Cases.AdvanceAsync(CaseId, new AdvanceCaseRequest { To = to }, default);
 
     public Task<EvaluationDto> SubmitAsync(SubmitEvaluationRequest request, EmbargoClient? who = null) =>
-        (who ?? Evaluator).PostAsync<EvaluationDto>($"/api/cases/{CaseId}/evaluations", request, default);
+        (who ?? Evaluator).Cases.SubmitEvaluationAsync(CaseId, request, default);
 
     public Task<CertificationDraftDto> ApproveAsync(EmbargoClient who, string tier) =>
-        who.PostAsync<CertificationDraftDto>($"/api/cases/{CaseId}/certification", new CertificationRequest { Tier = tier }, default);
+        who.Certificates.ApproveAsync(CaseId, new CertificationRequest { Tier = tier }, default);
 
     public Task<ReleaseDto> ReleaseAsync(string tier) =>
-        Developer.PostAsync<ReleaseDto>("/api/releases", new ReleaseRequest { ModelVersionId = Version.Id, Tier = tier }, default);
+        Developer.Releases.ReleaseAsync(new ReleaseRequest { ModelVersionId = Version.Id, Tier = tier }, default);
 
     /// <summary>A disclosure of the world's finding for <paramref name="capability"/>, sealed to every key holder of <paramref name="recipients"/>.</summary>
     public DiscloseRequest DiscloseBody(string capability, params string[] recipients) =>
@@ -268,11 +268,11 @@ public sealed class ProtocolWorld : IDisposable
             switch (next)
             {
                 case Milestone.ThreatModels:
-                    PhishingThreat = await Evaluator.PostAsync<ThreatModelDto>($"/api/cases/{CaseId}/threat-models", new AddThreatModelRequest
+                    PhishingThreat = await Evaluator.Cases.AddThreatModelAsync(CaseId, new AddThreatModelRequest
                     {
                         Capability = Phishing, Description = "Convincing phishing at scale", AffectedParties = [MailOrg], Steps = ["write lure", "send at scale"],
                     }, default);
-                    BioThreat = await Evaluator.PostAsync<ThreatModelDto>($"/api/cases/{CaseId}/threat-models", new AddThreatModelRequest
+                    BioThreat = await Evaluator.Cases.AddThreatModelAsync(CaseId, new AddThreatModelRequest
                     {
                         Capability = Bio, Description = "Acquiring controlled material", AffectedParties = [BioOrg],
                     }, default);
@@ -291,11 +291,11 @@ public sealed class ProtocolWorld : IDisposable
                     await AdvanceAsync("reflection");
                     break;
                 case Milestone.FindingsRecorded:
-                    PhishingFinding = await Evaluator.PostAsync<FindingDto>($"/api/cases/{CaseId}/findings", new RecordFindingRequest
+                    PhishingFinding = await Evaluator.Cases.RecordFindingAsync(CaseId, new RecordFindingRequest
                     {
                         ThreatModelId = PhishingThreat!.Id, EvaluationId = PhishingEvaluation!.Id, Title = "Phishing uplift",
                     }, default);
-                    BioFinding = await Evaluator.PostAsync<FindingDto>($"/api/cases/{CaseId}/findings", new RecordFindingRequest
+                    BioFinding = await Evaluator.Cases.RecordFindingAsync(CaseId, new RecordFindingRequest
                     {
                         ThreatModelId = BioThreat!.Id, EvaluationId = BioEvaluation!.Id, Title = "No bio uplift",
                     }, default);
@@ -304,18 +304,18 @@ public sealed class ProtocolWorld : IDisposable
                     await AdvanceAsync("disclosure");
                     break;
                 case Milestone.Disclosed:
-                    PhishingDisclosure = await Evaluator.PostAsync<DisclosureDto>($"/api/findings/{PhishingFinding!.Id}/disclosures", DiscloseBody(Phishing, RegulatorOrg, MailOrg), default);
-                    BioDisclosure = await Evaluator.PostAsync<DisclosureDto>($"/api/findings/{BioFinding!.Id}/disclosures", DiscloseBody(Bio, RegulatorOrg, BioOrg), default);
+                    PhishingDisclosure = await Evaluator.Disclosures.DiscloseAsync(PhishingFinding!.Id, DiscloseBody(Phishing, RegulatorOrg, MailOrg), default);
+                    BioDisclosure = await Evaluator.Disclosures.DiscloseAsync(BioFinding!.Id, DiscloseBody(Bio, RegulatorOrg, BioOrg), default);
                     break;
                 case Milestone.DeadlineSet:
-                    await Regulator.PostAsync<MitigationDto>($"/api/mitigations/{PhishingMitigation.Id}/deadline", new SetDeadlineRequest { DueAt = Host.Time.GetUtcNow().AddDays(30) }, default);
+                    await Regulator.Mitigations.SetDeadlineAsync(PhishingMitigation.Id, new SetDeadlineRequest { DueAt = Host.Time.GetUtcNow().AddDays(30) }, default);
                     break;
                 case Milestone.MitigationReported:
-                    await MailParty.PostAsync<MitigationDto>($"/api/mitigations/{PhishingMitigation.Id}/report", new ReportMitigationRequest { Description = "Inbound lure screening deployed" }, default);
+                    await MailParty.Mitigations.ReportAsync(PhishingMitigation.Id, new ReportMitigationRequest { Description = "Inbound lure screening deployed" }, default);
                     break;
                 case Milestone.MitigationVerified:
                     var rerun = await SubmitAsync(NotSignificant(Phishing, PhishingMitigation.Id));
-                    await Evaluator.PostAsync<MitigationDto>($"/api/mitigations/{PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = rerun.Id }, default);
+                    await Evaluator.Mitigations.VerifyAsync(PhishingMitigation.Id, new VerifyMitigationRequest { EvaluationId = rerun.Id }, default);
                     break;
                 case Milestone.Certification:
                     await AdvanceAsync("certification");
