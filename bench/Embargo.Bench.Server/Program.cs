@@ -85,7 +85,7 @@ async Task Run(string storage, string? connection)
         {
             for (var i = 0; i < httpEach; i++)
             {
-                await client.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = $"org-{w}-{i}" }, CancellationToken.None);
+                await client.Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = $"org-{w}-{i}" }, CancellationToken.None);
             }
         })));
         stopwatch.Stop();
@@ -93,9 +93,9 @@ async Task Run(string storage, string? connection)
         Row(storage, "HTTP POST /api/admin/organisations", httpWriters, httpEach * httpWriters, stopwatch.Elapsed, size);
 
         // The log must still verify end to end after the run.
-        var checkpoint = await client.GetTextAsync("/api/ledger/checkpoint", CancellationToken.None);
-        var jsonl = await client.GetTextAsync("/api/ledger/leaves", CancellationToken.None);
-        var vkey = (await client.GetTextAsync("/api/ledger/key", CancellationToken.None)).Trim();
+        var checkpoint = await client.Ledger.CheckpointAsync(CancellationToken.None);
+        var jsonl = await client.Ledger.LeavesAsync(ct: CancellationToken.None);
+        var vkey = (await client.Ledger.KeyAsync(CancellationToken.None)).Trim();
         var verified = OfflineLedgerVerifier.Verify(jsonl, checkpoint, vkey);
         Console.WriteLine($"{storage}: offline verification of all {size} leaves: {(verified.IsOk ? "ok" : verified.Error!.Message)}");
     }

@@ -33,8 +33,9 @@ public sealed class ServerUnavailableException(string message) : Exception(messa
 /// =&gt; c.SendAsync&lt;XDto&gt;(ApiRoutes.Area.Do.With(id), request, ct);</c>. ApiRouteTests fails until both exist.
 /// </para>
 /// <para>
-/// <see cref="PostAsync{T}"/>, <see cref="GetAsync{T}"/> and <see cref="GetTextAsync(string, CancellationToken)"/> send
-/// to a raw path: they are for tests that must send what the typed methods cannot (hostile bodies, unknown paths).
+/// <see cref="SendAsync{T}"/> and <see cref="GetTextAsync"/> send any body to a route of <see cref="ApiRoutes"/>: for
+/// callers that need what the typed methods do not give (the exact response text, a deliberately odd body). There is
+/// no way to send to a path typed by hand; tests that must (unknown paths, raw bytes) use an HttpClient.
 /// </para>
 /// </summary>
 public sealed class EmbargoClient : IDisposable
@@ -91,19 +92,6 @@ public sealed class EmbargoClient : IDisposable
     public async Task<string> GetTextAsync(ApiCall call, CancellationToken ct)
     {
         using var response = await SendRawAsync(new HttpMethod(call.Method), call.Path, call.Method == "POST" ? new { } : null, ct);
-        return await response.Content.ReadAsStringAsync(ct);
-    }
-
-    /// <summary>Raw POST to a path written by the caller (see the class comment).</summary>
-    public Task<T> PostAsync<T>(string path, object? body, CancellationToken ct) => SendAsync<T>(HttpMethod.Post, path, body ?? new { }, ct);
-
-    /// <summary>Raw GET of a path written by the caller (see the class comment).</summary>
-    public Task<T> GetAsync<T>(string path, CancellationToken ct) => SendAsync<T>(HttpMethod.Get, path, null, ct);
-
-    /// <summary>Raw GET of a path written by the caller, as text (see the class comment).</summary>
-    public async Task<string> GetTextAsync(string path, CancellationToken ct)
-    {
-        using var response = await SendRawAsync(HttpMethod.Get, path, null, ct);
         return await response.Content.ReadAsStringAsync(ct);
     }
 

@@ -203,7 +203,7 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
         var m = new Matrix(w, await IdentitiesAsync(w));
         if (milestone == Milestone.Scoping)
         {
-            m.DraftId = (await w.Developer.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-model-drafts", new DraftThreatModelRequest
+            m.DraftId = (await w.Developer.Cases.DraftThreatModelAsync(w.CaseId, new DraftThreatModelRequest
             {
                 Capability = "cyber-phishing", Description = "phishing", Steps = ["write lure"], ReferenceModel = w.Reference.Name,
             }, default)).Id;
@@ -270,7 +270,7 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
         var w = m.W;
         var reporter = m.Identities.Single(i => i.Name == "another independent certifier");
         m.SightingReporter = reporter.Actor!.Principal;
-        async Task<string> Report() => (await reporter.Client!.PostAsync<ViolationDto>("/api/violations", new ReportViolationRequest
+        async Task<string> Report() => (await reporter.Client!.Violations.ReportAsync(new ReportViolationRequest
         {
             ObservedTier = "open", Source = "seen on a torrent",
             Evidence = new SightingEvidenceDto { ManifestDigest = w.Version.ManifestDigest, Files = w.Version.Files },
@@ -278,13 +278,13 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
         async Task<string> Confirmed()
         {
             var id = await Report();
-            await w.Regulator.PostAsync<ViolationDto>($"/api/violations/{id}/confirm", new ViolationDecisionRequest { Reason = "the files match" }, default);
+            await w.Regulator.Violations.ConfirmAsync(id, new ViolationDecisionRequest { Reason = "the files match" }, default);
             return id;
         }
         m.PendingSightingId = await Report();
         m.ConfirmedSightingId = await Confirmed();
         m.DisputedSightingId = await Confirmed();
-        await w.Developer.PostAsync<ViolationDto>($"/api/violations/{m.DisputedSightingId}/dispute", new DisputeViolationRequest { Statement = "not our leak" }, default);
+        await w.Developer.Violations.DisputeAsync(m.DisputedSightingId, new DisputeViolationRequest { Statement = "not our leak" }, default);
     }
 
     private static async Task<string?> RuleOfAsync(HttpResponseMessage response)
@@ -326,13 +326,13 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
     {
         async Task<Identity> Of(string name, EmbargoClient client, Role role, string organisation, SigningKey? key = null)
         {
-            var me = await client.GetAsync<JsonObject>("/api/me", default);
+            var me = await client.Organisations.MeAsync(default);
             return new Identity(name, w.Tokens[client], new Actor(me["principalId"]!.GetValue<string>(), organisation, role), client, key);
         }
         async Task<Identity> Outsider(string name, Role role)
         {
-            var org = await w.Admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = $"{name} {w.Tag}" }, default);
-            var created = await w.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest { OrganisationId = org.Id, Name = name, Role = role.Name() }, default);
+            var org = await w.Admin.Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = $"{name} {w.Tag}" }, default);
+            var created = await w.Admin.Admin.CreatePrincipalAsync(new CreatePrincipalRequest { OrganisationId = org.Id, Name = name, Role = role.Name() }, default);
             var client = w.Admin.As(created.Token);
             w.Tokens[client] = created.Token;
             return await Of(name, client, role, org.Id);

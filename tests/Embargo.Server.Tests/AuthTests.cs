@@ -68,8 +68,8 @@ public sealed class AuthTests(ServerFixture fixture) : IClassFixture<ServerFixtu
         using var w = await ProtocolWorld.CreateAsync(Host);
         var size = await LedgerSizeAsync(Host);
         await Refused(HttpStatusCode.Forbidden, "separation-of-duties",
-            () => w.Developer.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = "sneaky " + w.Tag }, default));
-        await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.Regulator.PostAsync<PrincipalCreatedDto>("/api/admin/principals",
+            () => w.Developer.Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = "sneaky " + w.Tag }, default));
+        await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.Regulator.Admin.CreatePrincipalAsync(
             new CreatePrincipalRequest { OrganisationId = w.RegulatorOrg, Name = "extra", Role = "regulator" }, default));
         Assert.Equal(size, await LedgerSizeAsync(Host));
     }
@@ -80,9 +80,9 @@ public sealed class AuthTests(ServerFixture fixture) : IClassFixture<ServerFixtu
         // SQLite only by construction: this reads the database file's bytes.
         await using var host = await EmbargoHost.StartAsync(forceSqlite: true);
         using var w = await ProtocolWorld.CreateAsync(host);
-        var created = await host.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals",
+        var created = await host.Admin.Admin.CreatePrincipalAsync(
             new CreatePrincipalRequest { OrganisationId = w.EvaluatorOrg, Name = "second-evaluator", Role = "evaluator" }, default);
-        var me = await host.Admin.As(created.Token).GetTextAsync("/api/me", default);
+        var me = await host.Admin.As(created.Token).GetTextAsync(ApiRoutes.Organisations.Me.With(), default);
         Assert.Contains(created.Principal.Id, me);
 
         var files = Directory.GetFiles(host.DataDirectory, "embargo.db*");
@@ -110,28 +110,28 @@ public sealed class AuthTests(ServerFixture fixture) : IClassFixture<ServerFixtu
     public async Task ARotatedOrRevokedTokenStopsWorkingAtOnce()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
-        var created = await w.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
+        var created = await w.Admin.Admin.CreatePrincipalAsync(new CreatePrincipalRequest
         {
             OrganisationId = w.RegulatorOrg, Name = "rotating", Role = "regulator",
         }, default);
         var oldClient = w.Admin.As(created.Token);
-        await oldClient.GetAsync<JsonObject>("/api/me", default);
+        await oldClient.Organisations.MeAsync(default);
 
-        var rotated = await w.Admin.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{created.Principal.Id}/token", null, default);
+        var rotated = await w.Admin.Admin.RotateTokenAsync(created.Principal.Id, default);
         Assert.NotEqual(created.Token, rotated.Token);
-        await Refused(HttpStatusCode.Unauthorized, null, () => oldClient.GetAsync<JsonObject>("/api/me", default));
+        await Refused(HttpStatusCode.Unauthorized, null, () => oldClient.Organisations.MeAsync(default));
         var newClient = w.Admin.As(rotated.Token);
-        await newClient.GetAsync<JsonObject>("/api/me", default);
+        await newClient.Organisations.MeAsync(default);
 
-        var revoked = await w.Admin.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{created.Principal.Id}/revoke", null, default);
+        var revoked = await w.Admin.Admin.RevokeTokenAsync(created.Principal.Id, default);
         Assert.Equal("", revoked.Token);
-        await Refused(HttpStatusCode.Unauthorized, null, () => newClient.GetAsync<JsonObject>("/api/me", default));
+        await Refused(HttpStatusCode.Unauthorized, null, () => newClient.Organisations.MeAsync(default));
         var leaves = await LeavesAsync(Host);
         Assert.Contains(leaves, l => l.Type == "principal.token-rotated" && l.Data["principal"]!.GetValue<string>() == created.Principal.Id);
         Assert.Contains(leaves, l => l.Type == "principal.revoked" && l.Data["principal"]!.GetValue<string>() == created.Principal.Id);
         // Only the admin manages tokens.
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () =>
-            w.Regulator.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{created.Principal.Id}/token", null, default));
+            w.Regulator.Admin.RotateTokenAsync(created.Principal.Id, default));
     }
 
 }

@@ -23,10 +23,10 @@ public sealed class AuthorityAtCommitTests(ServerFixture fixture) : IClassFixtur
         await using (var gate = await WriterGate.CloseAsync(Host))
         {
             // The revocations are queued first; the writes are authenticated meanwhile (the old tokens still work) and queue behind them.
-            var revocations = principals.Select(p => Host.Admin.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{p.Id}/revoke", null, default)).ToList();
+            var revocations = principals.Select(p => Host.Admin.Admin.RevokeTokenAsync(p.Id, default)).ToList();
             await gate.QueuedAsync(50);
             writes = principals.Select((p, i) => Refused(HttpStatusCode.Forbidden, null,
-                () => p.Client.PostAsync<ModelDto>("/api/models", new RegisterModelRequest { Name = $"queued-{org}-{i}" }, default))).ToList();
+                () => p.Client.Models.RegisterAsync(new RegisterModelRequest { Name = $"queued-{org}-{i}" }, default))).ToList();
             await gate.QueuedAsync(100);
             await gate.OpenAsync();
             await Task.WhenAll(revocations);
@@ -49,8 +49,8 @@ public sealed class AuthorityAtCommitTests(ServerFixture fixture) : IClassFixtur
             var start = await LedgerSizeAsync(Host);
             var tasks = principals.SelectMany((p, i) => new Task<HttpStatusCode>[]
             {
-                StatusOf(() => p.Client.PostAsync<ModelDto>("/api/models", new RegisterModelRequest { Name = $"race-{org}-{i}" }, default)),
-                StatusOf(() => Host.Admin.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{p.Id}/revoke", null, default)),
+                StatusOf(() => p.Client.Models.RegisterAsync(new RegisterModelRequest { Name = $"race-{org}-{i}" }, default)),
+                StatusOf(() => Host.Admin.Admin.RevokeTokenAsync(p.Id, default)),
             }).ToList();
             var statuses = await Task.WhenAll(tasks);
             // Every revocation succeeds; a write either commits before its revocation, or is refused (401 at the door, 403 at commit).
@@ -135,8 +135,8 @@ public sealed class AuthorityAtCommitTests(ServerFixture fixture) : IClassFixtur
     private async Task<(string Org, List<Developer> Principals)> DevelopersAsync(int count)
     {
         var tag = Guid.NewGuid().ToString("N")[..8];
-        var org = (await Host.Admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = $"Revoked Labs {tag}" }, default)).Id;
-        var created = await Task.WhenAll(Enumerable.Range(0, count).Select(i => Host.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals",
+        var org = (await Host.Admin.Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = $"Revoked Labs {tag}" }, default)).Id;
+        var created = await Task.WhenAll(Enumerable.Range(0, count).Select(i => Host.Admin.Admin.CreatePrincipalAsync(
             new CreatePrincipalRequest { OrganisationId = org, Name = $"dev-{tag}-{i}", Role = "developer" }, default)));
         return (org, created.Select(c => new Developer(c.Principal.Id, Host.Admin.As(c.Token))).ToList());
     }

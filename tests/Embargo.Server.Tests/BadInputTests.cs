@@ -55,7 +55,7 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         var size = await LedgerSizeAsync(Host);
-        var e = await Refused(HttpStatusCode.BadRequest, null, () => w.Developer.PostAsync<CaseDto>("/api/cases", new OpenCaseRequest
+        var e = await Refused(HttpStatusCode.BadRequest, null, () => w.Developer.Cases.OpenAsync(new OpenCaseRequest
         {
             ModelVersionId = w.Version.Id, RequestedTier = "galactic", RegulatorOrganisationId = w.RegulatorOrg, ReferenceModelId = w.Reference.Id,
             EvaluatorOrganisationIds = [w.EvaluatorOrg],
@@ -72,11 +72,11 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
     public async Task AnUnknownCaseIsA404()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
-        await Refused(HttpStatusCode.NotFound, null, () => w.Developer.GetAsync<CaseDto>("/api/cases/case_000000000000", default));
+        await Refused(HttpStatusCode.NotFound, null, () => w.Developer.Cases.GetAsync("case_000000000000", default));
         var size = await LedgerSizeAsync(Host);
-        await Refused(HttpStatusCode.NotFound, null, () => w.Evaluator.PostAsync<EvaluationDto>("/api/cases/case_000000000000/evaluations", ProtocolWorld.Significant(ProtocolWorld.Phishing), default));
-        await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.GetAsync<CertificateDto>("/api/certificates/cert_000000000000", default));
-        await Refused(HttpStatusCode.NotFound, null, () => w.Regulator.PostAsync<MitigationDto>("/api/mitigations/mit_000000000000/deadline",
+        await Refused(HttpStatusCode.NotFound, null, () => w.Evaluator.Cases.SubmitEvaluationAsync("case_000000000000", ProtocolWorld.Significant(ProtocolWorld.Phishing), default));
+        await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.Certificates.GetAsync("cert_000000000000", default));
+        await Refused(HttpStatusCode.NotFound, null, () => w.Regulator.Mitigations.SetDeadlineAsync("mit_000000000000",
             new SetDeadlineRequest { DueAt = Host.Time.GetUtcNow().AddDays(1) }, default));
         Assert.Equal(size, await LedgerSizeAsync(Host));
     }

@@ -153,7 +153,7 @@ public sealed class BoundedInputTests(ServerFixture fixture) : IClassFixture<Ser
     public async Task FreeTextMayHoldLineBreaksButNotEscapeSequences()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
-        var created = await w.Evaluator.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-models", new AddThreatModelRequest
+        var created = await w.Evaluator.Cases.AddThreatModelAsync(w.CaseId, new AddThreatModelRequest
         {
             Capability = ProtocolWorld.Phishing, Description = "Convincing phishing\r\nat scale:\n\t1. lures", AffectedParties = [w.MailOrg],
         }, default);

@@ -16,15 +16,15 @@ public sealed class CertificationApprovalTests(ServerFixture fixture) : IClassFi
     private EmbargoHost Host => fixture.Host;
 
     private static Task<CertificationDraftDto> Approve(ProtocolWorld w, EmbargoClient who, string tier, SigningKey key) =>
-        who.PostAsync<CertificationDraftDto>($"/api/cases/{w.CaseId}/certification", new CertificationRequest { Tier = tier, KeyId = key.PublicKey.KeyId }, default);
+        who.Certificates.ApproveAsync(w.CaseId, new CertificationRequest { Tier = tier, KeyId = key.PublicKey.KeyId }, default);
 
     private static Task<CertificateDto> Sign(EmbargoClient who, CertificationDraftDto draft, SigningKey key) =>
-        who.PostAsync<CertificateDto>($"/api/certificates/{draft.CertificateId}/signature", new SubmitCertificateRequest
+        who.Certificates.SignAsync(draft.CertificateId, new SubmitCertificateRequest
         {
             Envelope = DsseEnvelope.Sign(Convert.FromBase64String(draft.Statement), draft.PayloadType, key).ToJson(),
         }, default);
 
-    private Task<CertificateDto> Status(string certificateId) => Host.Anonymous.GetAsync<CertificateDto>($"/api/certificates/{certificateId}", default);
+    private Task<CertificateDto> Status(string certificateId) => Host.Anonymous.Certificates.GetAsync(certificateId, default);
 
     private async Task<List<Leaf>> CaseLeavesAsync(ProtocolWorld w, string type) =>
         (await LeavesAsync(Host)).Where(l => l.Type == type && l.Data["case"]?.GetValue<string>() == w.CaseId).ToList();

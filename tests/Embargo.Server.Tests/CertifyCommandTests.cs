@@ -176,7 +176,7 @@ public sealed class CertifyCommandTests(ServerFixture fixture) : IClassFixture<S
         Assert.Contains("valid: every check holds", ok.Out);
         Assert.True((await CheckDemo(before)).Code == 0);
 
-        await w.Regulator.PostAsync<CaseDto>($"/api/cases/{w.CaseId}/deny", new DenyRequest { Reason = "the mitigation does not hold" }, default);
+        await w.Regulator.Cases.DenyAsync(w.CaseId, new DenyRequest { Reason = "the mitigation does not hold" }, default);
         var revoked = await LastLeafAsync("certificate.revoked", w.Certificate!.Id);
         var after = await ExportAsync(w, "after");
 
@@ -193,7 +193,7 @@ public sealed class CertifyCommandTests(ServerFixture fixture) : IClassFixture<S
     {
         using var w = await ProtocolWorld.CreateAsync(Host, referenceStrength: 0.5);
         await w.DriveToAsync(Milestone.Certified);
-        await w.Regulator.PostAsync<ReferenceModelDto>("/api/reference-models",
+        await w.Regulator.Models.RegisterReferenceAsync(
             new RegisterReferenceModelRequest { Name = $"frontier-stronger-{w.Tag}", Strength = 0.75 }, default);
         var flagged = await LastLeafAsync("certificate.flagged-for-reevaluation", w.Certificate!.Id);
         var after = await ExportAsync(w, "after");
@@ -211,7 +211,7 @@ public sealed class CertifyCommandTests(ServerFixture fixture) : IClassFixture<S
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Certified);
-        await w.Regulator.PostAsync<CaseDto>($"/api/cases/{w.CaseId}/deny", new DenyRequest { Reason = "withdrawn" }, default);
+        await w.Regulator.Cases.DenyAsync(w.CaseId, new DenyRequest { Reason = "withdrawn" }, default);
         var dir = await ExportAsync(w, "export");
 
         var run = await Verify(dir, withLedger: false);

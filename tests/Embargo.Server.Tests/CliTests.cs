@@ -104,7 +104,7 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
     {
         using var w = await ProtocolWorld.CreateAsync(fixture.Host);
         await w.DriveToAsync(Milestone.Testing);
-        await w.Developer.PostAsync<CommitmentDto>($"/api/cases/{w.CaseId}/commitments", new AddCommitmentRequest
+        await w.Developer.Cases.AddCommitmentAsync(w.CaseId, new AddCommitmentRequest
         {
             Expression = "uplift(\"cyber-phishing\") >= 0.10 and p(\"cyber-phishing\") < 0.05 => max_tier(staged)",
         }, default);
@@ -123,7 +123,7 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         {
             Environment.SetEnvironmentVariable(variable, null);
         }
-        var @case = await w.Developer.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default);
+        var @case = await w.Developer.Cases.GetAsync(w.CaseId, default);
         var evaluation = Assert.Single(@case.Evaluations);
         Assert.Equal("cyber-phishing", evaluation.Capability);
         Assert.True(evaluation.Significant);
@@ -137,11 +137,11 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
     {
         var host = fixture.Host;
         var server = host.Url.ToString();
-        await File.WriteAllTextAsync(P("ledger.vkey"), await host.Anonymous.GetTextAsync("/api/ledger/key", default));
-        await File.WriteAllTextAsync(P("old.txt"), await host.Anonymous.GetTextAsync("/api/ledger/checkpoint", default));
+        await File.WriteAllTextAsync(P("ledger.vkey"), await host.Anonymous.Ledger.KeyAsync(default));
+        await File.WriteAllTextAsync(P("old.txt"), await host.Anonymous.Ledger.CheckpointAsync(default));
         for (var i = 0; i < 5; i++)
         {
-            await host.Admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = $"monitor-{Guid.NewGuid():N}" }, default);
+            await host.Admin.Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = $"monitor-{Guid.NewGuid():N}" }, default);
         }
         var run = await CliRunner.RunAsync("ledger", "monitor", "--since", P("old.txt"), "--ledger-key", P("ledger.vkey"), "--server", server, "--save", P("new.txt"), "--json");
         Assert.Equal(CliApp.Ok, run.Code);

@@ -22,7 +22,7 @@ public sealed class EndpointSecretsTests(ServerFixture fixture) : IClassFixture<
     private async Task AssertNoSecretAsync(ProtocolWorld w)
     {
         var leaves = await LeavesTextAsync(Host);
-        var conditions = await w.Developer.GetTextAsync($"/api/model-versions/{w.Version.Id}/conditions", default);
+        var conditions = await w.Developer.GetTextAsync(ApiRoutes.Models.Conditions.With(w.Version.Id), default);
         foreach (var text in new[] { leaves, conditions, System.Text.Encoding.UTF8.GetString(Decode(leaves).SelectMany(l => l.Bytes).ToArray()) })
         {
             Assert.DoesNotContain("user:pass", text);
@@ -39,11 +39,11 @@ public sealed class EndpointSecretsTests(ServerFixture fixture) : IClassFixture<
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", Condition(endpoint), default));
+            () => w.Developer.Models.RegisterConditionAsync(w.Version.Id, Condition(endpoint), default));
         Assert.StartsWith("endpoint", e.Detail, StringComparison.Ordinal);
         Assert.Contains(named, e.Detail);
         Assert.DoesNotContain("sk-live", e.Detail);
-        Assert.Empty(await w.Developer.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default));
+        Assert.Empty(await w.Developer.Models.ConditionsAsync(w.Version.Id, default));
         await AssertNoSecretAsync(w);
     }
 
@@ -65,7 +65,7 @@ public sealed class EndpointSecretsTests(ServerFixture fixture) : IClassFixture<
         {
             Environment.SetEnvironmentVariable(variable, null);
         }
-        var stored = Assert.Single(await w.Developer.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default));
+        var stored = Assert.Single(await w.Developer.Models.ConditionsAsync(w.Version.Id, default));
         Assert.Equal("https://models.example/v1", stored.Endpoint);
         Assert.Contains(await LeavesAsync(Host), l => l.Type == "condition.registered" && l.Data["endpoint"]!.GetValue<string>() == "https://models.example/v1");
         await AssertNoSecretAsync(w);

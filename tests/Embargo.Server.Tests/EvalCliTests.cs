@@ -168,13 +168,13 @@ public sealed class EvalCliTests(ServerFixture fixture) : IClassFixture<ServerFi
     {
         using var w = await ProtocolWorld.CreateAsync(fixture.Host);
         await w.DriveToAsync(Milestone.Testing);
-        var before = await w.Developer.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default);
+        var before = await w.Developer.Cases.GetAsync(w.CaseId, default);
         await using var sample = await DyingBaselineAsync();
         var run = await AsEvaluator(w.Tokens[w.Evaluator], "eval", "run", YesTask(ProtocolWorld.Phishing), "--model-url", sample.BaseUrl.ToString(),
             "--model-name", Subject, "--baseline-name", Baseline, "--log-dir", P("logs"), "--case", w.CaseId, "--server", fixture.Host.Url.ToString());
         Assert.Equal(CliApp.Failed, run.Code);
         Assert.Contains($"not recorded on case {w.CaseId}: {ProtocolWorld.Phishing} ended with status error", run.Error);
-        var after = await w.Developer.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default);
+        var after = await w.Developer.Cases.GetAsync(w.CaseId, default);
         Assert.Equal(before.Evaluations.Count, after.Evaluations.Count);
     }
 
@@ -183,7 +183,7 @@ public sealed class EvalCliTests(ServerFixture fixture) : IClassFixture<ServerFi
     {
         using var w = await ProtocolWorld.CreateAsync(fixture.Host);
         await w.DriveToAsync(Milestone.Testing);
-        await w.Developer.PostAsync<CommitmentDto>($"/api/cases/{w.CaseId}/commitments", new AddCommitmentRequest
+        await w.Developer.Cases.AddCommitmentAsync(w.CaseId, new AddCommitmentRequest
         {
             Expression = "verdict(\"cyber-phishing\") == \"novel\" => max_tier(staged)",
         }, default);
@@ -191,7 +191,7 @@ public sealed class EvalCliTests(ServerFixture fixture) : IClassFixture<ServerFi
         var run = await AsEvaluator(w.Tokens[w.Evaluator], "eval", "run", Path.Combine(Tasks, "cyber-phishing.yaml"), "--model-url", sample.BaseUrl.ToString(),
             "--model-name", Subject, "--baseline-name", Baseline, "--log-dir", P("logs"), "--case", w.CaseId, "--server", fixture.Host.Url.ToString());
         Assert.Equal(CliApp.Ok, run.Code);
-        var @case = await w.Developer.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default);
+        var @case = await w.Developer.Cases.GetAsync(w.CaseId, default);
         var finding = Assert.Single(@case.Findings);
         Assert.Equal("commitment", finding.Source);
         Assert.Equal("staged", finding.CapTier);

@@ -14,13 +14,13 @@ public sealed class EvidenceAsymmetryTests(ServerFixture fixture) : IClassFixtur
     private EmbargoHost Host => fixture.Host;
 
     private static Task<ThreatModelDto> AddAccepted(ProtocolWorld w, Embargo.Contracts.EmbargoClient who, string capability, string party) =>
-        who.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-models", new AddThreatModelRequest
+        who.Cases.AddThreatModelAsync(w.CaseId, new AddThreatModelRequest
         {
             Capability = capability, Description = capability, AffectedParties = [party], Steps = ["step one"],
         }, default);
 
     private static Task<FindingDto> Finding(ProtocolWorld w, Embargo.Contracts.EmbargoClient who, string threatModelId, string evaluationId) =>
-        who.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest { ThreatModelId = threatModelId, EvaluationId = evaluationId, Title = "finding" }, default);
+        who.Cases.RecordFindingAsync(w.CaseId, new RecordFindingRequest { ThreatModelId = threatModelId, EvaluationId = evaluationId, Title = "finding" }, default);
 
     [Fact]
     public async Task TheDeveloperCannotAddAnAcceptedThreatModelToItsOwnCase()
@@ -88,10 +88,8 @@ public sealed class EvidenceAsymmetryTests(ServerFixture fixture) : IClassFixtur
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.MitigationReported);
         var own = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing, w.PhishingMitigation.Id), w.Developer);
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "rule-9", () => w.Developer.PostAsync<MitigationDto>(
-            $"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = own.Id }, default));
-        await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-9", () => w.Evaluator.PostAsync<MitigationDto>(
-            $"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = own.Id }, default));
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "rule-9", () => w.Developer.Mitigations.VerifyAsync(w.PhishingMitigation.Id, new VerifyMitigationRequest { EvaluationId = own.Id }, default));
+        await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-9", () => w.Evaluator.Mitigations.VerifyAsync(w.PhishingMitigation.Id, new VerifyMitigationRequest { EvaluationId = own.Id }, default));
         Assert.Equal("reported", (await w.CaseAsync()).Mitigations.Single().Status);
     }
 
@@ -101,13 +99,12 @@ public sealed class EvidenceAsymmetryTests(ServerFixture fixture) : IClassFixtur
         using var w = await ProtocolWorld.CreateAsync(Host, requestedTier: "open");
         // Each step of "what was seen" 2, in order, by the developer: each refused with its rule, nothing changed.
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "rule-9", () => AddAccepted(w, w.Developer, ProtocolWorld.Phishing, w.MailOrg));
-        var draft = await w.Developer.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-model-drafts", new DraftThreatModelRequest
+        var draft = await w.Developer.Cases.DraftThreatModelAsync(w.CaseId, new DraftThreatModelRequest
         {
             Capability = ProtocolWorld.Phishing, Description = "drafted by the developer", Steps = ["write lure"], ReferenceModel = w.Reference.Name,
         }, default);
         Assert.Equal("draft", draft.Status);
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "rule-9", () => w.Developer.PostAsync<ThreatModelDto>(
-            $"/api/cases/{w.CaseId}/threat-models/{draft.Id}/accept", new AcceptThreatModelRequest { AffectedParties = [w.MailOrg] }, default));
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "rule-9", () => w.Developer.Cases.AcceptThreatModelAsync(w.CaseId, draft.Id, new AcceptThreatModelRequest { AffectedParties = [w.MailOrg] }, default));
         // A draft counts for nothing: the case cannot move on without an accepted threat model.
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "case-phase", () => w.AdvanceAsync("mapping"));
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.ApproveAsync(w.InHouseCertifier, "open"));
@@ -120,22 +117,22 @@ public sealed class EvidenceAsymmetryTests(ServerFixture fixture) : IClassFixtur
     public async Task AnInHouseEvaluatorAssignedToItsOwnDevelopersCaseGivesNoEvidenceOfSafety()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
-        var inHouse = w.Admin.As((await w.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals",
+        var inHouse = w.Admin.As((await w.Admin.Admin.CreatePrincipalAsync(
             new CreatePrincipalRequest { OrganisationId = w.DeveloperOrg, Name = "in-house evals", Role = "evaluator" }, default)).Token);
-        var @case = await w.Developer.PostAsync<CaseDto>("/api/cases", new OpenCaseRequest
+        var @case = await w.Developer.Cases.OpenAsync(new OpenCaseRequest
         {
             ModelVersionId = w.Version.Id, RequestedTier = "hosted", RegulatorOrganisationId = w.RegulatorOrg, ReferenceModelId = w.Reference.Id,
             EvaluatorOrganisationIds = [w.DeveloperOrg],
         }, default);
         var size = await LedgerSizeAsync(Host);
-        var e = await Refused(HttpStatusCode.Forbidden, "rule-9", () => inHouse.PostAsync<ThreatModelDto>($"/api/cases/{@case.Id}/threat-models", new AddThreatModelRequest
+        var e = await Refused(HttpStatusCode.Forbidden, "rule-9", () => inHouse.Cases.AddThreatModelAsync(@case.Id, new AddThreatModelRequest
         {
             Capability = ProtocolWorld.Phishing, Description = "in-house", AffectedParties = [w.MailOrg], Steps = ["step"],
         }, default));
         Assert.Contains("developer's own", e.Detail);
         Assert.Equal(size, await LedgerSizeAsync(Host));
         // It may still propose a draft, like the developer.
-        var draft = await inHouse.PostAsync<ThreatModelDto>($"/api/cases/{@case.Id}/threat-model-drafts", new DraftThreatModelRequest
+        var draft = await inHouse.Cases.DraftThreatModelAsync(@case.Id, new DraftThreatModelRequest
         {
             Capability = ProtocolWorld.Phishing, Description = "in-house draft", Steps = ["step"], ReferenceModel = w.Reference.Name,
         }, default);

@@ -77,7 +77,7 @@ public sealed class FinetuneCliTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Contains($"{job}: Step 30/30: training loss=", run.Error);
         Assert.Contains($"{job}: status succeeded", run.Error);
 
-        var listed = Assert.Single(await w.Regulator.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default));
+        var listed = Assert.Single(await w.Regulator.Models.ConditionsAsync(w.Version.Id, default));
         Assert.Equal((digest, job, model), (listed.TrainingFileSha256, listed.FineTuningJobId, listed.ModelName));
         var leaf = (await LeavesAsync(fixture.Host)).Last(l => l.Type == "condition.registered" && l.Data["modelVersion"]!.GetValue<string>() == w.Version.Id);
         Assert.Equal(digest, leaf.Data["trainingFileSha256"]!.GetValue<string>());
@@ -110,7 +110,7 @@ public sealed class FinetuneCliTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Contains("failed: The job failed due to an invalid training file. Training file has 3 example(s), but must have at least 10 examples; nothing registered", line);
         Assert.Equal("", run.Out);
         Assert.Equal(size, await LedgerSizeAsync(fixture.Host));
-        Assert.Empty(await w.Developer.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default));
+        Assert.Empty(await w.Developer.Models.ConditionsAsync(w.Version.Id, default));
     }
 
     [Fact]
@@ -134,7 +134,7 @@ public sealed class FinetuneCliTests(ServerFixture fixture) : IClassFixture<Serv
     {
         using var w = await ProtocolWorld.CreateAsync(fixture.Host);
         await using var sample = await SampleAsync();
-        await w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", new RegisterModelConditionRequest
+        await w.Developer.Models.RegisterConditionAsync(w.Version.Id, new RegisterModelConditionRequest
         {
             Name = "ft-bio", Kind = "fine-tuned", ModelName = "earlier", Endpoint = sample.BaseUrl.ToString(),
         }, default);
@@ -159,19 +159,19 @@ public sealed class FinetuneCliTests(ServerFixture fixture) : IClassFixture<Serv
             Name = "with-tools", Kind = "tool-augmented", ModelName = "m", Endpoint = "http://127.0.0.1:8000/v1", FineTuningJobId = "ftjob-1",
         };
         var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", request, default));
+            () => w.Developer.Models.RegisterConditionAsync(w.Version.Id, request, default));
         Assert.Contains("fineTuningJobId", e.Detail);
         e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions",
+            () => w.Developer.Models.RegisterConditionAsync(w.Version.Id,
                 request with { Kind = "fine-tuned", TrainingFileSha256 = "md5:abc" }, default));
         Assert.Contains("trainingFileSha256", e.Detail);
         e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions",
+            () => w.Developer.Models.RegisterConditionAsync(w.Version.Id,
                 request with { Kind = "fine-tuned", FineTuningJobId = new string('j', 201) }, default));
         Assert.Contains("fineTuningJobId", e.Detail);
 
         // A bare upper-case hex digest is stored (and logged) in the one canonical form.
-        var ok = await w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions",
+        var ok = await w.Developer.Models.RegisterConditionAsync(w.Version.Id,
             request with { Kind = "fine-tuned", TrainingFileSha256 = new string('A', 64) }, default);
         Assert.Equal("sha256:" + new string('a', 64), ok.TrainingFileSha256);
         Assert.Equal("ftjob-1", ok.FineTuningJobId);

@@ -54,7 +54,7 @@ public sealed class FrontDoorTests(ServerFixture fixture) : IClassFixture<Server
         }
         await using var host = await EmbargoHost.StartAsync(forceSqlite: true);
         // A write, so the WAL and shared-memory files exist, and a signed checkpoint, so the ledger key exists.
-        await host.Admin.PostAsync<Embargo.Contracts.OrganisationDto>("/api/admin/organisations",
+        await host.Admin.Admin.CreateOrganisationAsync(
             new Embargo.Contracts.CreateOrganisationRequest { Name = "Mode Check" }, default);
         Assert.Equal(1, await LedgerSizeAsync(host));
         const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;

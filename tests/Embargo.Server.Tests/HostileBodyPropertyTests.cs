@@ -31,7 +31,7 @@ public sealed class HostileBodyPropertyTests(ServerFixture fixture) : IClassFixt
 
     private async Task<(JsonObject Components, List<Endpoint> Endpoints)> PostEndpointsAsync()
     {
-        var document = JsonNode.Parse(await Host.Anonymous.GetTextAsync("/openapi/v1.json", default))!.AsObject();
+        var document = JsonNode.Parse(await Host.Anonymous.Service.OpenApiAsync("v1", default))!.AsObject();
         var components = document["components"]!["schemas"]!.AsObject();
         var endpoints = new List<Endpoint>();
         foreach (var (path, operations) in document["paths"]!.AsObject())
@@ -100,7 +100,7 @@ public sealed class HostileBodyPropertyTests(ServerFixture fixture) : IClassFixt
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
         Assert.Equal(size, await LedgerSizeAsync(Host));
         // Still up, and a sane commitment is still accepted.
-        var ok = await w.Developer.PostAsync<CommitmentDto>($"/api/cases/{w.CaseId}/commitments",
+        var ok = await w.Developer.Cases.AddCommitmentAsync(w.CaseId,
             new AddCommitmentRequest { Expression = "((uplift(\"cyber-phishing\") >= 0.1)) and not p(\"cyber-phishing\") > 0.05 => max_tier(staged)" }, default);
         Assert.StartsWith("((uplift", ok.Expression, StringComparison.Ordinal);
     }
@@ -128,7 +128,7 @@ public sealed class HostileBodyPropertyTests(ServerFixture fixture) : IClassFixt
     {
         using var health = await Host.Http.GetAsync(new Uri(Host.Url, "/healthz"));
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
-        var org = await Host.Admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = "Still Standing" }, default);
+        var org = await Host.Admin.Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = "Still Standing" }, default);
         Assert.Equal("Still Standing", org.Name);
         Assert.Equal(size + 1, await LedgerSizeAsync(Host));
     }

@@ -75,12 +75,12 @@ public sealed class LedgerIntegrityTests
             Assert.Equal(1, await ExecuteAsync(store, """UPDATE certificates SET "Tier" = 'open' WHERE "Id" = @id""", ("@id", w.Certificate.Id)));
         });
 
-        Assert.Equal("open", (await host.Anonymous.GetAsync<CertificateDto>($"/api/certificates/{w.Certificate.Id}", default)).Tier);
+        Assert.Equal("open", (await host.Anonymous.Certificates.GetAsync(w.Certificate.Id, default)).Tier);
         var refused = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => w.ReleaseAsync("open"));
         Assert.Contains($"certificate {w.Certificate.Id} is stored at open, but its signed statement says hosted", refused.Detail, StringComparison.Ordinal);
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => w.ReleaseAsync("api"));
         // The ledger itself was not touched: the server is healthy and releases at the tier the certifier signed.
-        Assert.Equal("ok", await host.Anonymous.GetTextAsync("/healthz", default));
+        Assert.Equal("ok", await host.Anonymous.Service.HealthAsync(default));
         var release = await w.ReleaseAsync("hosted");
         Assert.Equal(w.Certificate.Id, release.CertificateId);
     }
@@ -96,7 +96,7 @@ public sealed class LedgerIntegrityTests
         await host.RestartAsync(() => Task.CompletedTask);
 
         Assert.Equal(before, await CheckpointAsync(host));
-        Assert.Equal("ok", await host.Anonymous.GetTextAsync("/healthz", default));
+        Assert.Equal("ok", await host.Anonymous.Service.HealthAsync(default));
         var evaluation = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Bio));
         Assert.Equal(SizeOf(before), evaluation.LedgerIndex);
     }
@@ -136,7 +136,7 @@ public sealed class LedgerIntegrityTests
         var before = await w.CaseTextAsync();
         var refused = await Refused(HttpStatusCode.ServiceUnavailable, null, () => w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Bio)));
         Assert.Contains($"leaf {index}", refused.Detail, StringComparison.Ordinal);
-        await Refused(HttpStatusCode.ServiceUnavailable, null, () => host.Admin.PostAsync<OrganisationDto>("/api/admin/organisations",
+        await Refused(HttpStatusCode.ServiceUnavailable, null, () => host.Admin.Admin.CreateOrganisationAsync(
             new CreateOrganisationRequest { Name = "written after tampering " + w.Tag }, default));
         Assert.Equal(leaves, (await LeavesAsync(host)).Count);
         Assert.Equal(before, await w.CaseTextAsync());

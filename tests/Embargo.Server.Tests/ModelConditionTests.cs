@@ -19,9 +19,9 @@ public sealed class ModelConditionTests(ServerFixture fixture) : IClassFixture<S
     public async Task AnEvaluationNamesTheRegisteredConditionItsSubjectRanAs()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
-        var condition = await w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", FineTune, default);
+        var condition = await w.Developer.Models.RegisterConditionAsync(w.Version.Id, FineTune, default);
         Assert.Equal("fine-tuned", condition.Kind);
-        Assert.Single(await w.Regulator.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default));
+        Assert.Single(await w.Regulator.Models.ConditionsAsync(w.Version.Id, default));
         await w.DriveToAsync(Milestone.Testing);
 
         var evaluation = await w.SubmitAsync(ProtocolWorld.Significant(ProtocolWorld.Phishing) with { SubjectCondition = "ft-cyber" });
@@ -38,15 +38,15 @@ public sealed class ModelConditionTests(ServerFixture fixture) : IClassFixture<S
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties",
-            () => w.OtherDeveloper.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", FineTune, default));
+            () => w.OtherDeveloper.Models.RegisterConditionAsync(w.Version.Id, FineTune, default));
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties",
-            () => w.Evaluator.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", FineTune, default));
-        await w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", FineTune, default);
+            () => w.Evaluator.Models.RegisterConditionAsync(w.Version.Id, FineTune, default));
+        await w.Developer.Models.RegisterConditionAsync(w.Version.Id, FineTune, default);
         await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", FineTune, default));
+            () => w.Developer.Models.RegisterConditionAsync(w.Version.Id, FineTune, default));
         await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", FineTune with { Name = "x", Kind = "magic" }, default));
+            () => w.Developer.Models.RegisterConditionAsync(w.Version.Id, FineTune with { Name = "x", Kind = "magic" }, default));
         await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", FineTune with { Name = "y", Endpoint = "ftp://nowhere" }, default));
+            () => w.Developer.Models.RegisterConditionAsync(w.Version.Id, FineTune with { Name = "y", Endpoint = "ftp://nowhere" }, default));
     }
 }

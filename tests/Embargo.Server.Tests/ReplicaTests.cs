@@ -26,16 +26,16 @@ public sealed class ReplicaTests(ServerFixture fixture) : IClassFixture<ServerFi
             var before = await LedgerSizeAsync(Host);
             var tag = Guid.NewGuid().ToString("N")[..8];
             await Task.WhenAll(Enumerable.Range(0, 40).Select(i => (i % 2 == 0 ? Host.Admin : other)
-                .PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = $"replica-{tag}-{i}" }, default)));
+                .Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = $"replica-{tag}-{i}" }, default)));
 
             var checkpointA = await CheckpointAsync(Host);
-            var checkpointB = await other.GetTextAsync("/api/ledger/checkpoint", default);
+            var checkpointB = await other.Ledger.CheckpointAsync(default);
             Assert.Equal(before + 40, SizeOf(checkpointA));
             Assert.Equal(SizeOf(checkpointA), SizeOf(checkpointB));
             Assert.Equal(RootOf(checkpointA), RootOf(checkpointB));
 
             // The leaves one replica serves verify under the checkpoint the other signed.
-            var vkey = (await other.GetTextAsync("/api/ledger/key", default)).Trim();
+            var vkey = (await other.Ledger.KeyAsync(default)).Trim();
             var verified = OfflineLedgerVerifier.Verify(await LeavesTextAsync(Host), checkpointB, vkey);
             Assert.True(verified.IsOk, verified.Error?.ToString());
             var created = (await LeavesAsync(Host, before)).Where(l => l.Type == "organisation.created").Select(l => l.Data["name"]!.GetValue<string>()).ToList();

@@ -17,7 +17,7 @@ public sealed class Rule1ReleaseTests(ServerFixture fixture) : IClassFixture<Ser
         await w.DriveToAsync(Milestone.Certification);
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => w.ReleaseAsync("hosted"));
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => w.ReleaseAsync("staged"));
-        var status = await w.Developer.GetAsync<WeightsStatusDto>($"/api/weights/{w.Version.ManifestDigest}", default);
+        var status = await w.Developer.Models.WeightsStatusAsync(w.Version.ManifestDigest, default);
         Assert.Empty(status.ReleasedTiers);
     }
 
@@ -48,7 +48,7 @@ public sealed class Rule1ReleaseTests(ServerFixture fixture) : IClassFixture<Ser
         Assert.Equal(w.Version.ManifestDigest, leaf.Data["manifestDigest"]!.GetValue<string>());
         Assert.Equal("hosted", leaf.Data["tier"]!.GetValue<string>());
         Assert.Equal("released", (await w.CaseAsync()).State);
-        var status = await Host.Anonymous.GetAsync<WeightsStatusDto>($"/api/weights/{w.Version.ManifestDigest}", default);
+        var status = await Host.Anonymous.Models.WeightsStatusAsync(w.Version.ManifestDigest, default);
         Assert.Equal(["hosted"], status.ReleasedTiers);
     }
 
@@ -66,7 +66,7 @@ public sealed class Rule1ReleaseTests(ServerFixture fixture) : IClassFixture<Ser
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Certified);
-        var stronger = await w.Regulator.PostAsync<ReferenceModelDto>("/api/reference-models",
+        var stronger = await w.Regulator.Models.RegisterReferenceAsync(
             new RegisterReferenceModelRequest { Name = $"frontier-next-{w.Tag}", Strength = w.Reference.Strength + 1 }, default);
         Assert.Contains(w.Certificate!.Id, stronger.FlaggedCertificates);
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => w.ReleaseAsync("hosted"));
@@ -79,7 +79,7 @@ public sealed class Rule1ReleaseTests(ServerFixture fixture) : IClassFixture<Ser
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Certified);
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties",
-            () => w.Regulator.PostAsync<ReleaseDto>("/api/releases", new ReleaseRequest { ModelVersionId = w.Version.Id, Tier = "hosted" }, default));
+            () => w.Regulator.Releases.ReleaseAsync(new ReleaseRequest { ModelVersionId = w.Version.Id, Tier = "hosted" }, default));
     }
 
     [Fact]
@@ -87,7 +87,7 @@ public sealed class Rule1ReleaseTests(ServerFixture fixture) : IClassFixture<Ser
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Certified);
-        var denied = await w.Regulator.PostAsync<CaseDto>($"/api/cases/{w.CaseId}/deny", new DenyRequest { Reason = "new evidence: no plausible mitigation" }, default);
+        var denied = await w.Regulator.Cases.DenyAsync(w.CaseId, new DenyRequest { Reason = "new evidence: no plausible mitigation" }, default);
         Assert.Equal("denied", denied.State);
         // The denial stands for the version at hosted and above (rule 11), whatever certificate there was.
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-11", () => w.ReleaseAsync("hosted"));
@@ -105,7 +105,7 @@ public sealed class Rule1ReleaseTests(ServerFixture fixture) : IClassFixture<Ser
         using var w = await ProtocolWorld.CreateAsync(Host);
         var refused = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.ReleaseAsync(tier));
         Assert.StartsWith($"tier: {tier} is not a release", refused.Detail, StringComparison.Ordinal);
-        var status = await w.Developer.GetAsync<WeightsStatusDto>($"/api/weights/{w.Version.ManifestDigest}", default);
+        var status = await w.Developer.Models.WeightsStatusAsync(w.Version.ManifestDigest, default);
         Assert.Empty(status.ReleasedTiers);
     }
 }

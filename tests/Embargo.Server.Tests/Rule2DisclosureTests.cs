@@ -19,7 +19,7 @@ public sealed class Rule2DisclosureTests(ServerFixture fixture) : IClassFixture<
         Assert.Contains("not disclosed", e.Detail);
 
         // Only one of the two findings disclosed: still refused, and the blockers name the other one.
-        await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{w.BioFinding!.Id}/disclosures", w.DiscloseBody(ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
+        await w.Evaluator.Disclosures.DiscloseAsync(w.BioFinding!.Id, w.DiscloseBody(ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-2", () => w.AdvanceAsync("certification"));
         var blockers = (await w.CaseAsync()).Blockers;
         Assert.Contains(blockers, b => b.StartsWith("rule-2", StringComparison.Ordinal) && b.Contains(w.PhishingFinding!.Id) && b.Contains("not disclosed"));
@@ -60,18 +60,18 @@ public sealed class Rule2DisclosureTests(ServerFixture fixture) : IClassFixture<
         await w.DriveToAsync(Milestone.Reflection);
         var size = await LedgerSizeAsync(Host);
         // Evidence of danger counts from anyone: the developer records the phishing finding, and it is novel whatever its title says.
-        var novel = await w.Developer.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
+        var novel = await w.Developer.Cases.RecordFindingAsync(w.CaseId, new RecordFindingRequest
         {
             ThreatModelId = w.PhishingThreat!.Id, EvaluationId = w.PhishingEvaluation!.Id, Title = "Developer says: nothing to see here",
         }, default);
         Assert.True(novel.Novel);
         Assert.Equal("developer", novel.Source);
         // A finding "not novel" is evidence of safety (rule 9): the developer cannot record it, only the independent evaluator.
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "rule-9", () => w.Developer.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "rule-9", () => w.Developer.Cases.RecordFindingAsync(w.CaseId, new RecordFindingRequest
         {
             ThreatModelId = w.BioThreat!.Id, EvaluationId = w.BioEvaluation!.Id, Title = "Developer says: severe",
         }, default));
-        var notNovel = await w.Evaluator.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
+        var notNovel = await w.Evaluator.Cases.RecordFindingAsync(w.CaseId, new RecordFindingRequest
         {
             ThreatModelId = w.BioThreat!.Id, EvaluationId = w.BioEvaluation!.Id, Title = "Evaluator says: severe",
         }, default);
@@ -102,7 +102,7 @@ public sealed class Rule2DisclosureTests(ServerFixture fixture) : IClassFixture<
         var rerun = await w.SubmitAsync(ProtocolWorld.Significant(ProtocolWorld.Phishing, w.PhishingMitigation.Id));
         Assert.True(rerun.Significant);
         var size = await LedgerSizeAsync(Host);
-        var result = await w.Evaluator.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = rerun.Id }, default);
+        var result = await w.Evaluator.Mitigations.VerifyAsync(w.PhishingMitigation.Id, new VerifyMitigationRequest { EvaluationId = rerun.Id }, default);
         Assert.NotEqual("verified", result.Status);
         Assert.Null(result.VerificationEvaluationId);
         var leaf = Assert.Single(await LeavesAsync(Host, size));
@@ -120,7 +120,7 @@ public sealed class Rule2DisclosureTests(ServerFixture fixture) : IClassFixture<
         await w.DriveToAsync(Milestone.MitigationReported);
         // The original (case) evaluation is not a re-run against the mitigated system.
         await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Evaluator.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = w.BioEvaluation!.Id }, default));
+            () => w.Evaluator.Mitigations.VerifyAsync(w.PhishingMitigation.Id, new VerifyMitigationRequest { EvaluationId = w.BioEvaluation!.Id }, default));
     }
 
     [Fact]
@@ -165,18 +165,18 @@ public sealed class Rule2DisclosureTests(ServerFixture fixture) : IClassFixture<
         // The developer runs its own weaker evaluation of the same capability and records the finding on that one.
         var weak = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing), w.Developer);
         await w.AdvanceAsync("reflection");
-        var finding = await w.Developer.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
+        var finding = await w.Developer.Cases.RecordFindingAsync(w.CaseId, new RecordFindingRequest
         {
             ThreatModelId = w.PhishingThreat!.Id, EvaluationId = weak.Id, Title = "No phishing uplift (our run)",
         }, default);
         Assert.True(finding.Novel);
-        var bio = await w.Evaluator.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
+        var bio = await w.Evaluator.Cases.RecordFindingAsync(w.CaseId, new RecordFindingRequest
         {
             ThreatModelId = w.BioThreat!.Id, EvaluationId = w.BioEvaluation!.Id, Title = "No bio uplift",
         }, default);
         await w.AdvanceAsync("disclosure");
-        var disclosure = await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{finding.Id}/disclosures", w.DiscloseBodyFor(finding.Id, ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg), default);
-        await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{bio.Id}/disclosures", w.DiscloseBodyFor(bio.Id, ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
+        var disclosure = await w.Evaluator.Disclosures.DiscloseAsync(finding.Id, w.DiscloseBodyFor(finding.Id, ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg), default);
+        await w.Evaluator.Disclosures.DiscloseAsync(bio.Id, w.DiscloseBodyFor(bio.Id, ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
 
         // Everything is disclosed; the one thing left is the phishing mitigation the cherry-picked run tried to waive.
         var mitigation = Assert.Single(disclosure.Mitigations);

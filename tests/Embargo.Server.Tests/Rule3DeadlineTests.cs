@@ -12,10 +12,10 @@ public sealed class Rule3DeadlineTests(ServerFixture fixture) : IClassFixture<Se
     private EmbargoHost Host => fixture.Host;
 
     private static Task<MitigationDto> SetDeadline(EmbargoClient who, string mitigation, DateTimeOffset due) =>
-        who.PostAsync<MitigationDto>($"/api/mitigations/{mitigation}/deadline", new SetDeadlineRequest { DueAt = due }, default);
+        who.Mitigations.SetDeadlineAsync(mitigation, new SetDeadlineRequest { DueAt = due }, default);
 
     private static Task<MitigationDto> Fine(EmbargoClient who, string mitigation) =>
-        who.PostAsync<MitigationDto>($"/api/mitigations/{mitigation}/fines", new FineRequest { Amount = 25_000m, Currency = "EUR", Reason = "overdue mitigation" }, default);
+        who.Mitigations.FineAsync(mitigation, new FineRequest { Amount = 25_000m, Currency = "EUR", Reason = "overdue mitigation" }, default);
 
     [Fact]
     public async Task DeveloperCannotSetADeadline()
@@ -72,16 +72,16 @@ public sealed class Rule3DeadlineTests(ServerFixture fixture) : IClassFixture<Se
 
         // Before the deadline: nothing escalates, and a fine is refused.
         Host.Time.Advance(TimeSpan.FromDays(29));
-        var report = await w.Regulator.PostAsync<EscalationReportDto>("/api/mitigations/escalations", null, default);
+        var report = await w.Regulator.Mitigations.EscalateAsync(default);
         Assert.DoesNotContain(report.Escalated, m => m.Id == id);
         Assert.Equal(0, (await w.CaseAsync()).Mitigations.Single(m => m.Id == id).Escalations);
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-3", () => Fine(w.Regulator, id));
 
         // Past the deadline: it escalates (by this request or the background service, exactly once) and is logged.
         Host.Time.Advance(TimeSpan.FromDays(2));
-        await w.Regulator.PostAsync<EscalationReportDto>("/api/mitigations/escalations", null, default);
+        await w.Regulator.Mitigations.EscalateAsync(default);
         Assert.Equal(1, (await w.CaseAsync()).Mitigations.Single(m => m.Id == id).Escalations);
-        await w.Regulator.PostAsync<EscalationReportDto>("/api/mitigations/escalations", null, default);
+        await w.Regulator.Mitigations.EscalateAsync(default);
         Assert.Equal(1, (await w.CaseAsync()).Mitigations.Single(m => m.Id == id).Escalations);
         var escalated = (await LeavesAsync(Host)).Where(l => l.Type == "mitigation.escalated" && l.Data["mitigation"]!.GetValue<string>() == id).ToList();
         Assert.Single(escalated);
@@ -104,7 +104,7 @@ public sealed class Rule3DeadlineTests(ServerFixture fixture) : IClassFixture<Se
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Disclosed);
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties",
-            () => w.Developer.PostAsync<EscalationReportDto>("/api/mitigations/escalations", null, default));
+            () => w.Developer.Mitigations.EscalateAsync(default));
     }
 
     [Fact]
@@ -122,15 +122,15 @@ public sealed class Rule3DeadlineTests(ServerFixture fixture) : IClassFixture<Se
         await w.DriveToAsync(Milestone.DeadlineSet);
         var id = w.PhishingMitigation.Id;
         Host.Time.Advance(TimeSpan.FromDays(31));
-        await w.Regulator.PostAsync<EscalationReportDto>("/api/mitigations/escalations", null, default);
+        await w.Regulator.Mitigations.EscalateAsync(default);
         Assert.Equal(1, (await w.CaseAsync()).Mitigations.Single(m => m.Id == id).Escalations);
 
         // The regulator grants more time; the party misses that deadline too. Escalation is "once per deadline passed".
         await SetDeadline(w.Regulator, id, Host.Time.GetUtcNow().AddDays(10));
-        await w.Regulator.PostAsync<EscalationReportDto>("/api/mitigations/escalations", null, default);
+        await w.Regulator.Mitigations.EscalateAsync(default);
         Assert.Equal(1, (await w.CaseAsync()).Mitigations.Single(m => m.Id == id).Escalations);
         Host.Time.Advance(TimeSpan.FromDays(11));
-        await w.Regulator.PostAsync<EscalationReportDto>("/api/mitigations/escalations", null, default);
+        await w.Regulator.Mitigations.EscalateAsync(default);
         Assert.Equal(2, (await w.CaseAsync()).Mitigations.Single(m => m.Id == id).Escalations);
     }
 

@@ -15,16 +15,16 @@ public sealed class Rule4ViolationTests(ServerFixture fixture) : IClassFixture<S
     private EmbargoHost Host => fixture.Host;
 
     private static Task<ViolationDto> Report(ProtocolWorld w, SightingEvidenceDto evidence, string tier) =>
-        w.MailParty.PostAsync<ViolationDto>("/api/violations", new ReportViolationRequest { ObservedTier = tier, Source = "https://torrent.example/camelid", Evidence = evidence }, default);
+        w.MailParty.Violations.ReportAsync(new ReportViolationRequest { ObservedTier = tier, Source = "https://torrent.example/camelid", Evidence = evidence }, default);
 
     private static Task<ViolationDto> Report(ProtocolWorld w, string tier) =>
         Report(w, new SightingEvidenceDto { ManifestDigest = w.Version.ManifestDigest, Files = w.Version.Files }, tier);
 
     private static Task<ViolationDto> Confirm(ProtocolWorld w, string id) =>
-        w.Regulator.PostAsync<ViolationDto>($"/api/violations/{id}/confirm", new ViolationDecisionRequest { Reason = "files match" }, default);
+        w.Regulator.Violations.ConfirmAsync(id, new ViolationDecisionRequest { Reason = "files match" }, default);
 
     private async Task<bool> IsBadActor(string org) =>
-        (await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default)).Any(o => o.Id == org);
+        (await Host.Anonymous.Organisations.BadActorsAsync(default)).Any(o => o.Id == org);
 
     [Fact]
     public async Task RegisteredWeightsSeenOpenWithoutACertificateRecordAViolationOnceTheRegulatorConfirms()
@@ -42,7 +42,7 @@ public sealed class Rule4ViolationTests(ServerFixture fixture) : IClassFixture<S
         var leaves = await LeavesAsync(Host, size);
         Assert.Equal(["sighting.reported", "violation.recorded"], leaves.Select(l => l.Type));
         Assert.Equal(w.DeveloperOrg, leaves[1].Data["developer"]!.GetValue<string>());
-        var badActors = await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default);
+        var badActors = await Host.Anonymous.Organisations.BadActorsAsync(default);
         var developer = Assert.Single(badActors, o => o.Id == w.DeveloperOrg);
         Assert.True(developer.BadActor);
         Assert.Contains(w.Version.ManifestDigest, developer.BadActorReason);

@@ -15,7 +15,7 @@ public sealed class Rule5ReevaluationTests(ServerFixture fixture) : IClassFixtur
     private EmbargoHost Host => fixture.Host;
 
     private static Task<ReferenceModelDto> StrongerAsync(ProtocolWorld w, string name, double by = 1) =>
-        w.Regulator.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = $"{name}-{w.Tag}", Strength = w.Reference.Strength + by }, default);
+        w.Regulator.Models.RegisterReferenceAsync(new RegisterReferenceModelRequest { Name = $"{name}-{w.Tag}", Strength = w.Reference.Strength + by }, default);
 
     [Fact]
     public async Task AfterTheFlagTheCertifierCannotApproveTheSameCaseAgainNorTheDeveloperRelease()
@@ -44,14 +44,14 @@ public sealed class Rule5ReevaluationTests(ServerFixture fixture) : IClassFixtur
             ModelVersionId = w.Version.Id, RequestedTier = "open", RegulatorOrganisationId = w.RegulatorOrg, ReferenceModelId = w.Reference.Id,
             EvaluatorOrganisationIds = [w.EvaluatorOrg],
         };
-        var cases = await w.Admin.GetTextAsync("/api/cases", default);
-        var e = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-5", () => w.Developer.PostAsync<CaseDto>("/api/cases", open, default));
+        var cases = await w.Admin.GetTextAsync(ApiRoutes.Cases.List.With(), default);
+        var e = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-5", () => w.Developer.Cases.OpenAsync(open, default));
         Assert.Contains(stronger.Name, e.Detail);
-        Assert.Equal(cases, await w.Admin.GetTextAsync("/api/cases", default));
+        Assert.Equal(cases, await w.Admin.GetTextAsync(ApiRoutes.Cases.List.With(), default));
 
-        var opened = await w.Developer.PostAsync<CaseDto>("/api/cases", open with { ReferenceModelId = stronger.Id }, default);
+        var opened = await w.Developer.Cases.OpenAsync(open with { ReferenceModelId = stronger.Id }, default);
         Assert.Equal(stronger.Name, opened.ReferenceModel);
-        Assert.Equal(stronger.Id, (await Host.Anonymous.GetAsync<List<ReferenceModelDto>>("/api/reference-models", default))[0].Id);
+        Assert.Equal(stronger.Id, (await Host.Anonymous.Models.ReferencesAsync(default))[0].Id);
     }
 
     [Fact]
@@ -61,18 +61,17 @@ public sealed class Rule5ReevaluationTests(ServerFixture fixture) : IClassFixtur
         await w.DriveToAsync(Milestone.Certified);
         var middle = await StrongerAsync(w, "frontier-middle", 0.5);
         var strongest = await StrongerAsync(w, "frontier-top", 1);
-        var url = $"/api/cases/{w.CaseId}/reference";
         var body = new ReevaluateCaseRequest { ReferenceModelId = strongest.Id };
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.OtherDeveloper.PostAsync<CaseDto>(url, body, default));
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.OtherRegulator.PostAsync<CaseDto>(url, body, default));
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.Evaluator.PostAsync<CaseDto>(url, body, default));
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.OtherDeveloper.Cases.ReevaluateAsync(w.CaseId, body, default));
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.OtherRegulator.Cases.ReevaluateAsync(w.CaseId, body, default));
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.Evaluator.Cases.ReevaluateAsync(w.CaseId, body, default));
         // Stronger than the case's, but not the strongest: rule 5 wants the strongest.
-        await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-5", () => w.Developer.PostAsync<CaseDto>(url, new ReevaluateCaseRequest { ReferenceModelId = middle.Id }, default));
+        await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-5", () => w.Developer.Cases.ReevaluateAsync(w.CaseId, new ReevaluateCaseRequest { ReferenceModelId = middle.Id }, default));
         // Not stronger at all: bad input naming the member.
-        var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.Developer.PostAsync<CaseDto>(url, new ReevaluateCaseRequest { ReferenceModelId = w.Reference.Id }, default));
+        var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.Developer.Cases.ReevaluateAsync(w.CaseId, new ReevaluateCaseRequest { ReferenceModelId = w.Reference.Id }, default));
         Assert.Contains("referenceModelId", e.Detail);
 
-        var moved = await w.Regulator.PostAsync<CaseDto>(url, body, default);
+        var moved = await w.Regulator.Cases.ReevaluateAsync(w.CaseId, body, default);
         Assert.Equal("testing", moved.State);
         Assert.Equal(strongest.Name, moved.ReferenceModel);
         Assert.False(moved.ReevaluationFlag);
@@ -86,7 +85,7 @@ public sealed class Rule5ReevaluationTests(ServerFixture fixture) : IClassFixtur
         var stronger = await StrongerAsync(w, "frontier-2");
         var size = await LedgerSizeAsync(Host);
 
-        var moved = await w.Developer.PostAsync<CaseDto>($"/api/cases/{w.CaseId}/reference", new ReevaluateCaseRequest { ReferenceModelId = stronger.Id }, default);
+        var moved = await w.Developer.Cases.ReevaluateAsync(w.CaseId, new ReevaluateCaseRequest { ReferenceModelId = stronger.Id }, default);
         Assert.Equal(w.CaseId, moved.Id);
         Assert.Equal("testing", moved.State);
         Assert.Equal(stronger.Id, moved.ReferenceModelId);
@@ -109,16 +108,16 @@ public sealed class Rule5ReevaluationTests(ServerFixture fixture) : IClassFixtur
         // The old not-novel bio finding was made with the old reference model: it decides nothing now.
         e = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "case-phase", () => w.AdvanceAsync("disclosure"));
         Assert.Contains(ProtocolWorld.Bio, e.Detail);
-        var bioFinding = await w.Evaluator.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
+        var bioFinding = await w.Evaluator.Cases.RecordFindingAsync(w.CaseId, new RecordFindingRequest
         {
             ThreatModelId = w.BioThreat!.Id, EvaluationId = bio.Id, Title = "No bio uplift with the stronger reference model",
         }, default);
         await w.AdvanceAsync("disclosure");
-        await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{bioFinding.Id}/disclosures", w.DiscloseBodyFor(bioFinding.Id, ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
+        await w.Evaluator.Disclosures.DiscloseAsync(bioFinding.Id, w.DiscloseBodyFor(bioFinding.Id, ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-2", () => w.AdvanceAsync("certification"));
 
         var rerun = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing, w.PhishingMitigation.Id));
-        var verified = await w.Evaluator.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = rerun.Id }, default);
+        var verified = await w.Evaluator.Mitigations.VerifyAsync(w.PhishingMitigation.Id, new VerifyMitigationRequest { EvaluationId = rerun.Id }, default);
         Assert.Equal("verified", verified.Status);
         Assert.Equal("certification", (await w.AdvanceAsync("certification")).State);
         var certificate = await ProtocolCommands.CertifyAsync(w.Certifier, w.CaseId, "hosted", w.CertifierKey, default);

@@ -13,7 +13,7 @@ public sealed class Rule6CommitmentTests(ServerFixture fixture) : IClassFixture<
     private EmbargoHost Host => fixture.Host;
 
     private static Task<CommitmentDto> Commit(ProtocolWorld w, string expression) =>
-        w.Developer.PostAsync<CommitmentDto>($"/api/cases/{w.CaseId}/commitments", new AddCommitmentRequest { Expression = expression }, default);
+        w.Developer.Cases.AddCommitmentAsync(w.CaseId, new AddCommitmentRequest { Expression = expression }, default);
 
     [Fact]
     public async Task ACommitmentThatFiresCapsTheTierUntilItsMitigationIsVerified()
@@ -37,23 +37,23 @@ public sealed class Rule6CommitmentTests(ServerFixture fixture) : IClassFixture<
         // The commitment's finding is the case's phishing finding; the rest of the case proceeds as usual.
         await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Bio));
         await w.AdvanceAsync("reflection");
-        await w.Evaluator.PostAsync<FindingDto>($"/api/cases/{w.CaseId}/findings", new RecordFindingRequest
+        await w.Evaluator.Cases.RecordFindingAsync(w.CaseId, new RecordFindingRequest
         {
             ThreatModelId = w.BioThreat!.Id, EvaluationId = (await w.CaseAsync()).Evaluations.Single(e => e.Capability == ProtocolWorld.Bio).Id, Title = "No bio uplift",
         }, default);
         await w.AdvanceAsync("disclosure");
-        var disclosure = await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{fired.Id}/disclosures", w.DiscloseBodyFor(fired.Id, ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg), default);
+        var disclosure = await w.Evaluator.Disclosures.DiscloseAsync(fired.Id, w.DiscloseBodyFor(fired.Id, ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg), default);
         var bioFinding = (await w.CaseAsync()).Findings.Single(f => f.Capability == ProtocolWorld.Bio);
-        await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{bioFinding.Id}/disclosures", w.DiscloseBodyFor(bioFinding.Id, ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
+        await w.Evaluator.Disclosures.DiscloseAsync(bioFinding.Id, w.DiscloseBodyFor(bioFinding.Id, ProtocolWorld.Bio, w.RegulatorOrg, w.BioOrg), default);
         var mitigation = disclosure.Mitigations.Single();
-        await w.MailParty.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/report", new ReportMitigationRequest { Description = "Inbound lure screening deployed" }, default);
+        await w.MailParty.Mitigations.ReportAsync(mitigation.Id, new ReportMitigationRequest { Description = "Inbound lure screening deployed" }, default);
 
         Assert.Contains((await w.CaseAsync()).Blockers, b => b.StartsWith("rule-6", StringComparison.Ordinal));
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-2", () => w.AdvanceAsync("certification"));
 
         var rerun = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing, mitigation.Id));
         Assert.Empty(rerun.FiredFindings);
-        await w.Evaluator.PostAsync<MitigationDto>($"/api/mitigations/{mitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = rerun.Id }, default);
+        await w.Evaluator.Mitigations.VerifyAsync(mitigation.Id, new VerifyMitigationRequest { EvaluationId = rerun.Id }, default);
         Assert.Empty((await w.CaseAsync()).Blockers);
         Assert.Equal("certification", (await w.AdvanceAsync("certification")).State);
     }

@@ -25,7 +25,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Certified);
         var release = await w.ReleaseAsync("hosted");
-        var ack = await w.MailParty.PostAsync<RecipientDto>($"/api/disclosures/{w.PhishingDisclosure!.Id}/acknowledge", null, default);
+        var ack = await w.MailParty.Disclosures.AcknowledgeAsync(w.PhishingDisclosure!.Id, default);
         Assert.True(ack.Acknowledged);
 
         var leaves = await LeavesAsync(Host, start);
@@ -58,12 +58,12 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
         await w.DriveToAsync(Milestone.Disclosed);
         var checkpoint = await CheckpointAsync(Host);
         await Refused(HttpStatusCode.Conflict, "rule-2", () => w.AdvanceAsync("certification"));
-        await Refused(HttpStatusCode.Forbidden, "rule-3", () => w.Developer.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/deadline",
+        await Refused(HttpStatusCode.Forbidden, "rule-3", () => w.Developer.Mitigations.SetDeadlineAsync(w.PhishingMitigation.Id,
             new SetDeadlineRequest { DueAt = Host.Time.GetUtcNow().AddDays(1) }, default));
         await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.ApproveAsync(w.Developer, "hosted"));
         await Refused(HttpStatusCode.Conflict, "rule-1", () => w.ReleaseAsync("open"));
         await Refused(HttpStatusCode.BadRequest, null, () => w.AdvanceAsync("nowhere"));
-        await Refused(HttpStatusCode.NotFound, null, () => w.Developer.PostAsync<CaseDto>("/api/cases/case_doesnotexist/advance", new AdvanceCaseRequest { To = "mapping" }, default));
+        await Refused(HttpStatusCode.NotFound, null, () => w.Developer.Cases.AdvanceAsync("case_doesnotexist", new AdvanceCaseRequest { To = "mapping" }, default));
         Assert.Equal(checkpoint, await CheckpointAsync(Host));
     }
 
@@ -90,7 +90,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
             Assert.Equal(r.Id, leaves.Single(l => l.Index == r.LedgerIndex).Data["evaluation"]!.GetValue<string>());
         }
 
-        var vkey = (await Host.Anonymous.GetTextAsync("/api/ledger/key", default)).Trim();
+        var vkey = (await Host.Anonymous.Ledger.KeyAsync(default)).Trim();
         var jsonl = await LeavesTextAsync(Host);
         var verified = OfflineLedgerVerifier.Verify(jsonl, checkpoint, vkey);
         Assert.True(verified.IsOk, verified.ToString());
@@ -102,7 +102,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         var checkpoint = await CheckpointAsync(Host);
-        var vkey = (await Host.Anonymous.GetTextAsync("/api/ledger/key", default)).Trim();
+        var vkey = (await Host.Anonymous.Ledger.KeyAsync(default)).Trim();
         var leaves = await LeavesAsync(Host);
         var jsonl = string.Concat(leaves.Select(l => LedgerJsonl.FormatLine(l.Index, l.Bytes) + "\n"));
         Assert.True(OfflineLedgerVerifier.Verify(jsonl, checkpoint, vkey).IsOk);
@@ -121,7 +121,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
         var leaves = await LeavesAsync(Host);
         foreach (var index in new[] { 0, size / 3, size - 1 }.Distinct())
         {
-            var proof = await Host.Anonymous.GetAsync<InclusionProofResponse>($"/api/ledger/proofs/inclusion?index={index}&size={size}", default);
+            var proof = await Host.Anonymous.Ledger.InclusionAsync(index: index, size: size, ct: default);
             var leafHash = MerkleHash.HashLeaf(leaves[(int)index].Bytes);
             Assert.Equal(Convert.ToBase64String(leafHash), proof.LeafHash);
             Assert.Equal(Convert.ToBase64String(root), proof.RootHash);
@@ -144,7 +144,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
         var second = await CheckpointAsync(Host);
         var (from, to) = (SizeOf(first), SizeOf(second));
         Assert.True(to > from);
-        var proof = await Host.Anonymous.GetAsync<ConsistencyProofResponse>($"/api/ledger/proofs/consistency?from={from}&to={to}", default);
+        var proof = await Host.Anonymous.Ledger.ConsistencyAsync(from: from, to: to, ct: default);
         Assert.Equal(Convert.ToBase64String(RootOf(first)), proof.FromRoot);
         Assert.Equal(Convert.ToBase64String(RootOf(second)), proof.ToRoot);
         var path = proof.Proof.Select(Convert.FromBase64String).ToList();
@@ -159,9 +159,9 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
     public async Task ProofRequestsOutsideTheTreeAreBadInput()
     {
         var size = await LedgerSizeAsync(Host);
-        await Refused(HttpStatusCode.BadRequest, null, () => Host.Anonymous.GetAsync<InclusionProofResponse>($"/api/ledger/proofs/inclusion?index={size}", default));
-        await Refused(HttpStatusCode.BadRequest, null, () => Host.Anonymous.GetAsync<ConsistencyProofResponse>($"/api/ledger/proofs/consistency?from=0&to={size}", default));
-        await Refused(HttpStatusCode.BadRequest, null, () => Host.Anonymous.GetAsync<ConsistencyProofResponse>($"/api/ledger/proofs/consistency?from=1&to={size + 1}", default));
+        await Refused(HttpStatusCode.BadRequest, null, () => Host.Anonymous.Ledger.InclusionAsync(index: size, ct: default));
+        await Refused(HttpStatusCode.BadRequest, null, () => Host.Anonymous.Ledger.ConsistencyAsync(from: 0, to: size, ct: default));
+        await Refused(HttpStatusCode.BadRequest, null, () => Host.Anonymous.Ledger.ConsistencyAsync(from: 1, to: size + 1, ct: default));
     }
 
     [Fact]
@@ -177,7 +177,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Equal(Enumerable.Range(0, 20).Select(i => start + i), results.Select(r => r.LedgerIndex).Order());
         var checkpoint = await CheckpointAsync(Host);
         Assert.Equal(start + 20, SizeOf(checkpoint));
-        var vkey = (await Host.Anonymous.GetTextAsync("/api/ledger/key", default)).Trim();
+        var vkey = (await Host.Anonymous.Ledger.KeyAsync(default)).Trim();
         Assert.True(OfflineLedgerVerifier.Verify(await LeavesTextAsync(Host), checkpoint, vkey).IsOk);
     }
 
@@ -189,7 +189,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
         using var a = await ProtocolWorld.CreateAsync(host);
         await a.DriveToAsync(Milestone.Testing);
         var start = await LedgerSizeAsync(host);
-        var duplicate = (await host.Admin.GetAsync<List<OrganisationDto>>("/api/organisations", default)).First(o => o.Id == a.DeveloperOrg).Name;
+        var duplicate = (await host.Admin.Organisations.ListAsync(default)).First(o => o.Id == a.DeveloperOrg).Name;
         var failingId = Ids.New("org");
 
         List<Task<EvaluationDto>> evaluations;
@@ -223,10 +223,10 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
             Assert.Equal(r.Id, leaves.Single(l => l.Index == r.LedgerIndex).Data["evaluation"]!.GetValue<string>());
         }
         Assert.Equal(20, (await a.CaseAsync()).Evaluations.Count(e => e.Capability == ProtocolWorld.Bio));
-        Assert.DoesNotContain(await host.Admin.GetAsync<List<OrganisationDto>>("/api/organisations", default), o => o.Id == failingId);
+        Assert.DoesNotContain(await host.Admin.Organisations.ListAsync(default), o => o.Id == failingId);
         var checkpoint = await CheckpointAsync(host);
         Assert.Equal(start + 20, SizeOf(checkpoint));
-        var vkey = (await host.Anonymous.GetTextAsync("/api/ledger/key", default)).Trim();
+        var vkey = (await host.Anonymous.Ledger.KeyAsync(default)).Trim();
         Assert.True(OfflineLedgerVerifier.Verify(await LeavesTextAsync(host), checkpoint, vkey).IsOk);
 
         // And the server still takes writes afterwards.

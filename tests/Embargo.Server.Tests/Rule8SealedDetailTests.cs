@@ -20,7 +20,7 @@ public sealed class Rule8SealedDetailTests(ServerFixture fixture) : IClassFixtur
         await w.DriveToAsync(Milestone.Disclosed);
         Assert.Equal(4, w.SealedCiphertexts.Count);
 
-        var advisories = await Host.Anonymous.GetTextAsync("/api/public/advisories", default);
+        var advisories = await Host.Anonymous.GetTextAsync(ApiRoutes.Disclosures.Advisories.With(), default);
         Assert.Contains(w.PhishingDisclosure!.AdvisoryTitle, advisories);
         var jsonl = await LeavesTextAsync(Host);
         var leaves = Decode(jsonl);
@@ -47,12 +47,12 @@ public sealed class Rule8SealedDetailTests(ServerFixture fixture) : IClassFixtur
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Disclosure);
-        var advisories = await Host.Anonymous.GetTextAsync("/api/public/advisories", default);
+        var advisories = await Host.Anonymous.GetTextAsync(ApiRoutes.Disclosures.Advisories.With(), default);
         var body = w.DiscloseBody(ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg, w.BioOrg);
         var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{w.PhishingFinding!.Id}/disclosures", body, default));
+            () => w.Evaluator.Disclosures.DiscloseAsync(w.PhishingFinding!.Id, body, default));
         Assert.Contains(w.BioOrg, e.Detail);
-        Assert.Equal(advisories, await Host.Anonymous.GetTextAsync("/api/public/advisories", default));
+        Assert.Equal(advisories, await Host.Anonymous.GetTextAsync(ApiRoutes.Disclosures.Advisories.With(), default));
     }
 
     [Fact]
@@ -63,7 +63,7 @@ public sealed class Rule8SealedDetailTests(ServerFixture fixture) : IClassFixtur
         var body = w.DiscloseBody(ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg);
         var plain = body with { Sealed = body.Sealed.Select((d, i) => i == 0 ? d with { Ciphertext = "step 1: write the lure like this!" } : d).ToList() };
         var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{w.PhishingFinding!.Id}/disclosures", plain, default));
+            () => w.Evaluator.Disclosures.DiscloseAsync(w.PhishingFinding!.Id, plain, default));
         Assert.Contains("sealed[0].ciphertext", e.Detail);
     }
 
@@ -77,7 +77,7 @@ public sealed class Rule8SealedDetailTests(ServerFixture fixture) : IClassFixtur
         var mailIndex = body.Sealed.ToList().FindIndex(s => s.OrganisationId == w.MailOrg);
         var forged = body with { Sealed = body.Sealed.Select((s, i) => i == mailIndex ? s with { Ciphertext = plaintext } : s).ToList() };
         var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{w.PhishingFinding!.Id}/disclosures", forged, default));
+            () => w.Evaluator.Disclosures.DiscloseAsync(w.PhishingFinding!.Id, forged, default));
         Assert.Contains($"sealed[{mailIndex}].ciphertext", e.Detail);
         Assert.DoesNotContain(plaintext, await LeavesTextAsync(Host));
     }
@@ -89,7 +89,7 @@ public sealed class Rule8SealedDetailTests(ServerFixture fixture) : IClassFixtur
         await w.DriveToAsync(Milestone.Disclosure);
         var body = w.DiscloseBody(ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg) with { Sealed = [] };
         var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{w.PhishingFinding!.Id}/disclosures", body, default));
+            () => w.Evaluator.Disclosures.DiscloseAsync(w.PhishingFinding!.Id, body, default));
         Assert.StartsWith("sealed is empty", e.Detail, StringComparison.Ordinal);
     }
 
@@ -103,7 +103,7 @@ public sealed class Rule8SealedDetailTests(ServerFixture fixture) : IClassFixtur
         var mailKey = w.RecipientKeys.Single(k => k.OrganisationId == w.MailOrg);
         foreach (var (client, own, other) in new[] { (w.Regulator, regulatorKey, mailKey), (w.MailParty, mailKey, regulatorKey) })
         {
-            var stored = await client.GetAsync<SealedDetailDto>($"/api/disclosures/{w.PhishingDisclosure!.Id}/sealed", default);
+            var stored = await client.Disclosures.SealedAsync(w.PhishingDisclosure!.Id, default);
             Assert.Equal(own.PrincipalId, stored.PrincipalId);
             var context = SealedEnvelope.Context(findingId, own.OrganisationId);
             Assert.StartsWith("SAMPLE detail of cyber-phishing", Encoding.UTF8.GetString(SealedEnvelope.Open(stored.Ciphertext, own.PrivateKey, context).Value), StringComparison.Ordinal);
@@ -111,7 +111,7 @@ public sealed class Rule8SealedDetailTests(ServerFixture fixture) : IClassFixtur
             Assert.False(SealedEnvelope.Open(stored.Ciphertext, other.PrivateKey, SealedEnvelope.Context(findingId, other.OrganisationId)).IsOk);
         }
         // Bio is not a recipient of the phishing finding: it has nothing to fetch.
-        await Refused(HttpStatusCode.NotFound, null, () => w.BioParty.GetAsync<SealedDetailDto>($"/api/disclosures/{w.PhishingDisclosure!.Id}/sealed", default));
+        await Refused(HttpStatusCode.NotFound, null, () => w.BioParty.Disclosures.SealedAsync(w.PhishingDisclosure!.Id, default));
     }
 
     [Fact]
@@ -122,16 +122,15 @@ public sealed class Rule8SealedDetailTests(ServerFixture fixture) : IClassFixtur
         using var second = NSec.Cryptography.Key.Create(NSec.Cryptography.KeyAgreementAlgorithm.X25519,
             new NSec.Cryptography.KeyCreationParameters { ExportPolicy = NSec.Cryptography.KeyExportPolicies.AllowPlaintextExport });
         var secondPublic = second.PublicKey.Export(NSec.Cryptography.KeyBlobFormat.RawPublicKey);
-        var created = await w.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
+        var created = await w.Admin.Admin.CreatePrincipalAsync(new CreatePrincipalRequest
         {
             OrganisationId = w.MailOrg, Name = "second-mail", Role = "affected-party", EncryptionKey = Embargo.Weights.KeyFiles.Armor(Embargo.Weights.KeyFiles.PublicLabel, secondPublic),
         }, default);
         var findingId = w.PhishingFinding!.Id;
-        var url = $"/api/findings/{findingId}/disclosures";
 
         // Sealed to the regulator and the first Mail key holder only: the second one was left out.
         var partial = w.DiscloseBody(ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg);
-        var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.Evaluator.PostAsync<DisclosureDto>(url, partial, default));
+        var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.Evaluator.Disclosures.DiscloseAsync(findingId, partial, default));
         Assert.Contains(created.Principal.Id, e.Detail);
 
         // An envelope addressed to a principal of another organisation is refused, naming the member.
@@ -143,7 +142,7 @@ public sealed class Rule8SealedDetailTests(ServerFixture fixture) : IClassFixtur
                 Ciphertext = SealedEnvelope.Seal("x"u8, w.RecipientKeys.Single(k => k.OrganisationId == w.BioOrg).PublicKey, SealedEnvelope.Context(findingId, w.MailOrg)),
             }],
         };
-        e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.Evaluator.PostAsync<DisclosureDto>(url, misaddressed, default));
+        e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.Evaluator.Disclosures.DiscloseAsync(findingId, misaddressed, default));
         Assert.Contains($"sealed[{partial.Sealed.Count}].principalId", e.Detail);
 
         var complete = partial with
@@ -154,8 +153,8 @@ public sealed class Rule8SealedDetailTests(ServerFixture fixture) : IClassFixtur
                 Ciphertext = SealedEnvelope.Seal("SAMPLE detail for the second key holder"u8, secondPublic, SealedEnvelope.Context(findingId, w.MailOrg)),
             }],
         };
-        var disclosure = await w.Evaluator.PostAsync<DisclosureDto>(url, complete, default);
-        var stored = await w.Admin.As(created.Token).GetAsync<SealedDetailDto>($"/api/disclosures/{disclosure.Id}/sealed", default);
+        var disclosure = await w.Evaluator.Disclosures.DiscloseAsync(findingId, complete, default);
+        var stored = await w.Admin.As(created.Token).Disclosures.SealedAsync(disclosure.Id, default);
         Assert.Equal("SAMPLE detail for the second key holder"u8.ToArray(),
             SealedEnvelope.Open(stored.Ciphertext, second.Export(NSec.Cryptography.KeyBlobFormat.RawPrivateKey), SealedEnvelope.Context(findingId, w.MailOrg)).Value);
         Assert.Equal(new[] { w.MailOrg, w.RegulatorOrg }.Order(StringComparer.Ordinal), disclosure.Recipients.Select(r => r.OrganisationId).Order(StringComparer.Ordinal));

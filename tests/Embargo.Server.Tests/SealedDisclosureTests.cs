@@ -19,7 +19,7 @@ public sealed class SealedDisclosureTests(ServerFixture fixture) : IClassFixture
     {
         var stem = Path.Combine(Host.DataDirectory, $"{role}-{Guid.NewGuid():N}");
         Assert.True(KeyFiles.Generate(stem).IsOk);
-        var created = await w.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
+        var created = await w.Admin.Admin.CreatePrincipalAsync(new CreatePrincipalRequest
         {
             OrganisationId = org, Name = "key-holder", Role = role, EncryptionKey = await File.ReadAllTextAsync(stem + ".pub"),
         }, default);
@@ -38,7 +38,7 @@ public sealed class SealedDisclosureTests(ServerFixture fixture) : IClassFixture
 
         var sealedDetails = await DisclosureSealing.SealForRecipientsAsync(w.Evaluator, findingId, detail, default);
         Assert.Equal(new[] { w.RegulatorOrg, w.MailOrg }.Order(StringComparer.Ordinal), sealedDetails.Select(s => s.OrganisationId).Order(StringComparer.Ordinal));
-        var disclosure = await w.Evaluator.PostAsync<DisclosureDto>($"/api/findings/{findingId}/disclosures", new DiscloseRequest
+        var disclosure = await w.Evaluator.Disclosures.DiscloseAsync(findingId, new DiscloseRequest
         {
             AdvisoryTitle = "advisory", AdvisorySummary = "no reproduction detail", Sealed = sealedDetails,
         }, default);
@@ -47,7 +47,7 @@ public sealed class SealedDisclosureTests(ServerFixture fixture) : IClassFixture
         Assert.Equal(detail, await DisclosureSealing.OpenAsync(regulator.Client, disclosure.Id, regulator.KeyFile, default));
 
         // Another organisation has nothing to fetch; another recipient's key does not open it.
-        await Refused(HttpStatusCode.NotFound, null, () => w.Developer.GetAsync<SealedDetailDto>($"/api/disclosures/{disclosure.Id}/sealed", default));
+        await Refused(HttpStatusCode.NotFound, null, () => w.Developer.Disclosures.SealedAsync(disclosure.Id, default));
         var mailCiphertext = sealedDetails.Single(s => s.OrganisationId == w.MailOrg).Ciphertext;
         var regulatorPrivate = KeyFiles.ReadPrivate(regulator.KeyFile).Value;
         Assert.False(SealedEnvelope.Open(mailCiphertext, regulatorPrivate, SealedEnvelope.Context(findingId, w.RegulatorOrg)).IsOk);
@@ -58,7 +58,7 @@ public sealed class SealedDisclosureTests(ServerFixture fixture) : IClassFixture
 
         var plaintext = Encoding.UTF8.GetString(detail);
         Assert.DoesNotContain(await LeavesAsync(Host), l => l.Text.Contains(plaintext, StringComparison.Ordinal));
-        var advisories = await Host.Anonymous.GetTextAsync("/api/public/advisories", default);
+        var advisories = await Host.Anonymous.GetTextAsync(ApiRoutes.Disclosures.Advisories.With(), default);
         Assert.DoesNotContain(plaintext, advisories);
         Assert.DoesNotContain(mailCiphertext, advisories);
     }

@@ -12,7 +12,7 @@ public sealed class SeparationOfDutiesTests(ServerFixture fixture) : IClassFixtu
     private EmbargoHost Host => fixture.Host;
 
     private static Task<CertificateDto> Submit(Embargo.Contracts.EmbargoClient who, string certificateId, DsseEnvelope envelope) =>
-        who.PostAsync<CertificateDto>($"/api/certificates/{certificateId}/signature", new SubmitCertificateRequest { Envelope = envelope.ToJson() }, default);
+        who.Certificates.SignAsync(certificateId, new SubmitCertificateRequest { Envelope = envelope.ToJson() }, default);
 
     [Fact]
     public async Task DeveloperCannotCertifyOwnCase()
@@ -61,12 +61,12 @@ public sealed class SeparationOfDutiesTests(ServerFixture fixture) : IClassFixtu
             await Refused(HttpStatusCode.Conflict, "certificate-signature", () => Submit(w.Certifier, draft.CertificateId, DsseEnvelope.Sign(statement, draft.PayloadType, key)));
             Assert.Equal(size, await LedgerSizeAsync(Host));
         }
-        Assert.Equal("pending", (await Host.Anonymous.GetAsync<CertificateDto>($"/api/certificates/{draft.CertificateId}", default)).Status);
+        Assert.Equal("pending", (await Host.Anonymous.Certificates.GetAsync(draft.CertificateId, default)).Status);
 
         // The right key over a different statement is refused too.
         var altered = System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(statement).Replace("\"hosted\"", "\"open\"", StringComparison.Ordinal));
         await Refused(HttpStatusCode.BadRequest, null, () => Submit(w.Certifier, draft.CertificateId, DsseEnvelope.Sign(altered, draft.PayloadType, w.CertifierKey)));
-        Assert.Equal("pending", (await Host.Anonymous.GetAsync<CertificateDto>($"/api/certificates/{draft.CertificateId}", default)).Status);
+        Assert.Equal("pending", (await Host.Anonymous.Certificates.GetAsync(draft.CertificateId, default)).Status);
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => w.ReleaseAsync("hosted"));
 
         var issued = await Submit(w.Certifier, draft.CertificateId, DsseEnvelope.Sign(statement, draft.PayloadType, w.CertifierKey));
@@ -88,7 +88,7 @@ public sealed class SeparationOfDutiesTests(ServerFixture fixture) : IClassFixtu
         await Refused(HttpStatusCode.Forbidden, "separation-of-duties",
             () => Submit(w.Developer, draft.CertificateId, DsseEnvelope.Sign(statement, draft.PayloadType, w.CertifierKey)));
         Assert.Equal(size, await LedgerSizeAsync(Host));
-        Assert.Equal("pending", (await Host.Anonymous.GetAsync<CertificateDto>($"/api/certificates/{draft.CertificateId}", default)).Status);
+        Assert.Equal("pending", (await Host.Anonymous.Certificates.GetAsync(draft.CertificateId, default)).Status);
     }
 
     [Fact]
@@ -100,11 +100,11 @@ public sealed class SeparationOfDutiesTests(ServerFixture fixture) : IClassFixtu
         // A verified mitigation is evidence of safety (rule 9): only the independent evaluator gives it; the
         // developer is refused by rule 9, those with no part in the evaluation by separation of duties.
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "rule-9",
-            () => w.Developer.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = rerun.Id }, default));
+            () => w.Developer.Mitigations.VerifyAsync(w.PhishingMitigation.Id, new VerifyMitigationRequest { EvaluationId = rerun.Id }, default));
         foreach (var who in new[] { w.MailParty, w.Regulator })
         {
             await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties",
-                () => who.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = rerun.Id }, default));
+                () => who.Mitigations.VerifyAsync(w.PhishingMitigation.Id, new VerifyMitigationRequest { EvaluationId = rerun.Id }, default));
         }
     }
 
@@ -116,9 +116,9 @@ public sealed class SeparationOfDutiesTests(ServerFixture fixture) : IClassFixtu
         foreach (var who in new[] { w.Developer, w.OtherRegulator, w.Certifier })
         {
             await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties",
-                () => who.PostAsync<CaseDto>($"/api/cases/{w.CaseId}/deny", new DenyRequest { Reason = "no plausible mitigation" }, default));
+                () => who.Cases.DenyAsync(w.CaseId, new DenyRequest { Reason = "no plausible mitigation" }, default));
         }
-        var denied = await w.Regulator.PostAsync<CaseDto>($"/api/cases/{w.CaseId}/deny", new DenyRequest { Reason = "no plausible mitigation" }, default);
+        var denied = await w.Regulator.Cases.DenyAsync(w.CaseId, new DenyRequest { Reason = "no plausible mitigation" }, default);
         Assert.Equal("denied", denied.State);
         await RefusedWithoutChange(w, HttpStatusCode.Conflict, "case-phase", () => w.AdvanceAsync("certification"));
     }
@@ -145,7 +145,7 @@ public sealed class SeparationOfDutiesTests(ServerFixture fixture) : IClassFixtu
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Testing);
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.OtherRegulator.PostAsync<CommitmentDto>($"/api/cases/{w.CaseId}/commitments",
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.OtherRegulator.Cases.AddCommitmentAsync(w.CaseId,
             new AddCommitmentRequest { Expression = "uplift(\"cyber-phishing\") >= 0.0 => max_tier(closed)" }, default));
     }
 }

@@ -17,15 +17,15 @@ public sealed class TenantIsolationTests(ServerFixture fixture) : IClassFixture<
 
     private static async Task<Embargo.Contracts.EmbargoClient> OutsiderAsync(ProtocolWorld w, string role)
     {
-        var org = await w.Admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = $"Outsider {role} {w.Tag}" }, default);
-        return w.Admin.As((await w.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals",
+        var org = await w.Admin.Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = $"Outsider {role} {w.Tag}" }, default);
+        return w.Admin.As((await w.Admin.Admin.CreatePrincipalAsync(
             new CreatePrincipalRequest { OrganisationId = org.Id, Name = "outsider", Role = role }, default)).Token);
     }
 
     private static async Task<ProtocolWorld> WorldWithSecretStepsAsync(EmbargoHost host)
     {
         var w = await ProtocolWorld.CreateAsync(host);
-        await w.Evaluator.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-models", new AddThreatModelRequest
+        await w.Evaluator.Cases.AddThreatModelAsync(w.CaseId, new AddThreatModelRequest
         {
             Capability = "cyber-intrusion", Description = "intrusion", AffectedParties = [w.MailOrg], Steps = ["first step", SecretStep],
         }, default);
@@ -43,11 +43,11 @@ public sealed class TenantIsolationTests(ServerFixture fixture) : IClassFixture<
         };
         foreach (var outsider in outsiders)
         {
-            var e = await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => outsider.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default));
+            var e = await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => outsider.Cases.GetAsync(w.CaseId, default));
             Assert.DoesNotContain(SecretStep, e.Detail);
-            Assert.DoesNotContain(await outsider.GetAsync<List<CaseSummaryDto>>("/api/cases", default), c => c.Id == w.CaseId);
+            Assert.DoesNotContain(await outsider.Cases.ListAsync(ct: default), c => c.Id == w.CaseId);
         }
-        await Refused(HttpStatusCode.Unauthorized, null, () => w.Host.Anonymous.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default));
+        await Refused(HttpStatusCode.Unauthorized, null, () => w.Host.Anonymous.Cases.GetAsync(w.CaseId, default));
     }
 
     [Fact]
@@ -57,11 +57,11 @@ public sealed class TenantIsolationTests(ServerFixture fixture) : IClassFixture<
         // The Mail party is an affected party of the intrusion threat model; the Bio party of none yet.
         foreach (var party in new[] { w.Developer, w.Evaluator, w.Regulator, w.MailParty })
         {
-            var c = await party.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default);
+            var c = await party.Cases.GetAsync(w.CaseId, default);
             Assert.Contains(c.ThreatModels, t => t.Steps.Contains(SecretStep));
-            Assert.Contains(await party.GetAsync<List<CaseSummaryDto>>("/api/cases", default), s => s.Id == w.CaseId);
+            Assert.Contains(await party.Cases.ListAsync(ct: default), s => s.Id == w.CaseId);
         }
-        await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.BioParty.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default));
+        await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.BioParty.Cases.GetAsync(w.CaseId, default));
     }
 
     [Fact]
@@ -69,31 +69,31 @@ public sealed class TenantIsolationTests(ServerFixture fixture) : IClassFixture<
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.MitigationVerified);
-        await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.Certifier.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default));
-        await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.Certifier.GetAsync<ModelVersionDto>($"/api/model-versions/{w.Version.Id}", default));
+        await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.Certifier.Cases.GetAsync(w.CaseId, default));
+        await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.Certifier.Models.GetVersionAsync(w.Version.Id, default));
         await w.DriveToAsync(Milestone.Certification);
-        Assert.Equal("certification", (await w.Certifier.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default)).State);
-        Assert.Equal(w.Version.ManifestDigest, (await w.Certifier.GetAsync<ModelVersionDto>($"/api/model-versions/{w.Version.Id}", default)).ManifestDigest);
-        await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.InHouseCertifier.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default));
+        Assert.Equal("certification", (await w.Certifier.Cases.GetAsync(w.CaseId, default)).State);
+        Assert.Equal(w.Version.ManifestDigest, (await w.Certifier.Models.GetVersionAsync(w.Version.Id, default)).ManifestDigest);
+        await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.InHouseCertifier.Cases.GetAsync(w.CaseId, default));
     }
 
     [Fact]
     public async Task OutsidersCannotReadAVersionOrItsConditions()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
-        await w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", new RegisterModelConditionRequest
+        await w.Developer.Models.RegisterConditionAsync(w.Version.Id, new RegisterModelConditionRequest
         {
             Name = "ft-secret", Kind = "fine-tuned", ModelName = "camelid-ft", Endpoint = "http://127.0.0.1:9/v1",
         }, default);
         foreach (var outsider in new[] { w.OtherDeveloper, w.OtherRegulator, w.Certifier, await OutsiderAsync(w, "evaluator") })
         {
-            await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => outsider.GetAsync<ModelVersionDto>($"/api/model-versions/{w.Version.Id}", default));
-            await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => outsider.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default));
+            await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => outsider.Models.GetVersionAsync(w.Version.Id, default));
+            await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => outsider.Models.ConditionsAsync(w.Version.Id, default));
         }
         foreach (var party in new[] { w.Developer, w.Evaluator, w.Regulator })
         {
-            Assert.Equal("ft-secret", Assert.Single(await party.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default)).Name);
-            Assert.Equal(w.Version.Id, (await party.GetAsync<ModelVersionDto>($"/api/model-versions/{w.Version.Id}", default)).Id);
+            Assert.Equal("ft-secret", Assert.Single(await party.Models.ConditionsAsync(w.Version.Id, default)).Name);
+            Assert.Equal(w.Version.Id, (await party.Models.GetVersionAsync(w.Version.Id, default)).Id);
         }
     }
 
@@ -102,11 +102,11 @@ public sealed class TenantIsolationTests(ServerFixture fixture) : IClassFixture<
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Disclosed);
-        await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.OtherDeveloper.GetAsync<List<DisclosureRecipientKeyDto>>($"/api/findings/{w.PhishingFinding!.Id}/recipients", default));
+        await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.OtherDeveloper.Disclosures.RecipientKeysAsync(w.PhishingFinding!.Id, default));
         // The Bio party is not a recipient of the phishing finding.
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.BioParty.PostAsync<RecipientDto>($"/api/disclosures/{w.PhishingDisclosure!.Id}/acknowledge", null, default));
-        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.OtherRegulator.PostAsync<RecipientDto>($"/api/disclosures/{w.PhishingDisclosure!.Id}/acknowledge", null, default));
-        Assert.True((await w.MailParty.PostAsync<RecipientDto>($"/api/disclosures/{w.PhishingDisclosure!.Id}/acknowledge", null, default)).Acknowledged);
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.BioParty.Disclosures.AcknowledgeAsync(w.PhishingDisclosure!.Id, default));
+        await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => w.OtherRegulator.Disclosures.AcknowledgeAsync(w.PhishingDisclosure!.Id, default));
+        Assert.True((await w.MailParty.Disclosures.AcknowledgeAsync(w.PhishingDisclosure!.Id, default)).Acknowledged);
     }
 
     [Fact]
@@ -115,16 +115,16 @@ public sealed class TenantIsolationTests(ServerFixture fixture) : IClassFixture<
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Certified);
         // The phishing threat model's steps are "write lure" and "send at scale": the parties read them, the public never.
-        Assert.Contains("send at scale", (await w.MailParty.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default)).ThreatModels.SelectMany(t => t.Steps));
+        Assert.Contains("send at scale", (await w.MailParty.Cases.GetAsync(w.CaseId, default)).ThreatModels.SelectMany(t => t.Steps));
         var anonymous = w.Host.Anonymous;
-        Assert.Contains(await anonymous.GetAsync<List<DisclosureDto>>("/api/public/advisories", default), d => d.Id == w.PhishingDisclosure!.Id);
-        Assert.Equal("issued", (await anonymous.GetAsync<CertificateDto>($"/api/certificates/{w.Certificate!.Id}", default)).Status);
-        Assert.DoesNotContain(await anonymous.GetAsync<List<OrganisationDto>>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
+        Assert.Contains(await anonymous.Disclosures.AdvisoriesAsync(default), d => d.Id == w.PhishingDisclosure!.Id);
+        Assert.Equal("issued", (await anonymous.Certificates.GetAsync(w.Certificate!.Id, default)).Status);
+        Assert.DoesNotContain(await anonymous.SendAsync<List<OrganisationDto>>(ApiRoutes.Organisations.BadActors.With(), null, default), o => o.Id == w.DeveloperOrg);
         var leaves = await LeavesAsync(Host);
         Assert.Contains(leaves, l => l.Type == "threat-model.added" && l.Data["case"]!.GetValue<string>() == w.CaseId);
         Assert.DoesNotContain(leaves, l => l.Text.Contains("send at scale", StringComparison.Ordinal) || l.Text.Contains("write lure", StringComparison.Ordinal));
-        Assert.DoesNotContain("send at scale", await anonymous.GetTextAsync("/api/public/advisories", default));
-        var certificate = await anonymous.GetAsync<CertificateDto>($"/api/certificates/{w.Certificate.Id}", default);
+        Assert.DoesNotContain("send at scale", await anonymous.GetTextAsync(ApiRoutes.Disclosures.Advisories.With(), default));
+        var certificate = await anonymous.Certificates.GetAsync(w.Certificate.Id, default);
         var statement = System.Text.Encoding.UTF8.GetString(Embargo.Protocol.Certificates.DsseEnvelope.Parse(certificate.Envelope!).Value.PayloadBytes());
         Assert.DoesNotContain("send at scale", statement);
     }

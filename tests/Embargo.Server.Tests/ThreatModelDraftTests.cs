@@ -12,7 +12,7 @@ public sealed class ThreatModelDraftTests(ServerFixture fixture) : IClassFixture
     private EmbargoHost Host => fixture.Host;
 
     private static Task<ThreatModelDto> DraftAsync(ProtocolWorld w, EmbargoClient who, string capability) =>
-        who.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-model-drafts", new DraftThreatModelRequest
+        who.Cases.DraftThreatModelAsync(w.CaseId, new DraftThreatModelRequest
         {
             Capability = capability, Description = "drafted", Steps = ["step one", "step two"], ReferenceModel = "sample-frontier",
         }, default);
@@ -29,7 +29,7 @@ public sealed class ThreatModelDraftTests(ServerFixture fixture) : IClassFixture
         var refused = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "case-phase", () => w.AdvanceAsync("mapping"));
         Assert.Contains("threat model", refused.Detail);
 
-        var accepted = await w.Evaluator.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-models/{draft.Id}/accept",
+        var accepted = await w.Evaluator.Cases.AcceptThreatModelAsync(w.CaseId, draft.Id,
             new AcceptThreatModelRequest { AffectedParties = [w.MailOrg], Steps = ["edited step"] }, default);
         Assert.Equal("accepted", accepted.Status);
         Assert.Equal(["edited step"], accepted.Steps);
@@ -47,7 +47,7 @@ public sealed class ThreatModelDraftTests(ServerFixture fixture) : IClassFixture
         var draft = await DraftAsync(w, w.Developer, "cyber-phishing");
         // Accepting a threat model is evidence of safety: rule 9 keeps it from the developer's side.
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "rule-9", () =>
-            w.Developer.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-models/{draft.Id}/accept",
+            w.Developer.Cases.AcceptThreatModelAsync(w.CaseId, draft.Id,
                 new AcceptThreatModelRequest { AffectedParties = [w.MailOrg] }, default));
     }
 
@@ -57,10 +57,10 @@ public sealed class ThreatModelDraftTests(ServerFixture fixture) : IClassFixture
         using var w = await ProtocolWorld.CreateAsync(Host);
         var draft = await DraftAsync(w, w.Evaluator, "cyber-phishing");
         await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () =>
-            w.Evaluator.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-models/{draft.Id}/accept",
+            w.Evaluator.Cases.AcceptThreatModelAsync(w.CaseId, draft.Id,
                 new AcceptThreatModelRequest { AffectedParties = [] }, default));
         await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () =>
-            w.Evaluator.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-models/{draft.Id}/accept",
+            w.Evaluator.Cases.AcceptThreatModelAsync(w.CaseId, draft.Id,
                 new AcceptThreatModelRequest { AffectedParties = [w.DeveloperOrg] }, default));
     }
 
@@ -68,8 +68,8 @@ public sealed class ThreatModelDraftTests(ServerFixture fixture) : IClassFixture
     public async Task AnEvaluatorNotAssignedToTheCaseCannotDraft()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
-        var org = await w.Admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = "Unassigned Evals " + w.Tag }, default);
-        var outsider = w.Admin.As((await w.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals",
+        var org = await w.Admin.Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = "Unassigned Evals " + w.Tag }, default);
+        var outsider = w.Admin.As((await w.Admin.Admin.CreatePrincipalAsync(
             new CreatePrincipalRequest { OrganisationId = org.Id, Name = "outsider", Role = "evaluator" }, default)).Token);
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () => DraftAsync(w, outsider, "cyber-phishing"));
     }

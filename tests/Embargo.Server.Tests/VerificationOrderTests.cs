@@ -11,7 +11,7 @@ public sealed class VerificationOrderTests(ServerFixture fixture) : IClassFixtur
     private EmbargoHost Host => fixture.Host;
 
     private static Task<MitigationDto> ReportAsync(ProtocolWorld w, string description) =>
-        w.MailParty.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/report", new ReportMitigationRequest { Description = description }, default);
+        w.MailParty.Mitigations.ReportAsync(w.PhishingMitigation.Id, new ReportMitigationRequest { Description = description }, default);
 
     [Fact]
     public async Task AVerificationFiledBeforeTheReportAndThenAReportOfADotAreBothRefusedWithNothingChanged()
@@ -38,12 +38,12 @@ public sealed class VerificationOrderTests(ServerFixture fixture) : IClassFixtur
         var early = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing, w.PhishingMitigation.Id));
         // The party reports again (a changed fix): the earlier run measured the system before it.
         await ReportAsync(w, "Screening rules replaced with a trained lure classifier");
-        var verify = () => w.Evaluator.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = early.Id }, default);
+        var verify = () => w.Evaluator.Mitigations.VerifyAsync(w.PhishingMitigation.Id, new VerifyMitigationRequest { EvaluationId = early.Id }, default);
         var e = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-2", verify);
         Assert.Contains("before", e.Detail);
 
         var after = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing, w.PhishingMitigation.Id));
-        var verified = await w.Evaluator.PostAsync<MitigationDto>($"/api/mitigations/{w.PhishingMitigation.Id}/verify", new VerifyMitigationRequest { EvaluationId = after.Id }, default);
+        var verified = await w.Evaluator.Mitigations.VerifyAsync(w.PhishingMitigation.Id, new VerifyMitigationRequest { EvaluationId = after.Id }, default);
         Assert.Equal("verified", verified.Status);
         Assert.Equal(after.Id, verified.VerificationEvaluationId);
     }

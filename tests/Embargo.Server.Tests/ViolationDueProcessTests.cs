@@ -33,19 +33,19 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         new() { ObservedTier = tier, Source = "https://torrent.example/camelid", Evidence = evidence };
 
     private static Task<ViolationDto> Report(ProtocolWorld w, SightingEvidenceDto evidence, EmbargoClient? who = null, string tier = "open") =>
-        (who ?? w.MailParty).PostAsync<ViolationDto>("/api/violations", Sighting(evidence, tier), default);
+        (who ?? w.MailParty).Violations.ReportAsync(Sighting(evidence, tier), default);
 
     private static Task<ViolationDto> Confirm(ProtocolWorld w, string id, EmbargoClient? who = null) =>
-        (who ?? w.Regulator).PostAsync<ViolationDto>($"/api/violations/{id}/confirm", new ViolationDecisionRequest { Reason = "the torrent's files match the registered weights" }, default);
+        (who ?? w.Regulator).Violations.ConfirmAsync(id, new ViolationDecisionRequest { Reason = "the torrent's files match the registered weights" }, default);
 
     private static Task<ViolationDto> Dispute(ProtocolWorld w, string id, EmbargoClient? who = null) =>
-        (who ?? w.Developer).PostAsync<ViolationDto>($"/api/violations/{id}/dispute", new DisputeViolationRequest { Statement = "The torrent was seeded from a stolen laptop; we reported the theft." }, default);
+        (who ?? w.Developer).Violations.DisputeAsync(id, new DisputeViolationRequest { Statement = "The torrent was seeded from a stolen laptop; we reported the theft." }, default);
 
     private static Task<ViolationDto> DecideDispute(ProtocolWorld w, string id, string outcome, EmbargoClient? who = null) =>
-        (who ?? w.Regulator).PostAsync<ViolationDto>($"/api/violations/{id}/dispute/decision", new DecideDisputeRequest { Outcome = outcome, Reason = "police report checked" }, default);
+        (who ?? w.Regulator).Violations.DecideDisputeAsync(id, new DecideDisputeRequest { Outcome = outcome, Reason = "police report checked" }, default);
 
     private async Task<BadActorDto?> MarkOf(string org) =>
-        (await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default)).SingleOrDefault(o => o.Id == org);
+        (await Host.Anonymous.Organisations.BadActorsAsync(default)).SingleOrDefault(o => o.Id == org);
 
     private async Task<ViolationDto> ConfirmedViolation(ProtocolWorld w)
     {
@@ -57,14 +57,14 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
     private async Task RefusedWithNothingChanged(ProtocolWorld w, HttpStatusCode status, string? rule, string? violationId, Func<Task> attempt)
     {
         var size = await LedgerSizeAsync(Host);
-        var marks = await Host.Anonymous.GetTextAsync("/api/public/bad-actors", default);
-        var before = violationId is null ? null : await w.Admin.GetTextAsync($"/api/violations/{violationId}", default);
+        var marks = await Host.Anonymous.GetTextAsync(ApiRoutes.Organisations.BadActors.With(), default);
+        var before = violationId is null ? null : await w.Admin.GetTextAsync(ApiRoutes.Violations.Get.With(violationId), default);
         await Refused(status, rule, attempt);
         Assert.Equal(size, await LedgerSizeAsync(Host));
-        Assert.Equal(marks, await Host.Anonymous.GetTextAsync("/api/public/bad-actors", default));
+        Assert.Equal(marks, await Host.Anonymous.GetTextAsync(ApiRoutes.Organisations.BadActors.With(), default));
         if (violationId is not null)
         {
-            Assert.Equal(before, await w.Admin.GetTextAsync($"/api/violations/{violationId}", default));
+            Assert.Equal(before, await w.Admin.GetTextAsync(ApiRoutes.Violations.Get.With(violationId), default));
         }
     }
 
@@ -73,8 +73,7 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         var size = await LedgerSizeAsync(Host);
-        var e = await Refused(HttpStatusCode.BadRequest, null, () => w.MailParty.PostAsync<ViolationDto>("/api/violations",
-            new { observedTier = "open", source = "I say so" }, default));
+        var e = await Refused(HttpStatusCode.BadRequest, null, () => w.MailParty.SendAsync<ViolationDto>(ApiRoutes.Violations.Report.With(), new { observedTier = "open", source = "I say so" }, default));
         Assert.Contains("evidence", e.Detail, StringComparison.Ordinal);
         Assert.Equal(size, await LedgerSizeAsync(Host));
         Assert.Null(await MarkOf(w.DeveloperOrg));
@@ -105,13 +104,12 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         var size = await LedgerSizeAsync(Host);
-        var e = await Refused(HttpStatusCode.BadRequest, null, () => w.MailParty.PostAsync<ViolationDto>("/api/violations",
-            new { observedTier = "open", source = "tracker", evidence = (object?)null }, default));
+        var e = await Refused(HttpStatusCode.BadRequest, null, () => w.MailParty.SendAsync<ViolationDto>(ApiRoutes.Violations.Report.With(), new { observedTier = "open", source = "tracker", evidence = (object?)null }, default));
         Assert.StartsWith("evidence", e.Detail, StringComparison.Ordinal);
-        e = await Refused(HttpStatusCode.BadRequest, null, () => w.MailParty.PostAsync<ViolationDto>("/api/violations",
+        e = await Refused(HttpStatusCode.BadRequest, null, () => w.MailParty.Violations.ReportAsync(
             Sighting(EvidenceOf(w)) with { Source = new string('x', 2_001) }, default));
         Assert.StartsWith("source", e.Detail, StringComparison.Ordinal);
-        e = await Refused(HttpStatusCode.BadRequest, null, () => w.MailParty.PostAsync<ViolationDto>("/api/violations",
+        e = await Refused(HttpStatusCode.BadRequest, null, () => w.MailParty.Violations.ReportAsync(
             Sighting(EvidenceOf(w)) with { Source = "tracker\u001b[2J" }, default));
         Assert.StartsWith("source", e.Detail, StringComparison.Ordinal);
         var tensors = EvidenceOf(w) with { Tensors = [new TensorFactDto { File = "elsewhere.bin", Name = "w", Dtype = "F16", Shape = [2, 2] }] };
@@ -153,13 +151,13 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         Assert.DoesNotContain(w.Version.ManifestDigest, leaf.Text, StringComparison.Ordinal);
         Assert.DoesNotContain(w.DeveloperOrg, leaf.Text, StringComparison.Ordinal);
 
-        await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.GetAsync<ViolationDto>($"/api/violations/{v.Id}", default));
-        await Refused(HttpStatusCode.NotFound, null, () => w.OtherRegulator.GetAsync<ViolationDto>($"/api/violations/{v.Id}", default));
-        await Refused(HttpStatusCode.NotFound, null, () => w.OtherDeveloper.GetAsync<ViolationDto>($"/api/violations/{v.Id}", default));
-        Assert.DoesNotContain(await Host.Anonymous.GetAsync<List<ViolationDto>>("/api/violations", default), x => x.Id == v.Id);
-        Assert.Contains(await w.Regulator.GetAsync<List<ViolationDto>>("/api/violations?status=pending", default), x => x.Id == v.Id);
-        Assert.Equal(ViolationStatus.Pending, (await w.Developer.GetAsync<ViolationDto>($"/api/violations/{v.Id}", default)).Status);
-        Assert.Equal(w.Version.Files.Count, (await w.Regulator.GetAsync<ViolationDto>($"/api/violations/{v.Id}", default)).Evidence!.Files.Count);
+        await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.Violations.GetAsync(v.Id, default));
+        await Refused(HttpStatusCode.NotFound, null, () => w.OtherRegulator.Violations.GetAsync(v.Id, default));
+        await Refused(HttpStatusCode.NotFound, null, () => w.OtherDeveloper.Violations.GetAsync(v.Id, default));
+        Assert.DoesNotContain(await Host.Anonymous.Violations.ListAsync(ct: default), x => x.Id == v.Id);
+        Assert.Contains(await w.Regulator.Violations.ListAsync(status: "pending", ct: default), x => x.Id == v.Id);
+        Assert.Equal(ViolationStatus.Pending, (await w.Developer.Violations.GetAsync(v.Id, default)).Status);
+        Assert.Equal(w.Version.Files.Count, (await w.Regulator.Violations.GetAsync(v.Id, default)).Evidence!.Files.Count);
     }
 
     [Fact]
@@ -210,7 +208,7 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         Assert.Equal(w.RegulatorOrg, decision.OrganisationId);
         Assert.Equal(size, decision.LedgerIndex);
         // Public now, evidence included, so anyone can check it against the leaf's evidenceSha256.
-        var anonymous = await Host.Anonymous.GetAsync<ViolationDto>($"/api/violations/{pending.Id}", default);
+        var anonymous = await Host.Anonymous.Violations.GetAsync(pending.Id, default);
         Assert.Equal(w.Version.Files.Count, anonymous.Evidence!.Files.Count);
     }
 
@@ -220,14 +218,14 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         using var w = await ProtocolWorld.CreateAsync(Host);
         List<WeightsFileDto> files = [RandomFile("model.bin", 4096), RandomFile("config.json", 64)];
         var evidence = EvidenceFor([.. files]);
-        var model = await w.Developer.PostAsync<ModelDto>("/api/models", new RegisterModelRequest { Name = $"caseless-{w.Tag}" }, default);
-        var version = await w.Developer.PostAsync<ModelVersionDto>($"/api/models/{model.Id}/versions",
+        var model = await w.Developer.Models.RegisterAsync(new RegisterModelRequest { Name = $"caseless-{w.Tag}" }, default);
+        var version = await w.Developer.Models.RegisterVersionAsync(model.Id,
             new RegisterVersionRequest { Version = "0.1", ManifestDigest = evidence.ManifestDigest, Files = files }, default);
         var pending = await Report(w, evidence);
         Assert.Equal(version.Id, pending.ModelVersionId);
-        Assert.Equal(ViolationStatus.Pending, (await w.MailParty.GetAsync<ViolationDto>($"/api/violations/{pending.Id}", default)).Status);
-        Assert.Equal(ViolationStatus.Pending, (await w.Developer.GetAsync<ViolationDto>($"/api/violations/{pending.Id}", default)).Status);
-        await Refused(HttpStatusCode.NotFound, null, () => w.BioParty.GetAsync<ViolationDto>($"/api/violations/{pending.Id}", default));
+        Assert.Equal(ViolationStatus.Pending, (await w.MailParty.Violations.GetAsync(pending.Id, default)).Status);
+        Assert.Equal(ViolationStatus.Pending, (await w.Developer.Violations.GetAsync(pending.Id, default)).Status);
+        await Refused(HttpStatusCode.NotFound, null, () => w.BioParty.Violations.GetAsync(pending.Id, default));
         await RefusedWithNothingChanged(w, HttpStatusCode.Forbidden, "rule-4", pending.Id, () => Confirm(w, pending.Id, w.Developer));
         await RefusedWithNothingChanged(w, HttpStatusCode.Forbidden, "rule-4", pending.Id, () => Confirm(w, pending.Id, w.MailParty));
 
@@ -247,9 +245,9 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         {
             await RefusedWithNothingChanged(w, HttpStatusCode.Forbidden, "rule-4", pending.Id, () => Confirm(w, pending.Id, who));
             await RefusedWithNothingChanged(w, HttpStatusCode.Forbidden, "rule-4", pending.Id, () =>
-                who.PostAsync<ViolationDto>($"/api/violations/{pending.Id}/reject", new ViolationDecisionRequest { Reason = "no" }, default));
+                who.Violations.RejectAsync(pending.Id, new ViolationDecisionRequest { Reason = "no" }, default));
         }
-        Assert.Equal(ViolationStatus.Pending, (await w.Regulator.GetAsync<ViolationDto>($"/api/violations/{pending.Id}", default)).Status);
+        Assert.Equal(ViolationStatus.Pending, (await w.Regulator.Violations.GetAsync(pending.Id, default)).Status);
         Assert.Null(await MarkOf(w.DeveloperOrg));
     }
 
@@ -260,7 +258,7 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         var pending = await Report(w, EvidenceOf(w));
         var size = await LedgerSizeAsync(Host);
         const string reason = "the listing is a fake: the files never downloaded";
-        var rejected = await w.Regulator.PostAsync<ViolationDto>($"/api/violations/{pending.Id}/reject", new ViolationDecisionRequest { Reason = reason }, default);
+        var rejected = await w.Regulator.Violations.RejectAsync(pending.Id, new ViolationDecisionRequest { Reason = reason }, default);
         Assert.Equal(ViolationStatus.Rejected, rejected.Status);
         Assert.Equal(reason, Assert.Single(rejected.Decisions).Reason);
 
@@ -269,7 +267,7 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         Assert.Equal(Sha256Digest.Of(Encoding.UTF8.GetBytes(reason)).ToString(), leaf.Data["reasonSha256"]!.GetValue<string>());
         Assert.DoesNotContain("fake", leaf.Text, StringComparison.Ordinal);
         Assert.Null(await MarkOf(w.DeveloperOrg));
-        await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.GetAsync<ViolationDto>($"/api/violations/{pending.Id}", default));
+        await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.Violations.GetAsync(pending.Id, default));
         // Decided once: it cannot be confirmed afterwards.
         await RefusedWithNothingChanged(w, HttpStatusCode.Conflict, "rule-4", pending.Id, () => Confirm(w, pending.Id));
     }
@@ -321,10 +319,10 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         var leaf = Assert.Single(await LeavesAsync(Host, size));
         Assert.Equal("upheld", leaf.Data["outcome"]!.GetValue<string>());
         Assert.False(leaf.Data["developerMarked"]!.GetValue<bool>());
-        var organisations = await Host.Anonymous.GetAsync<List<OrganisationDto>>("/api/organisations", default);
+        var organisations = await Host.Anonymous.Organisations.ListAsync(default);
         Assert.False(organisations.Single(o => o.Id == w.DeveloperOrg).BadActor);
         // The record of it stays public.
-        Assert.Equal("upheld", Assert.Single((await Host.Anonymous.GetAsync<ViolationDto>($"/api/violations/{violation.Id}", default)).Disputes).Outcome);
+        Assert.Equal("upheld", Assert.Single((await Host.Anonymous.Violations.GetAsync(violation.Id, default)).Disputes).Outcome);
     }
 
     [Fact]
@@ -333,12 +331,12 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         using var w = await ProtocolWorld.CreateAsync(Host);
         var violation = await ConfirmedViolation(w);
         await RefusedWithNothingChanged(w, HttpStatusCode.Forbidden, "rule-4", violation.Id, () =>
-            w.OtherRegulator.PostAsync<BadActorDto>($"/api/bad-actors/{w.DeveloperOrg}/lift", new LiftMarkRequest { Reason = "not mine to lift" }, default));
+            w.OtherRegulator.Organisations.LiftMarkAsync(w.DeveloperOrg, new LiftMarkRequest { Reason = "not mine to lift" }, default));
         await RefusedWithNothingChanged(w, HttpStatusCode.Forbidden, "rule-4", violation.Id, () =>
-            w.Developer.PostAsync<BadActorDto>($"/api/bad-actors/{w.DeveloperOrg}/lift", new LiftMarkRequest { Reason = "we are sorry" }, default));
+            w.Developer.Organisations.LiftMarkAsync(w.DeveloperOrg, new LiftMarkRequest { Reason = "we are sorry" }, default));
 
         var size = await LedgerSizeAsync(Host);
-        var lifted = await w.Regulator.PostAsync<BadActorDto>($"/api/bad-actors/{w.DeveloperOrg}/lift", new LiftMarkRequest { Reason = "weights withdrawn; fine paid" }, default);
+        var lifted = await w.Regulator.Organisations.LiftMarkAsync(w.DeveloperOrg, new LiftMarkRequest { Reason = "weights withdrawn; fine paid" }, default);
         Assert.False(lifted.BadActor);
         Assert.Equal(ViolationStatus.Lifted, Assert.Single(lifted.Violations).Status);
         Assert.Null(await MarkOf(w.DeveloperOrg));
@@ -349,7 +347,7 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
 
         // Nothing left to lift, and a lifted violation is not disputed.
         await RefusedWithNothingChanged(w, HttpStatusCode.Conflict, "rule-4", violation.Id, () =>
-            w.Regulator.PostAsync<BadActorDto>($"/api/bad-actors/{w.DeveloperOrg}/lift", new LiftMarkRequest { Reason = "again" }, default));
+            w.Regulator.Organisations.LiftMarkAsync(w.DeveloperOrg, new LiftMarkRequest { Reason = "again" }, default));
         await RefusedWithNothingChanged(w, HttpStatusCode.Conflict, "rule-4", violation.Id, () => Dispute(w, violation.Id));
     }
 
@@ -378,22 +376,22 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
     public async Task AnonymousLookupOfAnUnreleasedVersionIsNotFoundLikeAnUnregisteredDigest()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
-        var path = $"/api/weights/{w.Version.ManifestDigest}";
-        var unreleased = await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.GetAsync<WeightsStatusDto>(path, default));
-        await Refused(HttpStatusCode.NotFound, null, () => w.OtherDeveloper.GetAsync<WeightsStatusDto>(path, default));
-        await Refused(HttpStatusCode.NotFound, null, () => w.OtherRegulator.GetAsync<WeightsStatusDto>(path, default));
+        var digest = w.Version.ManifestDigest;
+        var unreleased = await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.Models.WeightsStatusAsync(digest, default));
+        await Refused(HttpStatusCode.NotFound, null, () => w.OtherDeveloper.Models.WeightsStatusAsync(digest, default));
+        await Refused(HttpStatusCode.NotFound, null, () => w.OtherRegulator.Models.WeightsStatusAsync(digest, default));
         Assert.DoesNotContain("camelid", unreleased.Detail, StringComparison.Ordinal);
         var stranger = "sha256:" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-        var unregistered = await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.GetAsync<WeightsStatusDto>($"/api/weights/{stranger}", default));
+        var unregistered = await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.Models.WeightsStatusAsync(stranger, default));
         Assert.Equal(unreleased.Detail.Replace(w.Version.ManifestDigest, "D", StringComparison.Ordinal), unregistered.Detail.Replace(stranger, "D", StringComparison.Ordinal));
 
-        Assert.Equal($"camelid-{w.Tag}@1.0", (await w.Developer.GetAsync<WeightsStatusDto>(path, default)).Model);
-        Assert.Equal(w.Version.Id, (await w.Regulator.GetAsync<WeightsStatusDto>(path, default)).ModelVersionId);
-        Assert.Equal(w.Version.Id, (await w.Evaluator.GetAsync<WeightsStatusDto>(path, default)).ModelVersionId);
+        Assert.Equal($"camelid-{w.Tag}@1.0", (await w.Developer.Models.WeightsStatusAsync(digest, default)).Model);
+        Assert.Equal(w.Version.Id, (await w.Regulator.Models.WeightsStatusAsync(digest, default)).ModelVersionId);
+        Assert.Equal(w.Version.Id, (await w.Evaluator.Models.WeightsStatusAsync(digest, default)).ModelVersionId);
 
         await w.DriveToAsync(Milestone.Certified);
         await w.ReleaseAsync("hosted");
-        var released = await Host.Anonymous.GetAsync<WeightsStatusDto>(path, default);
+        var released = await Host.Anonymous.Models.WeightsStatusAsync(digest, default);
         Assert.Equal(["hosted"], released.ReleasedTiers);
     }
 

@@ -19,8 +19,8 @@ public sealed class WeightsKeyReleaseTests(ServerFixture fixture) : IClassFixtur
     {
         var stem = Path.Combine(Host.DataDirectory, "grantee-" + Guid.NewGuid().ToString("N")[..8]);
         Assert.True(KeyFiles.Generate(stem).IsOk);
-        var org = await w.Admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = "Open Research Lab " + Path.GetFileName(stem) }, default);
-        var created = await w.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
+        var org = await w.Admin.Admin.CreateOrganisationAsync(new CreateOrganisationRequest { Name = "Open Research Lab " + Path.GetFileName(stem) }, default);
+        var created = await w.Admin.Admin.CreatePrincipalAsync(new CreatePrincipalRequest
         {
             OrganisationId = org.Id, Name = "researcher", Role = "evaluator", EncryptionKey = await File.ReadAllTextAsync(stem + ".pub"),
         }, default);
@@ -33,7 +33,7 @@ public sealed class WeightsKeyReleaseTests(ServerFixture fixture) : IClassFixtur
         var sealedDir = Path.Combine(Host.DataDirectory, "sealed-" + Guid.NewGuid().ToString("N")[..8]);
         var seal = await WeightsSealer.SealAsync(w.WeightsDirectory, sealedDir, [grantee.KeyFile[..^4] + ".pub"], null, null, default);
         Assert.True(seal.IsOk, seal.Error?.ToString());
-        var deposit = await w.Developer.PostAsync<DepositKeysDto>($"/api/model-versions/{w.Version.Id}/wrapped-keys", new DepositKeysRequest
+        var deposit = await w.Developer.Weights.DepositKeysAsync(w.Version.Id, new DepositKeysRequest
         {
             SealId = seal.Value.SealId, ManifestDigest = seal.Value.ManifestDigest,
             Keys = seal.Value.Recipients.Select(k => new WrappedKeyDto { KeyId = k.KeyId, EphemeralPublicKey = k.EphemeralPublicKey, WrappedDataKey = k.WrappedDataKey }).ToList(),
@@ -44,7 +44,7 @@ public sealed class WeightsKeyReleaseTests(ServerFixture fixture) : IClassFixtur
     }
 
     private Task<KeyReleaseDto> RequestKey(ProtocolWorld w, Grantee g) =>
-        g.Client.PostAsync<KeyReleaseDto>($"/api/model-versions/{w.Version.Id}/key-requests", null, default);
+        g.Client.Weights.RequestKeyAsync(w.Version.Id, default);
 
     [Fact]
     public async Task AKeyIsNotReleasedOnACertificateWhoseTierWasRaisedInTheStore()
@@ -54,7 +54,7 @@ public sealed class WeightsKeyReleaseTests(ServerFixture fixture) : IClassFixtur
         Assert.Equal("hosted", w.Certificate!.Tier);
         var grantee = await GranteeAsync(w);
         await SealAndDepositAsync(w, grantee);
-        await w.Developer.PostAsync<GrantDto>($"/api/model-versions/{w.Version.Id}/grants", new GrantRequest { PrincipalId = grantee.PrincipalId }, default);
+        await w.Developer.Weights.GrantAsync(w.Version.Id, new GrantRequest { PrincipalId = grantee.PrincipalId }, default);
         using (var store = Host.OpenStoreConnection())
         {
             using var raise = store.CreateCommand();
@@ -74,7 +74,7 @@ public sealed class WeightsKeyReleaseTests(ServerFixture fixture) : IClassFixtur
         await w.DriveToAsync(Milestone.Certification);
         var grantee = await GranteeAsync(w);
         var sealedDir = await SealAndDepositAsync(w, grantee);
-        await w.Developer.PostAsync<GrantDto>($"/api/model-versions/{w.Version.Id}/grants", new GrantRequest { PrincipalId = grantee.PrincipalId }, default);
+        await w.Developer.Weights.GrantAsync(w.Version.Id, new GrantRequest { PrincipalId = grantee.PrincipalId }, default);
 
         // Without the key the published seal cannot be opened.
         var noKey = await WeightsSealer.UnsealAsync(sealedDir, grantee.KeyFile, Path.Combine(Host.DataDirectory, "nokey-" + w.Tag), null, default);
@@ -106,7 +106,7 @@ public sealed class WeightsKeyReleaseTests(ServerFixture fixture) : IClassFixtur
         await w.DriveToAsync(Milestone.Certified);
         var grantee = await GranteeAsync(w);
         await SealAndDepositAsync(w, grantee);
-        await w.Developer.PostAsync<GrantDto>($"/api/model-versions/{w.Version.Id}/grants", new GrantRequest { PrincipalId = grantee.PrincipalId }, default);
+        await w.Developer.Weights.GrantAsync(w.Version.Id, new GrantRequest { PrincipalId = grantee.PrincipalId }, default);
         var refused = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => RequestKey(w, grantee));
         Assert.Contains("downloadable", refused.Detail);
     }
@@ -127,9 +127,9 @@ public sealed class WeightsKeyReleaseTests(ServerFixture fixture) : IClassFixtur
         using var w = await ProtocolWorld.CreateAsync(Host, requestedTier: "downloadable");
         var grantee = await GranteeAsync(w);
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () =>
-            w.OtherDeveloper.PostAsync<GrantDto>($"/api/model-versions/{w.Version.Id}/grants", new GrantRequest { PrincipalId = grantee.PrincipalId }, default));
+            w.OtherDeveloper.Weights.GrantAsync(w.Version.Id, new GrantRequest { PrincipalId = grantee.PrincipalId }, default));
         await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties", () =>
-            grantee.Client.PostAsync<GrantDto>($"/api/model-versions/{w.Version.Id}/grants", new GrantRequest { PrincipalId = grantee.PrincipalId }, default));
+            grantee.Client.Weights.GrantAsync(w.Version.Id, new GrantRequest { PrincipalId = grantee.PrincipalId }, default));
     }
 
     [Fact]
@@ -137,7 +137,7 @@ public sealed class WeightsKeyReleaseTests(ServerFixture fixture) : IClassFixtur
     {
         using var w = await ProtocolWorld.CreateAsync(Host, requestedTier: "downloadable");
         var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () =>
-            w.Developer.PostAsync<DepositKeysDto>($"/api/model-versions/{w.Version.Id}/wrapped-keys", new DepositKeysRequest
+            w.Developer.Weights.DepositKeysAsync(w.Version.Id, new DepositKeysRequest
             {
                 SealId = "00112233445566778899aabbccddeeff", ManifestDigest = "sha256:" + new string('a', 64),
                 Keys = [new WrappedKeyDto { KeyId = "x25519:00", EphemeralPublicKey = "AAAA", WrappedDataKey = "AAAA" }],
@@ -169,7 +169,7 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
     }
 
     private static async Task<string> ReporterTokenAsync(ProtocolWorld w) =>
-        (await w.Admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest
+        (await w.Admin.Admin.CreatePrincipalAsync(new CreatePrincipalRequest
         {
             OrganisationId = w.RegulatorOrg, Name = "scanner", Role = "regulator",
         }, default)).Token;
@@ -189,10 +189,10 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Equal("pending", result.Violation.Status);
         Assert.Equal(w.Version.Files.Count, result.Violation.Evidence!.Files.Count);
         Assert.Equal("sighting.reported", Assert.Single(await LeavesAsync(Host, size)).Type);
-        Assert.DoesNotContain(await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
+        Assert.DoesNotContain(await Host.Anonymous.Organisations.BadActorsAsync(default), o => o.Id == w.DeveloperOrg);
 
-        await w.Regulator.PostAsync<ViolationDto>($"/api/violations/{result.Violation.Id}/confirm", new ViolationDecisionRequest { Reason = "seen on the tracker" }, default);
-        var badActors = await Host.Anonymous.GetAsync<List<OrganisationDto>>("/api/public/bad-actors", default);
+        await w.Regulator.Violations.ConfirmAsync(result.Violation.Id, new ViolationDecisionRequest { Reason = "seen on the tracker" }, default);
+        var badActors = await Host.Anonymous.SendAsync<List<OrganisationDto>>(ApiRoutes.Organisations.BadActors.With(), null, default);
         Assert.Contains(badActors, o => o.Id == w.DeveloperOrg);
         Assert.Contains(await LeavesAsync(Host), l => l.Type == "violation.recorded" && l.Data["manifestDigest"]!.GetValue<string>() == w.Version.ManifestDigest);
     }
@@ -253,8 +253,8 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         SampleWeights.Write(dir);
         await File.WriteAllTextAsync(Path.Combine(dir, "tag.txt"), w.Tag);
         var manifest = (await ManifestBuilder.BuildAsync(dir, null, default)).Value;
-        var model = await w.Developer.PostAsync<ModelDto>("/api/models", new RegisterModelRequest { Name = $"sample-{w.Tag}" }, default);
-        await w.Developer.PostAsync<ModelVersionDto>($"/api/models/{model.Id}/versions", new RegisterVersionRequest
+        var model = await w.Developer.Models.RegisterAsync(new RegisterModelRequest { Name = $"sample-{w.Tag}" }, default);
+        await w.Developer.Models.RegisterVersionAsync(model.Id, new RegisterVersionRequest
         {
             Version = "1.0", ManifestDigest = manifest.Digest, Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
         }, default);
@@ -279,7 +279,7 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         var decided = Parse<ViolationDto>(await RunAsAsync(regulator, "violation", "decide", sighting.Id, "--uphold", "--reason", "theft confirmed"));
         Assert.Equal("overturned", decided.Status);
         Assert.Equal("upheld", Assert.Single(decided.Disputes).Outcome);
-        Assert.DoesNotContain(await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
+        Assert.DoesNotContain(await Host.Anonymous.Organisations.BadActorsAsync(default), o => o.Id == w.DeveloperOrg);
     }
 
     [Fact]
