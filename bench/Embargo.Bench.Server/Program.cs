@@ -90,7 +90,7 @@ async Task Run(string storage, string? connection)
         })));
         stopwatch.Stop();
         size = app.Services.GetRequiredService<LedgerState>().Size;
-        Row(storage, "HTTP POST /api/admin/organisations", httpWriters, httpEach * httpWriters, stopwatch.Elapsed, size);
+        Row(storage, $"HTTP {ApiRoutes.Admin.CreateOrganisation}", httpWriters, httpEach * httpWriters, stopwatch.Elapsed, size);
 
         // The log must still verify end to end after the run.
         var checkpoint = await client.Ledger.CheckpointAsync(CancellationToken.None);

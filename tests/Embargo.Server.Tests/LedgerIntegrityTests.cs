@@ -121,7 +121,7 @@ public sealed class LedgerIntegrityTests
     /// <summary>The checkpoint endpoint and /healthz answer 503 naming the first differing leaf.</summary>
     private static async Task AssertIntegrityFailureAsync(EmbargoHost host, long index)
     {
-        foreach (var path in new[] { "/api/ledger/checkpoint", "/healthz" })
+        foreach (var path in new[] { ApiRoutes.Ledger.Checkpoint.Template, ApiRoutes.Service.Health.Template })
         {
             var problem = await ProblemAsync(host, path);
             Assert.Equal("ledger-integrity", problem["code"]!.GetValue<string>());
