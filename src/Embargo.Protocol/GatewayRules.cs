@@ -6,9 +6,9 @@ namespace Embargo.Protocol;
 public readonly record struct ServedRelease(Tier Tier, string CertificateId, string CertificateStatus);
 
 /// <summary>A screen as attached to a version: rule lists and/or a classifier; validated by <see cref="GatewayRules.CheckScreen"/>.</summary>
-public sealed record ScreenSpec(string Name, IReadOnlyList<string> ApplyTo, IReadOnlyList<string> Keywords, IReadOnlyList<string> Regex, int? MaxMatch, ClassifierSpec? Classifier);
+public sealed record ScreenDefinition(string Name, IReadOnlyList<string> ApplyTo, IReadOnlyList<string> Keywords, IReadOnlyList<string> Regex, int? MaxMatch, ClassifierDefinition? Classifier);
 
-public sealed record ClassifierSpec(string Url, string Model, string Kind, int TimeoutMs);
+public sealed record ClassifierDefinition(string Url, string Model, string Kind, int TimeoutMs);
 
 /// <summary>
 /// The server side of the gateway (rule 1 at run time): a version is served, and may be granted keys, only while it is
@@ -56,7 +56,7 @@ public static class GatewayRules
     }
 
     /// <summary>Every screen member checked once, at the edge: a 400 naming the member, or null. Regexes must compile.</summary>
-    public static ProtocolError? CheckScreen(ScreenSpec screen)
+    public static ProtocolError? CheckScreen(ScreenDefinition screen)
     {
         if (string.IsNullOrWhiteSpace(screen.Name) || screen.Name.Length > 100 || !screen.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
         {

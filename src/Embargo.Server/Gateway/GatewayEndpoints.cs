@@ -206,8 +206,8 @@ public static class GatewayEndpoints
         return TypedResults.Ok(screens.Select(ToDto).ToList());
     }
 
-    private static ScreenSpec ToSpec(GatewayScreenRequest r) => new(r.Name, r.ApplyTo, r.Keywords, r.Regex, r.MaxMatch,
-        r.Classifier is { } c ? new ClassifierSpec(c.Url, c.Model, c.Kind, c.TimeoutMs) : null);
+    private static ScreenDefinition ToSpec(GatewayScreenRequest r) => new(r.Name, r.ApplyTo, r.Keywords, r.Regex, r.MaxMatch,
+        r.Classifier is { } c ? new ClassifierDefinition(c.Url, c.Model, c.Kind, c.TimeoutMs) : null);
 
     private static GatewayScreenDto ToDto(GatewayScreenEntity s)
     {
@@ -229,7 +229,7 @@ public sealed record ScreenRules
     public int? MaxMatch { get; init; }
     public GatewayClassifierDto? Classifier { get; init; }
 
-    public static ScreenRules From(ScreenSpec s) => new()
+    public static ScreenRules From(ScreenDefinition s) => new()
     {
         ApplyTo = s.ApplyTo, Keywords = s.Keywords, Regex = s.Regex, MaxMatch = s.MaxMatch,
         Classifier = s.Classifier is { } c ? new GatewayClassifierDto { Url = c.Url, Model = c.Model, Kind = c.Kind, TimeoutMs = c.TimeoutMs } : null,
