@@ -2,6 +2,7 @@ using Embargo.Server.Auth;
 using Embargo.Server.Cases;
 using Embargo.Server.Certificates;
 using Embargo.Server.Disclosures;
+using Embargo.Server.Gateway;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
 using Embargo.Server.Mitigations;
@@ -75,6 +76,7 @@ public static class EmbargoServer
         app.MapReleases();
         app.MapViolations();
         app.MapWeights();
+        app.MapGatewayAdministration();
         app.MapLedger();
         return app;
     }
