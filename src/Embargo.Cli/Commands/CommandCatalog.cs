@@ -21,6 +21,6 @@ public static class CommandCatalog
         yield return EvalCommands.Create();
         yield return FinetuneCommands.Create();
         yield return SampleModelCommands.Create();
-        yield return Embargo.Cli.Infrastructure.Common.Group("gateway", "The server's gateway: keys and screens for versions released at hosted or api.", [.. GatewayServerCommands.Verbs()]);
+        yield return GatewayCommand.Create();
     }
 }
