@@ -65,6 +65,14 @@ public sealed class CertificateGate
         return new CertificateGate(certificatePath, verification, sha);
     }
 
+    /// <summary>A gate from an envelope and certifier key held in memory (the server's own gateway reads both from its store).</summary>
+    public static CertificateGate FromText(string label, string envelope, string certifierKeyPem)
+    {
+        var verification = CertificateVerifier.Verify(envelope, certifierKeyPem, null, null);
+        var sha = verification.Ok ? Convert.ToHexStringLower(SHA256.HashData(DsseEnvelope.Parse(envelope).Value.PayloadBytes())) : null;
+        return new CertificateGate(label, verification, sha);
+    }
+
     /// <summary>Null when a grant at <paramref name="tier"/> may be served; otherwise why not.</summary>
     public string? RefusalFor(Tier tier)
     {

@@ -70,6 +70,10 @@ public static class GatewayRules
         {
             return ProtocolError.Validation("keywords: a screen needs keywords, regex or a classifier");
         }
+        if (screen.Classifier is not null && screen.Keywords.Count + screen.Regex.Count > 0)
+        {
+            return ProtocolError.Validation("classifier: a screen has keywords and/or regex, or a classifier (attach two screens for both)");
+        }
         if (screen.Keywords.Count > MaxKeywords)
         {
             return ProtocolError.Validation($"keywords: at most {MaxKeywords}");

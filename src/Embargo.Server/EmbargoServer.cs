@@ -38,6 +38,7 @@ public static class EmbargoServer
         builder.Services.AddMitigations();
         builder.Services.AddSingleton<ICommitmentEngine, EvaluationCommitmentEngine>();
         builder.Services.AddSingleton<AdminCredential>();
+        builder.Services.AddServerGateway();
         builder.Services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization();
@@ -56,6 +57,7 @@ public static class EmbargoServer
         var app = builder.Build();
         app.UseSecurityHeaders();
         app.UseExceptionHandler();
+        app.UseServerGateway();
         app.UseStatusCodePages();
         app.UseAuthThrottle();
         app.UseAuthentication();
