@@ -42,6 +42,8 @@ suite() {
 }
 
 dotnet build Embargo.slnx -c Release -warnaserror --nologo -v q
+# The official openai npm client, driven against the gateway by tests/Embargo.Gateway.Tests/NodeClientTests.cs.
+(cd tests/gateway-node && npm ci --no-audit --no-fund --loglevel=error)
 suite Embargo.slnx
 
 # PostgreSQL: a throwaway server (initdb refuses root, so run it as the postgres user when root).

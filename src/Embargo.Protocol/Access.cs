@@ -46,6 +46,9 @@ public enum ProtocolAction
     DisputeViolation,
     DecideDispute,
     LiftMark,
+    GrantGatewayAccess,
+    AttachGatewayScreen,
+    AppendGatewayAuditBatch,
 }
 
 /// <summary>How a principal's organisation (or the principal itself) stands to the subject of an action: a case, or a model version.</summary>
@@ -77,6 +80,8 @@ public enum Relation
     Reporter,
     /// <summary>The sighting's model version has no case, so no regulator of its own: every regulator has authority over it.</summary>
     VersionWithoutCase,
+    /// <summary>The organisation develops a model version released at hosted or api (its gateways audit to the ledger).</summary>
+    HostingDeveloper,
 }
 
 /// <summary>One allowed pair: a role (null: no token at all) in a relation to the subject.</summary>
@@ -99,6 +104,8 @@ public sealed record Subject
     public IReadOnlyCollection<string> Reporters { get; init; } = [];
     /// <summary>The subject is a sighting of a model version that has no case (no regulator names it).</summary>
     public bool WithoutCase { get; init; }
+    /// <summary>Organisations developing a model version released at hosted or api.</summary>
+    public IReadOnlyCollection<string> HostingOrganisations { get; init; } = [];
 }
 
 /// <summary>
@@ -175,6 +182,9 @@ public static class Access
         new(ProtocolAction.GrantWeights, "grant a principal the sealed weights", Duties, [Developer]),
         new(ProtocolAction.DepositKeys, "deposit wrapped weights keys", Duties, [Developer]),
         new(ProtocolAction.ReleaseKey, "receive one's wrapped weights key", Duties, PrincipalRoles.Select(r => P(r, Relation.Grantee)).ToList()),
+        new(ProtocolAction.GrantGatewayAccess, "grant a principal a gateway key to a version released at hosted or api", Duties, [Developer]),
+        new(ProtocolAction.AttachGatewayScreen, "attach a gateway screen to a version (a mitigation; only ever adds a restriction)", Duties, [Developer, Regulator, Party]),
+        new(ProtocolAction.AppendGatewayAuditBatch, "append a gateway's audit batch to the ledger", Duties, [P(Role.Developer, Relation.HostingDeveloper), Admin]),
         new(ProtocolAction.ReadCase, "read a case, its threat models, evaluations, findings and mitigations", Duties, Participants),
         new(ProtocolAction.ReadVersion, "read a model version", Duties, Participants),
         new(ProtocolAction.ReadConditions, "read a version's conditions", Duties, Participants),
@@ -220,6 +230,10 @@ public static class Access
         if (subject.Reporters.Contains(actor.Principal))
         {
             relations.Add(Relation.Reporter);
+        }
+        if (subject.HostingOrganisations.Contains(org))
+        {
+            relations.Add(Relation.HostingDeveloper);
         }
         if (subject.WithoutCase)
         {
@@ -285,6 +299,7 @@ public static class Access
         Relation.Grantee => "holds a grant",
         Relation.Reporter => "reported the sighting",
         Relation.VersionWithoutCase => "the sighted version has no case",
+        Relation.HostingDeveloper => "develops a version released at hosted or api",
         _ => "unrelated",
     };
 

@@ -2,6 +2,7 @@ using Embargo.Server.Auth;
 using Embargo.Server.Cases;
 using Embargo.Server.Certificates;
 using Embargo.Server.Disclosures;
+using Embargo.Server.Gateway;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
 using Embargo.Server.Mitigations;
@@ -37,6 +38,7 @@ public static class EmbargoServer
         builder.Services.AddMitigations();
         builder.Services.AddSingleton<ICommitmentEngine, EvaluationCommitmentEngine>();
         builder.Services.AddSingleton<AdminCredential>();
+        builder.Services.AddServerGateway();
         builder.Services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization();
@@ -55,6 +57,7 @@ public static class EmbargoServer
         var app = builder.Build();
         app.UseSecurityHeaders();
         app.UseExceptionHandler();
+        app.UseServerGateway();
         app.UseStatusCodePages();
         app.UseAuthThrottle();
         app.UseAuthentication();
@@ -75,6 +78,7 @@ public static class EmbargoServer
         app.MapReleases();
         app.MapViolations();
         app.MapWeights();
+        app.MapGatewayAdministration();
         app.MapLedger();
         return app;
     }

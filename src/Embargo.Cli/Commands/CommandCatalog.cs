@@ -21,5 +21,6 @@ public static class CommandCatalog
         yield return EvalCommands.Create();
         yield return FinetuneCommands.Create();
         yield return SampleModelCommands.Create();
+        yield return GatewayCommand.Create();
     }
 }

@@ -30,6 +30,8 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     public DbSet<SignedCheckpointEntity> SignedCheckpoints => Set<SignedCheckpointEntity>();
     public DbSet<ViolationDecisionEntity> ViolationDecisions => Set<ViolationDecisionEntity>();
     public DbSet<ViolationDisputeEntity> ViolationDisputes => Set<ViolationDisputeEntity>();
+    public DbSet<GatewayGrantEntity> GatewayGrants => Set<GatewayGrantEntity>();
+    public DbSet<GatewayScreenEntity> GatewayScreens => Set<GatewayScreenEntity>();
 
     /// <summary>Every instant is stored in UTC, whatever offset it arrived with (PostgreSQL's timestamptz requires it).</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -62,6 +64,8 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         modelBuilder.Entity<ViolationEntity>(e => { e.ToTable("violations"); e.HasIndex(x => x.ManifestDigest); e.HasIndex(x => x.OrganisationId); });
         modelBuilder.Entity<WeightsGrantEntity>(e => { e.ToTable("weights_grants"); e.HasIndex(x => new { x.ModelVersionId, x.PrincipalId }).IsUnique(); });
         modelBuilder.Entity<WrappedKeyEntity>(e => { e.ToTable("wrapped_keys"); e.HasIndex(x => new { x.ModelVersionId, x.KeyId }); });
+        modelBuilder.Entity<GatewayGrantEntity>(e => { e.ToTable("gateway_grants"); e.HasIndex(x => x.KeySha256).IsUnique(); e.HasIndex(x => x.ModelVersionId); });
+        modelBuilder.Entity<GatewayScreenEntity>(e => { e.ToTable("gateway_screens"); e.HasIndex(x => x.ModelVersionId); });
         modelBuilder.Entity<ConditionEntity>(e => { e.ToTable("conditions"); e.HasIndex(x => new { x.ModelVersionId, x.Name }).IsUnique(); });
         modelBuilder.Entity<ViolationDecisionEntity>(e => { e.ToTable("violation_decisions"); e.HasIndex(x => x.ViolationId); });
         modelBuilder.Entity<ViolationDisputeEntity>(e => { e.ToTable("violation_disputes"); e.HasIndex(x => x.ViolationId); });

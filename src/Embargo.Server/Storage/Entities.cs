@@ -330,3 +330,32 @@ public sealed class ConditionEntity
     /// <summary>Fine-tuned conditions: the fine-tuning job id at the endpoint.</summary>
     public string? FineTuningJobId { get; set; }
 }
+
+/// <summary>A gateway key for one principal on one version released at hosted/api; the key itself is never stored.</summary>
+public sealed class GatewayGrantEntity
+{
+    public required string Id { get; set; }
+    public required string ModelVersionId { get; set; }
+    public required string PrincipalId { get; set; }
+    /// <summary>Hex sha256 of the bearer key.</summary>
+    public required string KeySha256 { get; set; }
+    public int RequestsPerMinute { get; set; }
+    public long? TokensPerDay { get; set; }
+    public long LedgerIndex { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A screen the server's gateway enforces on a version from its attachment on (a finding's mitigation, or a standing restriction).</summary>
+public sealed class GatewayScreenEntity
+{
+    public required string Id { get; set; }
+    public required string ModelVersionId { get; set; }
+    public required string Name { get; set; }
+    /// <summary>The screen's canonical rules (applyTo, keywords, regex, maxMatch, classifier) as JSON.</summary>
+    public required string RulesJson { get; set; }
+    public required string RulesSha256 { get; set; }
+    public string? MitigationId { get; set; }
+    public required string AttachedBy { get; set; }
+    public long LedgerIndex { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}

@@ -452,6 +452,86 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.ToTable("fines", (string)null);
                 });
 
+            modelBuilder.Entity("Embargo.Server.Storage.GatewayGrantEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("KeySha256")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("PrincipalId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<int>("RequestsPerMinute")
+                        .HasColumnType("integer");
+
+                    b.Property<long?>("TokensPerDay")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("KeySha256")
+                        .IsUnique();
+
+                    b.HasIndex("ModelVersionId");
+
+                    b.ToTable("gateway_grants", (string)null);
+                });
+
+            modelBuilder.Entity("Embargo.Server.Storage.GatewayScreenEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<string>("AttachedBy")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("MitigationId")
+                        .HasColumnType("text");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("RulesJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("RulesSha256")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId");
+
+                    b.ToTable("gateway_screens", (string)null);
+                });
+
             modelBuilder.Entity("Embargo.Server.Storage.LedgerLeafEntity", b =>
                 {
                     b.Property<long>("Index")

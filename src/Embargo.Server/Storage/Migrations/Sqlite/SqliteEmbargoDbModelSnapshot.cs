@@ -447,6 +447,86 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.ToTable("fines", (string)null);
                 });
 
+            modelBuilder.Entity("Embargo.Server.Storage.GatewayGrantEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("KeySha256")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PrincipalId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("RequestsPerMinute")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("TokensPerDay")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("KeySha256")
+                        .IsUnique();
+
+                    b.HasIndex("ModelVersionId");
+
+                    b.ToTable("gateway_grants", (string)null);
+                });
+
+            modelBuilder.Entity("Embargo.Server.Storage.GatewayScreenEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("AttachedBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("MitigationId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RulesJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RulesSha256")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId");
+
+                    b.ToTable("gateway_screens", (string)null);
+                });
+
             modelBuilder.Entity("Embargo.Server.Storage.LedgerLeafEntity", b =>
                 {
                     b.Property<long>("Index")

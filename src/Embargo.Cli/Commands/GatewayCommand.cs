@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Embargo.Cli.Infrastructure;
+using Embargo.Gateway;
+
+namespace Embargo.Cli.Commands;
+
+/// <summary>`embargo gateway --config gateway.yaml --urls URL [--redis HOST:PORT]`: the standalone structured-access gateway.
+/// A branch: subcommands (e.g. `embargo gateway grant`) are added to <see cref="Create"/>'s command.</summary>
+public static class GatewayCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = "the gateway's YAML file (README: Gateway)", Required = true };
+        var urls = new Option<string>("--urls") { Description = "where to listen", DefaultValueFactory = _ => "http://127.0.0.1:8800" };
+        var redis = new Option<string>("--redis") { Description = "HOST:PORT of a Redis shared by every replica (rate limits and quotas); default: the file's, else in memory" };
+        var command = new Command("gateway", "run the OpenAI-compatible structured-access gateway in front of certified models") { config, urls, redis };
+        foreach (var verb in GatewayServerCommands.Verbs())
+        {
+            command.Add(verb);
+        }
+        command.SetAction(async (r, ct) =>
+        {
+            var loaded = GatewayConfigLoader.Load(r.GetValue(config)!);
+            if (!loaded.IsOk)
+            {
+                throw new UserInputException(loaded.Error!.Message);
+            }
+            var started = await GatewayHost.StartAsync(loaded.Value, new GatewayRunOptions { Urls = r.GetValue(urls)!, Redis = r.GetValue(redis) }, ct);
+            if (!started.IsOk)
+            {
+                throw new UserInputException(started.Error!.Message);
+            }
+            await using var gateway = started.Value;
+            foreach (var upstream in gateway.Config.Upstreams)
+            {
+                Output.Note(upstream.Certificate.Refusal is { } refusal
+                    ? $"{upstream.Name}: NOT SERVED: {refusal}"
+                    : $"{upstream.Name}: certified up to {upstream.Certificate.CertifiedTier!.Value.ToString().ToLowerInvariant()}");
+            }
+            Output.Note($"Embargo gateway listening on {gateway.BaseUrl} ({gateway.Config.GrantsByKeySha256.Count} grants, {gateway.Config.Screens.Count} screens); Ctrl-C stops it");
+            await gateway.WaitForShutdownAsync(ct);
+            return CliApp.Ok;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,800 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.IO.Pipelines;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using StackExchange.Redis;
+
+namespace Embargo.Gateway;
+
+/// <summary>
+/// POST /v1/chat/completions and GET /v1/models. In order, before the upstream is called: key → grant (401), model in the
+/// grant and tier certified (403), rate and quota (429), input screens (400 / 503). After: output screens before the caller
+/// sees anything (a stream holds back a window of text), then one audit line.
+/// </summary>
+public sealed class ChatPipeline
+{
+    public const int MaxRequestBytes = 4 << 20;
+    public const int MaxResponseBytes = 16 << 20;
+    /// <summary>Characters before the first unsent one that are screened again with new text (normalisation context).</summary>
+    private const int Overlap = 16;
+
+    private static readonly JsonDocumentOptions JsonOptions = new() { MaxDepth = 64 };
+
+    private readonly GatewayConfig _config;
+    private readonly HttpClient _http;
+    private readonly IGatewayLimiter _limiter;
+    private readonly AuditLog _audit;
+    private readonly GatewayMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly FrozenDictionary<string, Grant>.AlternateLookup<ReadOnlySpan<char>> _grants;
+
+    public ChatPipeline(GatewayConfig config, HttpClient http, IGatewayLimiter limiter, AuditLog audit, GatewayMetrics metrics, TimeProvider time)
+    {
+        _config = config;
+        _http = http;
+        _limiter = limiter;
+        _audit = audit;
+        _metrics = metrics;
+        _time = time;
+        _grants = config.GrantsByKeySha256.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    private Grant? Authenticate(HttpContext ctx)
+    {
+        var header = ctx.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+        var key = header.AsSpan(7).Trim();
+        if (key.IsEmpty || key.Length > 1024)
+        {
+            return null;
+        }
+        Span<byte> utf8 = stackalloc byte[Encoding.UTF8.GetMaxByteCount(key.Length)];
+        var n = Encoding.UTF8.GetBytes(key, utf8);
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(utf8[..n], hash);
+        Span<char> hex = stackalloc char[64];
+        Convert.TryToHexStringLower(hash, hex, out _);
+        return _grants.TryGetValue(hex, out var grant) ? grant : null;
+    }
+
+    public async Task ListModelsAsync(HttpContext ctx)
+    {
+        var grant = Authenticate(ctx);
+        if (grant is null)
+        {
+            await OpenAiErrors.WriteAsync(ctx, 401, Decisions.InvalidApiKey, "Incorrect API key provided.");
+            return;
+        }
+        ctx.Response.ContentType = "application/json";
+        using var buffer = new PooledBuffer();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("object", "list");
+            w.WriteStartArray("data");
+            foreach (var upstream in _config.Upstreams.Where(u => grant.Models.Contains(u.Name)))
+            {
+                w.WriteStartObject();
+                w.WriteString("id", upstream.Name);
+                w.WriteString("object", "model");
+                w.WriteNumber("created", 0);
+                w.WriteString("owned_by", "embargo-gateway");
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        await ctx.Response.Body.WriteAsync(buffer.WrittenMemory, ctx.RequestAborted);
+    }
+
+    /// <summary>What one chat request is about, for its audit line and metrics.</summary>
+    private sealed class Exchange
+    {
+        public Grant? Grant;
+        public string? Model;
+        public bool Stream;
+        public string? Prompt;
+        public bool ClientWantsUsage;
+        public long? PromptTokens, CompletionTokens, TotalTokens;
+    }
+
+    private void Finish(Exchange x, string decision, string? screen, int status, string? completion)
+    {
+        var label = x.Model is not null && _config.UpstreamsByName.ContainsKey(x.Model) ? x.Model : x.Model is null ? null : "(other)";
+        _metrics.Count(x.Grant?.Grantee, label, decision, screen);
+        if (!_audit.Enabled)
+        {
+            return;
+        }
+        var text = x.Grant?.AuditText == true;
+        _audit.Record(new AuditRecord
+        {
+            Time = _time.GetUtcNow(),
+            Grantee = x.Grant?.Grantee,
+            Model = label,
+            Decision = decision,
+            Screen = screen,
+            Stream = x.Stream,
+            Status = status,
+            PromptSha256 = x.Prompt is null ? null : Sha256(x.Prompt),
+            CompletionSha256 = completion is null ? null : Sha256(completion),
+            Prompt = text ? x.Prompt : null,
+            Completion = text ? completion : null,
+            PromptTokens = x.PromptTokens,
+            CompletionTokens = x.CompletionTokens,
+            TotalTokens = x.TotalTokens,
+        });
+    }
+
+    private static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    private async Task RefuseAsync(HttpContext ctx, Exchange x, int status, string decision, string message, string? param = null, string? screen = null, int? retryAfter = null)
+    {
+        Finish(x, decision, screen, status, null);
+        await OpenAiErrors.WriteAsync(ctx, status, decision, message, param, retryAfter);
+    }
+
+    public async Task ChatAsync(HttpContext ctx)
+    {
+        var ct = ctx.RequestAborted;
+        var x = new Exchange { Grant = Authenticate(ctx) };
+        if (x.Grant is null)
+        {
+            await RefuseAsync(ctx, x, 401, Decisions.InvalidApiKey, "Incorrect API key provided.");
+            return;
+        }
+        var grant = x.Grant;
+        using var body = new PooledBuffer(16 * 1024);
+        if (!await ReadBodyAsync(ctx.Request, body, ct))
+        {
+            await RefuseAsync(ctx, x, 400, Decisions.InvalidRequest, $"The request body is larger than {MaxRequestBytes} bytes.");
+            return;
+        }
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(body.WrittenMemory, JsonOptions);
+        }
+        catch (JsonException)
+        {
+            await RefuseAsync(ctx, x, 400, Decisions.InvalidRequest, "The request body is not valid JSON.");
+            return;
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                await RefuseAsync(ctx, x, 400, Decisions.InvalidRequest, "The request body must be a JSON object.");
+                return;
+            }
+            if (!root.TryGetProperty("model", out var modelElement) || modelElement.ValueKind != JsonValueKind.String || modelElement.GetString() is not { Length: > 0 and <= 256 } model)
+            {
+                await RefuseAsync(ctx, x, 400, Decisions.InvalidRequest, "'model' is required: a string naming a granted model.", "model");
+                return;
+            }
+            x.Model = model;
+            if (!root.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array)
+            {
+                await RefuseAsync(ctx, x, 400, Decisions.InvalidRequest, "'messages' is required: an array of messages.", "messages");
+                return;
+            }
+            x.Stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+            x.ClientWantsUsage = root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
+                && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
+
+            if (!grant.Models.Contains(model) || !_config.UpstreamsByName.TryGetValue(model, out var upstream))
+            {
+                await RefuseAsync(ctx, x, 403, Decisions.ModelNotGranted, $"The model '{Printable(model)}' is not granted to this key.", "model");
+                return;
+            }
+            if (upstream.Certificate.RefusalFor(grant.Tier) is { } refusal)
+            {
+                await RefuseAsync(ctx, x, 403, Decisions.TierNotCertified, $"The model '{model}' is not certified for tier {grant.Tier.ToString().ToLowerInvariant()}: {refusal}.", "model");
+                return;
+            }
+            LimitDecision limit;
+            try
+            {
+                limit = await _limiter.AcquireAsync(grant, ct);
+            }
+            catch (RedisException)
+            {
+                await RefuseAsync(ctx, x, 503, Decisions.LimiterUnavailable, "The shared rate limiter could not be reached; nothing was sent upstream.");
+                return;
+            }
+            if (!limit.Allowed)
+            {
+                await RefuseAsync(ctx, x, 429, Decisions.RateLimited, $"Rate limit reached: {limit.Reason}. Retry after {limit.RetryAfterSeconds} s.", retryAfter: limit.RetryAfterSeconds);
+                return;
+            }
+            x.Prompt = PromptText(messages);
+            var screens = _config.Screens.For(model);
+            var input = await ModelScreens.RunAsync(screens.InputRules, screens.InputClassifiers, _http, x.Prompt, ct);
+            if (input.BlockedBy is { } blockedBy)
+            {
+                await RefuseAsync(ctx, x, 400, Decisions.ContentBlocked, $"The request was blocked by the screen '{blockedBy}'.", "messages", blockedBy);
+                return;
+            }
+            if (input.UnavailableScreen is { } unavailable)
+            {
+                await RefuseAsync(ctx, x, 503, Decisions.ScreenUnavailable, $"The screen '{unavailable}' could not decide; nothing was sent upstream.", screen: unavailable);
+                return;
+            }
+
+            using var upstreamBody = new PooledBuffer(body.WrittenCount + 128);
+            WriteUpstreamBody(upstreamBody, root, upstream.Model, x.Stream);
+            using var request = new HttpRequestMessage(HttpMethod.Post, upstream.ChatUrl)
+            {
+                Version = HttpVersion.Version11,
+                VersionPolicy = HttpVersionPolicy.RequestVersionOrHigher,
+                Content = new ReadOnlyMemoryContent(upstreamBody.WrittenMemory),
+            };
+            request.Content.Headers.ContentType = new("application/json");
+            if (upstream.ApiKey is not null)
+            {
+                request.Headers.Authorization = new("Bearer", upstream.ApiKey);
+            }
+            HttpResponseMessage response;
+            try
+            {
+                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            }
+            catch (HttpRequestException)
+            {
+                await RefuseAsync(ctx, x, 502, Decisions.UpstreamError, $"The upstream for '{model}' could not be reached.");
+                return;
+            }
+            using (response)
+            {
+                if (!response.IsSuccessStatusCode)
+                {
+                    await RefuseAsync(ctx, x, 502, Decisions.UpstreamError, $"The upstream for '{model}' answered {(int)response.StatusCode}.");
+                    return;
+                }
+                if (x.Stream)
+                {
+                    await RelayStreamAsync(ctx, x, screens, response, ct);
+                }
+                else
+                {
+                    await RelayCompletionAsync(ctx, x, screens, response, ct);
+                }
+            }
+        }
+    }
+
+    private static string Printable(string text) => text.Length > 64 || text.Any(char.IsControl) ? "(a model name)" : text;
+
+    private static async Task<bool> ReadBodyAsync(HttpRequest request, PooledBuffer buffer, CancellationToken ct)
+    {
+        if (request.ContentLength > MaxRequestBytes)
+        {
+            return false;
+        }
+        while (true)
+        {
+            var memory = buffer.GetMemory(8192);
+            var read = await request.Body.ReadAsync(memory, ct);
+            if (read == 0)
+            {
+                return true;
+            }
+            buffer.Advance(read);
+            if (buffer.WrittenCount > MaxRequestBytes)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>The text the input screens see: every message's content (strings and text parts), one per line.</summary>
+    private static string PromptText(JsonElement messages)
+    {
+        var sb = new StringBuilder();
+        foreach (var m in messages.EnumerateArray())
+        {
+            if (m.ValueKind != JsonValueKind.Object || !m.TryGetProperty("content", out var content))
+            {
+                continue;
+            }
+            if (content.ValueKind == JsonValueKind.String)
+            {
+                sb.Append(content.GetString()).Append('\n');
+            }
+            else if (content.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var part in content.EnumerateArray())
+                {
+                    if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+                    {
+                        sb.Append(t.GetString()).Append('\n');
+                    }
+                }
+            }
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>The client's body with the upstream's model name; a stream asks for usage so quotas can count it.</summary>
+    private static void WriteUpstreamBody(PooledBuffer buffer, JsonElement root, string upstreamModel, bool stream)
+    {
+        using var w = new Utf8JsonWriter(buffer);
+        w.WriteStartObject();
+        foreach (var p in root.EnumerateObject())
+        {
+            if (p.NameEquals("model"))
+            {
+                w.WriteString("model", upstreamModel);
+            }
+            else if (!(stream && p.NameEquals("stream_options")))
+            {
+                p.WriteTo(w);
+            }
+        }
+        if (stream)
+        {
+            w.WriteStartObject("stream_options");
+            w.WriteBoolean("include_usage", true);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+    }
+
+    private void ReadUsage(JsonElement root, Exchange x)
+    {
+        if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            x.PromptTokens = Number(usage, "prompt_tokens");
+            x.CompletionTokens = Number(usage, "completion_tokens");
+            x.TotalTokens = Number(usage, "total_tokens") ?? (x.PromptTokens ?? 0) + (x.CompletionTokens ?? 0);
+        }
+
+        static long? Number(JsonElement e, string name) =>
+            e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) && n >= 0 ? n : null;
+    }
+
+    private async Task AddUsageAsync(Grant grant, Exchange x)
+    {
+        if (x.TotalTokens is { } tokens)
+        {
+            try
+            {
+                await _limiter.AddUsageAsync(grant, tokens, CancellationToken.None);
+            }
+            catch (RedisException)
+            {
+                // The answer was already screened and sent; the usage is still in the audit line.
+            }
+        }
+    }
+
+    /// <summary>Everything a completion says that a screen must see: content, refusal and tool-call arguments.</summary>
+    private static void AppendCompletionText(JsonElement message, StringBuilder sb)
+    {
+        if (message.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+        if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+        {
+            sb.Append(content.GetString());
+        }
+        if (message.TryGetProperty("refusal", out var refusal) && refusal.ValueKind == JsonValueKind.String)
+        {
+            sb.Append(refusal.GetString());
+        }
+        if (message.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var call in calls.EnumerateArray())
+            {
+                if (call.ValueKind == JsonValueKind.Object && call.TryGetProperty("function", out var f) && f.ValueKind == JsonValueKind.Object)
+                {
+                    if (f.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
+                    {
+                        sb.Append(name.GetString());
+                    }
+                    if (f.TryGetProperty("arguments", out var args) && args.ValueKind == JsonValueKind.String)
+                    {
+                        sb.Append(args.GetString());
+                    }
+                }
+            }
+        }
+    }
+
+    private async Task RelayCompletionAsync(HttpContext ctx, Exchange x, ModelScreens screens, HttpResponseMessage response, CancellationToken ct)
+    {
+        using var answer = new PooledBuffer(16 * 1024);
+        JsonDocument doc;
+        try
+        {
+            await using var stream = await response.Content.ReadAsStreamAsync(ct);
+            while (true)
+            {
+                var read = await stream.ReadAsync(answer.GetMemory(16 * 1024), ct);
+                if (read == 0)
+                {
+                    break;
+                }
+                answer.Advance(read);
+                if (answer.WrittenCount > MaxResponseBytes)
+                {
+                    await RefuseAsync(ctx, x, 502, Decisions.UpstreamError, $"The upstream's answer is larger than {MaxResponseBytes} bytes.");
+                    return;
+                }
+            }
+            doc = JsonDocument.Parse(answer.WrittenMemory, JsonOptions);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or JsonException)
+        {
+            await RefuseAsync(ctx, x, 502, Decisions.UpstreamError, "The upstream's answer could not be read.");
+            return;
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
+            {
+                await RefuseAsync(ctx, x, 502, Decisions.UpstreamError, "The upstream's answer is not a chat completion.");
+                return;
+            }
+            var sb = new StringBuilder();
+            foreach (var choice in choices.EnumerateArray())
+            {
+                if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("message", out var message))
+                {
+                    AppendCompletionText(message, sb);
+                }
+            }
+            var completion = sb.ToString();
+            ReadUsage(root, x);
+            await AddUsageAsync(x.Grant!, x);
+            var verdict = await ModelScreens.RunAsync(screens.OutputRules, screens.OutputClassifiers, _http, completion, ct);
+            if (verdict.UnavailableScreen is { } unavailable)
+            {
+                Finish(x, Decisions.ScreenUnavailable, unavailable, 503, completion);
+                await OpenAiErrors.WriteAsync(ctx, 503, Decisions.ScreenUnavailable, $"The screen '{unavailable}' could not decide; the completion is withheld.");
+                return;
+            }
+            ctx.Response.StatusCode = 200;
+            ctx.Response.ContentType = "application/json";
+            if (verdict.BlockedBy is { } blockedBy)
+            {
+                Finish(x, Decisions.ContentFilter, blockedBy, 200, completion);
+                using var withheld = new PooledBuffer();
+                WriteWithheld(withheld, root);
+                await ctx.Response.Body.WriteAsync(withheld.WrittenMemory, ct);
+                return;
+            }
+            Finish(x, Decisions.Allowed, null, 200, completion);
+            await ctx.Response.Body.WriteAsync(answer.WrittenMemory, ct);
+        }
+    }
+
+    /// <summary>The completion with every choice's content withheld and finish_reason "content_filter".</summary>
+    private static void WriteWithheld(PooledBuffer buffer, JsonElement root)
+    {
+        using var w = new Utf8JsonWriter(buffer);
+        w.WriteStartObject();
+        foreach (var p in root.EnumerateObject())
+        {
+            if (!p.NameEquals("choices"))
+            {
+                p.WriteTo(w);
+                continue;
+            }
+            w.WriteStartArray("choices");
+            var index = 0;
+            foreach (var _ in p.Value.EnumerateArray())
+            {
+                w.WriteStartObject();
+                w.WriteNumber("index", index++);
+                w.WriteStartObject("message");
+                w.WriteString("role", "assistant");
+                w.WriteNull("content");
+                w.WriteEndObject();
+                w.WriteNull("logprobs");
+                w.WriteString("finish_reason", "content_filter");
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+        w.WriteEndObject();
+    }
+
+    /// <summary>One upstream SSE event held back until enough text follows it.</summary>
+    private readonly record struct HeldEvent(byte[] Data, int ContentLength);
+
+    private async Task RelayStreamAsync(HttpContext ctx, Exchange x, ModelScreens screens, HttpResponseMessage response, CancellationToken ct)
+    {
+        var window = screens.OutputWindow;
+        var holdAll = screens.OutputClassifiers.Length > 0;
+        var text = new StringBuilder();
+        var held = new Queue<HeldEvent>();
+        var emitted = 0;
+        var started = false;
+        string id = "chatcmpl-gateway", model = x.Model!;
+        long created = _time.GetUtcNow().ToUnixTimeSeconds();
+        var first = true;
+        var writer = ctx.Response.BodyWriter;
+
+        void Start()
+        {
+            if (!started)
+            {
+                started = true;
+                ctx.Response.StatusCode = 200;
+                ctx.Response.ContentType = "text/event-stream";
+                ctx.Response.Headers.CacheControl = "no-cache";
+            }
+        }
+
+        void Emit(ReadOnlySpan<byte> data)
+        {
+            Start();
+            writer.Write("data: "u8);
+            writer.Write(data);
+            writer.Write("\n\n"u8);
+        }
+
+        async Task EndWithFilterAsync(string screen, string decision)
+        {
+            Start();
+            using var chunk = new PooledBuffer(512);
+            using (var w = new Utf8JsonWriter(chunk))
+            {
+                w.WriteStartObject();
+                w.WriteString("id", id);
+                w.WriteString("object", "chat.completion.chunk");
+                w.WriteNumber("created", created);
+                w.WriteString("model", model);
+                w.WriteStartArray("choices");
+                w.WriteStartObject();
+                w.WriteNumber("index", 0);
+                w.WriteStartObject("delta");
+                w.WriteEndObject();
+                w.WriteNull("logprobs");
+                w.WriteString("finish_reason", "content_filter");
+                w.WriteEndObject();
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            Emit(chunk.WrittenSpan);
+            writer.Write("data: [DONE]\n\n"u8);
+            await writer.FlushAsync(ct);
+            Finish(x, decision, screen, 200, text.ToString());
+        }
+
+        var reader = PipeReader.Create(await response.Content.ReadAsStreamAsync(ct));
+        try
+        {
+            var done = false;
+            while (!done)
+            {
+                ReadResult result;
+                try
+                {
+                    result = await reader.ReadAsync(ct);
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException)
+                {
+                    if (!started)
+                    {
+                        await RefuseAsync(ctx, x, 502, Decisions.UpstreamError, "The upstream's stream failed.");
+                    }
+                    else
+                    {
+                        Finish(x, Decisions.UpstreamError, null, 200, text.ToString());
+                        ctx.Abort();
+                    }
+                    return;
+                }
+                var buffer = result.Buffer;
+                var newContent = false;
+                while (!done && TryReadLine(ref buffer, out var line))
+                {
+                    var span = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
+                    if (span.Length > 0 && span[^1] == (byte)'\r')
+                    {
+                        span = span[..^1];
+                    }
+                    if (!span.StartsWith("data:"u8))
+                    {
+                        continue;
+                    }
+                    span = span[5..];
+                    if (span.Length > 0 && span[0] == (byte)' ')
+                    {
+                        span = span[1..];
+                    }
+                    if (span.SequenceEqual("[DONE]"u8))
+                    {
+                        done = true;
+                        break;
+                    }
+                    var (contentLength, usageOnly, ok) = ReadEvent(span, text, x, ref id, ref model, ref created, ref first);
+                    if (!ok)
+                    {
+                        continue;
+                    }
+                    if (usageOnly && !x.ClientWantsUsage)
+                    {
+                        continue;
+                    }
+                    held.Enqueue(new HeldEvent(span.ToArray(), contentLength));
+                    newContent |= contentLength > 0;
+                }
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    done = true;
+                }
+
+                if (newContent && screens.OutputRules.Length > 0)
+                {
+                    var from = Math.Max(0, emitted - Overlap);
+                    var region = ScreenText.Normalize(text.ToString(from, text.Length - from));
+                    if (ModelScreens.FirstRuleMatch(screens.OutputRules, region) is { } blocked)
+                    {
+                        await EndWithFilterAsync(blocked, Decisions.ContentFilter);
+                        return;
+                    }
+                }
+                if (done || holdAll)
+                {
+                    continue;
+                }
+                // Release every event that has at least a window of (normalised) text after it.
+                var released = false;
+                while (held.Count > 0)
+                {
+                    var front = held.Peek();
+                    var after = emitted + front.ContentLength;
+                    if (window > 0 && HeldLength(text, after, window) < window)
+                    {
+                        break;
+                    }
+                    held.Dequeue();
+                    Emit(front.Data);
+                    emitted = after;
+                    released = true;
+                }
+                if (released)
+                {
+                    await writer.FlushAsync(ct);
+                }
+            }
+
+            var completion = text.ToString();
+            if (holdAll)
+            {
+                var verdict = await ModelScreens.RunAsync([], screens.OutputClassifiers, _http, completion, ct);
+                if (verdict.UnavailableScreen is { } unavailable)
+                {
+                    if (!started)
+                    {
+                        Finish(x, Decisions.ScreenUnavailable, unavailable, 503, completion);
+                        await OpenAiErrors.WriteAsync(ctx, 503, Decisions.ScreenUnavailable, $"The screen '{unavailable}' could not decide; the completion is withheld.");
+                    }
+                    else
+                    {
+                        await EndWithFilterAsync(unavailable, Decisions.ScreenUnavailable);
+                    }
+                    await AddUsageAsync(x.Grant!, x);
+                    return;
+                }
+                if (verdict.BlockedBy is { } blocked)
+                {
+                    await EndWithFilterAsync(blocked, Decisions.ContentFilter);
+                    await AddUsageAsync(x.Grant!, x);
+                    return;
+                }
+            }
+            while (held.Count > 0)
+            {
+                Emit(held.Dequeue().Data);
+            }
+            Start();
+            writer.Write("data: [DONE]\n\n"u8);
+            await writer.FlushAsync(ct);
+            Finish(x, Decisions.Allowed, null, 200, completion);
+            await AddUsageAsync(x.Grant!, x);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            Finish(x, Decisions.ClientClosed, null, 499, text.ToString());
+        }
+        finally
+        {
+            await reader.CompleteAsync();
+        }
+    }
+
+    /// <summary>Normalised length of the text from <paramref name="start"/>, counted far enough to compare with the window.</summary>
+    private static int HeldLength(StringBuilder text, int start, int window)
+    {
+        var raw = text.Length - start;
+        if (raw <= 0)
+        {
+            return 0;
+        }
+        return ScreenText.Normalize(text.ToString(start, raw)).Length;
+    }
+
+    private static bool TryReadLine(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line)
+    {
+        var position = buffer.PositionOf((byte)'\n');
+        if (position is null)
+        {
+            line = default;
+            return false;
+        }
+        line = buffer.Slice(0, position.Value);
+        buffer = buffer.Slice(buffer.GetPosition(1, position.Value));
+        return true;
+    }
+
+    /// <summary>Reads one chunk: appends its text to <paramref name="text"/>; returns how many characters it added and whether it
+    /// is a usage-only chunk. Malformed chunks are dropped (ok = false): the caller never sees what the screens did not.</summary>
+    private (int ContentLength, bool UsageOnly, bool Ok) ReadEvent(ReadOnlySpan<byte> data, StringBuilder text, Exchange x,
+        ref string id, ref string model, ref long created, ref bool first)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(data.ToArray(), JsonOptions);
+        }
+        catch (JsonException)
+        {
+            return (0, false, false);
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return (0, false, false);
+            }
+            if (first)
+            {
+                first = false;
+                if (root.TryGetProperty("id", out var i) && i.ValueKind == JsonValueKind.String)
+                {
+                    id = i.GetString()!;
+                }
+                if (root.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String)
+                {
+                    model = m.GetString()!;
+                }
+                if (root.TryGetProperty("created", out var c) && c.ValueKind == JsonValueKind.Number && c.TryGetInt64(out var cv))
+                {
+                    created = cv;
+                }
+            }
+            ReadUsage(root, x);
+            var before = text.Length;
+            var hasChoices = false;
+            if (root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var choice in choices.EnumerateArray())
+                {
+                    hasChoices = true;
+                    if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("delta", out var delta))
+                    {
+                        AppendCompletionText(delta, text);
+                    }
+                }
+            }
+            var usageOnly = !hasChoices && root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object;
+            return (text.Length - before, usageOnly, true);
+        }
+    }
+}

@@ -1,0 +1,258 @@
+using System.Net;
+using System.Text.Json;
+using Embargo.Protocol;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Prometheus;
+
+namespace Embargo.Gateway;
+
+/// <summary>How a gateway process runs (not in the file: where it listens, the clock, how often it asks the server).</summary>
+public sealed record GatewayRunOptions
+{
+    public string Urls { get; init; } = "http://127.0.0.1:0";
+    /// <summary>HOST:PORT of a Redis shared by every replica; overrides the file's <c>redis</c>. Null = the file's, or in memory.</summary>
+    public string? Redis { get; init; }
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+    /// <summary>How often the certificate's status is read from audit.server (serving stops within this plus one request).</summary>
+    public TimeSpan StatusInterval { get; init; } = TimeSpan.FromSeconds(3);
+    /// <summary>Serving stops when the server has not confirmed the status for this long (fail closed).</summary>
+    public TimeSpan StatusStaleAfter { get; init; } = TimeSpan.FromSeconds(9);
+    /// <summary>Audit lines per ledger batch; a partial batch is posted every <see cref="StatusInterval"/> too.</summary>
+    public int AuditBatchLines { get; init; } = 256;
+}
+
+/// <summary>A running gateway: `embargo gateway` hosts one, tests host several.</summary>
+public sealed class GatewayHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly HttpClient _http;
+    private readonly IGatewayLimiter _limiter;
+    private readonly CancellationTokenSource _stop = new();
+    private Task _background = Task.CompletedTask;
+    private int _stopped;
+
+    private GatewayHost(WebApplication app, GatewayConfig config, HttpClient http, IGatewayLimiter limiter, AuditLog audit, GatewayMetrics metrics)
+    {
+        _app = app;
+        Config = config;
+        _http = http;
+        _limiter = limiter;
+        Audit = audit;
+        Metrics = metrics;
+    }
+
+    public GatewayConfig Config { get; }
+    public AuditLog Audit { get; }
+    public GatewayMetrics Metrics { get; }
+    /// <summary>e.g. http://127.0.0.1:PORT/v1 — what an OpenAI client takes as its endpoint.</summary>
+    public Uri BaseUrl { get; private set; } = null!;
+
+    /// <summary>A pooled client for upstreams and classifiers: connections kept and recycled, HTTP/2 where TLS offers it.</summary>
+    public static HttpClient CreateUpstreamClient() => new(new SocketsHttpHandler
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+        EnableMultipleHttp2Connections = true,
+        UseCookies = false,
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        MaxConnectionsPerServer = int.MaxValue,
+    })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+        DefaultRequestVersion = HttpVersion.Version11,
+        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrHigher,
+    };
+
+    public static async Task<Result<GatewayHost>> StartAsync(GatewayConfig config, GatewayRunOptions options, CancellationToken ct = default)
+    {
+        if (ScreenText.SelfCheck() is { } broken)
+        {
+            return ProtocolError.Validation(broken);
+        }
+        var http = CreateUpstreamClient();
+        IGatewayLimiter limiter;
+        var redis = options.Redis ?? config.Redis;
+        if (redis is not null)
+        {
+            if (!RedisEndpoint.IsValid(redis))
+            {
+                return ProtocolError.Validation($"--redis '{redis}' is not HOST:PORT");
+            }
+            try
+            {
+                limiter = await RedisLimiter.ConnectAsync(redis, options.Time);
+            }
+            catch (StackExchange.Redis.RedisConnectionException e)
+            {
+                return ProtocolError.Validation($"cannot reach Redis at {redis}: {e.Message.ReplaceLineEndings(" ")}");
+            }
+        }
+        else
+        {
+            limiter = new InMemoryLimiter(options.Time);
+        }
+        var audit = new AuditLog(config.Audit, config.Name, http, options.AuditBatchLines);
+        var metrics = new GatewayMetrics();
+        var pipeline = new ChatPipeline(config, http, limiter, audit, metrics, options.Time);
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = ChatPipeline.MaxRequestBytes + 1;
+            k.ConfigureEndpointDefaults(e => e.Protocols = HttpProtocols.Http1AndHttp2);
+        });
+        builder.WebHost.UseUrls(options.Urls);
+        var app = builder.Build();
+        var host = new GatewayHost(app, config, http, limiter, audit, metrics);
+        app.Use(async (ctx, next) =>
+        {
+            try
+            {
+                await next(ctx);
+            }
+            catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+            {
+                // The caller went away; nothing to answer.
+            }
+        });
+        app.MapPost("/v1/chat/completions", pipeline.ChatAsync);
+        app.MapGet("/v1/models", pipeline.ListModelsAsync);
+        app.MapGet("/metrics", async ctx =>
+        {
+            ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await metrics.Registry.CollectAndExportAsTextAsync(ctx.Response.Body, ctx.RequestAborted);
+        });
+        app.MapGet("/healthz", () => Results.Text("ok"));
+
+        if (config.Audit.Server is not null)
+        {
+            // Before the first request: the server's word on every certificate (serving waits for it, fail closed).
+            await host.CheckCertificatesAsync(options, ct);
+        }
+        await app.StartAsync(ct);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        host.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
+        if (config.Audit.Server is not null)
+        {
+            host._background = Task.Run(() => host.FollowServerAsync(options, host._stop.Token), CancellationToken.None);
+        }
+        return host;
+    }
+
+    private readonly Dictionary<CertificateGate, DateTimeOffset> _lastConfirmed = [];
+
+    /// <summary>Reads GET {server}/api/public/certificates/{statementSha256}/status for every certificate.</summary>
+    private async Task CheckCertificatesAsync(GatewayRunOptions options, CancellationToken ct)
+    {
+        var server = Config.Audit.Server!;
+        foreach (var gate in Config.Upstreams.Select(u => u.Certificate).Distinct())
+        {
+            if (gate.StatementSha256 is null)
+            {
+                continue;
+            }
+            var now = options.Time.GetUtcNow();
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                using var response = await _http.GetAsync(new Uri(server, $"/api/public/certificates/{gate.StatementSha256}/status"), timeout.Token);
+                if (response.StatusCode == HttpStatusCode.NotFound)
+                {
+                    gate.ApplyStatus(null, "unknown");
+                    _lastConfirmed[gate] = now;
+                    continue;
+                }
+                if (response.IsSuccessStatusCode)
+                {
+                    using var doc = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(timeout.Token));
+                    var status = doc.RootElement.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : "unreadable";
+                    var id = doc.RootElement.TryGetProperty("certificate", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+                    gate.ApplyStatus(id, status);
+                    _lastConfirmed[gate] = now;
+                    continue;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or JsonException or OperationCanceledException && !ct.IsCancellationRequested)
+            {
+                // Not confirmed: counted below.
+            }
+            if (!_lastConfirmed.TryGetValue(gate, out var last) || now - last >= options.StatusStaleAfter)
+            {
+                gate.MarkUnconfirmed("the server did not answer");
+            }
+        }
+    }
+
+    private async Task FollowServerAsync(GatewayRunOptions options, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(options.StatusInterval, options.Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                await CheckCertificatesAsync(options, ct);
+                try
+                {
+                    await Audit.PostBatchesAsync(all: true, ct);
+                }
+                catch (Exception e) when (e is HttpRequestException or JsonException or NotSupportedException)
+                {
+                    // The lines stay queued and go with the next tick.
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+    }
+
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+        await _stop.CancelAsync();
+        await _background;
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await Audit.DisposeAsync();
+        if (Config.Audit.Server is not null)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await Audit.PostBatchesAsync(all: true, timeout.Token);
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException)
+            {
+                // Whatever was not posted stays in the audit file (and off the ledger); a restart posts from its own first line.
+            }
+        }
+        await _limiter.DisposeAsync();
+        _http.Dispose();
+        _stop.Dispose();
+    }
+
+    public Task WaitForShutdownAsync(CancellationToken ct) => _app.WaitForShutdownAsync(ct);
+
+    public ValueTask DisposeAsync() => new(StopAsync());
+}

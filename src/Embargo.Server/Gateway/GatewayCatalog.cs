@@ -1,0 +1,26 @@
+using Embargo.Protocol;
+using Embargo.Server.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace Embargo.Server.Gateway;
+
+/// <summary>What the server's gateway reads from the store: a version's releases with the standing of their certificates.</summary>
+public static class GatewayCatalog
+{
+    public static async Task<IReadOnlyList<ServedRelease>> ReleasesAsync(EmbargoDb db, string versionId, CancellationToken ct)
+    {
+        var releases = await db.Releases.AsNoTracking().Where(r => r.ModelVersionId == versionId).ToListAsync(ct);
+        var certificateIds = releases.Select(r => r.CertificateId).ToList();
+        var cases = await db.Certificates.AsNoTracking().Where(c => certificateIds.Contains(c.Id)).Select(c => c.CaseId).ToListAsync(ct);
+        var certificates = await db.Certificates.AsNoTracking().Where(c => cases.Contains(c.CaseId) && c.IssuedIndex != null).ToListAsync(ct);
+        return releases
+            .Where(r => Tiers.Parse(r.Tier).IsOk)
+            .Select(r =>
+            {
+                var certificate = certificates.FirstOrDefault(c => c.Id == r.CertificateId);
+                var standing = certificate is null ? "missing" : GatewayEndpoints.StandingOf(certificate, certificates.Where(c => c.CaseId == certificate.CaseId));
+                return new ServedRelease(Tiers.Parse(r.Tier).Value, r.CertificateId, standing);
+            })
+            .ToList();
+    }
+}

@@ -1,0 +1,195 @@
+using System.Collections.Frozen;
+using Embargo.Gateway;
+using Embargo.Protocol;
+using Embargo.Server.Infrastructure;
+using Embargo.Server.Ledger;
+using Embargo.Server.Storage;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Embargo.Server.Gateway;
+
+/// <summary>
+/// The gateway inside `embargo serve`: the standalone gateway's pipeline (Embargo.Gateway.ChatPipeline) at /v1, configured
+/// from the store. Served: every version released at hosted or api, under the certificate of its highest such release,
+/// whose upstream is the version's registered `base` condition (the endpoint its evaluators tested). Grants are the
+/// gateway keys issued with `embargo gateway grant`; screens the ones attached to the version. The configuration is
+/// rebuilt whenever the ledger has grown (every grant, screen, release, flag or revocation is a leaf), so a flag stops
+/// serving on the next request. Gateway keys never reach the server's token authentication (the branch runs before it).
+/// </summary>
+public sealed partial class ServerGateway : IAsyncDisposable
+{
+    public const string Name = "embargo-serve";
+
+    private readonly EmbargoDbFactory _factory;
+    private readonly LedgerState _ledger;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ServerGateway> _log;
+    private readonly HttpClient _http = GatewayHost.CreateUpstreamClient();
+    private readonly InMemoryLimiter _limiter;
+    private readonly GatewayMetrics _metrics = new();
+    private readonly SemaphoreSlim _rebuild = new(1, 1);
+    private volatile Built? _current;
+
+    private sealed record Built(long Stamp, ChatPipeline Pipeline, GatewayConfig Config);
+
+    public ServerGateway(EmbargoDbFactory factory, LedgerState ledger, IOptions<EmbargoOptions> options, TimeProvider time, ILogger<ServerGateway> log)
+    {
+        _factory = factory;
+        _ledger = ledger;
+        _time = time;
+        _log = log;
+        _limiter = new InMemoryLimiter(time);
+        AuditFile = Path.GetFullPath(Path.Combine(options.Value.DataDirectory, "gateway-audit.jsonl"));
+        Audit = new AuditLog(new AuditSettings { File = AuditFile }, Name, _http, 256);
+    }
+
+    /// <summary>One JSON line per chat request (the standalone gateway's format), in the data directory.</summary>
+    public string AuditFile { get; }
+    public AuditLog Audit { get; }
+
+    public async Task HandleAsync(HttpContext ctx)
+    {
+        var built = await CurrentAsync(ctx.RequestAborted);
+        var path = ctx.Request.Path;
+        try
+        {
+            if (HttpMethods.IsPost(ctx.Request.Method) && path.Equals("/v1/chat/completions", StringComparison.Ordinal))
+            {
+                await built.Pipeline.ChatAsync(ctx);
+            }
+            else if (HttpMethods.IsGet(ctx.Request.Method) && path.Equals("/v1/models", StringComparison.Ordinal))
+            {
+                await built.Pipeline.ListModelsAsync(ctx);
+            }
+            else
+            {
+                await OpenAiErrors.WriteAsync(ctx, 404, "not_found", "The gateway serves POST /v1/chat/completions and GET /v1/models.");
+            }
+        }
+        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        {
+            // The caller went away; nothing to answer.
+        }
+    }
+
+    private async Task<Built> CurrentAsync(CancellationToken ct)
+    {
+        var stamp = _ledger.Size;
+        if (_current is { } current && current.Stamp == stamp)
+        {
+            return current;
+        }
+        await _rebuild.WaitAsync(ct);
+        try
+        {
+            stamp = _ledger.Size;
+            if (_current is { } again && again.Stamp == stamp)
+            {
+                return again;
+            }
+            var config = await BuildAsync(ct);
+            var built = new Built(stamp, new ChatPipeline(config, _http, _limiter, Audit, _metrics, _time), config);
+            _current = built;
+            return built;
+        }
+        finally
+        {
+            _rebuild.Release();
+        }
+    }
+
+    /// <summary>The configuration the store describes now. Anything that cannot be served is left out (fail closed).</summary>
+    private async Task<GatewayConfig> BuildAsync(CancellationToken ct)
+    {
+        await using var db = _factory.CreateDbContext();
+        string[] gated = [Tier.Hosted.Name(), Tier.Api.Name()];
+        var versionIds = await db.Releases.AsNoTracking().Where(r => gated.Contains(r.Tier)).Select(r => r.ModelVersionId).Distinct().ToListAsync(ct);
+        var upstreams = new List<Upstream>();
+        var tiers = new Dictionary<string, Tier>(StringComparer.Ordinal);
+        foreach (var versionId in versionIds.Order(StringComparer.Ordinal))
+        {
+            var releases = await GatewayCatalog.ReleasesAsync(db, versionId, ct);
+            var served = GatewayRules.Served(versionId, releases);
+            var release = served.IsOk ? served.Value : releases.Where(r => r.Tier is Tier.Hosted or Tier.Api).MaxBy(r => r.Tier);
+            var condition = (await db.Conditions.AsNoTracking().Where(c => c.ModelVersionId == versionId && c.Kind == "base").ToListAsync(ct))
+                .OrderBy(c => c.CreatedAt).FirstOrDefault();
+            var certificate = await db.Certificates.AsNoTracking().FirstOrDefaultAsync(c => c.Id == release.CertificateId, ct);
+            var keyPem = certificate is null ? null
+                : await db.Principals.AsNoTracking().Where(p => p.Id == certificate.CertifierPrincipalId).Select(p => p.SigningKeyPem).FirstOrDefaultAsync(ct);
+            if (condition is null || certificate?.EnvelopeJson is null || keyPem is null)
+            {
+                LogNotServed(_log, versionId, condition is null ? "it has no base condition (its serving endpoint)" : "its certificate or certifier key is missing");
+                continue;
+            }
+            var gate = CertificateGate.FromText(certificate.Id, certificate.EnvelopeJson, keyPem);
+            gate.ApplyStatus(certificate.Id, served.IsOk ? "valid" : release.CertificateStatus);
+            upstreams.Add(new Upstream
+            {
+                Name = versionId,
+                ChatUrl = new Uri(condition.Endpoint.TrimEnd('/') + "/chat/completions"),
+                Model = condition.ModelName,
+                Certificate = gate,
+            });
+            tiers[versionId] = release.Tier;
+        }
+        var servedIds = tiers.Keys.ToList();
+        var grants = (await db.GatewayGrants.AsNoTracking().Where(g => servedIds.Contains(g.ModelVersionId)).ToListAsync(ct))
+            .ToDictionary(g => g.KeySha256, g => new Grant
+            {
+                Grantee = g.PrincipalId,
+                Tier = tiers[g.ModelVersionId],
+                Models = new[] { g.ModelVersionId }.ToFrozenSet(StringComparer.Ordinal),
+                RequestsPerMinute = g.RequestsPerMinute,
+                TokensPerDay = g.TokensPerDay,
+            }, StringComparer.Ordinal);
+        var screens = new List<ScreenSpec>();
+        foreach (var s in await db.GatewayScreens.AsNoTracking().Where(s => servedIds.Contains(s.ModelVersionId)).OrderBy(s => s.LedgerIndex).ToListAsync(ct))
+        {
+            var rules = System.Text.Json.JsonSerializer.Deserialize<ScreenRules>(s.RulesJson, CanonicalJson.Options)!;
+            screens.Add(new ScreenSpec
+            {
+                // Screen names are unique per version; the gateway wants them unique overall.
+                Name = screens.Any(x => x.Name == s.Name) ? $"{s.Name}@{s.ModelVersionId}" : s.Name,
+                ApplyTo = [.. rules.ApplyTo],
+                Models = [s.ModelVersionId],
+                Keywords = rules.Keywords.Count > 0 ? [.. rules.Keywords] : null,
+                Regex = rules.Regex.Count > 0 ? [.. rules.Regex] : null,
+                MaxMatch = rules.MaxMatch,
+                Classifier = rules.Classifier is { } c ? new ClassifierSpec { Url = c.Url, Model = c.Model, Kind = c.Kind, TimeoutMs = c.TimeoutMs } : null,
+            });
+        }
+        var assembled = GatewayParts.Assemble(Name, upstreams, grants, screens, new AuditSettings { File = AuditFile });
+        if (assembled.IsOk)
+        {
+            return assembled.Value;
+        }
+        // A stored screen the pipeline cannot compile: serve nothing rather than serve unscreened.
+        LogUnservable(_log, assembled.Error!.Message);
+        return GatewayParts.Assemble(Name, [], new Dictionary<string, Grant>(), [], new AuditSettings { File = AuditFile }).Value;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "gateway: model version {Version} is released at hosted/api but not served: {Reason}")]
+    private static partial void LogNotServed(ILogger logger, string version, string reason);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "gateway: the stored screens do not compile ({Reason}); nothing is served")]
+    private static partial void LogUnservable(ILogger logger, string reason);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Audit.DisposeAsync();
+        await _limiter.DisposeAsync();
+        _http.Dispose();
+        _rebuild.Dispose();
+    }
+}
+
+public static class ServerGatewayExtensions
+{
+    public static IServiceCollection AddServerGateway(this IServiceCollection services) => services.AddSingleton<ServerGateway>();
+
+    /// <summary>/v1 is the gateway's, before the server's token authentication and its failure throttle (gateway keys are not API tokens).</summary>
+    public static IApplicationBuilder UseServerGateway(this IApplicationBuilder app) =>
+        app.MapWhen(ctx => ctx.Request.Path.StartsWithSegments("/v1", StringComparison.Ordinal),
+            branch => branch.Run(ctx => ctx.RequestServices.GetRequiredService<ServerGateway>().HandleAsync(ctx)));
+}

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Embargo.Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// A tiny OpenAI-compatible upstream whose streamed chunks the test chooses exactly (the SAMPLE model splits at spaces;
+/// this one splits wherever the test says, inside words too). Non-streaming requests get the chunks joined.
+/// </summary>
+public sealed class ScriptedUpstream : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private ScriptedUpstream(WebApplication app) => _app = app;
+
+    public Uri BaseUrl { get; private set; } = null!;
+    public int Requests;
+
+    /// <summary>With <paramref name="pauseAfter"/>, the stream stops after that many content chunks until <paramref name="resume"/> completes.</summary>
+    public static async Task<ScriptedUpstream> StartAsync(IReadOnlyList<string> chunks, int? pauseAfter = null, Task? resume = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrelCore().UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var upstream = new ScriptedUpstream(app);
+        app.MapPost("/v1/chat/completions", async (HttpContext ctx) =>
+        {
+            Interlocked.Increment(ref upstream.Requests);
+            using var doc = await JsonDocument.ParseAsync(ctx.Request.Body);
+            var stream = doc.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+            if (!stream)
+            {
+                ctx.Response.ContentType = "application/json";
+                await ctx.Response.WriteAsync(JsonSerializer.Serialize(new
+                {
+                    id = "chatcmpl-scripted", @object = "chat.completion", created = 1_700_000_000, model = "scripted",
+                    choices = new[] { new { index = 0, message = new { role = "assistant", content = string.Concat(chunks) }, finish_reason = "stop" } },
+                    usage = new { prompt_tokens = 3, completion_tokens = 5, total_tokens = 8 },
+                }));
+                return;
+            }
+            ctx.Response.ContentType = "text/event-stream";
+            async Task Send(object chunk)
+            {
+                await ctx.Response.WriteAsync("data: " + JsonSerializer.Serialize(chunk) + "\n\n");
+                await ctx.Response.Body.FlushAsync();
+            }
+            await Send(new { id = "chatcmpl-scripted", @object = "chat.completion.chunk", created = 1_700_000_000, model = "scripted", choices = new[] { new { index = 0, delta = new { role = "assistant", content = "" }, finish_reason = (string?)null } } });
+            for (var i = 0; i < chunks.Count; i++)
+            {
+                var piece = chunks[i];
+                if (i == pauseAfter && resume is not null)
+                {
+                    await resume;
+                }
+                await Send(new { id = "chatcmpl-scripted", @object = "chat.completion.chunk", created = 1_700_000_000, model = "scripted", choices = new[] { new { index = 0, delta = new { content = piece }, finish_reason = (string?)null } } });
+            }
+            await Send(new { id = "chatcmpl-scripted", @object = "chat.completion.chunk", created = 1_700_000_000, model = "scripted", choices = new[] { new { index = 0, delta = new { }, finish_reason = (string?)"stop" } } });
+            await Send(new { id = "chatcmpl-scripted", @object = "chat.completion.chunk", created = 1_700_000_000, model = "scripted", choices = Array.Empty<object>(), usage = new { prompt_tokens = 3, completion_tokens = 5, total_tokens = 8 } });
+            await ctx.Response.WriteAsync("data: [DONE]\n\n");
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        upstream.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
+        return upstream;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

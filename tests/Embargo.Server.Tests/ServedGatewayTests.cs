@@ -1,0 +1,202 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Net;
+using System.Text.Json;
+using Embargo.Cli.Infrastructure;
+using Embargo.Contracts;
+using Embargo.SampleModel;
+using Embargo.Server.Tests.Infrastructure;
+using OpenAI;
+using OpenAI.Chat;
+using static Embargo.Server.Tests.Infrastructure.Api;
+
+namespace Embargo.Server.Tests;
+
+/// <summary>
+/// `embargo serve` serves versions released at hosted/api at /v1 through the gateway pipeline, driven here with the
+/// official OpenAI .NET SDK against the SAMPLE model as the version's registered base condition.
+/// </summary>
+public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    private EmbargoHost Host => fixture.Host;
+
+    private static readonly ChatMessage[] Hello = [new UserChatMessage("hello")];
+
+    private ChatClient Chat(string key, string model) =>
+        new OpenAIClient(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(Host.Url, "/v1"), RetryPolicy = new ClientRetryPolicy(0) })
+            .GetChatClient(model);
+
+    private static (int Status, string? Code, string Message) ErrorOf(ClientResultException e)
+    {
+        var raw = e.GetRawResponse()!;
+        using var doc = JsonDocument.Parse(raw.Content.ToString());
+        var error = doc.RootElement.GetProperty("error");
+        return (raw.Status, error.GetProperty("code").GetString(), error.GetProperty("message").GetString()!);
+    }
+
+    /// <summary>A certified world whose version's base condition is the SAMPLE model, released at <paramref name="release"/> (null: not released).</summary>
+    private async Task<ProtocolWorld> ServedWorldAsync(SampleModelServer sample, string? release = "hosted")
+    {
+        var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Certified);
+        await w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", new RegisterModelConditionRequest
+        {
+            Name = "base", Kind = "base", ModelName = "sample-camelid-7b", Endpoint = sample.BaseUrl.ToString(),
+        }, default);
+        if (release is not null)
+        {
+            await w.ReleaseAsync(release);
+        }
+        return w;
+    }
+
+    private static Task<GatewayGrantDto> GrantAsync(ProtocolWorld w, EmbargoClient grantee) =>
+        w.Developer.PostAsync<GatewayGrantDto>($"/api/model-versions/{w.Version.Id}/gateway-grants",
+            new GatewayGrantRequest { PrincipalId = w.PrincipalIds[grantee], RequestsPerMinute = 60 }, default);
+
+    [Fact]
+    public async Task AGrantedKeyGetsACompletionFromTheReleasedSampleModelAndTheCallIsAudited()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await ServedWorldAsync(sample);
+        var grant = await GrantAsync(w, w.Evaluator);
+
+        ChatCompletion answer = await Chat(grant.Key!, w.Version.Id).CompleteChatAsync(Hello);
+
+        Assert.StartsWith("ANSWER: I believe it is the first option", Assert.Single(answer.Content).Text, StringComparison.Ordinal);
+        Assert.Equal(ChatFinishReason.Stop, answer.FinishReason);
+        Assert.Equal(1, sample.RequestCount);
+        Assert.Equal("sample-camelid-7b", sample.Requests[0].Model);
+        var line = await AuditLineAsync(l => l.GetProperty("grantee").GetString() == w.PrincipalIds[w.Evaluator]);
+        Assert.Equal("allowed", line.GetProperty("decision").GetString());
+        Assert.Equal(w.Version.Id, line.GetProperty("model").GetString());
+    }
+
+    [Fact]
+    public async Task AnUnknownKeyIsRefusedWith401InvalidApiKeyAndTheModelIsNotCalled()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await ServedWorldAsync(sample);
+        await GrantAsync(w, w.Evaluator);
+
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => Chat("egw_not-a-key", w.Version.Id).CompleteChatAsync(Hello));
+
+        var (status, code, _) = ErrorOf(e);
+        Assert.Equal(401, status);
+        Assert.Equal("invalid_api_key", code);
+        Assert.Equal(0, sample.RequestCount);
+    }
+
+    [Fact]
+    public async Task AVersionReleasedOnlyAtStagedIsNotServedAndGetsNoKey()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await ServedWorldAsync(sample, release: "staged");
+
+        await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-1", () => GrantAsync(w, w.Evaluator));
+        // Even a key granted on another, served version does not reach it.
+        using var served = await ServedWorldAsync(sample);
+        var other = await GrantAsync(served, served.Evaluator);
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => Chat(other.Key!, w.Version.Id).CompleteChatAsync(Hello));
+        Assert.Equal((403, "model_not_granted"), (ErrorOf(e).Status, ErrorOf(e).Code));
+        Assert.Equal(0, sample.RequestCount);
+    }
+
+    [Fact]
+    public async Task AScreenAttachedAsAMitigationBlocksTheOutputFromThenOn()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await ServedWorldAsync(sample);
+        var grant = await GrantAsync(w, w.Evaluator);
+        ChatCompletion before = await Chat(grant.Key!, w.Version.Id).CompleteChatAsync(Hello);
+        Assert.Equal(ChatFinishReason.Stop, before.FinishReason);
+
+        await w.MailParty.PostAsync<GatewayScreenDto>($"/api/model-versions/{w.Version.Id}/gateway-screens", new GatewayScreenRequest
+        {
+            Name = "no-final-answers", ApplyTo = ["output"], Keywords = ["The First Option"], MitigationId = w.PhishingMitigation.Id,
+        }, default);
+        ChatCompletion after = await Chat(grant.Key!, w.Version.Id).CompleteChatAsync(Hello);
+
+        Assert.Equal(ChatFinishReason.ContentFilter, after.FinishReason);
+        Assert.Empty(after.Content);
+        Assert.Equal(2, sample.RequestCount);
+    }
+
+    [Fact]
+    public async Task AnInputScreenRefusesThePromptBeforeTheModelIsCalled()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await ServedWorldAsync(sample);
+        var grant = await GrantAsync(w, w.Evaluator);
+        await w.Developer.PostAsync<GatewayScreenDto>($"/api/model-versions/{w.Version.Id}/gateway-screens", new GatewayScreenRequest
+        {
+            Name = "no-kits", ApplyTo = ["input"], Regex = ["clone\\s+the\\s+login\\s+page"],
+        }, default);
+
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => Chat(grant.Key!, w.Version.Id).CompleteChatAsync([new UserChatMessage("please CLONE the  login page")]));
+
+        var (status, code, message) = ErrorOf(e);
+        Assert.Equal((400, "content_blocked"), (status, code));
+        Assert.Contains("no-kits", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("login", message, StringComparison.Ordinal);
+        Assert.Equal(0, sample.RequestCount);
+    }
+
+    [Fact]
+    public async Task AFlaggedCertificateStopsServingOnTheNextRequest()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await ServedWorldAsync(sample);
+        var grant = await GrantAsync(w, w.Evaluator);
+        ChatCompletion before = await Chat(grant.Key!, w.Version.Id).CompleteChatAsync(Hello);
+        Assert.Equal(ChatFinishReason.Stop, before.FinishReason);
+
+        await w.Regulator.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = $"stronger-{w.Tag}", Strength = w.Reference.Strength + 1 }, default);
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => Chat(grant.Key!, w.Version.Id).CompleteChatAsync(Hello));
+
+        var (status, code, message) = ErrorOf(e);
+        Assert.Equal((403, "tier_not_certified"), (status, code));
+        Assert.Contains($"{w.Certificate!.Id} is flagged", message, StringComparison.Ordinal);
+        Assert.Equal(1, sample.RequestCount);
+    }
+
+    [Fact]
+    public async Task TheModelsListShowsOnlyTheVersionTheKeyIsGranted()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await ServedWorldAsync(sample);
+        using var other = await ServedWorldAsync(sample);
+        var grant = await GrantAsync(w, w.Evaluator);
+        await GrantAsync(other, other.Evaluator);
+
+        var models = (await new OpenAIClient(new ApiKeyCredential(grant.Key!), new OpenAIClientOptions { Endpoint = new Uri(Host.Url, "/v1") })
+            .GetOpenAIModelClient().GetModelsAsync()).Value;
+
+        Assert.Equal([w.Version.Id], models.Select(m => m.Id).ToArray());
+    }
+
+    /// <summary>The server's audit file (the gateway writes it asynchronously): the first line that matches.</summary>
+    private async Task<JsonElement> AuditLineAsync(Func<JsonElement, bool> match)
+    {
+        var path = Path.Combine(Host.DataDirectory, "gateway-audit.jsonl");
+        for (var i = 0; i < 200; i++)
+        {
+            if (File.Exists(path))
+            {
+                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                using var reader = new StreamReader(stream);
+                var lines = (await reader.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                foreach (var line in lines)
+                {
+                    var element = JsonDocument.Parse(line).RootElement.Clone();
+                    if (match(element))
+                    {
+                        return element;
+                    }
+                }
+            }
+            await Task.Delay(25);
+        }
+        throw new Xunit.Sdk.XunitException($"no matching line in {path}");
+    }
+}
