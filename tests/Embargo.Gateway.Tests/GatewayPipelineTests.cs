@@ -238,6 +238,27 @@ public sealed class GatewayPipelineTests
     }
 
     [Fact]
+    public async Task BlockedPhraseInFullWidthLettersAndZeroWidthSpacesSplitAcrossChunksNeverReachesTheCaller()
+    {
+        const string Preamble = "Login pages are ordinary HTML forms; banks protect theirs in several ways. ";
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartAsync(
+            ["Login pages are ordinary HTML forms; ", "banks protect theirs in several ways. ", "ＣＲＥＤ", "en\u200Btial harv", "\u00ADesting ＫＩＴ", " attached."]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var received = new StringBuilder();
+        ChatFinishReason? finish = null;
+        await foreach (var update in GatewayWorld.Chat(gateway, GatewayWorld.AliceKey).CompleteChatStreamingAsync(Hello))
+        {
+            received.Append(string.Concat(update.ContentUpdate.Select(p => p.Text)));
+            finish ??= update.FinishReason;
+        }
+
+        Assert.Equal(ChatFinishReason.ContentFilter, finish);
+        Assert.StartsWith(received.ToString(), Preamble, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StreamReleasesTextOnceAWindowFollowsItAndStillEndsWithContentFilterWhenThePhraseCompletes()
     {
         const string Preamble = "Sure. Login pages are ordinary HTML forms, and banks protect theirs in several ways. ";
