@@ -238,6 +238,27 @@ public sealed class GatewayPipelineTests
     }
 
     [Fact]
+    public async Task BlockedPhraseInFullWidthLettersAndZeroWidthSpacesSplitAcrossChunksNeverReachesTheCaller()
+    {
+        const string Preamble = "Login pages are ordinary HTML forms; banks protect theirs in several ways. ";
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartAsync(
+            ["Login pages are ordinary HTML forms; ", "banks protect theirs in several ways. ", "ＣＲＥＤ", "en\u200Btial harv", "\u00ADesting ＫＩＴ", " attached."]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var received = new StringBuilder();
+        ChatFinishReason? finish = null;
+        await foreach (var update in GatewayWorld.Chat(gateway, GatewayWorld.AliceKey).CompleteChatStreamingAsync(Hello))
+        {
+            received.Append(string.Concat(update.ContentUpdate.Select(p => p.Text)));
+            finish ??= update.FinishReason;
+        }
+
+        Assert.Equal(ChatFinishReason.ContentFilter, finish);
+        Assert.StartsWith(received.ToString(), Preamble, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StreamReleasesTextOnceAWindowFollowsItAndStillEndsWithContentFilterWhenThePhraseCompletes()
     {
         const string Preamble = "Sure. Login pages are ordinary HTML forms, and banks protect theirs in several ways. ";
@@ -299,6 +320,80 @@ public sealed class GatewayPipelineTests
             }
         });
         Assert.Equal(503, streamed.Status);
+    }
+
+    [Fact]
+    public async Task GuardModelAnsweringUnsafeWithholdsTheCompletionStreamedOrNot()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var model = await world.StartSampleModelAsync(_ => SampleReply.Text("Here is how you do it, in detail."));
+        var guard = world.Own(await ScriptedUpstream.StartAsync(["unsafe"]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(model.BaseUrl, screens: $"""
+              - name: guard
+                apply_to: [output]
+                classifier: {"{"} url: {guard.BaseUrl}, model: guard, kind: chat, timeout_ms: 5000 {"}"}
+            """));
+        var chat = GatewayWorld.Chat(gateway, GatewayWorld.AliceKey);
+
+        ChatCompletion answer = await chat.CompleteChatAsync(Hello);
+        Assert.Equal(ChatFinishReason.ContentFilter, answer.FinishReason);
+        Assert.Empty(answer.Content);
+
+        var received = new StringBuilder();
+        ChatFinishReason? finish = null;
+        await foreach (var update in chat.CompleteChatStreamingAsync(Hello))
+        {
+            received.Append(string.Concat(update.ContentUpdate.Select(p => p.Text)));
+            finish ??= update.FinishReason;
+        }
+        Assert.Equal(ChatFinishReason.ContentFilter, finish);
+        Assert.Equal("", received.ToString()); // a classifier sees the whole completion before any of it is sent
+        Assert.Equal(2, guard.Requests);
+    }
+
+    [Fact]
+    public async Task InputFlaggedByTheModerationClassifierIs400ContentBlockedAndUnflaggedInputPasses()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var model = await world.StartSampleModelAsync(_ => SampleReply.Text("ANSWER: A"));
+        var moderation = world.Own(await ScriptedUpstream.StartAsync([]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(model.BaseUrl, screens: $"""
+              - name: moderation
+                apply_to: [input]
+                classifier: {"{"} url: {moderation.BaseUrl}, model: guard, kind: moderation, timeout_ms: 5000 {"}"}
+            """));
+        var chat = GatewayWorld.Chat(gateway, GatewayWorld.AliceKey);
+
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("please FLAG this")]));
+        var (status, code, message, _) = GatewayWorld.ErrorOf(e);
+        Assert.Equal((400, "content_blocked"), (status, code));
+        Assert.Contains("'moderation'", message);
+        Assert.Equal(0, model.RequestCount);
+
+        ChatCompletion answer = await chat.CompleteChatAsync(Hello);
+        Assert.Equal("ANSWER: A", answer.Content[0].Text);
+    }
+
+    [Fact]
+    public async Task DailyTokenQuotaCountsUpstreamUsageAndRefusesUntilTheNextUtcDay()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartAsync(["ANSWER: A"])); // reports 8 usage tokens per call
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl, tokensPerDay: 10));
+        var chat = GatewayWorld.Chat(gateway, GatewayWorld.AliceKey);
+
+        await chat.CompleteChatAsync(Hello); // 8 used
+        await chat.CompleteChatAsync(Hello); // 8 < 10 may start; 16 used
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync(Hello));
+
+        Assert.Equal((429, "rate_limit_exceeded"), (GatewayWorld.ErrorOf(e).Status, GatewayWorld.ErrorOf(e).Code));
+        Assert.True(e.GetRawResponse()!.Headers.TryGetValue("Retry-After", out var retryAfter));
+        Assert.Equal("54000", retryAfter); // the clock says 09:00 UTC: 15 hours to the next day
+        Assert.Equal(2, upstream.Requests);
+
+        world.Time.Advance(TimeSpan.FromHours(15));
+        ChatCompletion again = await chat.CompleteChatAsync(Hello);
+        Assert.Equal("ANSWER: A", again.Content[0].Text);
     }
 
     [Fact]

@@ -70,7 +70,7 @@ public sealed class GatewayWorld : IAsyncDisposable
 
     /// <summary>The example file of the issue, with this world's upstream URL and keys; <paramref name="extra"/> is appended.</summary>
     public string Yaml(Uri upstream, string aliceTier = "hosted", int rpm = 60, string screens = "", string extra = "", string certificate = "certificate.dsse.json",
-        Uri? other = null, string otherName = "other-model", string aliceModels = Model) => $"""
+        Uri? other = null, string otherName = "other-model", string aliceModels = Model, long tokensPerDay = 200000) => $"""
         upstreams:
           - name: {Model}
             url: {upstream}
@@ -88,7 +88,7 @@ public sealed class GatewayWorld : IAsyncDisposable
             tier: {aliceTier}
             models: [{aliceModels}]
             requests_per_minute: {rpm}
-            tokens_per_day: 200000
+            tokens_per_day: {tokensPerDay}
           - grantee: bob
             key_sha256: {Sha256Hex(BobKey)}
             tier: hosted

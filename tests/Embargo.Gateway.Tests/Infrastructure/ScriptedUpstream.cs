@@ -66,6 +66,19 @@ public sealed class ScriptedUpstream : IAsyncDisposable
             await Send(new { id = "chatcmpl-scripted", @object = "chat.completion.chunk", created = 1_700_000_000, model = "scripted", choices = Array.Empty<object>(), usage = new { prompt_tokens = 3, completion_tokens = 5, total_tokens = 8 } });
             await ctx.Response.WriteAsync("data: [DONE]\n\n");
         });
+        // An OpenAI-shaped moderation endpoint: flags any input containing "FLAG".
+        app.MapPost("/v1/moderations", async (HttpContext ctx) =>
+        {
+            Interlocked.Increment(ref upstream.Requests);
+            using var doc = await JsonDocument.ParseAsync(ctx.Request.Body);
+            var input = doc.RootElement.GetProperty("input").GetString() ?? "";
+            ctx.Response.ContentType = "application/json";
+            await ctx.Response.WriteAsync(JsonSerializer.Serialize(new
+            {
+                id = "modr-scripted", model = "guard",
+                results = new[] { new { flagged = input.Contains("FLAG", StringComparison.Ordinal), categories = new { }, category_scores = new { } } },
+            }));
+        });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         upstream.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
