@@ -178,6 +178,15 @@ public static class ApiRoutes
         public static readonly ApiRoute Consistency = new(HttpGet, "/api/ledger/proofs/consistency");
     }
 
+    public static class Gateway
+    {
+        public static readonly ApiRoute CertificateStatus = new(HttpGet, "/api/public/certificates/{statementSha256}/status");
+        public static readonly ApiRoute AuditBatch = new(HttpPost, "/api/gateway/audit-batches");
+        public static readonly ApiRoute Grant = new(HttpPost, "/api/model-versions/{id}/gateway-grants");
+        public static readonly ApiRoute AttachScreen = new(HttpPost, "/api/model-versions/{id}/gateway-screens");
+        public static readonly ApiRoute Screens = new(HttpGet, "/api/model-versions/{id}/gateway-screens");
+    }
+
     /// <summary>Every route above (read by reflection, so a route added to a group is listed without more work).</summary>
     public static IReadOnlyList<ApiRoute> All { get; } = typeof(ApiRoutes).GetNestedTypes()
         .SelectMany(t => t.GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static))

@@ -62,6 +62,7 @@ public sealed class EmbargoClient : IDisposable
         Releases = new ReleasesApi(this);
         Violations = new ViolationsApi(this);
         Ledger = new LedgerApi(this);
+        Gateway = new GatewayApi(this);
     }
 
     public Uri Server { get; }
@@ -83,6 +84,7 @@ public sealed class EmbargoClient : IDisposable
     public ReleasesApi Releases { get; }
     public ViolationsApi Violations { get; }
     public LedgerApi Ledger { get; }
+    public GatewayApi Gateway { get; }
 
     /// <summary>Sends <paramref name="call"/> (a POST always carries a body, <c>{}</c> when none) and reads the JSON answer.</summary>
     public Task<T> SendAsync<T>(ApiCall call, object? body, CancellationToken ct) =>
@@ -279,4 +281,16 @@ public sealed class LedgerApi(EmbargoClient c)
         c.SendAsync<InclusionProofResponse>(ApiRoutes.Ledger.Inclusion.With().Query(("index", index), ("size", size)), null, ct);
     public Task<ConsistencyProofResponse> ConsistencyAsync(long from, long? to = null, CancellationToken ct = default) =>
         c.SendAsync<ConsistencyProofResponse>(ApiRoutes.Ledger.Consistency.With().Query(("from", from), ("to", to)), null, ct);
+}
+
+/// <summary>The server side of the gateway: certificate status for gateways to follow, audit batches, gateway keys and screens.</summary>
+public sealed class GatewayApi(EmbargoClient c)
+{
+    /// <summary>The status of the certificate whose DSSE payload has this hex sha256 (anonymous).</summary>
+    public Task<CertificateStatusDto> CertificateStatusAsync(string statementSha256, CancellationToken ct = default) => c.SendAsync<CertificateStatusDto>(ApiRoutes.Gateway.CertificateStatus.With(statementSha256), null, ct);
+    public Task<AuditBatchDto> AuditBatchAsync(AuditBatchRequest request, CancellationToken ct = default) => c.SendAsync<AuditBatchDto>(ApiRoutes.Gateway.AuditBatch.With(), request, ct);
+    /// <summary>Issues a gateway key for a version released at hosted or api; the key is in the answer, once.</summary>
+    public Task<GatewayGrantDto> GrantAsync(string versionId, GatewayGrantRequest request, CancellationToken ct = default) => c.SendAsync<GatewayGrantDto>(ApiRoutes.Gateway.Grant.With(versionId), request, ct);
+    public Task<GatewayScreenDto> AttachScreenAsync(string versionId, GatewayScreenRequest request, CancellationToken ct = default) => c.SendAsync<GatewayScreenDto>(ApiRoutes.Gateway.AttachScreen.With(versionId), request, ct);
+    public Task<List<GatewayScreenDto>> ScreensAsync(string versionId, CancellationToken ct = default) => c.SendAsync<List<GatewayScreenDto>>(ApiRoutes.Gateway.Screens.With(versionId), null, ct);
 }

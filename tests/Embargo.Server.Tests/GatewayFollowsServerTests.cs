@@ -88,7 +88,7 @@ public sealed class GatewayFollowsServerTests(ServerFixture fixture) : IClassFix
             Assert.Equal("allowed", JsonDocument.Parse(lines[0]).RootElement.GetProperty("decision").GetString());
 
             // A stronger reference model flags the certificate (rule 5); the gateway follows the server and stops serving.
-            await w.Regulator.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = $"stronger-{w.Tag}", Strength = w.Reference.Strength + 1 }, default);
+            await w.Regulator.Models.RegisterReferenceAsync( new RegisterReferenceModelRequest { Name = $"stronger-{w.Tag}", Strength = w.Reference.Strength + 1 }, default);
             var last = (HttpStatusCode.OK, "");
             await WaitUntilAsync(async () => (last = await ChatAsync(http)).Item1 != HttpStatusCode.OK, () => "the gateway kept serving a flagged certificate: " + output);
             Assert.Equal(HttpStatusCode.Forbidden, last.Item1);

@@ -18,7 +18,7 @@ public sealed class GatewayServerTests(ServerFixture fixture) : IClassFixture<Se
         Convert.ToHexStringLower(SHA256.HashData(DsseEnvelope.Parse(certificate.Envelope!).Value.PayloadBytes()));
 
     private static Task<GatewayGrantDto> GrantAsync(ProtocolWorld w, EmbargoClient grantee, int rpm = 60) =>
-        w.Developer.PostAsync<GatewayGrantDto>($"/api/model-versions/{w.Version.Id}/gateway-grants",
+        w.Developer.Gateway.GrantAsync(w.Version.Id,
             new GatewayGrantRequest { PrincipalId = w.PrincipalIds[grantee], RequestsPerMinute = rpm, TokensPerDay = 100_000 }, default);
 
     private static AuditBatchRequest Batch(string root) => new() { Gateway = "edge-1", FirstLine = 0, Lines = 3, Root = root };
@@ -30,20 +30,20 @@ public sealed class GatewayServerTests(ServerFixture fixture) : IClassFixture<Se
         await w.DriveToAsync(Milestone.Certified);
         var sha = StatementSha256(w.Certificate!);
 
-        var status = await Host.Anonymous.GetAsync<CertificateStatusDto>($"/api/public/certificates/{sha}/status", default);
+        var status = await Host.Anonymous.Gateway.CertificateStatusAsync(sha, default);
         Assert.Equal(w.Certificate!.Id, status.Certificate);
         Assert.Equal("valid", status.Status);
 
-        await w.Regulator.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = $"stronger-{w.Tag}", Strength = w.Reference.Strength + 1 }, default);
-        var flagged = await Host.Anonymous.GetAsync<CertificateStatusDto>($"/api/public/certificates/{sha.ToUpperInvariant()}/status", default);
+        await w.Regulator.Models.RegisterReferenceAsync( new RegisterReferenceModelRequest { Name = $"stronger-{w.Tag}", Strength = w.Reference.Strength + 1 }, default);
+        var flagged = await Host.Anonymous.Gateway.CertificateStatusAsync(sha.ToUpperInvariant(), default);
         Assert.Equal("flagged", flagged.Status);
     }
 
     [Fact]
     public async Task AStatusOfAnUnknownStatementIs404AndOfMalformedHex400NamingTheMember()
     {
-        await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.GetAsync<CertificateStatusDto>($"/api/public/certificates/{new string('0', 64)}/status", default));
-        var bad = await Refused(HttpStatusCode.BadRequest, null, () => Host.Anonymous.GetAsync<CertificateStatusDto>("/api/public/certificates/xyz/status", default));
+        await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.Gateway.CertificateStatusAsync(new string('0', 64), default));
+        var bad = await Refused(HttpStatusCode.BadRequest, null, () => Host.Anonymous.Gateway.CertificateStatusAsync("xyz", default));
         Assert.StartsWith("statementSha256:", bad.Detail, StringComparison.Ordinal);
     }
 
@@ -56,9 +56,9 @@ public sealed class GatewayServerTests(ServerFixture fixture) : IClassFixture<Se
         var root = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         var size = await LedgerSizeAsync(Host);
 
-        await RefusedWithoutChange(w, HttpStatusCode.Unauthorized, null, () => Host.Anonymous.PostAsync<AuditBatchDto>("/api/gateway/audit-batches", Batch(root), default));
+        await RefusedWithoutChange(w, HttpStatusCode.Unauthorized, null, () => Host.Anonymous.Gateway.AuditBatchAsync( Batch(root), default));
 
-        var batch = await w.Developer.PostAsync<AuditBatchDto>("/api/gateway/audit-batches", Batch(root), default);
+        var batch = await w.Developer.Gateway.AuditBatchAsync( Batch(root), default);
         Assert.Equal(size, batch.LedgerIndex);
         var leaf = (await LeavesAsync(Host, batch.LedgerIndex))[0];
         Assert.Equal("gateway.audit-batch", leaf.Type);
@@ -73,7 +73,7 @@ public sealed class GatewayServerTests(ServerFixture fixture) : IClassFixture<Se
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Certified);
         var e = await RefusedWithoutChange(w, HttpStatusCode.Forbidden, "separation-of-duties",
-            () => w.Developer.PostAsync<AuditBatchDto>("/api/gateway/audit-batches", Batch(new string('b', 64)), default));
+            () => w.Developer.Gateway.AuditBatchAsync( Batch(new string('b', 64)), default));
         Assert.Contains("develops a version released at hosted or api", e.Detail, StringComparison.Ordinal);
     }
 
@@ -82,7 +82,7 @@ public sealed class GatewayServerTests(ServerFixture fixture) : IClassFixture<Se
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null,
-            () => w.Admin.PostAsync<AuditBatchDto>("/api/gateway/audit-batches", Batch(new string('g', 64)), default));
+            () => w.Admin.Gateway.AuditBatchAsync( Batch(new string('g', 64)), default));
         Assert.StartsWith("root:", e.Detail, StringComparison.Ordinal);
     }
 
@@ -144,7 +144,7 @@ public sealed class GatewayServerTests(ServerFixture fixture) : IClassFixture<Se
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Certified);
         await w.ReleaseAsync("hosted");
-        await w.Regulator.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = $"stronger-{w.Tag}", Strength = w.Reference.Strength + 1 }, default);
+        await w.Regulator.Models.RegisterReferenceAsync( new RegisterReferenceModelRequest { Name = $"stronger-{w.Tag}", Strength = w.Reference.Strength + 1 }, default);
         var e = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "rule-5", () => GrantAsync(w, w.Evaluator));
         Assert.Contains("which is now flagged", e.Detail, StringComparison.Ordinal);
     }
@@ -154,7 +154,7 @@ public sealed class GatewayServerTests(ServerFixture fixture) : IClassFixture<Se
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.MitigationReported);
-        var screen = await w.MailParty.PostAsync<GatewayScreenDto>($"/api/model-versions/{w.Version.Id}/gateway-screens", new GatewayScreenRequest
+        var screen = await w.MailParty.Gateway.AttachScreenAsync(w.Version.Id, new GatewayScreenRequest
         {
             Name = "no-phishing-kits", ApplyTo = ["input", "output"], Keywords = ["credential harvesting kit"], Regex = ["(?i)clone\\s+the\\s+login\\s+page"],
             MitigationId = w.PhishingMitigation.Id,
@@ -166,7 +166,7 @@ public sealed class GatewayServerTests(ServerFixture fixture) : IClassFixture<Se
         Assert.Equal(w.PhishingMitigation.Id, leaf.Data["mitigation"]!.GetValue<string>());
         Assert.DoesNotContain("credential harvesting", leaf.Text, StringComparison.Ordinal);
 
-        var listed = await w.Developer.GetAsync<List<GatewayScreenDto>>($"/api/model-versions/{w.Version.Id}/gateway-screens", default);
+        var listed = await w.Developer.Gateway.ScreensAsync(w.Version.Id, default);
         Assert.Equal(["credential harvesting kit"], Assert.Single(listed).Keywords);
     }
 
@@ -174,7 +174,7 @@ public sealed class GatewayServerTests(ServerFixture fixture) : IClassFixture<Se
     public async Task AScreenWhoseRegexDoesNotParseIsRefusedNamingTheItem()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
-        var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.Developer.PostAsync<GatewayScreenDto>($"/api/model-versions/{w.Version.Id}/gateway-screens",
+        var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.Developer.Gateway.AttachScreenAsync(w.Version.Id,
             new GatewayScreenRequest { Name = "broken", ApplyTo = ["output"], Regex = ["fine", "(unclosed"] }, default));
         Assert.StartsWith("regex[1]:", e.Detail, StringComparison.Ordinal);
     }
@@ -183,7 +183,7 @@ public sealed class GatewayServerTests(ServerFixture fixture) : IClassFixture<Se
     public async Task AScreenNamingAMitigationOfAnotherVersionIsRefused()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
-        var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.Developer.PostAsync<GatewayScreenDto>($"/api/model-versions/{w.Version.Id}/gateway-screens",
+        var e = await RefusedWithoutChange(w, HttpStatusCode.BadRequest, null, () => w.Developer.Gateway.AttachScreenAsync(w.Version.Id,
             new GatewayScreenRequest { Name = "kits", ApplyTo = ["output"], Keywords = ["kit"], MitigationId = "mit_unknown" }, default));
         Assert.StartsWith("mitigationId:", e.Detail, StringComparison.Ordinal);
     }

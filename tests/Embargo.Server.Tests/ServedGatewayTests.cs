@@ -39,7 +39,7 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
     {
         var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Certified);
-        await w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", new RegisterModelConditionRequest
+        await w.Developer.Models.RegisterConditionAsync(w.Version.Id, new RegisterModelConditionRequest
         {
             Name = "base", Kind = "base", ModelName = "sample-camelid-7b", Endpoint = sample.BaseUrl.ToString(),
         }, default);
@@ -51,7 +51,7 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
     }
 
     private static Task<GatewayGrantDto> GrantAsync(ProtocolWorld w, EmbargoClient grantee) =>
-        w.Developer.PostAsync<GatewayGrantDto>($"/api/model-versions/{w.Version.Id}/gateway-grants",
+        w.Developer.Gateway.GrantAsync(w.Version.Id,
             new GatewayGrantRequest { PrincipalId = w.PrincipalIds[grantee], RequestsPerMinute = 60 }, default);
 
     [Fact]
@@ -111,7 +111,7 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
         ChatCompletion before = await Chat(grant.Key!, w.Version.Id).CompleteChatAsync(Hello);
         Assert.Equal(ChatFinishReason.Stop, before.FinishReason);
 
-        await w.MailParty.PostAsync<GatewayScreenDto>($"/api/model-versions/{w.Version.Id}/gateway-screens", new GatewayScreenRequest
+        await w.MailParty.Gateway.AttachScreenAsync(w.Version.Id, new GatewayScreenRequest
         {
             Name = "no-final-answers", ApplyTo = ["output"], Keywords = ["The First Option"], MitigationId = w.PhishingMitigation.Id,
         }, default);
@@ -128,7 +128,7 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
         await using var sample = await SampleModelServer.StartAsync();
         using var w = await ServedWorldAsync(sample);
         var grant = await GrantAsync(w, w.Evaluator);
-        await w.Developer.PostAsync<GatewayScreenDto>($"/api/model-versions/{w.Version.Id}/gateway-screens", new GatewayScreenRequest
+        await w.Developer.Gateway.AttachScreenAsync(w.Version.Id, new GatewayScreenRequest
         {
             Name = "no-kits", ApplyTo = ["input"], Regex = ["clone\\s+the\\s+login\\s+page"],
         }, default);
@@ -151,7 +151,7 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
         ChatCompletion before = await Chat(grant.Key!, w.Version.Id).CompleteChatAsync(Hello);
         Assert.Equal(ChatFinishReason.Stop, before.FinishReason);
 
-        await w.Regulator.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = $"stronger-{w.Tag}", Strength = w.Reference.Strength + 1 }, default);
+        await w.Regulator.Models.RegisterReferenceAsync( new RegisterReferenceModelRequest { Name = $"stronger-{w.Tag}", Strength = w.Reference.Strength + 1 }, default);
         var e = await Assert.ThrowsAsync<ClientResultException>(() => Chat(grant.Key!, w.Version.Id).CompleteChatAsync(Hello));
 
         var (status, code, message) = ErrorOf(e);

@@ -22,7 +22,7 @@ public static class GatewayServerCommands
         var rpm = new Option<int>("--rpm") { Description = "requests per minute (a token bucket of that size, refilled continuously)", Required = true };
         var tokens = new Option<long?>("--tokens-per-day") { Description = "usage tokens a day (as the upstream reports them)" };
         return Verb("grant", "issue a gateway key for a version released at hosted or api; the key is shown once (developer)", [version, principal, rpm, tokens],
-            async (r, c, ct) => await c.PostAsync<GatewayGrantDto>($"/api/model-versions/{r.GetValue(version)}/gateway-grants", new GatewayGrantRequest
+            async (r, c, ct) => await c.Gateway.GrantAsync(r.GetValue(version)!, new GatewayGrantRequest
             {
                 PrincipalId = r.GetValue(principal)!, RequestsPerMinute = r.GetValue(rpm), TokensPerDay = r.GetValue(tokens),
             }, ct));
@@ -50,7 +50,7 @@ public static class GatewayServerCommands
                 {
                     throw new UserInputException("--classifier-model and --classifier-kind need --classifier-url");
                 }
-                return await c.PostAsync<GatewayScreenDto>($"/api/model-versions/{r.GetValue(version)}/gateway-screens", new GatewayScreenRequest
+                return await c.Gateway.AttachScreenAsync(r.GetValue(version)!, new GatewayScreenRequest
                 {
                     Name = r.GetValue(name)!, ApplyTo = r.GetValue(applyTo) ?? [], Keywords = r.GetValue(keywords) ?? [], Regex = r.GetValue(regex) ?? [],
                     MaxMatch = r.GetValue(maxMatch), MitigationId = r.GetValue(mitigation),
