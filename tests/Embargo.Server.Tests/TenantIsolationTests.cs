@@ -119,7 +119,7 @@ public sealed class TenantIsolationTests(ServerFixture fixture) : IClassFixture<
         var anonymous = w.Host.Anonymous;
         Assert.Contains(await anonymous.Disclosures.AdvisoriesAsync(default), d => d.Id == w.PhishingDisclosure!.Id);
         Assert.Equal("issued", (await anonymous.Certificates.GetAsync(w.Certificate!.Id, default)).Status);
-        Assert.DoesNotContain(await anonymous.SendAsync<List<OrganisationDto>>(ApiRoutes.Organisations.BadActors.With(), null, default), o => o.Id == w.DeveloperOrg);
+        Assert.DoesNotContain(await anonymous.Organisations.BadActorsAsync(default), o => o.Id == w.DeveloperOrg);
         var leaves = await LeavesAsync(Host);
         Assert.Contains(leaves, l => l.Type == "threat-model.added" && l.Data["case"]!.GetValue<string>() == w.CaseId);
         Assert.DoesNotContain(leaves, l => l.Text.Contains("send at scale", StringComparison.Ordinal) || l.Text.Contains("write lure", StringComparison.Ordinal));

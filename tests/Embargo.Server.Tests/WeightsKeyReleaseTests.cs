@@ -192,7 +192,7 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.DoesNotContain(await Host.Anonymous.Organisations.BadActorsAsync(default), o => o.Id == w.DeveloperOrg);
 
         await w.Regulator.Violations.ConfirmAsync(result.Violation.Id, new ViolationDecisionRequest { Reason = "seen on the tracker" }, default);
-        var badActors = await Host.Anonymous.SendAsync<List<OrganisationDto>>(ApiRoutes.Organisations.BadActors.With(), null, default);
+        var badActors = await Host.Anonymous.Organisations.BadActorsAsync(default);
         Assert.Contains(badActors, o => o.Id == w.DeveloperOrg);
         Assert.Contains(await LeavesAsync(Host), l => l.Type == "violation.recorded" && l.Data["manifestDigest"]!.GetValue<string>() == w.Version.ManifestDigest);
     }
