@@ -13,13 +13,13 @@ public sealed class CaseListTests(ServerFixture fixture) : IClassFixture<ServerF
     public async Task CasesAreListedAndFilteredByState()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
-        var all = await w.Regulator.GetAsync<List<CaseSummaryDto>>("/api/cases", default);
+        var all = await w.Regulator.GetAllAsync<CaseSummaryDto>("/api/cases", default);
         var mine = Assert.Single(all, c => c.Id == w.CaseId);
         Assert.Equal("scoping", mine.State);
         Assert.Equal(w.Version.ManifestDigest, mine.ManifestDigest);
-        Assert.Contains(await w.Regulator.GetAsync<List<CaseSummaryDto>>("/api/cases?state=scoping", default), c => c.Id == w.CaseId);
-        Assert.DoesNotContain(await w.Regulator.GetAsync<List<CaseSummaryDto>>("/api/cases?state=released", default), c => c.Id == w.CaseId);
-        var e = await Refused(HttpStatusCode.BadRequest, null, () => w.Regulator.GetAsync<List<CaseSummaryDto>>("/api/cases?state=bogus", default));
+        Assert.Contains(await w.Regulator.GetAllAsync<CaseSummaryDto>("/api/cases?state=scoping", default), c => c.Id == w.CaseId);
+        Assert.DoesNotContain(await w.Regulator.GetAllAsync<CaseSummaryDto>("/api/cases?state=released", default), c => c.Id == w.CaseId);
+        var e = await Refused(HttpStatusCode.BadRequest, null, () => w.Regulator.GetAllAsync<CaseSummaryDto>("/api/cases?state=bogus", default));
         Assert.Contains("bogus", e.Detail);
     }
 }

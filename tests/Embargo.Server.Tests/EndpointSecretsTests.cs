@@ -43,7 +43,7 @@ public sealed class EndpointSecretsTests(ServerFixture fixture) : IClassFixture<
         Assert.StartsWith("endpoint", e.Detail, StringComparison.Ordinal);
         Assert.Contains(named, e.Detail);
         Assert.DoesNotContain("sk-live", e.Detail);
-        Assert.Empty(await w.Developer.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default));
+        Assert.Empty(await w.Developer.GetAllAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", default));
         await AssertNoSecretAsync(w);
     }
 
@@ -65,7 +65,7 @@ public sealed class EndpointSecretsTests(ServerFixture fixture) : IClassFixture<
         {
             Environment.SetEnvironmentVariable(variable, null);
         }
-        var stored = Assert.Single(await w.Developer.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default));
+        var stored = Assert.Single(await w.Developer.GetAllAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", default));
         Assert.Equal("https://models.example/v1", stored.Endpoint);
         Assert.Contains(await LeavesAsync(Host), l => l.Type == "condition.registered" && l.Data["endpoint"]!.GetValue<string>() == "https://models.example/v1");
         await AssertNoSecretAsync(w);

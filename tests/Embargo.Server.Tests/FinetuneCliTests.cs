@@ -77,7 +77,7 @@ public sealed class FinetuneCliTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Contains($"{job}: Step 30/30: training loss=", run.Error);
         Assert.Contains($"{job}: status succeeded", run.Error);
 
-        var listed = Assert.Single(await w.Regulator.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default));
+        var listed = Assert.Single(await w.Regulator.GetAllAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", default));
         Assert.Equal((digest, job, model), (listed.TrainingFileSha256, listed.FineTuningJobId, listed.ModelName));
         var leaf = (await LeavesAsync(fixture.Host)).Last(l => l.Type == "condition.registered" && l.Data["modelVersion"]!.GetValue<string>() == w.Version.Id);
         Assert.Equal(digest, leaf.Data["trainingFileSha256"]!.GetValue<string>());
@@ -110,7 +110,7 @@ public sealed class FinetuneCliTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Contains("failed: The job failed due to an invalid training file. Training file has 3 example(s), but must have at least 10 examples; nothing registered", line);
         Assert.Equal("", run.Out);
         Assert.Equal(size, await LedgerSizeAsync(fixture.Host));
-        Assert.Empty(await w.Developer.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default));
+        Assert.Empty(await w.Developer.GetAllAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", default));
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public sealed class ModelConditionTests(ServerFixture fixture) : IClassFixture<S
         using var w = await ProtocolWorld.CreateAsync(Host);
         var condition = await w.Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", FineTune, default);
         Assert.Equal("fine-tuned", condition.Kind);
-        Assert.Single(await w.Regulator.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default));
+        Assert.Single(await w.Regulator.GetAllAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", default));
         await w.DriveToAsync(Milestone.Testing);
 
         var evaluation = await w.SubmitAsync(ProtocolWorld.Significant(ProtocolWorld.Phishing) with { SubjectCondition = "ft-cyber" });

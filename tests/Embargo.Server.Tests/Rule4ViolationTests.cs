@@ -24,7 +24,7 @@ public sealed class Rule4ViolationTests(ServerFixture fixture) : IClassFixture<S
         w.Regulator.PostAsync<ViolationDto>($"/api/violations/{id}/confirm", new ViolationDecisionRequest { Reason = "files match" }, default);
 
     private async Task<bool> IsBadActor(string org) =>
-        (await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default)).Any(o => o.Id == org);
+        (await Host.Anonymous.GetAllAsync<BadActorDto>("/api/public/bad-actors", default)).Any(o => o.Id == org);
 
     [Fact]
     public async Task RegisteredWeightsSeenOpenWithoutACertificateRecordAViolationOnceTheRegulatorConfirms()
@@ -42,7 +42,7 @@ public sealed class Rule4ViolationTests(ServerFixture fixture) : IClassFixture<S
         var leaves = await LeavesAsync(Host, size);
         Assert.Equal(["sighting.reported", "violation.recorded"], leaves.Select(l => l.Type));
         Assert.Equal(w.DeveloperOrg, leaves[1].Data["developer"]!.GetValue<string>());
-        var badActors = await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default);
+        var badActors = await Host.Anonymous.GetAllAsync<BadActorDto>("/api/public/bad-actors", default);
         var developer = Assert.Single(badActors, o => o.Id == w.DeveloperOrg);
         Assert.True(developer.BadActor);
         Assert.Contains(w.Version.ManifestDigest, developer.BadActorReason);

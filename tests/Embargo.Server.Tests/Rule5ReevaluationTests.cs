@@ -51,7 +51,7 @@ public sealed class Rule5ReevaluationTests(ServerFixture fixture) : IClassFixtur
 
         var opened = await w.Developer.PostAsync<CaseDto>("/api/cases", open with { ReferenceModelId = stronger.Id }, default);
         Assert.Equal(stronger.Name, opened.ReferenceModel);
-        Assert.Equal(stronger.Id, (await Host.Anonymous.GetAsync<List<ReferenceModelDto>>("/api/reference-models", default))[0].Id);
+        Assert.Equal(stronger.Id, (await Host.Anonymous.GetAllAsync<ReferenceModelDto>("/api/reference-models", default))[0].Id);
     }
 
     [Fact]

@@ -189,7 +189,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
         using var a = await ProtocolWorld.CreateAsync(host);
         await a.DriveToAsync(Milestone.Testing);
         var start = await LedgerSizeAsync(host);
-        var duplicate = (await host.Admin.GetAsync<List<OrganisationDto>>("/api/organisations", default)).First(o => o.Id == a.DeveloperOrg).Name;
+        var duplicate = (await host.Admin.GetAllAsync<OrganisationDto>("/api/organisations", default)).First(o => o.Id == a.DeveloperOrg).Name;
         var failingId = Ids.New("org");
 
         List<Task<EvaluationDto>> evaluations;
@@ -223,7 +223,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
             Assert.Equal(r.Id, leaves.Single(l => l.Index == r.LedgerIndex).Data["evaluation"]!.GetValue<string>());
         }
         Assert.Equal(20, (await a.CaseAsync()).Evaluations.Count(e => e.Capability == ProtocolWorld.Bio));
-        Assert.DoesNotContain(await host.Admin.GetAsync<List<OrganisationDto>>("/api/organisations", default), o => o.Id == failingId);
+        Assert.DoesNotContain(await host.Admin.GetAllAsync<OrganisationDto>("/api/organisations", default), o => o.Id == failingId);
         var checkpoint = await CheckpointAsync(host);
         Assert.Equal(start + 20, SizeOf(checkpoint));
         var vkey = (await host.Anonymous.GetTextAsync("/api/ledger/key", default)).Trim();

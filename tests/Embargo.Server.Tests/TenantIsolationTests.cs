@@ -45,7 +45,7 @@ public sealed class TenantIsolationTests(ServerFixture fixture) : IClassFixture<
         {
             var e = await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => outsider.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default));
             Assert.DoesNotContain(SecretStep, e.Detail);
-            Assert.DoesNotContain(await outsider.GetAsync<List<CaseSummaryDto>>("/api/cases", default), c => c.Id == w.CaseId);
+            Assert.DoesNotContain(await outsider.GetAllAsync<CaseSummaryDto>("/api/cases", default), c => c.Id == w.CaseId);
         }
         await Refused(HttpStatusCode.Unauthorized, null, () => w.Host.Anonymous.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default));
     }
@@ -59,7 +59,7 @@ public sealed class TenantIsolationTests(ServerFixture fixture) : IClassFixture<
         {
             var c = await party.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default);
             Assert.Contains(c.ThreatModels, t => t.Steps.Contains(SecretStep));
-            Assert.Contains(await party.GetAsync<List<CaseSummaryDto>>("/api/cases", default), s => s.Id == w.CaseId);
+            Assert.Contains(await party.GetAllAsync<CaseSummaryDto>("/api/cases", default), s => s.Id == w.CaseId);
         }
         await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => w.BioParty.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default));
     }
@@ -88,11 +88,11 @@ public sealed class TenantIsolationTests(ServerFixture fixture) : IClassFixture<
         foreach (var outsider in new[] { w.OtherDeveloper, w.OtherRegulator, w.Certifier, await OutsiderAsync(w, "evaluator") })
         {
             await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => outsider.GetAsync<ModelVersionDto>($"/api/model-versions/{w.Version.Id}", default));
-            await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => outsider.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default));
+            await Refused(HttpStatusCode.Forbidden, "separation-of-duties", () => outsider.GetAllAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", default));
         }
         foreach (var party in new[] { w.Developer, w.Evaluator, w.Regulator })
         {
-            Assert.Equal("ft-secret", Assert.Single(await party.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{w.Version.Id}/conditions", default)).Name);
+            Assert.Equal("ft-secret", Assert.Single(await party.GetAllAsync<ModelConditionDto>($"/api/model-versions/{w.Version.Id}/conditions", default)).Name);
             Assert.Equal(w.Version.Id, (await party.GetAsync<ModelVersionDto>($"/api/model-versions/{w.Version.Id}", default)).Id);
         }
     }
@@ -117,9 +117,9 @@ public sealed class TenantIsolationTests(ServerFixture fixture) : IClassFixture<
         // The phishing threat model's steps are "write lure" and "send at scale": the parties read them, the public never.
         Assert.Contains("send at scale", (await w.MailParty.GetAsync<CaseDto>($"/api/cases/{w.CaseId}", default)).ThreatModels.SelectMany(t => t.Steps));
         var anonymous = w.Host.Anonymous;
-        Assert.Contains(await anonymous.GetAsync<List<DisclosureDto>>("/api/public/advisories", default), d => d.Id == w.PhishingDisclosure!.Id);
+        Assert.Contains(await anonymous.GetAllAsync<DisclosureDto>("/api/public/advisories", default), d => d.Id == w.PhishingDisclosure!.Id);
         Assert.Equal("issued", (await anonymous.GetAsync<CertificateDto>($"/api/certificates/{w.Certificate!.Id}", default)).Status);
-        Assert.DoesNotContain(await anonymous.GetAsync<List<OrganisationDto>>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
+        Assert.DoesNotContain(await anonymous.GetAllAsync<OrganisationDto>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
         var leaves = await LeavesAsync(Host);
         Assert.Contains(leaves, l => l.Type == "threat-model.added" && l.Data["case"]!.GetValue<string>() == w.CaseId);
         Assert.DoesNotContain(leaves, l => l.Text.Contains("send at scale", StringComparison.Ordinal) || l.Text.Contains("write lure", StringComparison.Ordinal));

@@ -45,7 +45,7 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         (who ?? w.Regulator).PostAsync<ViolationDto>($"/api/violations/{id}/dispute/decision", new DecideDisputeRequest { Outcome = outcome, Reason = "police report checked" }, default);
 
     private async Task<BadActorDto?> MarkOf(string org) =>
-        (await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default)).SingleOrDefault(o => o.Id == org);
+        (await Host.Anonymous.GetAllAsync<BadActorDto>("/api/public/bad-actors", default)).SingleOrDefault(o => o.Id == org);
 
     private async Task<ViolationDto> ConfirmedViolation(ProtocolWorld w)
     {
@@ -156,8 +156,8 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         await Refused(HttpStatusCode.NotFound, null, () => Host.Anonymous.GetAsync<ViolationDto>($"/api/violations/{v.Id}", default));
         await Refused(HttpStatusCode.NotFound, null, () => w.OtherRegulator.GetAsync<ViolationDto>($"/api/violations/{v.Id}", default));
         await Refused(HttpStatusCode.NotFound, null, () => w.OtherDeveloper.GetAsync<ViolationDto>($"/api/violations/{v.Id}", default));
-        Assert.DoesNotContain(await Host.Anonymous.GetAsync<List<ViolationDto>>("/api/violations", default), x => x.Id == v.Id);
-        Assert.Contains(await w.Regulator.GetAsync<List<ViolationDto>>("/api/violations?status=pending", default), x => x.Id == v.Id);
+        Assert.DoesNotContain(await Host.Anonymous.GetAllAsync<ViolationDto>("/api/violations", default), x => x.Id == v.Id);
+        Assert.Contains(await w.Regulator.GetAllAsync<ViolationDto>("/api/violations?status=pending", default), x => x.Id == v.Id);
         Assert.Equal(ViolationStatus.Pending, (await w.Developer.GetAsync<ViolationDto>($"/api/violations/{v.Id}", default)).Status);
         Assert.Equal(w.Version.Files.Count, (await w.Regulator.GetAsync<ViolationDto>($"/api/violations/{v.Id}", default)).Evidence!.Files.Count);
     }
@@ -321,7 +321,7 @@ public sealed class ViolationDueProcessTests(ServerFixture fixture) : IClassFixt
         var leaf = Assert.Single(await LeavesAsync(Host, size));
         Assert.Equal("upheld", leaf.Data["outcome"]!.GetValue<string>());
         Assert.False(leaf.Data["developerMarked"]!.GetValue<bool>());
-        var organisations = await Host.Anonymous.GetAsync<List<OrganisationDto>>("/api/organisations", default);
+        var organisations = await Host.Anonymous.GetAllAsync<OrganisationDto>("/api/organisations", default);
         Assert.False(organisations.Single(o => o.Id == w.DeveloperOrg).BadActor);
         // The record of it stays public.
         Assert.Equal("upheld", Assert.Single((await Host.Anonymous.GetAsync<ViolationDto>($"/api/violations/{violation.Id}", default)).Disputes).Outcome);

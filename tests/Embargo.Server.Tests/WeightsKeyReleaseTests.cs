@@ -189,10 +189,10 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Equal("pending", result.Violation.Status);
         Assert.Equal(w.Version.Files.Count, result.Violation.Evidence!.Files.Count);
         Assert.Equal("sighting.reported", Assert.Single(await LeavesAsync(Host, size)).Type);
-        Assert.DoesNotContain(await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
+        Assert.DoesNotContain(await Host.Anonymous.GetAllAsync<BadActorDto>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
 
         await w.Regulator.PostAsync<ViolationDto>($"/api/violations/{result.Violation.Id}/confirm", new ViolationDecisionRequest { Reason = "seen on the tracker" }, default);
-        var badActors = await Host.Anonymous.GetAsync<List<OrganisationDto>>("/api/public/bad-actors", default);
+        var badActors = await Host.Anonymous.GetAllAsync<OrganisationDto>("/api/public/bad-actors", default);
         Assert.Contains(badActors, o => o.Id == w.DeveloperOrg);
         Assert.Contains(await LeavesAsync(Host), l => l.Type == "violation.recorded" && l.Data["manifestDigest"]!.GetValue<string>() == w.Version.ManifestDigest);
     }
@@ -279,7 +279,7 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         var decided = Parse<ViolationDto>(await RunAsAsync(regulator, "violation", "decide", sighting.Id, "--uphold", "--reason", "theft confirmed"));
         Assert.Equal("overturned", decided.Status);
         Assert.Equal("upheld", Assert.Single(decided.Disputes).Outcome);
-        Assert.DoesNotContain(await Host.Anonymous.GetAsync<List<BadActorDto>>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
+        Assert.DoesNotContain(await Host.Anonymous.GetAllAsync<BadActorDto>("/api/public/bad-actors", default), o => o.Id == w.DeveloperOrg);
     }
 
     [Fact]

@@ -287,7 +287,7 @@ public static class EvalCommands
         }
         if (condition is not null)
         {
-            var conditions = await client.GetAsync<List<Embargo.Contracts.ModelConditionDto>>($"/api/model-versions/{Uri.EscapeDataString(@case.ModelVersionId)}/conditions", ct);
+            var conditions = await client.GetAllAsync<Embargo.Contracts.ModelConditionDto>($"/api/model-versions/{Uri.EscapeDataString(@case.ModelVersionId)}/conditions", ct);
             if (!conditions.Any(x => x.Name == condition))
             {
                 throw new UserInputException($"model version {@case.ModelVersionId} has no registered condition '{condition}'"

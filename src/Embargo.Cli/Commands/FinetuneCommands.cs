@@ -92,7 +92,7 @@ public static class FinetuneCommands
         // Fail fast: the version exists and the name is free before anything is uploaded or trained.
         var versionPath = $"/api/model-versions/{Uri.EscapeDataString(request.VersionId)}";
         await embargo.GetAsync<ModelVersionDto>(versionPath, ct);
-        var existing = await embargo.GetAsync<List<ModelConditionDto>>(versionPath + "/conditions", ct);
+        var existing = await embargo.GetAllAsync<ModelConditionDto>(versionPath + "/conditions", ct);
         if (existing.Any(c => c.Name == request.Name))
         {
             throw new UserInputException($"model version {request.VersionId} already has a condition named '{request.Name}'");

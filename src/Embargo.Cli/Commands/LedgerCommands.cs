@@ -102,7 +102,7 @@ public static class LedgerCommands
         var checkpoint = await client.GetTextAsync("/api/ledger/checkpoint", ct);
         var size = long.Parse(checkpoint.Split('\n')[1], System.Globalization.CultureInfo.InvariantCulture);
         var key = await client.GetTextAsync("/api/ledger/key", ct);
-        var leaves = size == 0 ? "" : await client.GetTextAsync($"/api/ledger/leaves?start=0&count={size}", ct);
+        var leaves = size == 0 ? "" : await client.GetLeavesAsync(0, size, ct);
         var paths = new[] { Path.Combine(dir, "ledger.jsonl"), Path.Combine(dir, "checkpoint.txt"), Path.Combine(dir, "ledger.vkey") };
         await File.WriteAllTextAsync(paths[0], leaves, ct);
         await File.WriteAllTextAsync(paths[1], checkpoint, ct);

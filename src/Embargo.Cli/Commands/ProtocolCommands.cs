@@ -46,9 +46,9 @@ public static class ProtocolCommands
             Verb("revoke", "revoke a principal's API token", [principalId],
                 async (r, c, ct) => (await c.PostAsync<PrincipalCreatedDto>($"/api/admin/principals/{r.GetValue(principalId)}/revoke", null, ct)).Principal),
             Verb("list", "list organisations (public)", [],
-                async (r, c, ct) => await c.GetAsync<List<OrganisationDto>>("/api/organisations", ct)),
+                async (r, c, ct) => await c.GetAllAsync<OrganisationDto>("/api/organisations", ct)),
             Verb("bad-actors", "organisations publicly marked as bad actors", [],
-                async (r, c, ct) => await c.GetAsync<List<BadActorDto>>("/api/public/bad-actors", ct)));
+                async (r, c, ct) => await c.GetAllAsync<BadActorDto>("/api/public/bad-actors", ct)));
     }
 
     private static Command Models()
@@ -85,11 +85,11 @@ public static class ProtocolCommands
                     Name = r.GetValue(conditionName)!, Kind = r.GetValue(kind)!, Endpoint = PublicEndpoint(r.GetValue(conditionUrl)!), ModelName = r.GetValue(conditionModel)!,
                 }, ct)),
             Verb("conditions", "list a version's registered conditions", [versionId],
-                async (r, c, ct) => await c.GetAsync<List<ModelConditionDto>>($"/api/model-versions/{r.GetValue(versionId)}/conditions", ct)),
+                async (r, c, ct) => await c.GetAllAsync<ModelConditionDto>($"/api/model-versions/{r.GetValue(versionId)}/conditions", ct)),
             Verb("add-reference", "register a reference model; stronger ones flag older certificates (regulator)", [refName, strength],
                 async (r, c, ct) => await c.PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = r.GetValue(refName)!, Strength = r.GetValue(strength) }, ct)),
             Verb("references", "list reference models, strongest first (a case opens with the strongest; rule 5)", [],
-                async (r, c, ct) => await c.GetAsync<List<ReferenceModelDto>>("/api/reference-models", ct)));
+                async (r, c, ct) => await c.GetAllAsync<ReferenceModelDto>("/api/reference-models", ct)));
     }
 
     /// <summary>
@@ -155,7 +155,7 @@ public static class ProtocolCommands
                     EvaluatorOrganisationIds = r.GetValue(evaluators)!,
                 }, ct)),
             Verb("list", "list cases, newest first", [stateFilter],
-                async (r, c, ct) => await c.GetAsync<List<CaseSummaryDto>>(r.GetValue(stateFilter) is { } s ? $"/api/cases?state={Uri.EscapeDataString(s)}" : "/api/cases", ct)),
+                async (r, c, ct) => await c.GetAllAsync<CaseSummaryDto>(r.GetValue(stateFilter) is { } s ? $"/api/cases?state={Uri.EscapeDataString(s)}" : "/api/cases", ct)),
             Verb("show", "show a case and what still blocks its certificate", [id],
                 async (r, c, ct) => await c.GetAsync<CaseDto>($"/api/cases/{r.GetValue(id)}", ct)),
             Verb("advance", "move a case to its next phase", [id, to],
@@ -237,7 +237,7 @@ public static class ProtocolCommands
             Verb("ack", "acknowledge a disclosure addressed to your organisation", [disclosure],
                 async (r, c, ct) => await c.PostAsync<RecipientDto>($"/api/disclosures/{r.GetValue(disclosure)}/acknowledge", null, ct)),
             Verb("advisories", "public advisories", [],
-                async (r, c, ct) => await c.GetAsync<List<DisclosureDto>>("/api/public/advisories", ct)));
+                async (r, c, ct) => await c.GetAllAsync<DisclosureDto>("/api/public/advisories", ct)));
     }
 
     private static Command OpenDetail(Argument<string> disclosure, Option<string> identity, Option<string> output)
@@ -442,7 +442,7 @@ public static class ProtocolCommands
                 {
                     var query = string.Join('&', new[] { ("status", r.GetValue(status)), ("organisation", r.GetValue(org)) }
                         .Where(q => q.Item2 is not null).Select(q => $"{q.Item1}={Uri.EscapeDataString(q.Item2!)}"));
-                    return await c.GetAsync<List<ViolationDto>>("/api/violations" + (query.Length > 0 ? "?" + query : ""), ct);
+                    return await c.GetAllAsync<ViolationDto>("/api/violations" + (query.Length > 0 ? "?" + query : ""), ct);
                 }),
             Verb("show", "one sighting or violation with its evidence, decisions and disputes", [id],
                 async (r, c, ct) => await c.GetAsync<ViolationDto>($"/api/violations/{Uri.EscapeDataString(r.GetValue(id)!)}", ct)),

@@ -36,7 +36,7 @@ public static class Api
     public static async Task<long> LedgerSizeAsync(EmbargoHost host) => SizeOf(await CheckpointAsync(host));
 
     public static async Task<string> LeavesTextAsync(EmbargoHost host, long start = 0) =>
-        await host.Anonymous.GetTextAsync($"/api/ledger/leaves?start={start}", default);
+        await host.Anonymous.GetLeavesAsync(start, long.MaxValue, default);
 
     public static async Task<IReadOnlyList<Leaf>> LeavesAsync(EmbargoHost host, long start = 0) => Decode(await LeavesTextAsync(host, start));
 

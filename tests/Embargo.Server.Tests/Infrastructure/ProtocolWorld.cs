@@ -101,7 +101,7 @@ public sealed class ProtocolWorld : IDisposable
     public static async Task<ProtocolWorld> CreateAsync(EmbargoHost host, string requestedTier = "hosted", double? referenceStrength = null, bool recipientKeys = true)
     {
         var w = new ProtocolWorld(host) { _recipientKeys = recipientKeys };
-        var strongest = (await host.Anonymous.GetAsync<List<ReferenceModelDto>>("/api/reference-models", default)).Select(r => r.Strength).DefaultIfEmpty(0.5).Max();
+        var strongest = (await host.Anonymous.GetAllAsync<ReferenceModelDto>("/api/reference-models", default)).Select(r => r.Strength).DefaultIfEmpty(0.5).Max();
         await w.SetUpAsync(requestedTier, referenceStrength ?? Math.Max(0.5, strongest));
         return w;
     }
