@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Embargo.Cli.Commands;
+using Embargo.Contracts;
+using Embargo.Server;
+using Embargo.Server.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Writes scale per case (issue 13, item 9): the cost of one write on a case holding 10, 100, 1,000 and 5,000 items
+/// (threat-model drafts; case evaluations), and another tenant's write latency while one tenant's case is big and busy.
+/// Every write is end to end over HTTP (token, JSON, the unit of work, the committed leaf, the answer). The items are
+/// seeded straight into the store (rows only, no leaves): what a write costs depends on the rows it has to read.
+/// Usage: dotnet run -c Release --project bench/Embargo.Bench.Server -- case-scale [WRITES] [SIZES…]
+/// </summary>
+internal static class CaseScaleBench
+{
+    private const string Token = "bench-admin-token-0123456789";
+
+    private sealed record Tenant(EmbargoClient Developer, EmbargoClient Evaluator, string EvaluatorPrincipal, string MailOrg, string CaseId, string ReferenceId);
+
+    public static async Task RunAsync(string[] args)
+    {
+        var writes = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100;
+        int[] sizes = args.Length > 1 ? args[1..].Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray() : [10, 100, 1000, 5000];
+        var report = new StringBuilder();
+        await RunStore("sqlite", null, writes, sizes, report);
+        var pg = Environment.GetEnvironmentVariable("EMBARGO_BENCH_POSTGRES");
+        if (!string.IsNullOrEmpty(pg))
+        {
+            await RunStore("postgres", pg + $";Database=embargo_bench_{Guid.NewGuid():N}", writes, sizes, report);
+        }
+        Console.WriteLine();
+        Console.WriteLine(report);
+    }
+
+    private static async Task RunStore(string storage, string? connection, int writes, int[] sizes, StringBuilder report)
+    {
+        var dir = Directory.CreateTempSubdirectory("embargo-bench-case-");
+        var (app, url) = await ServerLauncher.StartAsync(new ServerSettings
+        {
+            DataDirectory = dir.FullName, Storage = storage, ConnectionString = connection, AdminToken = Token,
+        }, CancellationToken.None);
+        try
+        {
+            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 });
+            var admin = new EmbargoClient(url, Token, http);
+            var factory = app.Services.GetRequiredService<EmbargoDbFactory>();
+            var reference = await (await PrincipalAsync(admin, await OrgAsync(admin, "Bench Regulator"), "regulator"))
+                .PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = "frontier-bench", Strength = 0.9 }, default);
+
+            report.AppendLine(CultureInfo.InvariantCulture, $"### {storage}: one write on a case holding N items ({writes} sequential writes after 10 warm-up; ms)");
+            report.AppendLine();
+            report.AppendLine("| items on the case | write | median | p90 | p99 | median ÷ median at " + sizes[0] + " |");
+            report.AppendLine("|---:|---|---:|---:|---:|---:|");
+            var baseline = new Dictionary<string, double>();
+            Tenant? bigDrafts = null, bigEvaluations = null;
+            foreach (var size in sizes)
+            {
+                var drafts = await TenantAsync(admin, dir.FullName, reference.Id, testing: false);
+                await SeedDraftsAsync(factory, drafts.CaseId, size);
+                var draftTimes = await TimeAsync(writes, i => DraftAsync(drafts, $"draft-{size}-{i}"));
+                Row(report, baseline, size, "draft a threat model (case holds N drafts)", draftTimes);
+
+                var evaluations = await TenantAsync(admin, dir.FullName, reference.Id, testing: true);
+                await SeedEvaluationsAsync(factory, evaluations, size);
+                var evalTimes = await TimeAsync(writes, _ => SubmitAsync(evaluations));
+                Row(report, baseline, size, "submit an evaluation (case holds N evaluations, one commitment)", evalTimes);
+                bigDrafts = drafts;
+                bigEvaluations = evaluations;
+            }
+            report.AppendLine();
+
+            // Another organisation's writes: quiet, then while the big tenant keeps four writers busy on its big cases.
+            var other = await TenantAsync(admin, dir.FullName, reference.Id, testing: false);
+            var quiet = await TimeAsync(writes * 2, i => DraftAsync(other, $"quiet-{i}"));
+            using var stop = new CancellationTokenSource();
+            var busyWrites = 0;
+            var busy = Enumerable.Range(0, 4).Select(k => Task.Run(async () =>
+            {
+                var i = 0;
+                while (!stop.IsCancellationRequested)
+                {
+                    await (k % 2 == 0 ? DraftAsync(bigDrafts!, $"busy-{k}-{i++}") : SubmitAsync(bigEvaluations!));
+                    Interlocked.Increment(ref busyWrites);
+                }
+            })).ToList();
+            var clock = Stopwatch.StartNew();
+            var loaded = await TimeAsync(writes * 2, i => DraftAsync(other, $"loaded-{i}"));
+            var seconds = clock.Elapsed.TotalSeconds;
+            await stop.CancelAsync();
+            await Task.WhenAll(busy);
+            report.AppendLine(CultureInfo.InvariantCulture, $"### {storage}: another organisation's write (draft a threat model on its small case; ms)");
+            report.AppendLine();
+            report.AppendLine("| while | writes | median | p90 | p99 | big tenant's writes/s meanwhile |");
+            report.AppendLine("|---|---:|---:|---:|---:|---:|");
+            report.AppendLine(CultureInfo.InvariantCulture, $"| nothing else runs | {quiet.Count} | {P(quiet, 0.5):F1} | {P(quiet, 0.9):F1} | {P(quiet, 0.99):F1} | — |");
+            report.AppendLine(CultureInfo.InvariantCulture, $"| the big tenant writes with 4 clients to its cases of {sizes[^1]:N0} drafts and {sizes[^1]:N0} evaluations | {loaded.Count} | {P(loaded, 0.5):F1} | {P(loaded, 0.9):F1} | {P(loaded, 0.99):F1} | {busyWrites / seconds:F0} |");
+            report.AppendLine();
+            Console.WriteLine(report);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static void Row(StringBuilder report, Dictionary<string, double> baseline, int size, string write, List<double> times)
+    {
+        var median = P(times, 0.5);
+        baseline.TryAdd(write, median);
+        var line = string.Create(CultureInfo.InvariantCulture, $"| {size:N0} | {write} | {median:F1} | {P(times, 0.9):F1} | {P(times, 0.99):F1} | {median / baseline[write]:F2}× |");
+        Console.WriteLine(line);
+        report.AppendLine(line);
+    }
+
+    private static double P(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
+
+    /// <summary>Milliseconds per call, sorted, after ten unmeasured calls.</summary>
+    private static async Task<List<double>> TimeAsync(int count, Func<int, Task> call)
+    {
+        for (var i = 0; i < 10; i++)
+        {
+            await call(-1 - i);
+        }
+        var times = new List<double>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            await call(i);
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        times.Sort();
+        return times;
+    }
+
+    private static Task DraftAsync(Tenant t, string name) =>
+        t.Developer.PostAsync<ThreatModelDto>($"/api/cases/{t.CaseId}/threat-model-drafts", new DraftThreatModelRequest
+        {
+            Capability = "cap-" + name.Replace('_', '-'), Description = "drafted with the reference model", Steps = ["step one", "step two"], ReferenceModel = "frontier-bench",
+        }, default);
+
+    private static Task SubmitAsync(Tenant t) =>
+        t.Evaluator.PostAsync<EvaluationDto>($"/api/cases/{t.CaseId}/evaluations", new SubmitEvaluationRequest
+        {
+            Capability = "cyber-phishing", Task = "cyber-phishing", Samples = 100,
+            Subject = new ConditionDto { Model = "subject", Correct = 20, Total = 100, Accuracy = 0.2, Ci95Low = 0.1, Ci95High = 0.3 },
+            Baseline = new ConditionDto { Model = "baseline", Correct = 20, Total = 100, Accuracy = 0.2, Ci95Low = 0.1, Ci95High = 0.3 },
+            Uplift = new UpliftDto { Estimate = 0, Ci95Low = -0.1, Ci95High = 0.1, P = 0.6, Test = "two-proportion z" },
+        }, default);
+
+    private static async Task<Tenant> TenantAsync(EmbargoClient admin, string dataDir, string referenceId, bool testing)
+    {
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        var developerOrg = await OrgAsync(admin, $"Bench Developer {tag}");
+        var evaluatorOrg = await OrgAsync(admin, $"Bench Evaluator {tag}");
+        var regulatorOrg = await OrgAsync(admin, $"Bench Regulator {tag}");
+        var mailOrg = await OrgAsync(admin, $"Bench Mail {tag}");
+        var developer = await PrincipalAsync(admin, developerOrg, "developer");
+        var (evaluator, evaluatorPrincipal) = await PrincipalWithIdAsync(admin, evaluatorOrg, "evaluator");
+        await PrincipalAsync(admin, regulatorOrg, "regulator");
+        await PrincipalAsync(admin, mailOrg, "affected-party");
+        var weights = Path.Combine(dataDir, "weights-" + tag);
+        Directory.CreateDirectory(weights);
+        await File.WriteAllBytesAsync(Path.Combine(weights, "model.bin"), RandomNumberGenerator.GetBytes(1024));
+        var manifest = await ProtocolCommands.BuildManifestAsync(weights, default);
+        var model = await developer.PostAsync<ModelDto>("/api/models", new RegisterModelRequest { Name = $"bench-{tag}" }, default);
+        var version = await developer.PostAsync<ModelVersionDto>($"/api/models/{model.Id}/versions", new RegisterVersionRequest
+        {
+            Version = "1.0", ManifestDigest = manifest.Digest,
+            Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
+        }, default);
+        var @case = await developer.PostAsync<CaseDto>("/api/cases", new OpenCaseRequest
+        {
+            ModelVersionId = version.Id, RequestedTier = "hosted", RegulatorOrganisationId = regulatorOrg, ReferenceModelId = referenceId, EvaluatorOrganisationIds = [evaluatorOrg],
+        }, default);
+        var tenant = new Tenant(developer, evaluator, evaluatorPrincipal, mailOrg, @case.Id, referenceId);
+        if (testing)
+        {
+            await evaluator.PostAsync<ThreatModelDto>($"/api/cases/{@case.Id}/threat-models", new AddThreatModelRequest
+            {
+                Capability = "cyber-phishing", Description = "Convincing phishing at scale", AffectedParties = [mailOrg], Steps = ["write lure"],
+            }, default);
+            await developer.PostAsync<CommitmentDto>($"/api/cases/{@case.Id}/commitments", new AddCommitmentRequest
+            {
+                Expression = "uplift(\"cyber-phishing\") >= 0.10 and p(\"cyber-phishing\") < 0.05 => max_tier(staged)",
+            }, default);
+            await developer.PostAsync<CaseDto>($"/api/cases/{@case.Id}/advance", new AdvanceCaseRequest { To = "mapping" }, default);
+            await developer.PostAsync<CaseDto>($"/api/cases/{@case.Id}/advance", new AdvanceCaseRequest { To = "testing" }, default);
+        }
+        return tenant;
+    }
+
+    private static async Task SeedDraftsAsync(EmbargoDbFactory factory, string caseId, int count)
+    {
+        await using var db = factory.CreateDbContext();
+        var at = DateTimeOffset.UnixEpoch;
+        db.ThreatModels.AddRange(Enumerable.Range(0, count).Select(i => new ThreatModelEntity
+        {
+            Id = $"thr_seed{caseId[5..]}{i:D6}", CaseId = caseId, Capability = $"seeded-{i}", Description = "a seeded draft, as the reference model writes them",
+            StepsJson = "[\"gather\",\"prepare\",\"act\"]", AffectedPartiesJson = "[]", Status = "draft", DraftedWith = "frontier-bench", CreatedAt = at.AddSeconds(i),
+        }));
+        await db.SaveChangesAsync();
+    }
+
+    private static async Task SeedEvaluationsAsync(EmbargoDbFactory factory, Tenant t, int count)
+    {
+        await using var db = factory.CreateDbContext();
+        db.Evaluations.AddRange(Enumerable.Range(0, count).Select(i => new EvaluationEntity
+        {
+            Id = $"evl_seed{t.CaseId[5..]}{i:D6}", CaseId = t.CaseId, Capability = "cyber-phishing", Task = "cyber-phishing", Purpose = "case",
+            SubjectModel = "subject", Samples = 100, SubjectCorrect = 20, SubjectTotal = 100, SubjectAccuracy = 0.2, SubjectCiLow = 0.1, SubjectCiHigh = 0.3,
+            BaselineModel = "baseline", BaselineCorrect = 20, BaselineTotal = 100, BaselineAccuracy = 0.2, BaselineCiLow = 0.1, BaselineCiHigh = 0.3,
+            Uplift = 0, UpliftCiLow = -0.1, UpliftCiHigh = 0.1, P = 0.6, Test = "two-proportion z", ReferenceModelId = t.ReferenceId,
+            SubmittedBy = t.EvaluatorPrincipal, LedgerIndex = i, CreatedAt = DateTimeOffset.UnixEpoch.AddSeconds(i),
+        }));
+        await db.SaveChangesAsync();
+    }
+
+    private static async Task<string> OrgAsync(EmbargoClient admin, string name) =>
+        (await admin.PostAsync<OrganisationDto>("/api/admin/organisations", new CreateOrganisationRequest { Name = name }, default)).Id;
+
+    private static async Task<EmbargoClient> PrincipalAsync(EmbargoClient admin, string org, string role) => (await PrincipalWithIdAsync(admin, org, role)).Client;
+
+    private static async Task<(EmbargoClient Client, string Id)> PrincipalWithIdAsync(EmbargoClient admin, string org, string role)
+    {
+        var created = await admin.PostAsync<PrincipalCreatedDto>("/api/admin/principals", new CreatePrincipalRequest { OrganisationId = org, Name = $"{role}-bench", Role = role }, default);
+        return (admin.As(created.Token), created.Principal.Id);
+    }
+}
