@@ -166,4 +166,36 @@ public sealed class PagingTests(ServerFixture fixture) : IClassFixture<ServerFix
         await Refused(HttpStatusCode.Forbidden, "separation-of-duties",
             () => w.OtherDeveloper.GetAsync<List<ThreatModelDto>>($"/api/cases/{w.CaseId}/threat-model-drafts", default));
     }
+
+    [Fact]
+    public async Task AcceptingOneDraftAmongManyAcceptsThatDraftOnlyAndADraftOfAnotherCaseIsNotFound()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        using var other = await ProtocolWorld.CreateAsync(Host);
+        var drafts = new List<ThreatModelDto>();
+        for (var i = 0; i < 12; i++)
+        {
+            drafts.Add(await w.Developer.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-model-drafts", new DraftThreatModelRequest
+            {
+                Capability = $"capability-{i:D2}", Description = "drafted with the reference model", Steps = ["step"], ReferenceModel = "frontier",
+            }, default));
+        }
+        var foreign = await other.Developer.PostAsync<ThreatModelDto>($"/api/cases/{other.CaseId}/threat-model-drafts", new DraftThreatModelRequest
+        {
+            Capability = "foreign", Description = "another case's draft", Steps = ["step"], ReferenceModel = "frontier",
+        }, default);
+
+        var accepted = await w.Evaluator.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-models/{drafts[7].Id}/accept",
+            new AcceptThreatModelRequest { AffectedParties = [w.MailOrg] }, default);
+
+        Assert.Equal(drafts[7].Id, accepted.Id);
+        Assert.Equal("accepted", accepted.Status);
+        var view = await w.CaseAsync();
+        Assert.Equal(11, view.ThreatModelDraftCount);
+        Assert.Equal([drafts[7].Id], view.ThreatModels.Where(t => t.Status == "accepted").Select(t => t.Id));
+        await RefusedWithoutChange(w, HttpStatusCode.NotFound, null,
+            () => w.Evaluator.PostAsync<ThreatModelDto>($"/api/cases/{w.CaseId}/threat-models/{foreign.Id}/accept",
+                new AcceptThreatModelRequest { AffectedParties = [w.MailOrg] }, default));
+        Assert.Equal("draft", (await other.CaseAsync()).ThreatModels.Single(t => t.Id == foreign.Id).Status);
+    }
 }

@@ -164,7 +164,7 @@ public sealed class CaseSnapshot
 
     /// <summary>
     /// Rule 6's input: the latest case evaluation of each capability (by ledger index), with <paramref name="newest"/>
-    /// (not stored yet) taking its capability's place. One query per capability the case has evaluated.
+    /// (not stored yet) taking its capability's place. One query per accepted threat model.
     /// </summary>
     public Dictionary<string, EvaluationEntity> LatestCaseEvaluations(EvaluationEntity? newest = null)
     {
@@ -176,12 +176,16 @@ public sealed class CaseSnapshot
         }
         else
         {
+            // A case evaluation is accepted only for a capability with an accepted threat model, and those are never
+            // removed: so the capabilities to look at are the threat models', each an index seek on (case, capability, index).
             latest = new Dictionary<string, EvaluationEntity>(StringComparer.Ordinal);
-            var capabilities = _db.Evaluations.Where(e => e.CaseId == Case.Id && e.Purpose == EvaluationPurpose.Case).Select(e => e.Capability).Distinct().ToList();
-            foreach (var capability in capabilities)
+            foreach (var capability in ThreatModels.Select(t => t.Capability).Distinct(StringComparer.Ordinal))
             {
-                latest[capability] = _db.Evaluations.Where(e => e.CaseId == Case.Id && e.Purpose == EvaluationPurpose.Case && e.Capability == capability)
-                    .OrderByDescending(e => e.LedgerIndex).First();
+                if (_db.Evaluations.Where(e => e.CaseId == Case.Id && e.Capability == capability && e.Purpose == EvaluationPurpose.Case)
+                        .OrderByDescending(e => e.LedgerIndex).FirstOrDefault() is { } found)
+                {
+                    latest[capability] = found;
+                }
             }
         }
         if (newest is not null && newest.Purpose == EvaluationPurpose.Case)
