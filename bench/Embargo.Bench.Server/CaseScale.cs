@@ -51,37 +51,68 @@ internal static class CaseScaleBench
             var reference = await (await PrincipalAsync(admin, await OrgAsync(admin, "Bench Regulator"), "regulator"))
                 .PostAsync<ReferenceModelDto>("/api/reference-models", new RegisterReferenceModelRequest { Name = "frontier-bench", Strength = 0.9 }, default);
 
-            report.AppendLine(CultureInfo.InvariantCulture, $"### {storage}: one write on a case holding N items ({writes} sequential writes after 10 warm-up; ms)");
+            report.AppendLine(CultureInfo.InvariantCulture, $"### {storage}: one write on a case holding N items ({writes} writes each, interleaved across sizes in rounds of 10, after 10 warm-up; ms)");
             report.AppendLine();
             report.AppendLine("| items on the case | write | median | p90 | p99 | median ÷ median at " + sizes[0] + " |");
             report.AppendLine("|---:|---|---:|---:|---:|---:|");
-            var baseline = new Dictionary<string, double>();
-            Tenant? bigDrafts = null, bigEvaluations = null, smallDrafts = null, smallEvaluations = null;
+            // Every size's cases first; then the writes in rounds over all sizes, so that load from outside the bench
+            // (a shared machine) falls on every size alike instead of on whichever size happened to run then.
+            var cases = new List<(int Size, Tenant Drafts, Tenant Evaluations)>();
             foreach (var size in sizes)
             {
                 var drafts = await TenantAsync(admin, dir.FullName, reference.Id, testing: false);
                 await SeedDraftsAsync(factory, drafts.CaseId, size);
-                var draftTimes = await TimeAsync(writes, i => DraftAsync(drafts, $"draft-{size}-{i}"));
-                Row(report, baseline, size, "draft a threat model (case holds N drafts)", draftTimes);
-
                 var evaluations = await TenantAsync(admin, dir.FullName, reference.Id, testing: true);
                 await SeedEvaluationsAsync(factory, evaluations, size);
-                var evalTimes = await TimeAsync(writes, _ => SubmitAsync(evaluations));
-                Row(report, baseline, size, "submit an evaluation (case holds N evaluations, one commitment)", evalTimes);
-                smallDrafts ??= drafts;
-                smallEvaluations ??= evaluations;
-                bigDrafts = drafts;
-                bigEvaluations = evaluations;
+                cases.Add((size, drafts, evaluations));
+                await TimeAsync(0, i => DraftAsync(drafts, $"warm-{size}-{i}"));
+                await TimeAsync(0, _ => SubmitAsync(evaluations));
             }
+            var draftTimes = cases.ToDictionary(c => c.Size, _ => new List<double>());
+            var evalTimes = cases.ToDictionary(c => c.Size, _ => new List<double>());
+            for (var round = 0; round < Math.Max(1, writes / 10); round++)
+            {
+                foreach (var (size, drafts, evaluations) in cases)
+                {
+                    draftTimes[size].AddRange(await TimeAsync(10, i => DraftAsync(drafts, $"draft-{size}-{round}-{i}"), warmUp: 0));
+                    evalTimes[size].AddRange(await TimeAsync(10, _ => SubmitAsync(evaluations), warmUp: 0));
+                }
+            }
+            var baseline = new Dictionary<string, double>();
+            foreach (var (size, _, _) in cases)
+            {
+                draftTimes[size].Sort();
+                evalTimes[size].Sort();
+                Row(report, baseline, size, "draft a threat model (case holds N drafts)", draftTimes[size]);
+                Row(report, baseline, size, "submit an evaluation (case holds N evaluations, one commitment)", evalTimes[size]);
+            }
+            var (smallDrafts, smallEvaluations) = (cases[0].Drafts, cases[0].Evaluations);
+            var (bigDrafts, bigEvaluations) = (cases[^1].Drafts, cases[^1].Evaluations);
             report.AppendLine();
 
-            // Another organisation's writes: quiet; while the big tenant keeps four writers busy on its smallest cases; and
-            // on its biggest. Small against big isolates what the size of someone else's case costs; quiet against busy
-            // is sharing the one ledger writer (and, here, the two cores).
+            // Another organisation's writes: quiet; while a second tenant keeps four writers busy on its smallest cases; and
+            // on its biggest, in rounds of 20 of each. Small against big isolates what the size of someone else's case
+            // costs; quiet against busy is sharing the one ledger writer (and, here, the two cores).
             var other = await TenantAsync(admin, dir.FullName, reference.Id, testing: false);
-            var quiet = await TimeAsync(writes * 2, i => DraftAsync(other, $"quiet-{i}"));
-            var (busySmall, rateSmall) = await WhileBusyAsync(other, smallDrafts!, smallEvaluations!, writes * 2, "small");
-            var (busyBig, rateBig) = await WhileBusyAsync(other, bigDrafts!, bigEvaluations!, writes * 2, "big");
+            await TimeAsync(0, i => DraftAsync(other, $"warm-{i}"));
+            var quiet = new List<double>();
+            var busySmall = new List<double>();
+            var busyBig = new List<double>();
+            double rateSmall = 0, rateBig = 0;
+            var rounds = Math.Max(1, writes / 10);
+            for (var round = 0; round < rounds; round++)
+            {
+                quiet.AddRange(await TimeAsync(20, i => DraftAsync(other, $"quiet-{round}-{i}"), warmUp: 0));
+                var (small, rs) = await WhileBusyAsync(other, smallDrafts, smallEvaluations, 20, $"small-{round}");
+                busySmall.AddRange(small);
+                rateSmall += rs / rounds;
+                var (big, rb) = await WhileBusyAsync(other, bigDrafts, bigEvaluations, 20, $"big-{round}");
+                busyBig.AddRange(big);
+                rateBig += rb / rounds;
+            }
+            quiet.Sort();
+            busySmall.Sort();
+            busyBig.Sort();
             report.AppendLine(CultureInfo.InvariantCulture, $"### {storage}: another organisation's write (draft a threat model on its small case; ms)");
             report.AppendLine();
             report.AppendLine("| while | writes | median | p90 | p99 | big tenant's writes/s meanwhile |");
@@ -114,7 +145,7 @@ internal static class CaseScaleBench
             }
         })).ToList();
         var clock = Stopwatch.StartNew();
-        var times = await TimeAsync(count, i => DraftAsync(other, $"{label}-{i}"));
+        var times = await TimeAsync(count, i => DraftAsync(other, $"{label}-{i}"), warmUp: 0);
         var seconds = clock.Elapsed.TotalSeconds;
         await stop.CancelAsync();
         await Task.WhenAll(busy);
@@ -132,10 +163,10 @@ internal static class CaseScaleBench
 
     private static double P(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
 
-    /// <summary>Milliseconds per call, sorted, after ten unmeasured calls.</summary>
-    private static async Task<List<double>> TimeAsync(int count, Func<int, Task> call)
+    /// <summary>Milliseconds per call, sorted, after <paramref name="warmUp"/> unmeasured calls.</summary>
+    private static async Task<List<double>> TimeAsync(int count, Func<int, Task> call, int warmUp = 10)
     {
-        for (var i = 0; i < 10; i++)
+        for (var i = 0; i < warmUp; i++)
         {
             await call(-1 - i);
         }
