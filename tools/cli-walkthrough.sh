@@ -145,7 +145,7 @@ refused 2 E case open --tier hosted
 step "no secrets in public records: the CLI strips user info and the query from an endpoint URL"
 as "$DEV" model add-condition "$version" --name with-key --kind base --model-url "http://user:pass@127.0.0.1:9/v1?api_key=sk-live-walkthrough" \
    --model-name sample-camelid-7b --json 2>/dev/null | jq -e '.endpoint == "http://127.0.0.1:9/v1"' >/dev/null
-if curl -sf "${EMBARGO_SERVER}api/ledger/leaves?start=0" | grep -q "sk-live-walkthrough"; then echo "a credential reached the ledger"; exit 1; fi
+if curl -sf "${EMBARGO_SERVER}api/ledger/leaves?start=0&limit=10000" | grep -q "sk-live-walkthrough"; then echo "a credential reached the ledger"; exit 1; fi
 
 step "rule 5: a stronger reference model; no new case with the weaker one; the case re-enters testing with it"
 strong=$(as "$REG" model add-reference sample-frontier-2 --strength 0.95 --json | jq -r .id)

@@ -17,6 +17,12 @@ using Microsoft.Extensions.DependencyInjection;
 // LedgerWriter (each append is a committed transaction before the writer is answered), on SQLite (WAL,
 // synchronous=FULL) and, when EMBARGO_BENCH_POSTGRES is set, on PostgreSQL (fsync on). Also end to end
 // over HTTP. Usage: dotnet run -c Release --project bench/Embargo.Bench.Server [-- appends writers]
+// Per-case write cost and tenant isolation: [-- case-scale [writes] [sizes…]] (CaseScale.cs).
+if (args.Length > 0 && args[0] == "case-scale")
+{
+    await CaseScaleBench.RunAsync(args[1..]);
+    return;
+}
 var appends = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100_000;
 var writers = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 256;
 var report = new StringBuilder();

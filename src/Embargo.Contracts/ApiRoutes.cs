@@ -118,6 +118,7 @@ public static class ApiRoutes
         public static readonly ApiRoute Get = new(HttpGet, "/api/cases/{id}");
         public static readonly ApiRoute AddThreatModel = new(HttpPost, "/api/cases/{id}/threat-models");
         public static readonly ApiRoute DraftThreatModel = new(HttpPost, "/api/cases/{id}/threat-model-drafts");
+        public static readonly ApiRoute Drafts = new(HttpGet, "/api/cases/{id}/threat-model-drafts");
         public static readonly ApiRoute AcceptThreatModel = new(HttpPost, "/api/cases/{id}/threat-models/{threatModelId}/accept");
         public static readonly ApiRoute Advance = new(HttpPost, "/api/cases/{id}/advance");
         public static readonly ApiRoute AddCommitment = new(HttpPost, "/api/cases/{id}/commitments");

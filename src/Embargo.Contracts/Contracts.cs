@@ -339,6 +339,8 @@ public sealed record CaseDto
     public string? DenialLiftReason { get; init; }
     public string? ReferenceModelId { get; init; }
     public required IReadOnlyList<ThreatModelDto> ThreatModels { get; init; }
+    /// <summary>How many threat-model drafts the case has; <see cref="ThreatModels"/> carries the accepted ones and at most the first 100 drafts (page the rest from /api/cases/{id}/threat-model-drafts).</summary>
+    public int ThreatModelDraftCount { get; init; }
     public required IReadOnlyList<CommitmentDto> Commitments { get; init; }
     public required IReadOnlyList<EvaluationDto> Evaluations { get; init; }
     public required IReadOnlyList<FindingDto> Findings { get; init; }

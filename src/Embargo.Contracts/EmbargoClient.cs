@@ -178,8 +178,8 @@ public sealed class OrganisationsApi(EmbargoClient c)
 {
     /// <summary>The calling principal (principalId, organisationId, role) as the server reports it.</summary>
     public Task<JsonObject> MeAsync(CancellationToken ct = default) => c.SendAsync<JsonObject>(ApiRoutes.Organisations.Me.With(), null, ct);
-    public Task<List<OrganisationDto>> ListAsync(CancellationToken ct = default) => c.SendAsync<List<OrganisationDto>>(ApiRoutes.Organisations.List.With(), null, ct);
-    public Task<List<BadActorDto>> BadActorsAsync(CancellationToken ct = default) => c.SendAsync<List<BadActorDto>>(ApiRoutes.Organisations.BadActors.With(), null, ct);
+    public Task<List<OrganisationDto>> ListAsync(CancellationToken ct = default) => c.AllAsync<OrganisationDto>(ApiRoutes.Organisations.List.With(), ct);
+    public Task<List<BadActorDto>> BadActorsAsync(CancellationToken ct = default) => c.AllAsync<BadActorDto>(ApiRoutes.Organisations.BadActors.With(), ct);
     public Task<BadActorDto> LiftMarkAsync(string organisationId, LiftMarkRequest request, CancellationToken ct = default) => c.SendAsync<BadActorDto>(ApiRoutes.Organisations.LiftMark.With(organisationId), request, ct);
 }
 
@@ -189,9 +189,9 @@ public sealed class ModelsApi(EmbargoClient c)
     public Task<ModelVersionDto> RegisterVersionAsync(string modelId, RegisterVersionRequest request, CancellationToken ct = default) => c.SendAsync<ModelVersionDto>(ApiRoutes.Models.RegisterVersion.With(modelId), request, ct);
     public Task<ModelVersionDto> GetVersionAsync(string versionId, CancellationToken ct = default) => c.SendAsync<ModelVersionDto>(ApiRoutes.Models.GetVersion.With(versionId), null, ct);
     public Task<ModelConditionDto> RegisterConditionAsync(string versionId, RegisterModelConditionRequest request, CancellationToken ct = default) => c.SendAsync<ModelConditionDto>(ApiRoutes.Models.RegisterCondition.With(versionId), request, ct);
-    public Task<List<ModelConditionDto>> ConditionsAsync(string versionId, CancellationToken ct = default) => c.SendAsync<List<ModelConditionDto>>(ApiRoutes.Models.Conditions.With(versionId), null, ct);
+    public Task<List<ModelConditionDto>> ConditionsAsync(string versionId, CancellationToken ct = default) => c.AllAsync<ModelConditionDto>(ApiRoutes.Models.Conditions.With(versionId), ct);
     public Task<ReferenceModelDto> RegisterReferenceAsync(RegisterReferenceModelRequest request, CancellationToken ct = default) => c.SendAsync<ReferenceModelDto>(ApiRoutes.Models.RegisterReference.With(), request, ct);
-    public Task<List<ReferenceModelDto>> ReferencesAsync(CancellationToken ct = default) => c.SendAsync<List<ReferenceModelDto>>(ApiRoutes.Models.References.With(), null, ct);
+    public Task<List<ReferenceModelDto>> ReferencesAsync(CancellationToken ct = default) => c.AllAsync<ReferenceModelDto>(ApiRoutes.Models.References.With(), ct);
     public Task<WeightsStatusDto> WeightsStatusAsync(string manifestDigest, CancellationToken ct = default) => c.SendAsync<WeightsStatusDto>(ApiRoutes.Models.WeightsStatus.With(manifestDigest), null, ct);
 }
 
@@ -207,7 +207,9 @@ public sealed class CasesApi(EmbargoClient c)
 {
     public Task<CaseDto> OpenAsync(OpenCaseRequest request, CancellationToken ct = default) => c.SendAsync<CaseDto>(ApiRoutes.Cases.Open.With(), request, ct);
     /// <summary>The cases the caller takes part in, optionally only those in <paramref name="state"/>.</summary>
-    public Task<List<CaseSummaryDto>> ListAsync(string? state = null, CancellationToken ct = default) => c.SendAsync<List<CaseSummaryDto>>(ApiRoutes.Cases.List.With().Query(("state", state)), null, ct);
+    public Task<List<CaseSummaryDto>> ListAsync(string? state = null, CancellationToken ct = default) => c.AllAsync<CaseSummaryDto>(ApiRoutes.Cases.List.With().Query(("state", state)), ct);
+    /// <summary>The case's threat-model drafts in creation order, every page (the case view carries the first hundred).</summary>
+    public Task<List<ThreatModelDto>> DraftsAsync(string caseId, CancellationToken ct = default) => c.AllAsync<ThreatModelDto>(ApiRoutes.Cases.Drafts.With(caseId), ct);
     public Task<CaseDto> GetAsync(string caseId, CancellationToken ct = default) => c.SendAsync<CaseDto>(ApiRoutes.Cases.Get.With(caseId), null, ct);
     public Task<ThreatModelDto> AddThreatModelAsync(string caseId, AddThreatModelRequest request, CancellationToken ct = default) => c.SendAsync<ThreatModelDto>(ApiRoutes.Cases.AddThreatModel.With(caseId), request, ct);
     public Task<ThreatModelDto> DraftThreatModelAsync(string caseId, DraftThreatModelRequest request, CancellationToken ct = default) => c.SendAsync<ThreatModelDto>(ApiRoutes.Cases.DraftThreatModel.With(caseId), request, ct);
@@ -229,7 +231,7 @@ public sealed class DisclosuresApi(EmbargoClient c)
     public Task<RecipientDto> AcknowledgeAsync(string disclosureId, CancellationToken ct = default) => c.SendAsync<RecipientDto>(ApiRoutes.Disclosures.Acknowledge.With(disclosureId), null, ct);
     /// <summary>The sealed detail addressed to the caller.</summary>
     public Task<SealedDetailDto> SealedAsync(string disclosureId, CancellationToken ct = default) => c.SendAsync<SealedDetailDto>(ApiRoutes.Disclosures.Sealed.With(disclosureId), null, ct);
-    public Task<List<DisclosureDto>> AdvisoriesAsync(CancellationToken ct = default) => c.SendAsync<List<DisclosureDto>>(ApiRoutes.Disclosures.Advisories.With(), null, ct);
+    public Task<List<DisclosureDto>> AdvisoriesAsync(CancellationToken ct = default) => c.AllAsync<DisclosureDto>(ApiRoutes.Disclosures.Advisories.With(), ct);
 }
 
 public sealed class MitigationsApi(EmbargoClient c)
@@ -259,7 +261,7 @@ public sealed class ViolationsApi(EmbargoClient c)
     public Task<ViolationDto> ReportAsync(ReportViolationRequest request, CancellationToken ct = default) => c.SendAsync<ViolationDto>(ApiRoutes.Violations.Report.With(), request, ct);
     /// <summary>The violations the caller may see, optionally by status and by accused organisation.</summary>
     public Task<List<ViolationDto>> ListAsync(string? status = null, string? organisation = null, CancellationToken ct = default) =>
-        c.SendAsync<List<ViolationDto>>(ApiRoutes.Violations.List.With().Query(("status", status), ("organisation", organisation)), null, ct);
+        c.AllAsync<ViolationDto>(ApiRoutes.Violations.List.With().Query(("status", status), ("organisation", organisation)), ct);
     public Task<ViolationDto> GetAsync(string violationId, CancellationToken ct = default) => c.SendAsync<ViolationDto>(ApiRoutes.Violations.Get.With(violationId), null, ct);
     public Task<ViolationDto> ConfirmAsync(string violationId, ViolationDecisionRequest request, CancellationToken ct = default) => c.SendAsync<ViolationDto>(ApiRoutes.Violations.Confirm.With(violationId), request, ct);
     public Task<ViolationDto> RejectAsync(string violationId, ViolationDecisionRequest request, CancellationToken ct = default) => c.SendAsync<ViolationDto>(ApiRoutes.Violations.Reject.With(violationId), request, ct);
@@ -274,9 +276,9 @@ public sealed class LedgerApi(EmbargoClient c)
     public Task<string> CheckpointAsync(CancellationToken ct = default) => c.GetTextAsync(ApiRoutes.Ledger.Checkpoint.With(), ct);
     /// <summary>The ledger's verifier key line.</summary>
     public Task<string> KeyAsync(CancellationToken ct = default) => c.GetTextAsync(ApiRoutes.Ledger.Key.With(), ct);
-    /// <summary>Leaves [start, start+count) as ledger.jsonl text; without count, every leaf from start.</summary>
+    /// <summary>Leaves [start, start+count) as ledger.jsonl text, fetched a page at a time; without count, every leaf from start.</summary>
     public Task<string> LeavesAsync(long? start = null, long? count = null, CancellationToken ct = default) =>
-        c.GetTextAsync(ApiRoutes.Ledger.Leaves.With().Query(("start", start), ("count", count)), ct);
+        PagedReads.LeavesAsync(c, start ?? 0, count is { } n ? (start ?? 0) + n : long.MaxValue, ct);
     public Task<InclusionProofResponse> InclusionAsync(long index, long? size = null, CancellationToken ct = default) =>
         c.SendAsync<InclusionProofResponse>(ApiRoutes.Ledger.Inclusion.With().Query(("index", index), ("size", size)), null, ct);
     public Task<ConsistencyProofResponse> ConsistencyAsync(long from, long? to = null, CancellationToken ct = default) =>

@@ -21,6 +21,7 @@ public static class CaseEndpoints
         group.MapPost("/", Open);
         group.MapGet("/", List);
         group.MapGet("/{id}", Get);
+        group.MapGet("/{id}/threat-model-drafts", Drafts);
         group.MapPost("/{id}/threat-models", AddThreatModel);
         group.MapPost("/{id}/threat-model-drafts", DraftThreatModel);
         group.MapPost("/{id}/threat-models/{threatModelId}/accept", AcceptThreatModel);
@@ -121,8 +122,12 @@ public static class CaseEndpoints
     }
 
     /// <summary>Cases, newest first; optionally only those in one state.</summary>
-    private static async Task<Results<Ok<List<CaseSummaryDto>>, ProblemHttpResult>> List(EmbargoDb db, HttpContext http, string? state, CancellationToken ct)
+    private static async Task<Results<Ok<List<CaseSummaryDto>>, ProblemHttpResult>> List(EmbargoDb db, HttpContext http, string? state, string? limit, string? offset, CancellationToken ct)
     {
+        if (!Paging.TryParse(limit, offset, out var page, out var badPage))
+        {
+            return badPage;
+        }
         if (state is not null && !CaseStates.Parse(state).IsOk)
         {
             return ApiResults.Problem(CaseStates.Parse(state).Error!);
@@ -136,11 +141,11 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         var subjects = await CaseSubjects.ForCasesAsync(db, rows.Select(r => r.c).ToList(), ct);
         rows = rows.Where(r => Access.Allows(ProtocolAction.ReadCase, caller.Actor, subjects[r.c.Id])).ToList();
-        return TypedResults.Ok(rows.OrderByDescending(r => r.c.CreatedAt).ThenBy(r => r.c.Id, StringComparer.Ordinal).Select(r => new CaseSummaryDto
+        return TypedResults.Ok(Paging.Slice(http, rows.OrderByDescending(r => r.c.CreatedAt).ThenBy(r => r.c.Id, StringComparer.Ordinal).Select(r => new CaseSummaryDto
         {
             Id = r.c.Id, Model = r.Model, ManifestDigest = r.ManifestDigest, DeveloperOrganisationId = r.c.DeveloperOrganisationId,
             RequestedTier = r.c.RequestedTier, State = r.c.State, ReevaluationFlag = r.c.ReevaluationFlag,
-        }).ToList());
+        }).ToList(), page));
     }
 
     private static async Task<Results<Ok<CaseDto>, ProblemHttpResult>> Get(string id, EmbargoDb db, HttpContext http, CancellationToken ct)
@@ -153,13 +158,34 @@ public static class CaseEndpoints
         return snapshot.Decide(ProtocolAction.ReadCase, Caller.From(http.User)) is { } refused ? ApiResults.Problem(refused) : TypedResults.Ok(snapshot.ToDto());
     }
 
+    /// <summary>The case's threat-model drafts in creation order, paged (the case view carries only the first <see cref="CaseSnapshot.DraftsInView"/>).</summary>
+    private static async Task<Results<Ok<List<ThreatModelDto>>, ProblemHttpResult>> Drafts(string id, EmbargoDb db, HttpContext http, string? limit, string? offset, CancellationToken ct)
+    {
+        if (!Paging.TryParse(limit, offset, out var page, out var badPage))
+        {
+            return badPage;
+        }
+        var snapshot = await CaseSnapshot.LoadAsync(db, id, ct);
+        if (snapshot is null)
+        {
+            return ApiResults.Problem(ProtocolError.NotFound($"case {id}"));
+        }
+        if (snapshot.Decide(ProtocolAction.ReadCase, Caller.From(http.User)) is { } refused)
+        {
+            return ApiResults.Problem(refused);
+        }
+        Paging.SetHeaders(http, snapshot.DraftCount, page, "offset");
+        var skip = (int)Math.Min(page.Offset, int.MaxValue);
+        return TypedResults.Ok(snapshot.DraftPage(skip, page.Limit).Select(CaseSnapshot.ToDto).ToList());
+    }
+
     private static async Task<Results<Ok<ThreatModelDto>, ProblemHttpResult>> AddThreatModel(string id, AddThreatModelRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, async (uow, snap, token) =>
         {
             // An accepted threat model is evidence of safety (rule 9): the developer may only propose drafts.
-            if ((CaseDecisions.ThreatModel(snap.Facts(), caller.Actor, snap.Subject(), ThreatModelMove.AddAccepted) ?? ValidateCapability(snap, request.Capability)) is { } invalid)
+            if ((CaseDecisions.ThreatModel(snap.PhaseFacts(), caller.Actor, snap.Subject(), ThreatModelMove.AddAccepted) ?? ValidateCapability(snap, request.Capability)) is { } invalid)
             {
                 return invalid;
             }
@@ -190,7 +216,7 @@ public static class CaseEndpoints
     }
 
     private static ProtocolError? ValidateCapability(CaseSnapshot snap, string capability) =>
-        CaseDecisions.NewCapability(snap.Facts(), snap.ThreatModels.Select(t => t.Capability).ToList(), capability);
+        CaseDecisions.NewCapability(snap.PhaseFacts(), snap.ThreatModels.Select(t => t.Capability).ToList(), capability);
 
     private static async Task<ProtocolError?> ValidateAffectedPartiesAsync(UnitOfWork uow, IReadOnlyList<string> parties, CancellationToken ct)
     {
@@ -215,7 +241,7 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<ThreatModelDto> result;
-            if ((CaseDecisions.ThreatModel(snap.Facts(), caller.Actor, snap.Subject(), ThreatModelMove.Propose) ?? ValidateCapability(snap, request.Capability)) is { } refused)
+            if ((CaseDecisions.ThreatModel(snap.PhaseFacts(), caller.Actor, snap.Subject(), ThreatModelMove.Propose) ?? ValidateCapability(snap, request.Capability)) is { } refused)
             {
                 result = refused;
             }
@@ -248,11 +274,11 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, async (uow, snap, token) =>
         {
             // Acceptance is the independent evaluator's judgement, never automatic and never the developer's (rule 9).
-            if (CaseDecisions.ThreatModel(snap.Facts(), caller.Actor, snap.Subject(), ThreatModelMove.Accept) is { } refused)
+            if (CaseDecisions.ThreatModel(snap.PhaseFacts(), caller.Actor, snap.Subject(), ThreatModelMove.Accept) is { } refused)
             {
                 return refused;
             }
-            var draft = snap.ThreatModelDrafts.FirstOrDefault(t => t.Id == threatModelId);
+            var draft = snap.Draft(threatModelId);
             if (draft is null)
             {
                 return ProtocolError.NotFound($"threat-model draft {threatModelId} in case {id}");
@@ -312,7 +338,7 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<CommitmentDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<CommitmentDto> Fail(ProtocolError e) => e;
-            if (CaseDecisions.Commit(snap.Facts(), caller.Actor, snap.Subject()) is { } refused)
+            if (CaseDecisions.Commit(snap.PhaseFacts(), caller.Actor, snap.Subject()) is { } refused)
             {
                 return Task.FromResult(Fail(refused));
             }
@@ -364,7 +390,7 @@ public static class CaseEndpoints
         var caller = Caller.From(http.User);
         return ApiResults.From(await OnCase<EvaluationDto>(writer, caller, id, async (uow, snap, token) =>
         {
-            if (CaseDecisions.SubmitEvaluation(snap.Facts(), caller.Actor, snap.Subject(), new EvaluationCommand(request.Capability, request.MitigationId)) is { } refused)
+            if (CaseDecisions.SubmitEvaluation(snap.PhaseFacts(), caller.Actor, snap.Subject(), new EvaluationCommand(request.Capability, request.MitigationId)) is { } refused)
             {
                 return refused;
             }
@@ -451,9 +477,11 @@ public static class CaseEndpoints
     /// <summary>Rule 6: evaluate every commitment on the new result; a commitment that fires creates a finding that caps the tier.</summary>
     private static List<FindingDto> FireCommitments(UnitOfWork uow, CaseSnapshot snap, EvaluationEntity latest, ICommitmentEngine engine)
     {
-        var latestByCapability = snap.Evaluations.Where(x => x.Purpose == EvaluationPurpose.Case).Append(latest)
-            .GroupBy(x => x.Capability, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
+        if (snap.Commitments.Count == 0)
+        {
+            return [];
+        }
+        var latestByCapability = snap.LatestCaseEvaluations(latest);
         var created = new List<FindingDto>();
         foreach (var commitment in snap.Commitments)
         {
@@ -504,12 +532,12 @@ public static class CaseEndpoints
         {
             Result<FindingDto> Fail(ProtocolError e) => e;
             // Who may record a finding, and in which phase, before anything about the case is looked up.
-            if (CaseDecisions.MayRecordFinding(snap.Facts(), caller.Actor, snap.Subject()) is { } refused)
+            if (CaseDecisions.MayRecordFinding(snap.PhaseFacts(), caller.Actor, snap.Subject()) is { } refused)
             {
                 return Task.FromResult(Fail(refused));
             }
             var threat = snap.ThreatModels.FirstOrDefault(t => t.Id == request.ThreatModelId);
-            var evidence = snap.Evaluations.FirstOrDefault(x => x.Id == request.EvaluationId && x.Purpose == EvaluationPurpose.Case);
+            var evidence = snap.Evaluation(request.EvaluationId) is { Purpose: EvaluationPurpose.Case } cited ? cited : null;
             if (threat is null)
             {
                 return Task.FromResult(Fail(ProtocolError.NotFound($"threat model {request.ThreatModelId} in case {id}")));
@@ -528,7 +556,7 @@ public static class CaseEndpoints
             }
             // Rule 9: evidence of danger counts from anyone; a finding "not novel" is evidence of safety and counts only
             // from an independent evaluator assigned to the case, citing an independent evaluator's run.
-            var decided = CaseDecisions.RecordFinding(snap.Facts(), caller.Actor, snap.Subject(),
+            var decided = CaseDecisions.RecordFinding(snap.PhaseFacts(), caller.Actor, snap.Subject(),
                 new FindingCommand(threat.Capability, snap.CapabilityNovel(threat.Capability), evidence.Id, snap.CountsAsSafetyEvidence(evidence)));
             if (!decided.IsOk)
             {

@@ -7,32 +7,193 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Embargo.Server.Cases;
 
-/// <summary>Reads a case and everything under it, and turns it into the facts the rules judge.</summary>
+/// <summary>
+/// A case and what its decisions read. Loading is bounded by what a decision needs, not by the case's size: the case
+/// row, its version, its reference model, its accepted threat models (one per capability) and its commitments are read
+/// at once; the collections that grow with use (threat-model drafts, evaluations, findings with their disclosures,
+/// recipients and mitigations, the submitters of evaluations) are read from storage the first time a member is touched,
+/// in the same context (inside a unit of work: the same transaction). The hot paths ask narrower questions instead
+/// (<see cref="Evaluation"/>, <see cref="CapabilityNovel"/>, <see cref="LatestCaseEvaluations"/>, <see cref="SubmitterOf"/>,
+/// <see cref="PhaseFacts"/>), so a write on a case with 5,000 drafts or evaluations reads about as much as on an empty one.
+/// </summary>
 public sealed class CaseSnapshot
 {
+    /// <summary>The context the lazy members read from; a snapshot never outlives it.</summary>
+    private EmbargoDb _db = null!;
+
     public required CaseEntity Case { get; init; }
     public required ModelVersionEntity Version { get; init; }
     public required ReferenceModelEntity Reference { get; init; }
     /// <summary>Accepted threat models: the only ones the rules count.</summary>
     public required IReadOnlyList<ThreatModelEntity> ThreatModels { get; init; }
-    /// <summary>Drafts generated with the reference model, waiting for an evaluator.</summary>
-    public required IReadOnlyList<ThreatModelEntity> ThreatModelDrafts { get; init; }
+    /// <summary>Drafts generated with the reference model, waiting for an evaluator (read on first use: they can be many).</summary>
+    public IReadOnlyList<ThreatModelEntity> ThreatModelDrafts
+    {
+        get => _drafts ??= Ordered(_db.ThreatModels.Where(t => t.CaseId == Case.Id && t.Status == ThreatModelStatus.Draft), t => t.CreatedAt, t => t.Id);
+        init => _drafts = value;
+    }
     public required IReadOnlyList<CommitmentEntity> Commitments { get; init; }
-    public required IReadOnlyList<EvaluationEntity> Evaluations { get; init; }
-    public required IReadOnlyList<FindingEntity> Findings { get; init; }
-    public required IReadOnlyList<DisclosureEntity> Disclosures { get; init; }
-    public required IReadOnlyList<DisclosureRecipientEntity> Recipients { get; init; }
-    public required IReadOnlyList<MitigationEntity> Mitigations { get; init; }
+    /// <summary>Every evaluation of the case in ledger order (read on first use: they can be many).</summary>
+    public IReadOnlyList<EvaluationEntity> Evaluations
+    {
+        get => _evaluations ??= _db.Evaluations.Where(e => e.CaseId == Case.Id).ToList().OrderBy(e => e.LedgerIndex).ToList();
+        init => _evaluations = value;
+    }
+    public IReadOnlyList<FindingEntity> Findings
+    {
+        get => _findings ??= Ordered(_db.Findings.Where(f => f.CaseId == Case.Id), f => f.CreatedAt, f => f.Id);
+        init => _findings = value;
+    }
+    public IReadOnlyList<DisclosureEntity> Disclosures
+    {
+        get
+        {
+            if (_disclosures is null)
+            {
+                var findingIds = Findings.Select(f => f.Id).ToList();
+                _disclosures = _db.Disclosures.Where(d => findingIds.Contains(d.FindingId)).ToList();
+            }
+            return _disclosures;
+        }
+        init => _disclosures = value;
+    }
+    public IReadOnlyList<DisclosureRecipientEntity> Recipients
+    {
+        get
+        {
+            if (_recipients is null)
+            {
+                var disclosureIds = Disclosures.Select(d => d.Id).ToList();
+                _recipients = _db.DisclosureRecipients.Where(r => disclosureIds.Contains(r.DisclosureId)).ToList();
+            }
+            return _recipients;
+        }
+        init => _recipients = value;
+    }
+    public IReadOnlyList<MitigationEntity> Mitigations
+    {
+        get
+        {
+            if (_mitigations is null)
+            {
+                var findingIds = Findings.Select(f => f.Id).ToList();
+                _mitigations = Ordered(_db.Mitigations.Where(m => findingIds.Contains(m.FindingId)), m => m.CreatedAt, m => m.Id);
+            }
+            return _mitigations;
+        }
+        init => _mitigations = value;
+    }
     /// <summary>Rule 5: the strongest registered reference model.</summary>
     public ReferenceModelEntity? Strongest { get; init; }
     /// <summary>Rule 11: standing denials of this case's model version, from any case.</summary>
     public IReadOnlyList<DenialFacts> StandingDenials { get; init; } = [];
 
+    private IReadOnlyList<ThreatModelEntity>? _drafts;
+    private IReadOnlyList<EvaluationEntity>? _evaluations;
+    private IReadOnlyList<FindingEntity>? _findings;
+    private IReadOnlyList<DisclosureEntity>? _disclosures;
+    private IReadOnlyList<DisclosureRecipientEntity>? _recipients;
+    private IReadOnlyList<MitigationEntity>? _mitigations;
+    private Dictionary<string, Actor>? _submitters;
+    private readonly Dictionary<string, Actor?> _actors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, EvaluationEntity?> _byId = new(StringComparer.Ordinal);
+
     public CaseState State => CaseStates.Parse(Case.State).Value;
     public IReadOnlyList<string> EvaluatorOrganisations => JsonSerializer.Deserialize<List<string>>(Case.EvaluatorOrganisationsJson) ?? [];
 
-    /// <summary>Who submitted each evaluation, as an actor (principal id → organisation and role); rule 9 reads it.</summary>
-    public required IReadOnlyDictionary<string, Actor> Submitters { get; init; }
+    /// <summary>Who submitted each evaluation, as an actor (principal id → organisation and role); read on first use.</summary>
+    public IReadOnlyDictionary<string, Actor> Submitters
+    {
+        get
+        {
+            if (_submitters is null)
+            {
+                var principals = (from e in _db.Evaluations where e.CaseId == Case.Id
+                                  join p in _db.Principals on e.SubmittedBy equals p.Id
+                                  select new { p.Id, p.OrganisationId, p.Role }).Distinct().ToList();
+                _submitters = principals.ToDictionary(p => p.Id, p => new Actor(p.Id, p.OrganisationId, Roles.Parse(p.Role).Value), StringComparer.Ordinal);
+            }
+            return _submitters;
+        }
+        init => _submitters = value.ToDictionary(StringComparer.Ordinal);
+    }
+
+    /// <summary>The principal that submitted an evaluation, as an actor (null: no such principal); one lookup per principal.</summary>
+    public Actor? SubmitterOf(string principalId)
+    {
+        if (_submitters is not null)
+        {
+            return _submitters.TryGetValue(principalId, out var known) ? known : null;
+        }
+        if (!_actors.TryGetValue(principalId, out var actor))
+        {
+            var p = _db.Principals.AsNoTracking().Where(x => x.Id == principalId).Select(x => new { x.Id, x.OrganisationId, x.Role }).FirstOrDefault();
+            actor = p is null ? null : new Actor(p.Id, p.OrganisationId, Roles.Parse(p.Role).Value);
+            _actors[principalId] = actor;
+        }
+        return actor;
+    }
+
+    /// <summary>One evaluation of this case by id (null: none), without reading the others.</summary>
+    public EvaluationEntity? Evaluation(string? evaluationId)
+    {
+        if (evaluationId is null)
+        {
+            return null;
+        }
+        if (_evaluations is not null)
+        {
+            return _evaluations.FirstOrDefault(e => e.Id == evaluationId);
+        }
+        if (!_byId.TryGetValue(evaluationId, out var found))
+        {
+            found = _db.Evaluations.FirstOrDefault(e => e.Id == evaluationId && e.CaseId == Case.Id);
+            _byId[evaluationId] = found;
+        }
+        return found;
+    }
+
+    /// <summary>One threat-model draft of this case by id (null: none), without reading the others.</summary>
+    public ThreatModelEntity? Draft(string threatModelId) =>
+        _drafts is not null
+            ? _drafts.FirstOrDefault(t => t.Id == threatModelId)
+            : _db.ThreatModels.FirstOrDefault(t => t.Id == threatModelId && t.CaseId == Case.Id && t.Status == ThreatModelStatus.Draft);
+
+    /// <summary>How many drafts wait on the case (a count, not a read of them).</summary>
+    public int DraftCount => _drafts?.Count ?? _db.ThreatModels.Count(t => t.CaseId == Case.Id && t.Status == ThreatModelStatus.Draft);
+
+    /// <summary>
+    /// Rule 6's input: the latest case evaluation of each capability (by ledger index), with <paramref name="newest"/>
+    /// (not stored yet) taking its capability's place. One query per accepted threat model.
+    /// </summary>
+    public Dictionary<string, EvaluationEntity> LatestCaseEvaluations(EvaluationEntity? newest = null)
+    {
+        Dictionary<string, EvaluationEntity> latest;
+        if (_evaluations is not null)
+        {
+            latest = _evaluations.Where(x => x.Purpose == EvaluationPurpose.Case)
+                .GroupBy(x => x.Capability, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
+        }
+        else
+        {
+            // A case evaluation is accepted only for a capability with an accepted threat model, and those are never
+            // removed: so the capabilities to look at are the threat models', each an index seek on (case, capability, index).
+            latest = new Dictionary<string, EvaluationEntity>(StringComparer.Ordinal);
+            foreach (var capability in ThreatModels.Select(t => t.Capability).Distinct(StringComparer.Ordinal))
+            {
+                if (_db.Evaluations.Where(e => e.CaseId == Case.Id && e.Capability == capability && e.Purpose == EvaluationPurpose.Case)
+                        .OrderByDescending(e => e.LedgerIndex).FirstOrDefault() is { } found)
+                {
+                    latest[capability] = found;
+                }
+            }
+        }
+        if (newest is not null && newest.Purpose == EvaluationPurpose.Case)
+        {
+            latest[newest.Capability] = newest;
+        }
+        return latest;
+    }
 
     /// <summary>The case's parties for the access table; <paramref name="affectedParties"/> narrows the affected parties to the subject's own.</summary>
     public Subject Subject(IReadOnlyCollection<string>? affectedParties = null) =>
@@ -49,15 +210,27 @@ public sealed class CaseSnapshot
 
     /// <summary>Rule 9: an evaluation is evidence of safety only when an independent evaluator assigned to the case submitted it.</summary>
     public bool CountsAsSafetyEvidence(EvaluationEntity evaluation) =>
-        Submitters.TryGetValue(evaluation.SubmittedBy, out var actor) && Access.CountsAsSafetyEvidence(actor, Subject());
+        SubmitterOf(evaluation.SubmittedBy) is { } actor && Access.CountsAsSafetyEvidence(actor, Subject());
 
     /// <summary>
     /// Novelty is a property of the capability's evidence, not of the run a caller chooses to cite: a capability
-    /// is novel when any case evaluation of it shows significant uplift.
+    /// is novel when any case evaluation of it shows significant uplift. An existence query unless the evaluations were read.
     /// </summary>
-    public bool CapabilityNovel(string capability, EvaluationEntity? newest = null) =>
-        Evaluations.Append(newest).OfType<EvaluationEntity>()
-            .Any(e => e.Purpose == EvaluationPurpose.Case && e.Capability == capability && Rules.IsNovel(e.Uplift, e.P));
+    public bool CapabilityNovel(string capability, EvaluationEntity? newest = null)
+    {
+        if (newest is not null && newest.Purpose == EvaluationPurpose.Case && newest.Capability == capability && Rules.IsNovel(newest.Uplift, newest.P))
+        {
+            return true;
+        }
+        if (_evaluations is not null)
+        {
+            return _evaluations.Any(e => e.Purpose == EvaluationPurpose.Case && e.Capability == capability && Rules.IsNovel(e.Uplift, e.P));
+        }
+        // Rules.IsNovel(uplift, p) is uplift > 0 and p < 0.05, asked of the store; the candidates are checked again here.
+        return _db.Evaluations.AsNoTracking()
+            .Where(e => e.CaseId == Case.Id && e.Purpose == EvaluationPurpose.Case && e.Capability == capability && e.Uplift > 0 && e.P < 0.05)
+            .Select(e => new { e.Uplift, e.P }).Take(16).ToList().Any(e => Rules.IsNovel(e.Uplift, e.P));
+    }
     public Tier RequestedTier => Tiers.Parse(Case.RequestedTier).Value;
 
     public static async Task<CaseSnapshot?> LoadAsync(EmbargoDb db, string caseId, CancellationToken ct)
@@ -67,41 +240,25 @@ public sealed class CaseSnapshot
         {
             return null;
         }
-        var findings = await Ordered(db.Findings.Where(f => f.CaseId == caseId), f => f.CreatedAt, f => f.Id, ct);
-        var findingIds = findings.Select(f => f.Id).ToList();
-        var disclosures = await db.Disclosures.Where(d => findingIds.Contains(d.FindingId)).ToListAsync(ct);
-        var disclosureIds = disclosures.Select(d => d.Id).ToList();
-        var threats = await Ordered(db.ThreatModels.Where(t => t.CaseId == caseId), t => t.CreatedAt, t => t.Id, ct);
         return new CaseSnapshot
         {
+            _db = db,
             Case = c,
             Version = await db.ModelVersions.FirstAsync(v => v.Id == c.ModelVersionId, ct),
             Reference = await db.ReferenceModels.FirstAsync(r => r.Id == c.ReferenceModelId, ct),
-            ThreatModels = threats.Where(t => t.Status == ThreatModelStatus.Accepted).ToList(),
-            ThreatModelDrafts = threats.Where(t => t.Status == ThreatModelStatus.Draft).ToList(),
+            ThreatModels = await Ordered(db.ThreatModels.Where(t => t.CaseId == caseId && t.Status == ThreatModelStatus.Accepted), t => t.CreatedAt, t => t.Id, ct),
             Commitments = await Ordered(db.Commitments.Where(x => x.CaseId == caseId), x => x.CreatedAt, x => x.Id, ct),
-            Evaluations = (await db.Evaluations.Where(e => e.CaseId == caseId).ToListAsync(ct)).OrderBy(e => e.LedgerIndex).ToList(),
-            Findings = findings,
-            Disclosures = disclosures,
-            Recipients = await db.DisclosureRecipients.Where(r => disclosureIds.Contains(r.DisclosureId)).ToListAsync(ct),
-            Mitigations = await Ordered(db.Mitigations.Where(m => findingIds.Contains(m.FindingId)), m => m.CreatedAt, m => m.Id, ct),
             Strongest = await ReevaluationEndpoints.StrongestAsync(db, ct),
             StandingDenials = await DenialEndpoints.StandingAsync(db, c.ModelVersionId, ct),
-            Submitters = await SubmittersAsync(db, caseId, ct),
         };
-    }
-
-    private static async Task<IReadOnlyDictionary<string, Actor>> SubmittersAsync(EmbargoDb db, string caseId, CancellationToken ct)
-    {
-        var principals = await (from e in db.Evaluations where e.CaseId == caseId
-                                join p in db.Principals on e.SubmittedBy equals p.Id
-                                select new { p.Id, p.OrganisationId, p.Role }).Distinct().ToListAsync(ct);
-        return principals.ToDictionary(p => p.Id, p => new Actor(p.Id, p.OrganisationId, Roles.Parse(p.Role).Value), StringComparer.Ordinal);
     }
 
     /// <summary>Creation order, sorted in memory: SQLite cannot order by DateTimeOffset, and this keeps both providers alike.</summary>
     private static async Task<List<T>> Ordered<T>(IQueryable<T> query, Func<T, DateTimeOffset> at, Func<T, string> id, CancellationToken ct) =>
         (await query.ToListAsync(ct)).OrderBy(at).ThenBy(id, StringComparer.Ordinal).ToList();
+
+    private static List<T> Ordered<T>(IQueryable<T> query, Func<T, DateTimeOffset> at, Func<T, string> id) =>
+        query.ToList().OrderBy(at).ThenBy(id, StringComparer.Ordinal).ToList();
 
     public static IReadOnlyList<string> AffectedParties(ThreatModelEntity t) =>
         JsonSerializer.Deserialize<List<string>>(t.AffectedPartiesJson) ?? [];
@@ -119,15 +276,21 @@ public sealed class CaseSnapshot
         return Recipients.Where(r => ids.Contains(r.DisclosureId) && r.SealedDetail != null).Select(r => r.OrganisationId).Distinct(StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>
+    /// The facts every rule reads. Findings, their disclosures and mitigations are read whole (certification judges each);
+    /// evaluations are not: rules 9 and 5 need only which capabilities were evaluated, by whom and under which reference
+    /// model (an aggregate), and each finding's own evidence (looked up by id).
+    /// </summary>
     public CaseFacts Facts()
     {
+        PreloadEvaluations(Findings.Select(f => f.EvaluationId));
         var findings = Findings.Select(f => new FindingFacts
         {
             Id = f.Id,
             Capability = f.Capability,
             Novel = f.Novel,
             RequiredRecipients = RequiredRecipients(f),
-            CurrentEvidence = CurrentReference(Evaluations.FirstOrDefault(e => e.Id == f.EvaluationId)),
+            CurrentEvidence = CurrentReference(Evaluation(f.EvaluationId)),
             DisclosedTo = DisclosedTo(f),
             Mitigations = Mitigations.Where(m => m.FindingId == f.Id).Select(m => new MitigationFacts
             {
@@ -143,20 +306,67 @@ public sealed class CaseSnapshot
             })
             .Select(f => new TierCap(Tiers.Parse(f.CapTier).Value, Commitments.FirstOrDefault(c => c.Id == f.CommitmentId)?.Expression ?? "", f.Id))
             .ToList();
-        return new CaseFacts
+        var evidence = CaseEvidence();
+        bool Counts(string submittedBy) => SubmitterOf(submittedBy) is { } actor && Access.CountsAsSafetyEvidence(actor, Subject());
+        return PhaseFacts() with
         {
-            State = State,
-            RequestedTier = RequestedTier,
-            ThreatModelCapabilities = ThreatModels.Select(t => t.Capability).Distinct(StringComparer.Ordinal).ToList(),
             // Rule 9: only an independent evaluator's run counts as having evaluated a capability; rule 5: only under the case's current reference model.
-            EvaluatedCapabilities = Evaluations.Where(e => e.Purpose == EvaluationPurpose.Case && CountsAsSafetyEvidence(e) && CurrentReference(e)).Select(e => e.Capability).Distinct(StringComparer.Ordinal).ToList(),
-            EvaluatedOnlyByDeveloperSide = Evaluations.Where(e => e.Purpose == EvaluationPurpose.Case).GroupBy(e => e.Capability, StringComparer.Ordinal)
-                .Where(g => !g.Any(CountsAsSafetyEvidence)).Select(g => g.Key).ToList(),
+            EvaluatedCapabilities = evidence.Where(e => Counts(e.SubmittedBy) && e.ReferenceModelId == Case.ReferenceModelId).Select(e => e.Capability).Distinct(StringComparer.Ordinal).ToList(),
+            EvaluatedOnlyByDeveloperSide = evidence.GroupBy(e => e.Capability, StringComparer.Ordinal)
+                .Where(g => !g.Any(e => Counts(e.SubmittedBy))).Select(g => g.Key).ToList(),
             Findings = findings,
             ActiveCaps = caps,
-            Reference = ReferenceFacts(),
-            StandingDenials = StandingDenials,
         };
+    }
+
+    /// <summary>
+    /// The facts of a decision that reads only the case's phase and tier (<see cref="CaseDecisions.ThreatModel"/>,
+    /// <see cref="CaseDecisions.Commit"/>, <see cref="CaseDecisions.SubmitEvaluation"/>, <see cref="CaseDecisions.MayRecordFinding"/>,
+    /// <see cref="CaseDecisions.RecordFinding"/>): no findings, evaluations or caps are read, and those members are empty.
+    /// Advancing and certifying judge the evidence: they take <see cref="Facts"/>.
+    /// </summary>
+    public CaseFacts PhaseFacts() => new()
+    {
+        State = State,
+        RequestedTier = RequestedTier,
+        ThreatModelCapabilities = ThreatModels.Select(t => t.Capability).Distinct(StringComparer.Ordinal).ToList(),
+        EvaluatedCapabilities = [],
+        Findings = [],
+        ActiveCaps = [],
+        Reference = ReferenceFacts(),
+        StandingDenials = StandingDenials,
+    };
+
+    /// <summary>Who evaluated which capability under which reference model: one row per distinct triple, in order of first submission.</summary>
+    private List<(string Capability, string SubmittedBy, string? ReferenceModelId)> CaseEvidence()
+    {
+        if (_evaluations is not null)
+        {
+            return _evaluations.Where(e => e.Purpose == EvaluationPurpose.Case).Select(e => (e.Capability, e.SubmittedBy, e.ReferenceModelId)).Distinct().ToList();
+        }
+        return _db.Evaluations.AsNoTracking().Where(e => e.CaseId == Case.Id && e.Purpose == EvaluationPurpose.Case)
+            .GroupBy(e => new { e.Capability, e.SubmittedBy, e.ReferenceModelId })
+            .Select(g => new { g.Key.Capability, g.Key.SubmittedBy, g.Key.ReferenceModelId, First = g.Min(e => e.LedgerIndex) })
+            .ToList().OrderBy(x => x.First).Select(x => (x.Capability, x.SubmittedBy, x.ReferenceModelId)).ToList();
+    }
+
+    /// <summary>Reads the named evaluations in one query, for <see cref="Evaluation"/> to answer from.</summary>
+    private void PreloadEvaluations(IEnumerable<string> ids)
+    {
+        if (_evaluations is not null)
+        {
+            return;
+        }
+        var wanted = ids.Where(id => !_byId.ContainsKey(id)).Distinct(StringComparer.Ordinal).ToList();
+        if (wanted.Count == 0)
+        {
+            return;
+        }
+        var found = _db.Evaluations.Where(e => e.CaseId == Case.Id && wanted.Contains(e.Id)).ToList();
+        foreach (var id in wanted)
+        {
+            _byId[id] = found.FirstOrDefault(e => e.Id == id);
+        }
     }
 
     /// <summary>Rule 5: evidence counts only when made with the case's current reference model.</summary>
@@ -187,7 +397,10 @@ public sealed class CaseSnapshot
             DenialReason = Case.DenialReason,
             DenialLiftReason = Case.DenialLiftReason,
             ReferenceModelId = Case.ReferenceModelId,
-            ThreatModels = ThreatModels.Concat(ThreatModelDrafts).Select(ToDto).ToList(),
+            // Drafts can be many: the view carries the oldest DraftsInView of them and their count; the rest are paged
+            // from GET /api/cases/{id}/threat-model-drafts.
+            ThreatModels = ThreatModels.Concat(DraftPage(0, DraftsInView)).Select(ToDto).ToList(),
+            ThreatModelDraftCount = DraftCount,
             Commitments = Commitments.Select(c => new CommitmentDto { Id = c.Id, Expression = c.Expression }).ToList(),
             Evaluations = Evaluations.Select(e => ToDto(e, [])).ToList(),
             Findings = Findings.Select(f => ToDto(f, Commitments)).ToList(),
@@ -195,6 +408,15 @@ public sealed class CaseSnapshot
             Blockers = blockers.Select(b => $"{b.Rule}: {b.Message}").ToList(),
         };
     }
+
+    /// <summary>How many drafts the case view (<see cref="ToDto()"/>) carries at most.</summary>
+    public const int DraftsInView = 100;
+
+    /// <summary>Drafts in creation order, [offset, offset+limit): one bounded query.</summary>
+    public IReadOnlyList<ThreatModelEntity> DraftPage(int offset, int limit) =>
+        _drafts is not null
+            ? _drafts.Skip(offset).Take(limit).ToList()
+            : CaseQueries.DraftPage(_db.ThreatModels.AsNoTracking().Where(t => t.CaseId == Case.Id && t.Status == ThreatModelStatus.Draft), offset, limit);
 
     public static ThreatModelDto ToDto(ThreatModelEntity t) => new()
     {
@@ -235,6 +457,22 @@ public sealed class CaseSnapshot
         ReferenceModelId = e.ReferenceModelId,
         FiredFindings = fired,
     };
+}
+
+internal static class CaseQueries
+{
+    /// <summary>
+    /// A page of drafts in creation order. Ids are time-ordered only per process, and SQLite cannot order by
+    /// DateTimeOffset, so the page is ordered by ledger-independent (CreatedAt, Id) over the ids and timestamps only,
+    /// then the page's rows are read.
+    /// </summary>
+    public static List<ThreatModelEntity> DraftPage(IQueryable<ThreatModelEntity> drafts, int offset, int limit)
+    {
+        var keys = drafts.Select(t => new { t.Id, t.CreatedAt }).ToList()
+            .OrderBy(t => t.CreatedAt).ThenBy(t => t.Id, StringComparer.Ordinal).Skip(offset).Take(limit).Select(t => t.Id).ToList();
+        var rows = drafts.Where(t => keys.Contains(t.Id)).ToList();
+        return keys.Select(k => rows.First(r => r.Id == k)).ToList();
+    }
 }
 
 public static class ThreatModelStatus

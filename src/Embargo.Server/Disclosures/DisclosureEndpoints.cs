@@ -203,9 +203,18 @@ public static class DisclosureEndpoints
     }
 
     /// <summary>The public view: advisories only, never sealed detail.</summary>
-    private static async Task<Ok<List<DisclosureDto>>> Advisories(EmbargoDb db, CancellationToken ct)
+    private static async Task<Results<Ok<List<DisclosureDto>>, ProblemHttpResult>> Advisories(EmbargoDb db, HttpContext http, string? limit, string? offset, CancellationToken ct)
     {
-        var disclosures = (await db.Disclosures.AsNoTracking().ToListAsync(ct)).OrderBy(d => d.CreatedAt).ThenBy(d => d.Id, StringComparer.Ordinal).ToList();
+        if (!Paging.TryParse(limit, offset, out var page, out var badPage))
+        {
+            return badPage;
+        }
+        // Oldest first (SQLite cannot order by DateTimeOffset: the keys are sorted here, then only the page is read).
+        var keys = (await db.Disclosures.AsNoTracking().Select(d => new { d.Id, d.CreatedAt }).ToListAsync(ct))
+            .OrderBy(d => d.CreatedAt).ThenBy(d => d.Id, StringComparer.Ordinal).Select(d => d.Id).ToList();
+        var ids = Paging.Slice(http, keys, page);
+        var rows = await db.Disclosures.AsNoTracking().Where(d => ids.Contains(d.Id)).ToListAsync(ct);
+        var disclosures = ids.Select(id => rows.First(d => d.Id == id)).ToList();
         return TypedResults.Ok(disclosures.Select(d => ToDto(d, [], [])).ToList());
     }
 }

@@ -40,21 +40,30 @@ public static class LedgerEndpoints
         return signed.IsOk ? TypedResults.Text(signed.Value, "text/plain; charset=utf-8") : ApiResults.Problem(signed.Error!);
     }
 
-    /// <summary>Leaves [start, start+count) as ledger.jsonl lines; without count, every leaf from start.</summary>
-    private static async Task<Results<ContentHttpResult, ProblemHttpResult>> Leaves(EmbargoDb db, long? start, int? count, CancellationToken ct)
+    /// <summary>At most this many leaves a page unless the caller asks for fewer (or more, up to <see cref="MaxLeavesPerPage"/>).</summary>
+    public const int DefaultLeavesPerPage = 1000;
+    public const int MaxLeavesPerPage = 10_000;
+
+    /// <summary>
+    /// Leaves [start, start+limit) as ledger.jsonl lines, paged like every list (<see cref="Paging"/>): <c>X-Total-Count</c>
+    /// is the number of committed leaves, <c>X-Next-Offset</c> and <c>Link rel="next"</c> the next page's start.
+    /// </summary>
+    private static async Task<Results<ContentHttpResult, ProblemHttpResult>> Leaves(EmbargoDb db, HttpContext http, string? start, string? limit, CancellationToken ct)
     {
-        var from = start ?? 0;
-        if (from < 0 || count is < 1 or > 100_000)
+        if (!Paging.TryParse(limit, start, out var page, out var badPage, DefaultLeavesPerPage, MaxLeavesPerPage, "start"))
         {
-            return ApiResults.Problem(ProtocolError.Validation("start must be ≥ 0 and count between 1 and 100000"));
+            return badPage;
         }
-        var query = db.LedgerLeaves.AsNoTracking().Where(l => l.Index >= from).OrderBy(l => l.Index);
-        var leaves = await (count is null ? query : query.Take(count.Value)).ToListAsync(ct);
+        var from = page.Offset;
+        var to = from + page.Limit;
+        var size = (await db.LedgerLeaves.MaxAsync(l => (long?)l.Index, ct) ?? -1) + 1;
+        var leaves = await db.LedgerLeaves.AsNoTracking().Where(l => l.Index >= from && l.Index < to && l.Index < size).OrderBy(l => l.Index).ToListAsync(ct);
         var text = new StringBuilder();
         foreach (var leaf in leaves)
         {
             text.Append(LedgerJsonl.FormatLine(leaf.Index, leaf.Data)).Append('\n');
         }
+        Paging.SetHeaders(http, size, page, "start");
         return TypedResults.Text(text.ToString(), "application/x-ndjson; charset=utf-8");
     }
 

@@ -104,7 +104,7 @@ public static class MitigationEndpoints
         ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
         {
             Result<MitigationDto> result;
-            var evaluation = snap.Evaluations.FirstOrDefault(e => e.Id == request.EvaluationId);
+            var evaluation = snap.Evaluation(request.EvaluationId);
             var finding = snap.Findings.First(f => f.Id == m.FindingId);
             if (snap.Decide(ProtocolAction.VerifyMitigation, caller) is { } denied)
             {

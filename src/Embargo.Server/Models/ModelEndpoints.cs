@@ -243,8 +243,12 @@ public static class ModelEndpoints
         return digest.IsOk ? digest.Value.ToString() : digest.Error!;
     }
 
-    private static async Task<Results<Ok<List<ModelConditionDto>>, ProblemHttpResult>> ListConditions(string id, EmbargoDb db, HttpContext http, CancellationToken ct)
+    private static async Task<Results<Ok<List<ModelConditionDto>>, ProblemHttpResult>> ListConditions(string id, EmbargoDb db, HttpContext http, string? limit, string? offset, CancellationToken ct)
     {
+        if (!Paging.TryParse(limit, offset, out var page, out var badPage))
+        {
+            return badPage;
+        }
         if (await Cases.CaseSubjects.ForVersionAsync(db, id, ct) is not { } found)
         {
             return ApiResults.Problem(ProtocolError.NotFound($"model version {id}"));
@@ -253,15 +257,21 @@ public static class ModelEndpoints
         {
             return ApiResults.Problem(refused);
         }
-        return TypedResults.Ok((await db.Conditions.AsNoTracking().Where(c => c.ModelVersionId == id).ToListAsync(ct))
-            .OrderBy(c => c.Name, StringComparer.Ordinal).Select(ToDto).ToList());
+        return TypedResults.Ok(Paging.Slice(http, (await db.Conditions.AsNoTracking().Where(c => c.ModelVersionId == id).ToListAsync(ct))
+            .OrderBy(c => c.Name, StringComparer.Ordinal).Select(ToDto).ToList(), page));
     }
 
     /// <summary>Registered reference models, strongest first (public: cases must be opened with the strongest).</summary>
-    private static async Task<Ok<List<ReferenceModelDto>>> ListReferenceModels(EmbargoDb db, CancellationToken ct) =>
-        TypedResults.Ok((await db.ReferenceModels.AsNoTracking().ToListAsync(ct))
+    private static async Task<Results<Ok<List<ReferenceModelDto>>, ProblemHttpResult>> ListReferenceModels(EmbargoDb db, HttpContext http, string? limit, string? offset, CancellationToken ct)
+    {
+        if (!Paging.TryParse(limit, offset, out var page, out var badPage))
+        {
+            return badPage;
+        }
+        return TypedResults.Ok(Paging.Slice(http, (await db.ReferenceModels.AsNoTracking().ToListAsync(ct))
             .OrderByDescending(r => r.Strength).ThenBy(r => r.CreatedAt).ThenBy(r => r.Id, StringComparer.Ordinal)
-            .Select(r => new ReferenceModelDto { Id = r.Id, Name = r.Name, Strength = r.Strength }).ToList());
+            .Select(r => new ReferenceModelDto { Id = r.Id, Name = r.Name, Strength = r.Strength }).ToList(), page));
+    }
 
     /// <summary>Rule 5: a stronger reference model flags certificates of cases that used a weaker one.</summary>
     private static async Task<Results<Created<ReferenceModelDto>, ProblemHttpResult>> RegisterReferenceModel(

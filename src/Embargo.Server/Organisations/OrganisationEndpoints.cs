@@ -165,10 +165,25 @@ public static class OrganisationEndpoints
         }, ct));
     }
 
-    private static async Task<Ok<List<OrganisationDto>>> ListOrganisations(EmbargoDb db, CancellationToken ct) =>
-        TypedResults.Ok((await db.Organisations.AsNoTracking().OrderBy(o => o.Name).ToListAsync(ct)).Select(ToDto).ToList());
+    private static async Task<Results<Ok<List<OrganisationDto>>, ProblemHttpResult>> ListOrganisations(EmbargoDb db, HttpContext http, string? limit, string? offset, CancellationToken ct)
+    {
+        if (!Paging.TryParse(limit, offset, out var page, out var badPage))
+        {
+            return badPage;
+        }
+        Paging.SetHeaders(http, await db.Organisations.CountAsync(ct), page, "offset");
+        return TypedResults.Ok((await db.Organisations.AsNoTracking().OrderBy(o => o.Name).ThenBy(o => o.Id)
+            .Skip((int)Math.Min(page.Offset, int.MaxValue)).Take(page.Limit).ToListAsync(ct)).Select(ToDto).ToList());
+    }
 
     /// <summary>Each marked organisation with the violations behind its mark, their disputes and the regulator's decisions.</summary>
-    private static async Task<Ok<List<BadActorDto>>> BadActors(EmbargoDb db, CancellationToken ct) =>
-        TypedResults.Ok(await Violations.ViolationEndpoints.BadActorsAsync(db, ct));
+    private static async Task<Results<Ok<List<BadActorDto>>, ProblemHttpResult>> BadActors(EmbargoDb db, HttpContext http, string? limit, string? offset, CancellationToken ct)
+    {
+        if (!Paging.TryParse(limit, offset, out var page, out var badPage))
+        {
+            return badPage;
+        }
+        Paging.SetHeaders(http, await db.Organisations.CountAsync(o => o.BadActor, ct), page, "offset");
+        return TypedResults.Ok(await Violations.ViolationEndpoints.BadActorsAsync(db, ct, page));
+    }
 }

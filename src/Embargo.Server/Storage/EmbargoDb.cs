@@ -69,6 +69,9 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         modelBuilder.Entity<ConditionEntity>(e => { e.ToTable("conditions"); e.HasIndex(x => new { x.ModelVersionId, x.Name }).IsUnique(); });
         modelBuilder.Entity<ViolationDecisionEntity>(e => { e.ToTable("violation_decisions"); e.HasIndex(x => x.ViolationId); });
         modelBuilder.Entity<ViolationDisputeEntity>(e => { e.ToTable("violation_disputes"); e.HasIndex(x => x.ViolationId); });
+        // Scale: a write reads a case's drafts by status and its evaluations by capability, never the whole case.
+        modelBuilder.Entity<ThreatModelEntity>().HasIndex(x => new { x.CaseId, x.Status });
+        modelBuilder.Entity<EvaluationEntity>().HasIndex(x => new { x.CaseId, x.Capability, x.LedgerIndex });
         modelBuilder.Entity<LedgerLeafEntity>(e =>
         {
             e.ToTable("ledger_leaves");

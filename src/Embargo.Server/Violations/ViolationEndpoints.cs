@@ -146,8 +146,12 @@ public static class ViolationEndpoints
         }, ct));
     }
 
-    private static async Task<Ok<List<ViolationDto>>> List(HttpContext http, EmbargoDb db, string? status, string? organisation, CancellationToken ct)
+    private static async Task<Results<Ok<List<ViolationDto>>, ProblemHttpResult>> List(HttpContext http, EmbargoDb db, string? status, string? organisation, string? limit, string? offset, CancellationToken ct)
     {
+        if (!Paging.TryParse(limit, offset, out var page, out var badPage))
+        {
+            return badPage;
+        }
         var viewer = OptionalCaller(http);
         var query = db.Violations.AsNoTracking();
         if (status is not null)
@@ -158,9 +162,10 @@ public static class ViolationEndpoints
         {
             query = query.Where(v => v.OrganisationId == organisation);
         }
-        var violations = await query.OrderByDescending(v => v.LedgerIndex).Take(500).ToListAsync(ct);
+        // Newest first; what the caller may see is decided per row, then paged (only the page is built).
+        var violations = await query.OrderByDescending(v => v.LedgerIndex).ToListAsync(ct);
         var visible = await VisibleAsync(db, violations, viewer, ct);
-        return TypedResults.Ok(await BuildAsync(db, visible, ct));
+        return TypedResults.Ok(await BuildAsync(db, Paging.Slice(http, visible, page), ct));
     }
 
     private static async Task<Results<Ok<ViolationDto>, ProblemHttpResult>> Get(string id, HttpContext http, EmbargoDb db, CancellationToken ct)
@@ -425,9 +430,10 @@ public static class ViolationEndpoints
     }
 
     /// <summary>The public bad-actors view: each marked organisation with its public violations, disputes and decisions.</summary>
-    internal static async Task<List<BadActorDto>> BadActorsAsync(EmbargoDb db, CancellationToken ct)
+    internal static async Task<List<BadActorDto>> BadActorsAsync(EmbargoDb db, CancellationToken ct, Page? page = null)
     {
-        var marked = await db.Organisations.AsNoTracking().Where(o => o.BadActor).OrderBy(o => o.Name).ToListAsync(ct);
+        var all = db.Organisations.AsNoTracking().Where(o => o.BadActor).OrderBy(o => o.Name);
+        var marked = await (page is { } p ? all.Skip((int)Math.Min(p.Offset, int.MaxValue)).Take(p.Limit) : all).ToListAsync(ct);
         var ids = marked.Select(o => o.Id).ToList();
         var violations = (await db.Violations.AsNoTracking().Where(v => v.OrganisationId != null && ids.Contains(v.OrganisationId)).OrderBy(v => v.LedgerIndex).ToListAsync(ct))
             .Where(v => ViolationStatus.IsPublic(v.Status)).ToList();

@@ -368,6 +368,8 @@ namespace Embargo.Server.Storage.Migrations.Postgres
 
                     b.HasIndex("CaseId");
 
+                    b.HasIndex("CaseId", "Capability", "LedgerIndex");
+
                     b.ToTable("evaluations", (string)null);
                 });
 
@@ -847,6 +849,8 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.HasKey("Id");
 
                     b.HasIndex("CaseId");
+
+                    b.HasIndex("CaseId", "Status");
 
                     b.ToTable("threat_models", (string)null);
                 });

@@ -363,6 +363,8 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
 
                     b.HasIndex("CaseId");
 
+                    b.HasIndex("CaseId", "Capability", "LedgerIndex");
+
                     b.ToTable("evaluations", (string)null);
                 });
 
@@ -842,6 +844,8 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.HasKey("Id");
 
                     b.HasIndex("CaseId");
+
+                    b.HasIndex("CaseId", "Status");
 
                     b.ToTable("threat_models", (string)null);
                 });
