@@ -40,6 +40,16 @@ public sealed class EmbargoClient(Uri server, string? token, HttpClient? http = 
 
     public Task<T> GetAsync<T>(string path, CancellationToken ct) => SendAsync<T>(HttpMethod.Get, path, null, ct);
 
+    /// <summary>POSTs raw bytes (e.g. a run's log to /api/cases/{id}/evaluation-logs) and reads the JSON answer.</summary>
+    public Task<T> PostBytesAsync<T>(string path, byte[] body, string mediaType, CancellationToken ct) =>
+        SendAsync<T>(HttpMethod.Post, path, new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue(mediaType) } }, ct);
+
+    public async Task<byte[]> GetBytesAsync(string path, CancellationToken ct)
+    {
+        using var response = await SendRawAsync(HttpMethod.Get, path, null, ct);
+        return await response.Content.ReadAsByteArrayAsync(ct);
+    }
+
     public async Task<string> GetTextAsync(string path, CancellationToken ct)
     {
         using var response = await SendRawAsync(HttpMethod.Get, path, null, ct);
@@ -66,7 +76,11 @@ public sealed class EmbargoClient(Uri server, string? token, HttpClient? http = 
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
-        if (body is not null)
+        if (body is HttpContent content)
+        {
+            request.Content = content;
+        }
+        else if (body is not null)
         {
             request.Content = JsonContent.Create(body, body.GetType(), options: Json);
         }

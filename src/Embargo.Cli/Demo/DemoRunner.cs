@@ -277,8 +277,7 @@ public sealed class DemoRunner(DemoOptions options)
             Concurrency = 8,
             LogDir = logDir,
         }, null, ct);
-        var request = EvalSubmission.From(summary, mitigationId, mitigationId is null ? "base" : null);
-        var evaluation = await evaluator.PostAsync<EvaluationDto>($"/api/cases/{caseId}/evaluations", request, ct);
+        var evaluation = await EvalSubmission.UploadAndSubmitAsync(evaluator, caseId, summary, mitigationId, mitigationId is null ? "base" : null, ct);
         Detail($"{task} ({subject}): subject {summary.Subject.Accuracy:P0} [{summary.Subject.Ci95Low:F2}, {summary.Subject.Ci95High:F2}] vs baseline {summary.Baseline!.Accuracy:P0}; "
                + $"uplift {summary.Uplift!.Estimate:+0.00;-0.00} [{summary.Uplift.Ci95Low:F2}, {summary.Uplift.Ci95High:F2}], p = {summary.Uplift.P:G3} ({summary.Uplift.Test}) → {(evaluation.Significant ? "significant" : "not significant")}");
         return evaluation;
@@ -358,6 +357,17 @@ public static class EvalSubmission
         UpliftUpper = s.Verdict?.Upper,
         Margin = s.Verdict?.Margin,
     };
+
+    /// <summary>The summary's figures in the contract's shape (what the server recomputes from the log and records).</summary>
+    public static EvidenceFigures Figures(EvalSummary s) => EvidenceFigures.Of(From(s, null));
+
+    /// <summary>Uploads the run's log to the case, then submits the evaluation citing it: the server recomputes every figure from the log.</summary>
+    public static async Task<EvaluationDto> UploadAndSubmitAsync(EmbargoClient client, string caseId, EvalSummary s, string? mitigationId, string? condition, CancellationToken ct)
+    {
+        var bytes = await File.ReadAllBytesAsync(s.LogPath, ct);
+        var log = await client.PostBytesAsync<EvaluationLogDto>($"/api/cases/{Uri.EscapeDataString(caseId)}/evaluation-logs", bytes, "application/json", ct);
+        return await client.PostAsync<EvaluationDto>($"/api/cases/{Uri.EscapeDataString(caseId)}/evaluations", From(s, mitigationId, condition) with { LogSha256 = log.Sha256 }, ct);
+    }
 
     private static ConditionDto Condition(ConditionResult c) => new()
     {

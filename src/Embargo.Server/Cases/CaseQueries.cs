@@ -149,7 +149,8 @@ public sealed class CaseSnapshot
             RequestedTier = RequestedTier,
             ThreatModelCapabilities = ThreatModels.Select(t => t.Capability).Distinct(StringComparer.Ordinal).ToList(),
             // Rule 9: only an independent evaluator's run counts as having evaluated a capability; rule 5: only under the case's current reference model.
-            EvaluatedCapabilities = Evaluations.Where(e => e.Purpose == EvaluationPurpose.Case && CountsAsSafetyEvidence(e) && CurrentReference(e)).Select(e => e.Capability).Distinct(StringComparer.Ordinal).ToList(),
+            // Rule "evidence": a run without a baseline measured no uplift, so it evaluated nothing.
+            EvaluatedCapabilities = Evaluations.Where(e => e.Purpose == EvaluationPurpose.Case && e.Uplift is not null && CountsAsSafetyEvidence(e) && CurrentReference(e)).Select(e => e.Capability).Distinct(StringComparer.Ordinal).ToList(),
             EvaluatedOnlyByDeveloperSide = Evaluations.Where(e => e.Purpose == EvaluationPurpose.Case).GroupBy(e => e.Capability, StringComparer.Ordinal)
                 .Where(g => !g.Any(CountsAsSafetyEvidence)).Select(g => g.Key).ToList(),
             Findings = findings,
@@ -234,6 +235,7 @@ public sealed class CaseSnapshot
         LedgerIndex = e.LedgerIndex,
         ReferenceModelId = e.ReferenceModelId,
         FiredFindings = fired,
+        LogSha256 = e.LogSha256,
     };
 }
 

@@ -30,6 +30,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     public DbSet<SignedCheckpointEntity> SignedCheckpoints => Set<SignedCheckpointEntity>();
     public DbSet<ViolationDecisionEntity> ViolationDecisions => Set<ViolationDecisionEntity>();
     public DbSet<ViolationDisputeEntity> ViolationDisputes => Set<ViolationDisputeEntity>();
+    public DbSet<EvaluationLogEntity> EvaluationLogs => Set<EvaluationLogEntity>();
 
     /// <summary>Every instant is stored in UTC, whatever offset it arrived with (PostgreSQL's timestamptz requires it).</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -65,6 +66,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         modelBuilder.Entity<ConditionEntity>(e => { e.ToTable("conditions"); e.HasIndex(x => new { x.ModelVersionId, x.Name }).IsUnique(); });
         modelBuilder.Entity<ViolationDecisionEntity>(e => { e.ToTable("violation_decisions"); e.HasIndex(x => x.ViolationId); });
         modelBuilder.Entity<ViolationDisputeEntity>(e => { e.ToTable("violation_disputes"); e.HasIndex(x => x.ViolationId); });
+        modelBuilder.Entity<EvaluationLogEntity>(e => { e.ToTable("evaluation_logs"); e.HasKey(x => x.Sha256); e.HasIndex(x => x.CaseId); e.HasIndex(x => x.EvaluationId).IsUnique(); });
         modelBuilder.Entity<LedgerLeafEntity>(e =>
         {
             e.ToTable("ledger_leaves");
