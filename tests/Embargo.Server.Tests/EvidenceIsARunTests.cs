@@ -199,12 +199,16 @@ public sealed class CertifyWithLogsTests(ServerFixture fixture) : IClassFixture<
     private async Task<CliRun> Certify(ProtocolWorld w, string logs)
     {
         await File.WriteAllTextAsync(P("assure.key.pem"), w.CertifierKey.PrivatePem);
+        return await AsCertifier(w, "certify", w.CaseId, "--tier", "hosted", "--key", P("assure.key.pem"), "--logs", logs);
+    }
+
+    private async Task<CliRun> AsCertifier(ProtocolWorld w, params string[] args)
+    {
         var variable = "EMBARGO_TEST_TOKEN_" + Guid.NewGuid().ToString("N")[..8];
         Environment.SetEnvironmentVariable(variable, w.Tokens[w.Certifier]);
         try
         {
-            return await CliRunner.RunAsync("certify", w.CaseId, "--tier", "hosted", "--key", P("assure.key.pem"), "--logs", logs,
-                "--server", Host.Url.ToString(), "--token-env", variable);
+            return await CliRunner.RunAsync([.. args, "--server", Host.Url.ToString(), "--token-env", variable]);
         }
         finally
         {
@@ -237,7 +241,10 @@ public sealed class CertifyWithLogsTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(3, evaluations.Count); // phishing, bio and the verification re-run
         foreach (var e in evaluations)
         {
-            await File.WriteAllBytesAsync(Path.Combine(logs, e.Id + ".json"), ProtocolWorld.Logs[e.LogSha256!]);
+            // The certifier fetches each log itself (`embargo case eval-log`): the very bytes the evaluation cites.
+            var fetched = await AsCertifier(w, "case", "eval-log", e.Id, "--out", Path.Combine(logs, e.Id + ".json"));
+            Assert.True(fetched.Code == CliApp.Ok, fetched.Error);
+            Assert.Equal(ProtocolWorld.Logs[e.LogSha256!], await File.ReadAllBytesAsync(Path.Combine(logs, e.Id + ".json")));
         }
         var size = await LedgerSizeAsync(Host);
         var bio = w.BioEvaluation!.Id;

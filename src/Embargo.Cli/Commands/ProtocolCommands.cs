@@ -145,6 +145,8 @@ public static class ProtocolCommands
         var acceptAffected = new Option<string[]>("--affected") { Description = "affected-party organisation ids", Required = true, AllowMultipleArgumentsPerToken = true };
         var editedSteps = new Option<string[]>("--step") { Description = "replace the drafted steps (repeatable)" };
         var summary = new Argument<string>("summary-json") { Description = "a SubmitEvaluationRequest JSON file (what `embargo eval run --case` sends)" };
+        var logEvaluation = new Argument<string>("evaluation-id");
+        var logOut = Required("--out", "where to write the run's log (it holds transcripts: keep it private)");
         var runLog = new Option<string>("--log") { Description = "the run's log file: uploaded to the case first and cited by its sha256 (the server records only what it recomputes from a log)" };
         var strongerReference = Required("--reference", "the stronger reference model id (the strongest registered)");
         var liftReason = Required("--reason", "why the denial no longer holds (logged publicly)");
@@ -201,6 +203,13 @@ public static class ProtocolCommands
                         request = request with { LogSha256 = uploaded.Sha256 };
                     }
                     return await c.PostAsync<EvaluationDto>($"/api/cases/{r.GetValue(id)}/evaluations", request, ct);
+                }),
+            Verb("eval-log", "download an evaluation's run log (the case's regulator, or its certifier in certification); check it with certify --logs", [logEvaluation, logOut],
+                async (r, c, ct) =>
+                {
+                    var bytes = await c.GetBytesAsync($"/api/evaluations/{Uri.EscapeDataString(r.GetValue(logEvaluation)!)}/log", ct);
+                    await File.WriteAllBytesAsync(r.GetValue(logOut)!, bytes, ct);
+                    return new { Evaluation = r.GetValue(logEvaluation)!, Log = r.GetValue(logOut)!, Bytes = bytes.Length, Sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)) };
                 }),
             Verb("finding", "record a finding backed by an evaluation", [id, threat, evaluation, title],
                 async (r, c, ct) => await c.PostAsync<FindingDto>($"/api/cases/{r.GetValue(id)}/findings", new RecordFindingRequest

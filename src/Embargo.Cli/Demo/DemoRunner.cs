@@ -239,8 +239,16 @@ public sealed class DemoRunner(DemoOptions options)
         Step("Refusal: the developer tries to release at 'open' without a certificate");
         refusals.Add(await Refused(() => developer.PostAsync<ReleaseDto>("/api/releases", new ReleaseRequest { ModelVersionId = version.Id, Tier = "open" }, ct)));
 
-        Step("Independent certifier approves, signs the in-toto statement locally (DSSE, Ed25519) and submits it");
-        var certificate = await ProtocolCommands.CertifyAsync(certifier, @case.Id, "hosted", certifierKey, ct);
+        Step("Independent certifier fetches every run's log, recomputes every figure, approves, signs the in-toto statement locally (DSSE, Ed25519) and submits it");
+        var certifierLogs = Path.Combine(outDir, "certifier-logs");
+        Directory.CreateDirectory(certifierLogs);
+        var recorded = await certifier.GetAsync<CaseDto>($"/api/cases/{@case.Id}", ct);
+        foreach (var e in recorded.Evaluations)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(certifierLogs, e.Id + ".json"), await certifier.GetBytesAsync($"/api/evaluations/{e.Id}/log", ct), ct);
+        }
+        var certificate = await ProtocolCommands.CertifyAsync(certifier, @case.Id, "hosted", certifierKey, weightsDirectory: null, logsDirectory: certifierLogs, report: null, ct);
+        Detail($"{recorded.Evaluations.Count} evaluations recomputed from their logs by the certifier: every figure matches what the server recorded");
         await File.WriteAllTextAsync(Path.Combine(outDir, "certificate.dsse.json"), certificate.Envelope + "\n", ct);
         Detail($"certificate {certificate.Id} for {certificate.ManifestDigest} at {certificate.Tier}; certification event at ledger index {certificate.CertificationIndex}");
 
