@@ -109,7 +109,10 @@ refused 1 as "$RESEARCHER" weights fetch-key "$work/sealed" --version "$version"
 step "refusals, then an independent certificate and the release"
 refused 1 as "$DEV" certify "$case" --tier downloadable --key "$work/assure.key.pem"
 refused 1 as "$DEV" release "$version" --tier open
-as "$CERT" certify "$case" --tier downloadable --key "$work/assure.key.pem" --out "$work/certificate.dsse.json" >/dev/null
+refused 1 as "$DEV" case eval-log "$(as "$DEV" case show "$case" --json | jq -r '.evaluations[0].id')" --out "$work/dev.json"   # transcripts: regulator and certifier only
+mkdir -p "$work/cert-logs"
+for e in $(as "$CERT" case show "$case" --json | jq -r '.evaluations[].id'); do as "$CERT" case eval-log "$e" --out "$work/cert-logs/$e.json" >/dev/null; done
+as "$CERT" certify "$case" --tier downloadable --key "$work/assure.key.pem" --logs "$work/cert-logs" --out "$work/certificate.dsse.json" >/dev/null
 refused 1 as "$DEV" release "$version" --tier open
 as "$DEV" release "$version" --tier downloadable >/dev/null
 

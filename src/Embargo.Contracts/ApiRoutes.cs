@@ -122,11 +122,17 @@ public static class ApiRoutes
         public static readonly ApiRoute AcceptThreatModel = new(HttpPost, "/api/cases/{id}/threat-models/{threatModelId}/accept");
         public static readonly ApiRoute Advance = new(HttpPost, "/api/cases/{id}/advance");
         public static readonly ApiRoute AddCommitment = new(HttpPost, "/api/cases/{id}/commitments");
+        public static readonly ApiRoute UploadEvaluationLog = new(HttpPost, "/api/cases/{id}/evaluation-logs");
         public static readonly ApiRoute SubmitEvaluation = new(HttpPost, "/api/cases/{id}/evaluations");
         public static readonly ApiRoute RecordFinding = new(HttpPost, "/api/cases/{id}/findings");
         public static readonly ApiRoute Deny = new(HttpPost, "/api/cases/{id}/deny");
         public static readonly ApiRoute LiftDenial = new(HttpPost, "/api/cases/{id}/lift-denial");
         public static readonly ApiRoute Reevaluate = new(HttpPost, "/api/cases/{id}/reference");
+    }
+
+    public static class Evaluations
+    {
+        public static readonly ApiRoute Log = new(HttpGet, "/api/evaluations/{id}/log");
     }
 
     public static class Disclosures

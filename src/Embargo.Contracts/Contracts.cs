@@ -229,6 +229,120 @@ public sealed record EvaluationDto
     public string? ReferenceModelId { get; init; }
     /// <summary>Findings created by if-then commitments that fired on this result.</summary>
     public IReadOnlyList<FindingDto> FiredFindings { get; init; } = [];
+    /// <summary>sha256 (hex) of the run's log the server recomputed every figure from (GET /api/evaluations/{id}/log).</summary>
+    public string? LogSha256 { get; init; }
+}
+
+/// <summary>A run's log as the server stored it (POST /api/cases/{id}/evaluation-logs, the log's bytes as the body).</summary>
+public sealed record EvaluationLogDto
+{
+    public required string Sha256 { get; init; }
+    public required string CaseId { get; init; }
+    public required long Bytes { get; init; }
+    public required string Task { get; init; }
+    public required string Capability { get; init; }
+    public required string SubjectModel { get; init; }
+    /// <summary>The evaluation the log is the evidence of, once submitted (a log backs one evaluation only).</summary>
+    public string? EvaluationId { get; init; }
+}
+
+/// <summary>
+/// The figures of an evaluation — what a client claims, what the server recorded, or what a log recomputes to — and
+/// the first member in which two of them differ (named as the contract names it, e.g. <c>uplift.estimate</c>).
+/// </summary>
+public sealed record EvidenceFigures
+{
+    /// <summary>Doubles agree when within this (they travel as JSON and through two databases).</summary>
+    public const double Tolerance = 1e-9;
+
+    public required string Task { get; init; }
+    public required string Capability { get; init; }
+    public required int Samples { get; init; }
+    public required ConditionDto Subject { get; init; }
+    public ConditionDto? Baseline { get; init; }
+    public UpliftDto? Uplift { get; init; }
+
+    public static EvidenceFigures Of(SubmitEvaluationRequest r) => new()
+    {
+        Task = r.Task, Capability = r.Capability, Samples = r.Samples, Subject = r.Subject, Baseline = r.Baseline, Uplift = r.Uplift,
+    };
+
+    public static EvidenceFigures Of(EvaluationDto e) => new()
+    {
+        Task = e.Task, Capability = e.Capability, Samples = e.Samples, Subject = e.Subject, Baseline = e.Baseline, Uplift = e.Uplift,
+    };
+
+    /// <summary>The first member where <paramref name="claimed"/> differs from <paramref name="actual"/>: (member, claimed, actual); null when none.</summary>
+    public static (string Member, string Claimed, string Actual)? FirstDifference(EvidenceFigures claimed, EvidenceFigures actual)
+    {
+        var c = Flatten(claimed).ToList();
+        var a = Flatten(actual).ToDictionary(x => x.Member, x => x.Value, StringComparer.Ordinal);
+        foreach (var (member, value) in c)
+        {
+            var other = a.GetValueOrDefault(member);
+            if (!Same(value, other))
+            {
+                return (member, Show(value), Show(other));
+            }
+        }
+        foreach (var (member, value) in Flatten(actual))
+        {
+            if (!c.Any(x => x.Member == member))
+            {
+                return (member, "absent", Show(value));
+            }
+        }
+        return null;
+    }
+
+    private static bool Same(object? x, object? y) => (x, y) switch
+    {
+        (double p, double q) => Math.Abs(p - q) <= Tolerance,
+        (int p, int q) => p == q,
+        (string p, string q) => string.Equals(p, q, StringComparison.Ordinal),
+        (null, null) => true,
+        _ => false,
+    };
+
+    private static string Show(object? v) => v switch
+    {
+        null => "absent",
+        double d => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => v.ToString() ?? "",
+    };
+
+    private static IEnumerable<(string Member, object? Value)> Flatten(EvidenceFigures f)
+    {
+        yield return ("task", f.Task);
+        yield return ("capability", f.Capability);
+        yield return ("samples", f.Samples);
+        foreach (var x in Condition("subject", f.Subject))
+        {
+            yield return x;
+        }
+        if (f.Baseline is { } b)
+        {
+            foreach (var x in Condition("baseline", b))
+            {
+                yield return x;
+            }
+        }
+        if (f.Uplift is { } u)
+        {
+            yield return ("uplift.estimate", u.Estimate);
+            yield return ("uplift.ci95Low", u.Ci95Low);
+            yield return ("uplift.ci95High", u.Ci95High);
+            yield return ("uplift.p", u.P);
+            yield return ("uplift.test", u.Test);
+        }
+    }
+
+    private static IEnumerable<(string Member, object? Value)> Condition(string name, ConditionDto c) =>
+    [
+        (name + ".model", c.Model), (name + ".correct", c.Correct), (name + ".total", c.Total), (name + ".accuracy", c.Accuracy),
+        (name + ".ci95Low", c.Ci95Low), (name + ".ci95High", c.Ci95High),
+    ];
 }
 
 public sealed record RecordFindingRequest

@@ -63,6 +63,7 @@ public sealed class EmbargoClient : IDisposable
         Violations = new ViolationsApi(this);
         Ledger = new LedgerApi(this);
         Gateway = new GatewayApi(this);
+        Evaluations = new EvaluationsApi(this);
     }
 
     public Uri Server { get; }
@@ -85,10 +86,22 @@ public sealed class EmbargoClient : IDisposable
     public ViolationsApi Violations { get; }
     public LedgerApi Ledger { get; }
     public GatewayApi Gateway { get; }
+    public EvaluationsApi Evaluations { get; }
 
     /// <summary>Sends <paramref name="call"/> (a POST always carries a body, <c>{}</c> when none) and reads the JSON answer.</summary>
     public Task<T> SendAsync<T>(ApiCall call, object? body, CancellationToken ct) =>
         SendAsync<T>(new HttpMethod(call.Method), call.Path, call.Method == "POST" ? body ?? new { } : body, ct);
+
+    /// <summary>Sends <paramref name="call"/> with raw bytes as its body (e.g. a run's log) and reads the JSON answer.</summary>
+    public Task<T> SendBytesAsync<T>(ApiCall call, byte[] body, string mediaType, CancellationToken ct) =>
+        SendAsync<T>(new HttpMethod(call.Method), call.Path, new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue(mediaType) } }, ct);
+
+    /// <summary>Sends <paramref name="call"/> and returns the answer's bytes as they came.</summary>
+    public async Task<byte[]> GetBytesAsync(ApiCall call, CancellationToken ct)
+    {
+        using var response = await SendRawAsync(new HttpMethod(call.Method), call.Path, null, ct);
+        return await response.Content.ReadAsByteArrayAsync(ct);
+    }
 
     /// <summary>Sends <paramref name="call"/> and returns the answer's text as it came.</summary>
     public async Task<string> GetTextAsync(ApiCall call, CancellationToken ct)
@@ -117,7 +130,11 @@ public sealed class EmbargoClient : IDisposable
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
         }
-        if (body is not null)
+        if (body is HttpContent content)
+        {
+            request.Content = content;
+        }
+        else if (body is not null)
         {
             request.Content = JsonContent.Create(body, body.GetType(), options: Json);
         }
@@ -216,6 +233,8 @@ public sealed class CasesApi(EmbargoClient c)
     public Task<ThreatModelDto> AcceptThreatModelAsync(string caseId, string threatModelId, AcceptThreatModelRequest request, CancellationToken ct = default) => c.SendAsync<ThreatModelDto>(ApiRoutes.Cases.AcceptThreatModel.With(caseId, threatModelId), request, ct);
     public Task<CaseDto> AdvanceAsync(string caseId, AdvanceCaseRequest request, CancellationToken ct = default) => c.SendAsync<CaseDto>(ApiRoutes.Cases.Advance.With(caseId), request, ct);
     public Task<CommitmentDto> AddCommitmentAsync(string caseId, AddCommitmentRequest request, CancellationToken ct = default) => c.SendAsync<CommitmentDto>(ApiRoutes.Cases.AddCommitment.With(caseId), request, ct);
+    /// <summary>Uploads a run's log (its bytes as written); an evaluation then cites it by sha256 and the server recomputes its figures from it.</summary>
+    public Task<EvaluationLogDto> UploadEvaluationLogAsync(string caseId, byte[] log, CancellationToken ct = default) => c.SendBytesAsync<EvaluationLogDto>(ApiRoutes.Cases.UploadEvaluationLog.With(caseId), log, "application/json", ct);
     public Task<EvaluationDto> SubmitEvaluationAsync(string caseId, SubmitEvaluationRequest request, CancellationToken ct = default) => c.SendAsync<EvaluationDto>(ApiRoutes.Cases.SubmitEvaluation.With(caseId), request, ct);
     public Task<FindingDto> RecordFindingAsync(string caseId, RecordFindingRequest request, CancellationToken ct = default) => c.SendAsync<FindingDto>(ApiRoutes.Cases.RecordFinding.With(caseId), request, ct);
     public Task<CaseDto> DenyAsync(string caseId, DenyRequest request, CancellationToken ct = default) => c.SendAsync<CaseDto>(ApiRoutes.Cases.Deny.With(caseId), request, ct);
@@ -295,4 +314,10 @@ public sealed class GatewayApi(EmbargoClient c)
     public Task<GatewayGrantDto> GrantAsync(string versionId, GatewayGrantRequest request, CancellationToken ct = default) => c.SendAsync<GatewayGrantDto>(ApiRoutes.Gateway.Grant.With(versionId), request, ct);
     public Task<GatewayScreenDto> AttachScreenAsync(string versionId, GatewayScreenRequest request, CancellationToken ct = default) => c.SendAsync<GatewayScreenDto>(ApiRoutes.Gateway.AttachScreen.With(versionId), request, ct);
     public Task<List<GatewayScreenDto>> ScreensAsync(string versionId, CancellationToken ct = default) => c.SendAsync<List<GatewayScreenDto>>(ApiRoutes.Gateway.Screens.With(versionId), null, ct);
+}
+
+/// <summary>Recorded evaluations: their run logs (transcripts; the case's regulator and reviewing certifier only).</summary>
+public sealed class EvaluationsApi(EmbargoClient c)
+{
+    public Task<byte[]> LogAsync(string evaluationId, CancellationToken ct = default) => c.GetBytesAsync(ApiRoutes.Evaluations.Log.With(evaluationId), ct);
 }

@@ -49,6 +49,7 @@ public enum ProtocolAction
     GrantGatewayAccess,
     AttachGatewayScreen,
     AppendGatewayAuditBatch,
+    ReadEvaluationLog,
 }
 
 /// <summary>How a principal's organisation (or the principal itself) stands to the subject of an action: a case, or a model version.</summary>
@@ -188,6 +189,8 @@ public static class Access
         new(ProtocolAction.ReadCase, "read a case, its threat models, evaluations, findings and mitigations", Duties, Participants),
         new(ProtocolAction.ReadVersion, "read a model version", Duties, Participants),
         new(ProtocolAction.ReadConditions, "read a version's conditions", Duties, Participants),
+        new(ProtocolAction.ReadEvaluationLog, "read an evaluation's log (per-sample transcripts: never public)", Duties,
+            [Regulator, P(Role.Certifier, Relation.ReviewingCertifier)]),
         new(ProtocolAction.ReadPublic, "read advisories, certificates, the ledger, bad actors", Duties,
             [.. PrincipalRoles.Select(r => P(r, Relation.Any)), Admin, new Permit(null, Relation.Any)]),
     ];

@@ -24,6 +24,8 @@ public sealed record ProtocolError
     public string? Rule { get; init; }
     /// <summary>The ledger index the error is about (the first leaf that differs from the signed history).</summary>
     public long? LedgerIndex { get; init; }
+    /// <summary>The request member a validation error is about (e.g. "uplift.estimate"); the HTTP edge names it as "member".</summary>
+    public string? Member { get; init; }
 
     public static ProtocolError Validation(string message) => new() { Kind = ErrorKind.Validation, Code = "invalid", Message = message };
     public static ProtocolError NotFound(string what) => new() { Kind = ErrorKind.NotFound, Code = "not-found", Message = $"{what} was not found" };

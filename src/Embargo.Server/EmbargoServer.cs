@@ -70,6 +70,7 @@ public static class EmbargoServer
         app.MapOrganisations();
         app.MapModels();
         app.MapCases();
+        app.MapEvidenceLogs();
         app.MapReevaluation();
         app.MapDenials();
         app.MapDisclosures();

@@ -59,6 +59,17 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
             }
             return await W.Host.Http.SendAsync(request);
         }
+
+        public async Task<HttpResponseMessage> SendBytes(Identity who, string path, byte[] body)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(W.Host.Url, path));
+            if (who.Token is not null)
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", who.Token);
+            }
+            request.Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } };
+            return await W.Host.Http.SendAsync(request);
+        }
     }
 
     private static readonly IReadOnlyDictionary<ProtocolAction, Driver> Drivers = new Dictionary<ProtocolAction, Driver>
@@ -74,8 +85,13 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
             new AddCommitmentRequest { Expression = "uplift(\"cyber-phishing\") >= 0.5 => max_tier(staged)" })),
 
         // Reflection: evidence and findings (advancing last: it moves the case on).
-        [ProtocolAction.SubmitEvaluation] = new(Milestone.Reflection, Scope.Case, (m, who) => m.Send(who, HttpMethod.Post, $"/api/cases/{m.W.CaseId}/evaluations",
-            ProtocolWorld.NotSignificant(ProtocolWorld.Phishing))),
+        [ProtocolAction.SubmitEvaluation] = new(Milestone.Reflection, Scope.Case, async (m, who) =>
+        {
+            // A fresh run each time, its log uploaded (as the caller) before the evaluation cites it.
+            var body = ProtocolWorld.NotSignificant(ProtocolWorld.Phishing);
+            using var upload = await m.SendBytes(who, $"/api/cases/{m.W.CaseId}/evaluation-logs", ProtocolWorld.Logs[body.LogSha256!]);
+            return await m.Send(who, HttpMethod.Post, $"/api/cases/{m.W.CaseId}/evaluations", body);
+        }),
         [ProtocolAction.RecordNovelFinding] = new(Milestone.Reflection, Scope.Case, (m, who) => m.Send(who, HttpMethod.Post, $"/api/cases/{m.W.CaseId}/findings",
             new RecordFindingRequest { ThreatModelId = m.W.PhishingThreat!.Id, EvaluationId = m.W.PhishingEvaluation!.Id, Title = "phishing uplift" })),
         [ProtocolAction.RecordNotNovelFinding] = new(Milestone.Reflection, Scope.Case, (m, who) => m.Send(who, HttpMethod.Post, $"/api/cases/{m.W.CaseId}/findings",
@@ -137,6 +153,7 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
         [ProtocolAction.ReadCase] = new(Milestone.Certification, Scope.Case, (m, who) => m.Send(who, HttpMethod.Get, $"/api/cases/{m.W.CaseId}")),
         [ProtocolAction.ReadVersion] = new(Milestone.Certification, Scope.Version, (m, who) => m.Send(who, HttpMethod.Get, $"/api/model-versions/{m.W.Version.Id}")),
         [ProtocolAction.ReadConditions] = new(Milestone.Certification, Scope.Version, (m, who) => m.Send(who, HttpMethod.Get, $"/api/model-versions/{m.W.Version.Id}/conditions")),
+        [ProtocolAction.ReadEvaluationLog] = new(Milestone.Certification, Scope.Case, (m, who) => m.Send(who, HttpMethod.Get, $"/api/evaluations/{m.W.PhishingEvaluation!.Id}/log")),
         [ProtocolAction.ApproveCertification] = new(Milestone.Certification, Scope.Case, (m, who) => m.Send(who, HttpMethod.Post, $"/api/cases/{m.W.CaseId}/certification",
             new CertificationRequest { Tier = "hosted" })),
         [ProtocolAction.Release] = new(Milestone.Certification, Scope.Version, (m, who) => m.Send(who, HttpMethod.Post, "/api/releases",

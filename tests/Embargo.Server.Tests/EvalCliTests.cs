@@ -195,6 +195,9 @@ public sealed class EvalCliTests(ServerFixture fixture) : IClassFixture<ServerFi
         var finding = Assert.Single(@case.Findings);
         Assert.Equal("commitment", finding.Source);
         Assert.Equal("staged", finding.CapTier);
+        // The run's log went to the server with it: the evaluation cites exactly the bytes written to --log-dir.
+        var logFile = Assert.Single(Directory.GetFiles(P("logs"), "*.json"));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(logFile))), Assert.Single(@case.Evaluations).LogSha256);
     }
 
     [Fact]

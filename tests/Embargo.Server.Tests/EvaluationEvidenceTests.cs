@@ -38,7 +38,7 @@ public sealed class EvaluationEvidenceTests(ServerFixture fixture) : IClassFixtu
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Testing);
-        var run = ProtocolWorld.Significant(ProtocolWorld.Phishing) with { Status = "complete", Errors = 0, Records = 160 };
+        var run = ProtocolWorld.Significant(ProtocolWorld.Phishing) with { Status = "complete", Errors = 0, Records = 400 };
         var recorded = await w.SubmitAsync(run, w.Evaluator);
         Assert.Equal(ProtocolWorld.Phishing, recorded.Capability);
         Assert.Contains((await w.CaseAsync()).Evaluations, e => e.Id == recorded.Id);

@@ -24,7 +24,7 @@ public sealed class ModelConditionTests(ServerFixture fixture) : IClassFixture<S
         Assert.Single(await w.Regulator.Models.ConditionsAsync(w.Version.Id, default));
         await w.DriveToAsync(Milestone.Testing);
 
-        var evaluation = await w.SubmitAsync(ProtocolWorld.Significant(ProtocolWorld.Phishing) with { SubjectCondition = "ft-cyber" });
+        var evaluation = await w.SubmitAsync(ProtocolWorld.Significant(ProtocolWorld.Phishing, subjectModel: FineTune.ModelName) with { SubjectCondition = "ft-cyber" });
         Assert.Equal("ft-cyber", evaluation.SubjectCondition);
         Assert.Contains(await LeavesAsync(Host), l => l.Type == "evaluation.recorded" && l.Data["condition"]?.GetValue<string>() == "ft-cyber");
 

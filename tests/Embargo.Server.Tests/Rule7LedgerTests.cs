@@ -74,7 +74,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
         await w.DriveToAsync(Milestone.Testing);
         var start = await LedgerSizeAsync(Host);
         var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i =>
-            w.SubmitAsync(ProtocolWorld.Evaluation(ProtocolWorld.Bio, 0.2 + (i / 1000.0), 0.2, i / 1000.0, 0.9))));
+            w.SubmitAsync(ProtocolWorld.Evaluation(ProtocolWorld.Bio, 0.2 + (i / 1000.0), 0.2))));
         var indices = results.Select(r => r.LedgerIndex).Order().ToList();
         Assert.Equal(Enumerable.Range(0, 50).Select(i => start + i), indices);
         Assert.Equal(50, results.Select(r => r.Id).Distinct().Count());
@@ -170,7 +170,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
         using var w = await ProtocolWorld.CreateAsync(Host);
         await w.DriveToAsync(Milestone.Testing);
         var start = await LedgerSizeAsync(Host);
-        var accepted = Enumerable.Range(0, 20).Select(i => w.SubmitAsync(ProtocolWorld.Evaluation(ProtocolWorld.Bio, 0.3, 0.3, 0.0, 0.5 + (i / 100.0)))).ToList();
+        var accepted = Enumerable.Range(0, 20).Select(i => w.SubmitAsync(ProtocolWorld.Evaluation(ProtocolWorld.Bio, 0.3, 0.3))).ToList();
         var refused = Enumerable.Range(0, 20).Select(_ => Refused(HttpStatusCode.Conflict, "rule-1", () => w.ReleaseAsync("open"))).ToList();
         await Task.WhenAll(refused);
         var results = await Task.WhenAll(accepted);
@@ -198,7 +198,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
         {
             // Ten units queue, then one that appends a leaf and adds an organisation whose name is taken (its SaveChanges
             // fails on the unique index, after the ten before it were saved in the same transaction), then ten more.
-            evaluations = Enumerable.Range(0, 10).Select(i => a.SubmitAsync(ProtocolWorld.Evaluation(ProtocolWorld.Bio, 0.3, 0.3, 0.0, 0.5 + (i / 100.0)))).ToList();
+            evaluations = Enumerable.Range(0, 10).Select(i => a.SubmitAsync(ProtocolWorld.Evaluation(ProtocolWorld.Bio, 0.3, 0.3))).ToList();
             await gate.QueuedAsync(10);
             failing = gate.Writer.ExecuteAsync<string>(Caller.System, (uow, _) =>
             {
@@ -207,7 +207,7 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
                 return Task.FromResult<Result<string>>(failingId);
             }, default);
             await gate.QueuedAsync(11);
-            evaluations.AddRange(Enumerable.Range(10, 10).Select(i => a.SubmitAsync(ProtocolWorld.Evaluation(ProtocolWorld.Bio, 0.3, 0.3, 0.0, 0.5 + (i / 100.0)))));
+            evaluations.AddRange(Enumerable.Range(10, 10).Select(i => a.SubmitAsync(ProtocolWorld.Evaluation(ProtocolWorld.Bio, 0.3, 0.3))));
             await gate.QueuedAsync(21);
             await gate.OpenAsync();
         }

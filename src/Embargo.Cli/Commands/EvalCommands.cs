@@ -167,7 +167,8 @@ public static class EvalCommands
                         Console.Error.WriteLine($"not recorded on case {id}: {summary.Task} ended with status {summary.Status} (not evidence)");
                         continue;
                     }
-                    var recorded = await embargo.Cases.SubmitEvaluationAsync(id!, Embargo.Cli.Demo.EvalSubmission.From(summary, r.GetValue(mitigation), r.GetValue(condition)), ct);
+                    // The log goes first: the server records only what it recomputes from the log's per-sample records.
+                    var recorded = await Embargo.Cli.Demo.EvalSubmission.UploadAndSubmitAsync(embargo, id!, summary, r.GetValue(mitigation), r.GetValue(condition), ct);
                     Console.Error.WriteLine($"recorded {summary.Task} on case {id} as {recorded.Id} (ledger index {recorded.LedgerIndex}; verdict: {summary.Verdict?.Verdict ?? "none"}"
                         + (recorded.FiredFindings.Count > 0 ? $"; commitments fired: {string.Join(", ", recorded.FiredFindings.Select(f => f.Id))})" : ")"));
                 }

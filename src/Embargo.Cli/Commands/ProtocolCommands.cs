@@ -145,6 +145,9 @@ public static class ProtocolCommands
         var acceptAffected = new Option<string[]>("--affected") { Description = "affected-party organisation ids", Required = true, AllowMultipleArgumentsPerToken = true };
         var editedSteps = new Option<string[]>("--step") { Description = "replace the drafted steps (repeatable)" };
         var summary = new Argument<string>("summary-json") { Description = "a SubmitEvaluationRequest JSON file (what `embargo eval run --case` sends)" };
+        var logEvaluation = new Argument<string>("evaluation-id");
+        var logOut = Required("--out", "where to write the run's log (it holds transcripts: keep it private)");
+        var runLog = new Option<string>("--log") { Description = "the run's log file: uploaded to the case first and cited by its sha256 (the server records only what it recomputes from a log)" };
         var strongerReference = Required("--reference", "the stronger reference model id (the strongest registered)");
         var liftReason = Required("--reason", "why the denial no longer holds (logged publicly)");
         return Group("case", "release cases",
@@ -189,8 +192,24 @@ public static class ProtocolCommands
                 }, ct)),
             Verb("commit", "add an if-then commitment, e.g. 'uplift(\"x\") >= 0.1 and p(\"x\") < 0.05 => max_tier(hosted)'", [id, expression],
                 async (r, c, ct) => await c.Cases.AddCommitmentAsync(r.GetValue(id)!, new AddCommitmentRequest { Expression = r.GetValue(expression)! }, ct)),
-            Verb("submit-eval", "submit an evaluation result file", [id, summary],
-                async (r, c, ct) => await c.Cases.SubmitEvaluationAsync(r.GetValue(id)!, ReadJson<SubmitEvaluationRequest>(r.GetValue(summary)!), ct)),
+            Verb("submit-eval", "submit an evaluation result file with its run log", [id, summary, runLog],
+                async (r, c, ct) =>
+                {
+                    var request = ReadJson<SubmitEvaluationRequest>(r.GetValue(summary)!);
+                    if (r.GetValue(runLog) is { } logPath)
+                    {
+                        var uploaded = await c.Cases.UploadEvaluationLogAsync(r.GetValue(id)!, ReadBytes(logPath, "run log"), ct);
+                        request = request with { LogSha256 = uploaded.Sha256 };
+                    }
+                    return await c.Cases.SubmitEvaluationAsync(r.GetValue(id)!, request, ct);
+                }),
+            Verb("eval-log", "download an evaluation's run log (the case's regulator, or its certifier in certification); check it with certify --logs", [logEvaluation, logOut],
+                async (r, c, ct) =>
+                {
+                    var bytes = await c.Evaluations.LogAsync(r.GetValue(logEvaluation)!, ct);
+                    await File.WriteAllBytesAsync(r.GetValue(logOut)!, bytes, ct);
+                    return new { Evaluation = r.GetValue(logEvaluation)!, Log = r.GetValue(logOut)!, Bytes = bytes.Length, Sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)) };
+                }),
             Verb("finding", "record a finding backed by an evaluation", [id, threat, evaluation, title],
                 async (r, c, ct) => await c.Cases.RecordFindingAsync(r.GetValue(id)!, new RecordFindingRequest
                 {
@@ -301,13 +320,14 @@ public static class ProtocolCommands
         var key = Required("--key", "the certifier's Ed25519 private key PEM (never sent)");
         var output = new Option<string>("--out") { Description = "write the DSSE certificate here" };
         var weights = new Option<string>("--weights") { Description = "the weights directory: the statement's subject and files must match these files on disk" };
-        return Verb("certify", "approve a case, check the drafted statement, sign it locally and submit it (certifier)", [id, tier, key, output, weights],
+        var logs = new Option<string>("--logs") { Description = "a directory of the case's run logs (GET /api/evaluations/{id}/log): every evaluation's figures are recomputed from its log (matched by sha256) and must equal what the server recorded" };
+        return Verb("certify", "approve a case, check the drafted statement, sign it locally and submit it (certifier)", [id, tier, key, output, weights, logs],
             async (r, c, ct) =>
             {
                 using var signingKey = LoadSigningKey(r.GetValue(key)!);
                 // What is about to be signed goes to stdout, or to stderr when stdout carries JSON.
                 var report = r.GetValue(Json) ? Console.Error : Console.Out;
-                var certificate = await CertifyAsync(c, r.GetValue(id)!, r.GetValue(tier)!, signingKey, r.GetValue(weights), report, ct);
+                var certificate = await CertifyAsync(c, r.GetValue(id)!, r.GetValue(tier)!, signingKey, r.GetValue(weights), r.GetValue(logs), report, ct);
                 if (r.GetValue(output) is { } path)
                 {
                     await File.WriteAllTextAsync(path, certificate.Envelope + "\n", ct);
@@ -332,7 +352,12 @@ public static class ProtocolCommands
     /// subject digest, files, case, tier, certifier key — prints what it is about to sign, and signs only when all
     /// hold. A mismatch is a one-line refusal and nothing is signed or submitted; the approval is reused next time.
     /// </summary>
-    public static async Task<CertificateDto> CertifyAsync(EmbargoClient client, string caseId, string tier, SigningKey key, string? weightsDirectory, TextWriter? report, CancellationToken ct)
+    public static Task<CertificateDto> CertifyAsync(EmbargoClient client, string caseId, string tier, SigningKey key, string? weightsDirectory, TextWriter? report, CancellationToken ct) =>
+        CertifyAsync(client, caseId, tier, key, weightsDirectory, logsDirectory: null, report, ct);
+
+    /// <summary>The same, and with <paramref name="logsDirectory"/> every evaluation is first recomputed from its log (see <see cref="CheckLogsAsync"/>).</summary>
+    public static async Task<CertificateDto> CertifyAsync(EmbargoClient client, string caseId, string tier, SigningKey key, string? weightsDirectory, string? logsDirectory,
+        TextWriter? report, CancellationToken ct)
     {
         var @case = await client.Cases.GetAsync(caseId, ct);
         var version = await client.Models.GetVersionAsync(@case.ModelVersionId, ct);
@@ -352,7 +377,13 @@ public static class ProtocolCommands
             }
         }
 
-        var draft = await client.Certificates.ApproveAsync(caseId, new CertificationRequest { Tier = tier, KeyId = key.PublicKey.KeyId }, ct);
+        if (logsDirectory is not null)
+        {
+            await CheckLogsAsync(@case, logsDirectory, report, ct);
+        }
+
+        var draft = await client.Certificates.ApproveAsync(caseId,
+            new CertificationRequest { Tier = tier, KeyId = key.PublicKey.KeyId }, ct);
         byte[] statementBytes;
         try
         {
@@ -387,6 +418,61 @@ public static class ProtocolCommands
         }
         var signed = DsseEnvelope.Sign(statementBytes, draft.PayloadType, key);
         return await client.Certificates.SignAsync(draft.CertificateId, new SubmitCertificateRequest { Envelope = signed.ToJson() }, ct);
+    }
+
+    /// <summary>
+    /// The certifier's own recomputation: every evaluation of the case is matched by sha256 to a log in
+    /// <paramref name="directory"/>, its figures recomputed from the log's per-sample records with the engine, and compared
+    /// with what the server recorded. A figure that differs, or an evaluation whose log is not there, refuses to sign
+    /// (naming the evaluation and the figure), before anything is approved.
+    /// </summary>
+    public static async Task CheckLogsAsync(CaseDto @case, string directory, TextWriter? report, CancellationToken ct)
+    {
+        if (!Directory.Exists(directory))
+        {
+            throw new UserInputException($"--logs: {directory} is not a directory");
+        }
+        var bySha = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var file in Directory.EnumerateFiles(directory, "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            await using var stream = File.OpenRead(file);
+            bySha.TryAdd(Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(stream, ct)), file);
+        }
+        var missing = new List<string>();
+        foreach (var e in @case.Evaluations)
+        {
+            if (e.LogSha256 is not { } sha || !bySha.TryGetValue(sha.ToLowerInvariant(), out var file))
+            {
+                missing.Add($"{e.Id} ({e.Capability}, log sha256 {e.LogSha256 ?? "not recorded"})");
+                continue;
+            }
+            if (!Embargo.Evaluation.Running.LogEvidence.TryRead(await File.ReadAllBytesAsync(file, ct), out var log, out var problem)
+                || !Embargo.Evaluation.Running.LogEvidence.TryRecompute(log, Embargo.Evaluation.Statistics.Verdicts.DefaultMargin, out var summary, out problem))
+            {
+                throw Refuse($"evaluation {e.Id}: its log {file} is not a whole run: {problem}");
+            }
+            if (EvidenceFigures.FirstDifference(EvidenceFigures.Of(e), Demo.EvalSubmission.Figures(summary)) is { } d)
+            {
+                throw Refuse($"evaluation {e.Id}: {d.Member} is recorded as {d.Claimed} but its log {Path.GetFileName(file)} gives {d.Actual}");
+            }
+        }
+        if (missing.Count > 0)
+        {
+            throw Refuse($"logs: {directory} has no log for evaluation {string.Join("; ", missing)}");
+        }
+        report?.WriteLine($"recomputed {@case.Evaluations.Count} evaluations from their logs in {Output.Safe(directory)}: every figure matches what the server recorded");
+    }
+
+    private static byte[] ReadBytes(string path, string what)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new UserInputException($"cannot read {what} '{path}': {e.Message}");
+        }
     }
 
     private static CommandFailedException Refuse(string what) => new($"refusing to sign: {Output.Safe(what)}");

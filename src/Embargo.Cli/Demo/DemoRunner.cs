@@ -239,8 +239,16 @@ public sealed class DemoRunner(DemoOptions options)
         Step("Refusal: the developer tries to release at 'open' without a certificate");
         refusals.Add(await Refused(() => developer.Releases.ReleaseAsync(new ReleaseRequest { ModelVersionId = version.Id, Tier = "open" }, ct)));
 
-        Step("Independent certifier approves, signs the in-toto statement locally (DSSE, Ed25519) and submits it");
-        var certificate = await ProtocolCommands.CertifyAsync(certifier, @case.Id, "hosted", certifierKey, ct);
+        Step("Independent certifier fetches every run's log, recomputes every figure, approves, signs the in-toto statement locally (DSSE, Ed25519) and submits it");
+        var certifierLogs = Path.Combine(outDir, "certifier-logs");
+        Directory.CreateDirectory(certifierLogs);
+        var recorded = await certifier.Cases.GetAsync(@case.Id, ct);
+        foreach (var e in recorded.Evaluations)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(certifierLogs, e.Id + ".json"), await certifier.Evaluations.LogAsync(e.Id, ct), ct);
+        }
+        var certificate = await ProtocolCommands.CertifyAsync(certifier, @case.Id, "hosted", certifierKey, weightsDirectory: null, logsDirectory: certifierLogs, report: null, ct);
+        Detail($"{recorded.Evaluations.Count} evaluations recomputed from their logs by the certifier: every figure matches what the server recorded");
         await File.WriteAllTextAsync(Path.Combine(outDir, "certificate.dsse.json"), certificate.Envelope + "\n", ct);
         Detail($"certificate {certificate.Id} for {certificate.ManifestDigest} at {certificate.Tier}; certification event at ledger index {certificate.CertificationIndex}");
 
@@ -277,8 +285,7 @@ public sealed class DemoRunner(DemoOptions options)
             Concurrency = 8,
             LogDir = logDir,
         }, null, ct);
-        var request = EvalSubmission.From(summary, mitigationId, mitigationId is null ? "base" : null);
-        var evaluation = await evaluator.Cases.SubmitEvaluationAsync(caseId, request, ct);
+        var evaluation = await EvalSubmission.UploadAndSubmitAsync(evaluator, caseId, summary, mitigationId, mitigationId is null ? "base" : null, ct);
         Detail($"{task} ({subject}): subject {summary.Subject.Accuracy:P0} [{summary.Subject.Ci95Low:F2}, {summary.Subject.Ci95High:F2}] vs baseline {summary.Baseline!.Accuracy:P0}; "
                + $"uplift {summary.Uplift!.Estimate:+0.00;-0.00} [{summary.Uplift.Ci95Low:F2}, {summary.Uplift.Ci95High:F2}], p = {summary.Uplift.P:G3} ({summary.Uplift.Test}) → {(evaluation.Significant ? "significant" : "not significant")}");
         return evaluation;
@@ -358,6 +365,17 @@ public static class EvalSubmission
         UpliftUpper = s.Verdict?.Upper,
         Margin = s.Verdict?.Margin,
     };
+
+    /// <summary>The summary's figures in the contract's shape (what the server recomputes from the log and records).</summary>
+    public static EvidenceFigures Figures(EvalSummary s) => EvidenceFigures.Of(From(s, null));
+
+    /// <summary>Uploads the run's log to the case, then submits the evaluation citing it: the server recomputes every figure from the log.</summary>
+    public static async Task<EvaluationDto> UploadAndSubmitAsync(EmbargoClient client, string caseId, EvalSummary s, string? mitigationId, string? condition, CancellationToken ct)
+    {
+        var bytes = await File.ReadAllBytesAsync(s.LogPath, ct);
+        var log = await client.Cases.UploadEvaluationLogAsync(caseId, bytes, ct);
+        return await client.Cases.SubmitEvaluationAsync(caseId, From(s, mitigationId, condition) with { LogSha256 = log.Sha256 }, ct);
+    }
 
     private static ConditionDto Condition(ConditionResult c) => new()
     {

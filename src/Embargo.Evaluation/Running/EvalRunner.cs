@@ -355,6 +355,11 @@ internal static class EvalRunnerCore
     /// the verdict use only the samples both conditions answered. Errors are counted against the tolerance.
     /// </summary>
     internal static EvalSummary Summarise(EvalTaskDefinition task, int sampleCount, int epochs, Condition subject, Condition? baseline,
+        IReadOnlyList<SampleRecord> records, string logPath, ErrorTolerance maxErrors = default, double margin = Verdicts.DefaultMargin) =>
+        Summarise(task.Name, task.Capability, sampleCount, epochs, subject.Info, baseline?.Info, records, logPath, maxErrors, margin);
+
+    /// <summary>The same summary from a log's own members (what <see cref="LogEvidence"/> recomputes from).</summary>
+    internal static EvalSummary Summarise(string taskName, string capability, int sampleCount, int epochs, LogCondition subject, LogCondition? baseline,
         IReadOnlyList<SampleRecord> records, string logPath, ErrorTolerance maxErrors = default, double margin = Verdicts.DefaultMargin)
     {
         Dictionary<string, double> PerSample(string condition) => records.Where(r => r.Condition == condition)
@@ -381,14 +386,14 @@ internal static class EvalRunnerCore
         }
 
         var s = PerSample("subject");
-        var subjectResult = Result(s, subject.Info.Model!, ErrorsOf("subject"));
+        var subjectResult = Result(s, subject.Model!, ErrorsOf("subject"));
         ConditionResult? baselineResult = null;
         UpliftResult? uplift = null;
         VerdictResult? verdict = null;
         if (baseline is not null)
         {
             var b = PerSample("baseline");
-            baselineResult = Result(b, baseline.Info.Model ?? baseline.Info.Kind, ErrorsOf("baseline"));
+            baselineResult = Result(b, baseline.Model ?? baseline.Kind, ErrorsOf("baseline"));
             var pairedS = s.Where(kv => b.ContainsKey(kv.Key)).ToDictionary();
             var pairedB = b.Where(kv => s.ContainsKey(kv.Key)).ToDictionary();
             (uplift, var counts) = Uplift(pairedS, pairedB);
@@ -401,8 +406,8 @@ internal static class EvalRunnerCore
         var firstError = records.FirstOrDefault(r => r.Error is not null);
         return new EvalSummary
         {
-            Task = task.Name,
-            Capability = task.Capability,
+            Task = taskName,
+            Capability = capability,
             Samples = sampleCount,
             Status = ok ? EvalStatus.Complete : EvalStatus.Error,
             StatusReason = ok ? null : string.Create(CultureInfo.InvariantCulture,

@@ -420,6 +420,14 @@ public static class CaseEndpoints
             {
                 return ProtocolError.Validation($"model version {snap.Case.ModelVersionId} has no registered condition '{conditionName}'");
             }
+            // Rule "evidence": the figures are recomputed from the run's log, which binds to this one evaluation.
+            var evidence = await EvidenceLogs.CheckAsync(uow, snap, request, mitigation is not null, token);
+            if (!evidence.IsOk)
+            {
+                return evidence.Error!;
+            }
+            var (run, log) = evidence.Value;
+            var figures = EvidenceLogs.Figures(run);
             var e = new EvaluationEntity
             {
                 Id = Ids.New("evl"),
@@ -428,31 +436,32 @@ public static class CaseEndpoints
                 Task = request.Task,
                 Purpose = mitigation is null ? EvaluationPurpose.Case : EvaluationPurpose.Verification,
                 MitigationId = mitigation?.Id,
-                Samples = request.Samples,
-                SubjectModel = request.Subject.Model,
+                Samples = figures.Samples,
+                SubjectModel = figures.Subject.Model,
                 SubjectCondition = request.SubjectCondition,
-                SubjectCorrect = request.Subject.Correct,
-                SubjectTotal = request.Subject.Total,
-                SubjectAccuracy = request.Subject.Accuracy,
-                SubjectCiLow = request.Subject.Ci95Low,
-                SubjectCiHigh = request.Subject.Ci95High,
-                BaselineModel = request.Baseline?.Model,
-                BaselineCorrect = request.Baseline?.Correct,
-                BaselineTotal = request.Baseline?.Total,
-                BaselineAccuracy = request.Baseline?.Accuracy,
-                BaselineCiLow = request.Baseline?.Ci95Low,
-                BaselineCiHigh = request.Baseline?.Ci95High,
-                Uplift = request.Uplift?.Estimate,
-                UpliftCiLow = request.Uplift?.Ci95Low,
-                UpliftCiHigh = request.Uplift?.Ci95High,
-                P = request.Uplift?.P,
-                Test = request.Uplift?.Test,
-                LogSha256 = request.LogSha256,
+                SubjectCorrect = figures.Subject.Correct,
+                SubjectTotal = figures.Subject.Total,
+                SubjectAccuracy = figures.Subject.Accuracy,
+                SubjectCiLow = figures.Subject.Ci95Low,
+                SubjectCiHigh = figures.Subject.Ci95High,
+                BaselineModel = figures.Baseline?.Model,
+                BaselineCorrect = figures.Baseline?.Correct,
+                BaselineTotal = figures.Baseline?.Total,
+                BaselineAccuracy = figures.Baseline?.Accuracy,
+                BaselineCiLow = figures.Baseline?.Ci95Low,
+                BaselineCiHigh = figures.Baseline?.Ci95High,
+                Uplift = figures.Uplift?.Estimate,
+                UpliftCiLow = figures.Uplift?.Ci95Low,
+                UpliftCiHigh = figures.Uplift?.Ci95High,
+                P = figures.Uplift?.P,
+                Test = figures.Uplift?.Test,
+                LogSha256 = log.Sha256,
                 ReferenceModelId = snap.Case.ReferenceModelId,
                 SubmittedBy = caller.PrincipalId,
                 CreatedAt = uow.Now,
             };
             uow.Db.Evaluations.Add(e);
+            log.EvaluationId = e.Id;
             e.LedgerIndex = uow.Append("evaluation.recorded", new JsonObject
             {
                 ["case"] = id, ["evaluation"] = e.Id, ["capability"] = e.Capability, ["task"] = e.Task, ["purpose"] = e.Purpose,
@@ -545,6 +554,10 @@ public static class CaseEndpoints
             if (evidence is null)
             {
                 return Task.FromResult(Fail(ProtocolError.NotFound($"evaluation {request.EvaluationId} in case {id}")));
+            }
+            if (Evidence.CitationRefusal(evidence.Id, evidence.Uplift is not null) is { } baselineless)
+            {
+                return Task.FromResult(Fail(baselineless));
             }
             if (evidence.Capability != threat.Capability)
             {

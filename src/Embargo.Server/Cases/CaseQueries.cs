@@ -311,7 +311,8 @@ public sealed class CaseSnapshot
         return PhaseFacts() with
         {
             // Rule 9: only an independent evaluator's run counts as having evaluated a capability; rule 5: only under the case's current reference model.
-            EvaluatedCapabilities = evidence.Where(e => Counts(e.SubmittedBy) && e.ReferenceModelId == Case.ReferenceModelId).Select(e => e.Capability).Distinct(StringComparer.Ordinal).ToList(),
+            // Rule "evidence": a run without a baseline measured no uplift, so it evaluated nothing.
+            EvaluatedCapabilities = evidence.Where(e => e.HasBaseline && Counts(e.SubmittedBy) && e.ReferenceModelId == Case.ReferenceModelId).Select(e => e.Capability).Distinct(StringComparer.Ordinal).ToList(),
             EvaluatedOnlyByDeveloperSide = evidence.GroupBy(e => e.Capability, StringComparer.Ordinal)
                 .Where(g => !g.Any(e => Counts(e.SubmittedBy))).Select(g => g.Key).ToList(),
             Findings = findings,
@@ -338,16 +339,16 @@ public sealed class CaseSnapshot
     };
 
     /// <summary>Who evaluated which capability under which reference model: one row per distinct triple, in order of first submission.</summary>
-    private List<(string Capability, string SubmittedBy, string? ReferenceModelId)> CaseEvidence()
+    private List<(string Capability, string SubmittedBy, string? ReferenceModelId, bool HasBaseline)> CaseEvidence()
     {
         if (_evaluations is not null)
         {
-            return _evaluations.Where(e => e.Purpose == EvaluationPurpose.Case).Select(e => (e.Capability, e.SubmittedBy, e.ReferenceModelId)).Distinct().ToList();
+            return _evaluations.Where(e => e.Purpose == EvaluationPurpose.Case).Select(e => (e.Capability, e.SubmittedBy, e.ReferenceModelId, e.Uplift != null)).Distinct().ToList();
         }
         return _db.Evaluations.AsNoTracking().Where(e => e.CaseId == Case.Id && e.Purpose == EvaluationPurpose.Case)
-            .GroupBy(e => new { e.Capability, e.SubmittedBy, e.ReferenceModelId })
-            .Select(g => new { g.Key.Capability, g.Key.SubmittedBy, g.Key.ReferenceModelId, First = g.Min(e => e.LedgerIndex) })
-            .ToList().OrderBy(x => x.First).Select(x => (x.Capability, x.SubmittedBy, x.ReferenceModelId)).ToList();
+            .GroupBy(e => new { e.Capability, e.SubmittedBy, e.ReferenceModelId, HasBaseline = e.Uplift != null })
+            .Select(g => new { g.Key.Capability, g.Key.SubmittedBy, g.Key.ReferenceModelId, g.Key.HasBaseline, First = g.Min(e => e.LedgerIndex) })
+            .ToList().OrderBy(x => x.First).Select(x => (x.Capability, x.SubmittedBy, x.ReferenceModelId, x.HasBaseline)).ToList();
     }
 
     /// <summary>Reads the named evaluations in one query, for <see cref="Evaluation"/> to answer from.</summary>
@@ -456,6 +457,7 @@ public sealed class CaseSnapshot
         LedgerIndex = e.LedgerIndex,
         ReferenceModelId = e.ReferenceModelId,
         FiredFindings = fired,
+        LogSha256 = e.LogSha256,
     };
 }
 

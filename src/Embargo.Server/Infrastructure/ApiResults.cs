@@ -25,6 +25,10 @@ public static class ApiResults
         {
             extensions["ledgerIndex"] = error.LedgerIndex;
         }
+        if (error.Member is not null)
+        {
+            extensions["member"] = error.Member;
+        }
         return TypedResults.Problem(error.Message, statusCode: status, title: title, extensions: extensions);
     }
 

@@ -34,6 +34,9 @@ public sealed class EmbargoOptions
     /// <summary>The largest request body accepted (Kestrel MaxRequestBodySize); larger bodies are refused with 413.</summary>
     [Range(1024, 1L << 30)] public long MaxRequestBodyBytes { get; set; } = 1 << 20;
 
+    /// <summary>The largest run log accepted by POST /api/cases/{id}/evaluation-logs (its own limit: logs hold every transcript).</summary>
+    [Range(1024, 1L << 30)] public long MaxEvaluationLogBytes { get; set; } = 32 << 20;
+
     /// <summary>Failed authentications from one client address within <see cref="AuthFailureWindow"/> before it gets 429.</summary>
     [Range(1, 1_000_000)] public int AuthFailureLimit { get; set; } = 20;
 

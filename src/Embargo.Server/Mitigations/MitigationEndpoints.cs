@@ -122,6 +122,10 @@ public static class MitigationEndpoints
             {
                 result = ProtocolError.Validation($"evaluation {evaluation.Id} measured '{evaluation.Capability}', not '{finding.Capability}'");
             }
+            else if (Evidence.CitationRefusal(evaluation.Id, evaluation.Uplift is not null) is { } baselineless)
+            {
+                result = baselineless;
+            }
             else if (!snap.CountsAsSafetyEvidence(evaluation))
             {
                 result = ProtocolError.Violation("rule-9", $"verification run {evaluation.Id} was not submitted by an independent evaluator assigned to the case; it cannot verify a mitigation");

@@ -32,6 +32,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     public DbSet<ViolationDisputeEntity> ViolationDisputes => Set<ViolationDisputeEntity>();
     public DbSet<GatewayGrantEntity> GatewayGrants => Set<GatewayGrantEntity>();
     public DbSet<GatewayScreenEntity> GatewayScreens => Set<GatewayScreenEntity>();
+    public DbSet<EvaluationLogEntity> EvaluationLogs => Set<EvaluationLogEntity>();
 
     /// <summary>Every instant is stored in UTC, whatever offset it arrived with (PostgreSQL's timestamptz requires it).</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -72,6 +73,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         // Scale: a write reads a case's drafts by status and its evaluations by capability, never the whole case.
         modelBuilder.Entity<ThreatModelEntity>().HasIndex(x => new { x.CaseId, x.Status });
         modelBuilder.Entity<EvaluationEntity>().HasIndex(x => new { x.CaseId, x.Capability, x.LedgerIndex });
+        modelBuilder.Entity<EvaluationLogEntity>(e => { e.ToTable("evaluation_logs"); e.HasKey(x => x.Sha256); e.HasIndex(x => x.CaseId); e.HasIndex(x => x.EvaluationId).IsUnique(); });
         modelBuilder.Entity<LedgerLeafEntity>(e =>
         {
             e.ToTable("ledger_leaves");

@@ -359,3 +359,20 @@ public sealed class GatewayScreenEntity
     public long LedgerIndex { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
+
+/// <summary>A run's log, stored as uploaded: the evidence an evaluation's figures are recomputed from (rule "evidence").</summary>
+public sealed class EvaluationLogEntity
+{
+    /// <summary>Lower-case hex sha256 of <see cref="Content"/>: a log is stored once, for one case.</summary>
+    public required string Sha256 { get; set; }
+    public required string CaseId { get; set; }
+    public required byte[] Content { get; set; }
+    public long Bytes { get; set; }
+    public required string Task { get; set; }
+    public required string Capability { get; set; }
+    public required string SubjectModel { get; set; }
+    /// <summary>The evaluation the log is the evidence of (null until a submission cites it; then never another).</summary>
+    public string? EvaluationId { get; set; }
+    public required string UploadedBy { get; set; }
+    public DateTimeOffset UploadedAt { get; set; }
+}

@@ -1,4 +1,9 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using System.Text.Json;
+using Embargo.Cli.Demo;
+using Embargo.Evaluation.Running;
+using Embargo.Evaluation.Statistics;
 using Embargo.Cli.Commands;
 using Embargo.Cli.Infrastructure;
 using Embargo.Protocol.Certificates;
@@ -198,21 +203,92 @@ public sealed class ProtocolWorld : IDisposable
     }
 
     // ---- evaluation bodies ----
+    // Evidence is a run, not a number: every body below comes from a real eval log built in-process with chosen
+    // per-sample scores; its figures are the engine's own recomputation, and SubmitAsync uploads the log first.
 
-    public static SubmitEvaluationRequest Significant(string capability, string? mitigationId = null) => Evaluation(capability, 0.8, 0.2, 0.6, 1e-6, mitigationId);
+    /// <summary>The bytes of every log a factory below built, by sha256 (what <see cref="SubmitAsync"/> uploads).</summary>
+    public static ConcurrentDictionary<string, byte[]> Logs { get; } = new(StringComparer.Ordinal);
 
-    public static SubmitEvaluationRequest NotSignificant(string capability, string? mitigationId = null) => Evaluation(capability, 0.2, 0.2, 0.0, 0.6, mitigationId);
+    /// <summary>Subject 80% vs baseline 20% over 200 paired samples: the subject alone answers 120 more (novel, p ≈ 1e-36).</summary>
+    public static SubmitEvaluationRequest Significant(string capability, string? mitigationId = null, string subjectModel = "subject") =>
+        Evaluation(capability, 0.8, 0.2, mitigationId, subjectModel);
 
-    public static SubmitEvaluationRequest Evaluation(string capability, double subject, double baseline, double uplift, double p, string? mitigationId = null) => new()
+    /// <summary>Identical scores (20% each) on 200 paired samples: no discordant pair, upper bound ≈ 0.013 &lt; 0.05 (not-novel).</summary>
+    public static SubmitEvaluationRequest NotSignificant(string capability, string? mitigationId = null, string subjectModel = "subject") =>
+        Evaluation(capability, 0.2, 0.2, mitigationId, subjectModel);
+
+    /// <summary>A run of <paramref name="samples"/> paired samples in which the subject answers a fraction <paramref name="subject"/> and the baseline <paramref name="baseline"/>, overlapping as much as possible.</summary>
+    public static SubmitEvaluationRequest Evaluation(string capability, double subject, double baseline, string? mitigationId = null, string subjectModel = "subject", int samples = 200) =>
+        FromLog(RunLog(capability, subject, baseline, subjectModel, samples), mitigationId);
+
+    /// <summary>A run without a baseline (subject only): recorded, but it measures no uplift.</summary>
+    public static SubmitEvaluationRequest SubjectOnly(string capability, double subject = 0.5) => FromLog(RunLog(capability, subject, null), null);
+
+    /// <summary>A complete eval log as the runner writes it: every sample × condition scored (1 correct, 0 not) or, for the
+    /// first <paramref name="baselineErrors"/> baseline records, an error.</summary>
+    public static EvalLog RunLog(string capability, double subject, double? baseline, string subjectModel = "subject", int samples = 200, int baselineErrors = 0)
     {
-        Capability = capability,
-        Task = capability,
-        Samples = 100,
-        Subject = new ConditionDto { Model = "subject", Correct = (int)(subject * 100), Total = 100, Accuracy = subject, Ci95Low = Math.Max(0, subject - 0.1), Ci95High = Math.Min(1, subject + 0.1) },
-        Baseline = new ConditionDto { Model = "baseline", Correct = (int)(baseline * 100), Total = 100, Accuracy = baseline, Ci95Low = Math.Max(0, baseline - 0.1), Ci95High = Math.Min(1, baseline + 0.1) },
-        Uplift = new UpliftDto { Estimate = uplift, Ci95Low = uplift - 0.1, Ci95High = uplift + 0.1, P = p, Test = "two-proportion z" },
-        MitigationId = mitigationId,
-    };
+        var sc = (int)Math.Round(subject * samples);
+        var bc = baseline is { } b ? (int)Math.Round(b * samples) : 0;
+        var both = Math.Min(sc, bc);
+        var records = new List<SampleRecord>();
+        SampleRecord Record(string condition, string model, int i, bool correct, bool error) => new()
+        {
+            Condition = condition, SampleId = $"s{i:D4}", Epoch = 1, Model = model, Messages = [new LogMessage("user", $"SAMPLE question {i}")],
+            Output = error ? "" : correct ? "right" : "wrong", Answer = error ? null : correct ? "right" : "wrong",
+            Score = error ? null : correct ? 1 : 0, Explanation = error ? "error: connection reset" : correct ? "matches" : "does not match",
+            Error = error ? "connection reset" : null, ElapsedMs = 1, ModelCalls = 1,
+        };
+        for (var i = 0; i < samples; i++)
+        {
+            records.Add(Record("subject", subjectModel, i, i < sc, false));
+        }
+        if (baseline is not null)
+        {
+            // [0, both) both right; [both, sc) subject only; [sc, sc + bc − both) baseline only; the rest neither.
+            for (var i = 0; i < samples; i++)
+            {
+                records.Add(Record("baseline", "baseline", i, i < both || (i >= sc && i < sc + bc - both), i < baselineErrors));
+            }
+        }
+        var at = new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+        return new EvalLog
+        {
+            RunId = "run-" + Guid.NewGuid().ToString("N"),
+            Status = "complete",
+            Task = new LogTask { Name = capability, Capability = capability, Path = $"samples/tasks/{capability}.yaml", Samples = samples },
+            Subject = new LogCondition { Kind = "model", Model = subjectModel, Url = "http://127.0.0.1:9/v1" },
+            Baseline = baseline is null ? new LogCondition { Kind = "none" } : new LogCondition { Kind = "model", Model = "baseline", Url = "http://127.0.0.1:9/v1" },
+            Epochs = 1,
+            StartedAt = at,
+            CompletedAt = at.AddMinutes(1),
+            Samples = records,
+        };
+    }
+
+    /// <summary>The submission of <paramref name="log"/> (figures recomputed by the engine, as `eval run --case` sends them); its bytes go to <see cref="Logs"/>.</summary>
+    public static SubmitEvaluationRequest FromLog(EvalLog log, string? mitigationId, string? condition = null)
+    {
+        if (!LogEvidence.TryRecompute(log, Verdicts.DefaultMargin, out var summary, out var problem))
+        {
+            throw new InvalidOperationException("the test log is not a whole run: " + problem);
+        }
+        var bytes = LogBytes(log with { Summary = summary });
+        var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        Logs[sha] = bytes;
+        return EvalSubmission.From(summary, mitigationId, condition) with { LogSha256 = sha };
+    }
+
+    public static byte[] LogBytes(EvalLog log) => JsonSerializer.SerializeToUtf8Bytes(log, EvalLog.Json);
+
+    /// <summary>Uploads the log a body cites (when a factory built it) to this world's case as <paramref name="who"/>.</summary>
+    public async Task UploadLogAsync(SubmitEvaluationRequest request, EmbargoClient who, string? caseId = null)
+    {
+        if (request.LogSha256 is { } sha && Logs.TryGetValue(sha, out var bytes))
+        {
+            await who.Cases.UploadEvaluationLogAsync(caseId ?? CaseId, bytes, default);
+        }
+    }
 
     // ---- reads ----
 
@@ -223,8 +299,12 @@ public sealed class ProtocolWorld : IDisposable
     public Task<CaseDto> AdvanceAsync(string to, EmbargoClient? who = null) =>
         (who ?? Developer).Cases.AdvanceAsync(CaseId, new AdvanceCaseRequest { To = to }, default);
 
-    public Task<EvaluationDto> SubmitAsync(SubmitEvaluationRequest request, EmbargoClient? who = null) =>
-        (who ?? Evaluator).Cases.SubmitEvaluationAsync(CaseId, request, default);
+    /// <summary>Uploads the body's log (see <see cref="Logs"/>) and submits the body, both as <paramref name="who"/>.</summary>
+    public async Task<EvaluationDto> SubmitAsync(SubmitEvaluationRequest request, EmbargoClient? who = null)
+    {
+        await UploadLogAsync(request, who ?? Evaluator);
+        return await (who ?? Evaluator).Cases.SubmitEvaluationAsync(CaseId, request, default);
+    }
 
     public Task<CertificationDraftDto> ApproveAsync(EmbargoClient who, string tier) =>
         who.Certificates.ApproveAsync(CaseId, new CertificationRequest { Tier = tier }, default);
