@@ -211,8 +211,52 @@ public sealed class ProtocolWorld : IDisposable
         Subject = new ConditionDto { Model = "subject", Correct = (int)(subject * 100), Total = 100, Accuracy = subject, Ci95Low = Math.Max(0, subject - 0.1), Ci95High = Math.Min(1, subject + 0.1) },
         Baseline = new ConditionDto { Model = "baseline", Correct = (int)(baseline * 100), Total = 100, Accuracy = baseline, Ci95Low = Math.Max(0, baseline - 0.1), Ci95High = Math.Min(1, baseline + 0.1) },
         Uplift = new UpliftDto { Estimate = uplift, Ci95Low = uplift - 0.1, Ci95High = uplift + 0.1, P = p, Test = "two-proportion z" },
+        // The one-sided 95% upper bound: 0.03 above the estimate, so "no uplift" is not-novel at the default margin 0.05.
+        UpliftUpper = uplift + 0.03,
         MitigationId = mitigationId,
     };
+
+    // ---- elicitation coverage (rule 10) ----
+
+    /// <summary>The registered conditions of the world's version by kind (registered by <see cref="CoverAsync"/> when first needed).</summary>
+    public Dictionary<string, string> ConditionNames { get; } = [];
+
+    /// <summary>Registers (once) a condition of <paramref name="kind"/> on the world's version and returns its name.</summary>
+    public async Task<string> ConditionAsync(string kind)
+    {
+        if (!ConditionNames.TryGetValue(kind, out var name))
+        {
+            name = $"{kind}-{Tag}";
+            await Developer.PostAsync<ModelConditionDto>($"/api/model-versions/{Version.Id}/conditions", new RegisterModelConditionRequest
+            {
+                Name = name, Kind = kind, ModelName = $"camelid-{Tag}-{kind}", Endpoint = "http://127.0.0.1:9/v1",
+            }, default);
+            ConditionNames[kind] = name;
+        }
+        return name;
+    }
+
+    /// <summary>
+    /// Rule 10: the independent evaluator's evidence on each capability (default: both threat models) under every
+    /// condition beyond base that <paramref name="tier"/> (default: the requested tier) needs: hosted/api need
+    /// tool-augmented and assisted, downloadable/open also fine-tuned. Phishing shows uplift under each, bio none.
+    /// </summary>
+    /// <summary>The tier whose conditions <see cref="Milestone.Evaluated"/> covers (null: the requested tier).</summary>
+    public string? CoverageTier { get; set; }
+
+    public async Task CoverAsync(string? tier = null, params string[] capabilities)
+    {
+        var kinds = Embargo.Protocol.ConditionKinds.RequiredFor(Embargo.Protocol.Tiers.Parse(tier ?? RequestedTier).Value)
+            .Where(k => k != Embargo.Protocol.ConditionKinds.Base);
+        foreach (var kind in kinds)
+        {
+            var condition = await ConditionAsync(kind);
+            foreach (var capability in capabilities.Length == 0 ? [Phishing, Bio] : capabilities)
+            {
+                await SubmitAsync((capability == Phishing ? Significant(capability) : NotSignificant(capability)) with { SubjectCondition = condition });
+            }
+        }
+    }
 
     // ---- reads ----
 
@@ -284,6 +328,8 @@ public sealed class ProtocolWorld : IDisposable
                     await AdvanceAsync("testing");
                     break;
                 case Milestone.Evaluated:
+                    // Evidence under the other conditions first, so the base runs stay each capability's latest result.
+                    await CoverAsync(CoverageTier);
                     PhishingEvaluation = await SubmitAsync(Significant(Phishing));
                     BioEvaluation = await SubmitAsync(NotSignificant(Bio));
                     break;
