@@ -134,9 +134,13 @@ public static class EvidenceVerdicts
         };
     }
 
+    /// <summary>Counts past this per condition get no samples hint: the exact test's work grows with them, and a
+    /// submitter's numbers must not make every read of a case slow.</summary>
+    public const int MaxProjectedTotal = 100_000;
+
     private static int? MoreSamples(RunCounts c, double margin, double alpha)
     {
-        if (c.SubjectTotal <= 0 || c.BaselineTotal <= 0)
+        if (c.SubjectTotal <= 0 || c.BaselineTotal <= 0 || c.SubjectTotal > MaxProjectedTotal || c.BaselineTotal > MaxProjectedTotal)
         {
             return null;
         }

@@ -37,6 +37,14 @@ public sealed class VerdictRuleTests
         Assert.Equal("inconclusive", Embargo.Evaluation.Statistics.Verdicts.Decide(Embargo.Evaluation.Statistics.UpliftCounts.Independent(25, 100, 20, 100).ScaledTo(n - 1), 0.05).Verdict);
     }
 
+    [Fact]
+    public void CountsBeyondTheProjectionBoundGetNoSamplesHintRatherThanHoldingTheCaseUp()
+    {
+        var verdict = EvidenceVerdicts.Of(0.05, 0.3, 0.08, 0.05, counts: new RunCounts(500_000_000, 2_000_000_000, 400_000_000, 2_000_000_000));
+        Assert.Equal("inconclusive", verdict.Verdict);
+        Assert.Null(verdict.MoreSamples);
+    }
+
     [Theory]
     [InlineData(0.05, "inconclusive")]
     [InlineData(0.10, "not-novel")]

@@ -202,3 +202,37 @@ public sealed class VerdictAndCoverageTests(ServerFixture fixture) : IClassFixtu
         Assert.Contains($"'{ProtocolWorld.Phishing}' has none under tool-augmented, assisted", e.Detail);
     }
 }
+
+/// <summary>`embargo case threat-model --margin`: the evaluator sets δ from the command line; a bad one is a one-line error.</summary>
+[Collection(CliCollection.Name)]
+public sealed class ThreatModelMarginCliTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    private async Task<CliRun> AddAsync(ProtocolWorld w, string margin)
+    {
+        var variable = "EMBARGO_TEST_TOKEN_" + Guid.NewGuid().ToString("N")[..8];
+        Environment.SetEnvironmentVariable(variable, w.Tokens[w.Evaluator]);
+        try
+        {
+            return await CliRunner.RunAsync("case", "threat-model", w.CaseId, "--capability", ProtocolWorld.Bio, "--description", "Acquiring controlled material",
+                "--affected", w.BioOrg, "--margin", margin, "--server", fixture.Host.Url.ToString(), "--token-env", variable);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Fact]
+    public async Task TheEvaluatorSetsTheMarginOfAThreatModelFromTheCommandLine()
+    {
+        using var w = await ProtocolWorld.CreateAsync(fixture.Host);
+        var refused = await AddAsync(w, "1.5");
+        Assert.Equal(Embargo.Cli.Infrastructure.CliApp.BadInput, refused.Code);
+        Assert.Contains("margin", refused.Error);
+        Assert.Empty((await w.CaseAsync()).ThreatModels);
+
+        var added = await AddAsync(w, "0.1");
+        Assert.Equal(Embargo.Cli.Infrastructure.CliApp.Ok, added.Code);
+        Assert.Equal(0.1, Assert.Single((await w.CaseAsync()).ThreatModels).Margin);
+    }
+}

@@ -144,6 +144,7 @@ public static class ProtocolCommands
         var draftDescription = Required("--description", "what the threat is");
         var acceptAffected = new Option<string[]>("--affected") { Description = "affected-party organisation ids", Required = true, AllowMultipleArgumentsPerToken = true };
         var editedSteps = new Option<string[]>("--step") { Description = "replace the drafted steps (repeatable)" };
+        var margin = new Option<double?>("--margin") { Description = "δ, the smallest uplift that matters for this capability (0–1, default 0.05): a verdict 'not-novel' needs the one-sided 95% upper bound below it" };
         var summary = new Argument<string>("summary-json") { Description = "a SubmitEvaluationRequest JSON file (what `embargo eval run --case` sends)" };
         var strongerReference = Required("--reference", "the stronger reference model id (the strongest registered)");
         var liftReason = Required("--reason", "why the denial no longer holds (logged publicly)");
@@ -160,13 +161,14 @@ public static class ProtocolCommands
                 async (r, c, ct) => await c.GetAsync<CaseDto>($"/api/cases/{r.GetValue(id)}", ct)),
             Verb("advance", "move a case to its next phase", [id, to],
                 async (r, c, ct) => await c.PostAsync<CaseDto>($"/api/cases/{r.GetValue(id)}/advance", new AdvanceCaseRequest { To = r.GetValue(to)! }, ct)),
-            Verb("threat-model", "add a threat model with its affected parties", [id, capability, description, affected, steps],
+            Verb("threat-model", "add a threat model with its affected parties", [id, capability, description, affected, steps, margin],
                 async (r, c, ct) => await c.PostAsync<ThreatModelDto>($"/api/cases/{r.GetValue(id)}/threat-models", new AddThreatModelRequest
                 {
                     Capability = r.GetValue(capability)!, Description = r.GetValue(description)!, AffectedParties = r.GetValue(affected)!, Steps = r.GetValue(steps) ?? [],
+                    Margin = r.GetValue(margin),
                 }, ct)),
             Verb("draft-threat-model", "ask the reference model for misuse steps and store them as a draft (never accepted automatically)",
-                [id, draftCapability, draftDescription, referenceUrl, referenceName, apiKeyEnv],
+                [id, draftCapability, draftDescription, referenceUrl, referenceName, apiKeyEnv, margin],
                 async (r, c, ct) =>
                 {
                     if (!Uri.TryCreate(r.GetValue(referenceUrl), UriKind.Absolute, out var url))
@@ -179,13 +181,15 @@ public static class ProtocolCommands
                     return await c.PostAsync<ThreatModelDto>($"/api/cases/{r.GetValue(id)}/threat-model-drafts", new DraftThreatModelRequest
                     {
                         Capability = r.GetValue(draftCapability)!, Description = r.GetValue(draftDescription)!, Steps = draft.Steps, ReferenceModel = r.GetValue(referenceName)!,
+                        Margin = r.GetValue(margin),
                     }, ct);
                 }),
             Verb("accept-threat-model", "accept a draft threat model, naming its affected parties, optionally with edited steps (evaluator)",
-                [id, threatId, acceptAffected, editedSteps],
+                [id, threatId, acceptAffected, editedSteps, margin],
                 async (r, c, ct) => await c.PostAsync<ThreatModelDto>($"/api/cases/{r.GetValue(id)}/threat-models/{r.GetValue(threatId)}/accept", new AcceptThreatModelRequest
                 {
                     AffectedParties = r.GetValue(acceptAffected)!, Steps = r.GetValue(editedSteps) is { Length: > 0 } s ? s : null,
+                    Margin = r.GetValue(margin),
                 }, ct)),
             Verb("commit", "add an if-then commitment, e.g. 'uplift(\"x\") >= 0.1 and p(\"x\") < 0.05 => max_tier(hosted)'", [id, expression],
                 async (r, c, ct) => await c.PostAsync<CommitmentDto>($"/api/cases/{r.GetValue(id)}/commitments", new AddCommitmentRequest { Expression = r.GetValue(expression)! }, ct)),

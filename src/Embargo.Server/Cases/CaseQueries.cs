@@ -66,7 +66,7 @@ public sealed class CaseSnapshot
 
     /// <summary>δ for a capability: its accepted threat model's margin (the default when it has none).</summary>
     public double Margin(string capability) =>
-        ThreatModels.FirstOrDefault(t => t.Capability == capability)?.Margin ?? EvidenceVerdicts.DefaultMargin;
+        ThreatModels.FirstOrDefault(t => t.Capability == capability)?.Margin is > 0 and < 1 and var m ? m : EvidenceVerdicts.DefaultMargin;
 
     /// <summary>A run's verdict against its capability's threat-model margin, from the figures it recorded (see <see cref="EvidenceVerdicts.Of"/>).</summary>
     public EvidenceVerdict Verdict(EvaluationEntity e)
