@@ -122,6 +122,8 @@ public sealed record AddThreatModelRequest
     public required IReadOnlyList<string> AffectedParties { get; init; }
     [ItemMaxLength(1000)]
     public IReadOnlyList<string> Steps { get; init; } = [];
+    /// <summary>δ, the smallest uplift that matters for this capability (0 &lt; δ &lt; 1; default 0.05): "not-novel" needs the one-sided upper bound below it.</summary>
+    public double? Margin { get; init; }
 }
 
 public sealed record DraftThreatModelRequest
@@ -133,6 +135,8 @@ public sealed record DraftThreatModelRequest
     public required IReadOnlyList<string> Steps { get; init; }
     /// <summary>The reference model that drafted it.</summary>
     public required string ReferenceModel { get; init; }
+    /// <summary>δ, the smallest uplift that matters for this capability (0 &lt; δ &lt; 1; default 0.05): "not-novel" needs the one-sided upper bound below it.</summary>
+    public double? Margin { get; init; }
 }
 
 /// <summary>An evaluator accepts a draft, naming the affected parties and optionally editing it.</summary>
@@ -143,6 +147,8 @@ public sealed record AcceptThreatModelRequest
     public string? Description { get; init; }
     [ItemMaxLength(1000)]
     public IReadOnlyList<string>? Steps { get; init; }
+    /// <summary>δ, the smallest uplift that matters for this capability (0 &lt; δ &lt; 1; default: the draft's): "not-novel" needs the one-sided upper bound below it.</summary>
+    public double? Margin { get; init; }
 }
 
 public sealed record ThreatModelDto
@@ -154,6 +160,8 @@ public sealed record ThreatModelDto
     public required string Description { get; init; }
     public required IReadOnlyList<string> AffectedParties { get; init; }
     public required IReadOnlyList<string> Steps { get; init; }
+    /// <summary>δ, the materiality margin its capability's runs are judged against.</summary>
+    public double Margin { get; init; } = 0.05;
 }
 
 public sealed record AdvanceCaseRequest { public required string To { get; init; } }
@@ -224,6 +232,16 @@ public sealed record EvaluationDto
     public ConditionDto? Baseline { get; init; }
     public UpliftDto? Uplift { get; init; }
     public required bool Significant { get; init; }
+    /// <summary>The server's verdict against the capability's threat-model margin: "novel", "not-novel" or "inconclusive".</summary>
+    public string? Verdict { get; init; }
+    /// <summary>δ, the margin the verdict used (the capability's threat model's).</summary>
+    public double? Margin { get; init; }
+    /// <summary>The one-sided upper (1 − α) bound of the uplift the verdict used.</summary>
+    public double? UpliftUpper { get; init; }
+    /// <summary>For "inconclusive": roughly how many more samples would decide it.</summary>
+    public int? MoreSamples { get; init; }
+    /// <summary>One line saying why the verdict is what it is.</summary>
+    public string? VerdictReason { get; init; }
     public long LedgerIndex { get; init; }
     /// <summary>The reference model the case used when the result was recorded (rule 5).</summary>
     public string? ReferenceModelId { get; init; }

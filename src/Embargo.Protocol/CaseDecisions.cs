@@ -9,7 +9,13 @@ public enum ThreatModelMove
 }
 
 /// <summary>What a finding is about, as the server found it: the capability, whether its evidence makes it novel, and the run it cites.</summary>
-public sealed record FindingCommand(string Capability, bool CapabilityNovel, string EvidenceId, bool EvidenceFromIndependentEvaluator);
+public sealed record FindingCommand(string Capability, bool CapabilityNovel, string EvidenceId, bool EvidenceFromIndependentEvaluator)
+{
+    /// <summary>The cited run's own verdict (null: not judged, taken as not-novel).</summary>
+    public EvidenceVerdict? EvidenceVerdict { get; init; }
+    /// <summary>The capability's inconclusive run when its evidence taken together is inconclusive (see <see cref="EvidenceVerdicts.OfCapability"/>).</summary>
+    public EvidenceFacts? Inconclusive { get; init; }
+}
 
 /// <summary>An evaluation to record: its capability, and the mitigation it re-runs against (null: a case evaluation).</summary>
 public sealed record EvaluationCommand(string Capability, string? MitigationId);
@@ -110,6 +116,16 @@ public static class CaseDecisions
         if (!command.EvidenceFromIndependentEvaluator)
         {
             return ProtocolError.Violation("rule-9", $"evaluation {command.EvidenceId} was not submitted by an independent evaluator assigned to the case; it cannot show '{command.Capability}' not novel");
+        }
+        // Not significant is not "not novel": only a run whose upper bound is below the margin clears, and only when no
+        // other run of the capability leaves it open.
+        if (command.EvidenceVerdict is { IsNotNovel: false } verdict)
+        {
+            return ProtocolError.Violation("rule-9", $"evaluation {command.EvidenceId} is {verdict.Verdict} ({verdict.Reason}); only a not-novel run shows '{command.Capability}' not novel");
+        }
+        if (command.Inconclusive is { } open)
+        {
+            return EvidenceVerdicts.InconclusiveRefusal(command.Capability, open);
         }
         return false;
     }

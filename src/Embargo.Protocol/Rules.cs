@@ -16,6 +16,8 @@ public sealed record CaseFacts
     public ReferenceFacts? Reference { get; init; }
     /// <summary>Rule 11: denials of this model version (from any case) that stand.</summary>
     public IReadOnlyList<DenialFacts> StandingDenials { get; init; } = [];
+    /// <summary>Rules 9 and 10: every case evaluation with its verdict, condition kind and provenance (null: not checked).</summary>
+    public IReadOnlyList<EvidenceFacts>? Evidence { get; init; }
 }
 
 public sealed record FindingFacts
@@ -86,6 +88,11 @@ public static class Rules
                 {
                     return ProtocolError.Violation("case-phase", $"moving to disclosure needs a finding (novel or not) for every threat model; missing: {string.Join(", ", undecided)}");
                 }
+                // The last phase that takes evidence: an inconclusive capability or missing coverage is settled here, not found at certification.
+                if (facts.Evidence is { } evidence && EvidenceVerdicts.Refusals(facts.ThreatModelCapabilities, evidence, facts.RequestedTier) is [var open, ..])
+                {
+                    return open;
+                }
                 break;
             case CaseState.Certification:
                 var blockers = CertificationBlockers(facts with { State = CaseState.Certification }, facts.RequestedTier);
@@ -98,7 +105,7 @@ public static class Rules
         return to;
     }
 
-    /// <summary>Rule 2 and rule 6: everything that stops a certificate for <paramref name="tier"/> now.</summary>
+    /// <summary>Rules 2, 6, 9 (inconclusive evidence) and 10 (elicitation coverage): everything that stops a certificate for <paramref name="tier"/> now.</summary>
     public static IReadOnlyList<ProtocolError> CertificationBlockers(CaseFacts facts, Tier tier)
     {
         var blockers = new List<ProtocolError>();
@@ -133,6 +140,10 @@ public static class Rules
         foreach (var cap in facts.ActiveCaps.Where(c => tier > c.MaxTier))
         {
             blockers.Add(ProtocolError.Violation("rule-6", $"commitment '{cap.Commitment}' caps the case at {cap.MaxTier.Name()} until finding {cap.FindingId} is mitigated"));
+        }
+        if (facts.Evidence is { } evidence)
+        {
+            blockers.AddRange(EvidenceVerdicts.Refusals(facts.ThreatModelCapabilities, evidence, tier));
         }
         if (ReferenceModels.CertificationRefusal(facts.Reference) is { } weakerReference)
         {

@@ -70,6 +70,9 @@ public class StatisticsTests
     [InlineData(56, 70, 48, 80, 0.00632471112989837)]
     [InlineData(8, 40, 8, 40, 0.6096943775762711)]
     [InlineData(34, 40, 10, 40, 4.754054426310341e-08)]
+    // Hundreds and thousands per group: where the hypergeometric's own Probability overflowed to NaN.
+    [InlineData(200, 800, 160, 800, 0.009736396371044983)]
+    [InlineData(1000, 4000, 800, 4000, 4.851584803835327e-08)]
     public void FisherExactOneSidedMatchesExactHypergeometricSum(int k1, int n1, int k2, int n2, double expected)
     {
         Assert.Equal(expected, Stats.FisherExactOneSided(k1, n1, k2, n2), expected * 1e-8);

@@ -104,6 +104,8 @@ public sealed class Rule5ReevaluationTests(ServerFixture fixture) : IClassFixtur
         var phishing = await w.SubmitAsync(ProtocolWorld.Significant(ProtocolWorld.Phishing));
         Assert.Equal(stronger.Id, phishing.ReferenceModelId);
         var bio = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Bio));
+        // Rule 10: the evidence under the other conditions was made with the old reference model too.
+        await w.CoverAsync();
         await w.AdvanceAsync("reflection");
         // The old not-novel bio finding was made with the old reference model: it decides nothing now.
         e = await RefusedWithoutChange(w, HttpStatusCode.Conflict, "case-phase", () => w.AdvanceAsync("disclosure"));

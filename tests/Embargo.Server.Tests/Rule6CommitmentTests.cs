@@ -36,10 +36,11 @@ public sealed class Rule6CommitmentTests(ServerFixture fixture) : IClassFixture<
 
         // The commitment's finding is the case's phishing finding; the rest of the case proceeds as usual.
         await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Bio));
+        await w.CoverAsync();
         await w.AdvanceAsync("reflection");
         await w.Evaluator.Cases.RecordFindingAsync(w.CaseId, new RecordFindingRequest
         {
-            ThreatModelId = w.BioThreat!.Id, EvaluationId = (await w.CaseAsync()).Evaluations.Single(e => e.Capability == ProtocolWorld.Bio).Id, Title = "No bio uplift",
+            ThreatModelId = w.BioThreat!.Id, EvaluationId = (await w.CaseAsync()).Evaluations.Single(e => e.Capability == ProtocolWorld.Bio && e.SubjectCondition is null).Id, Title = "No bio uplift",
         }, default);
         await w.AdvanceAsync("disclosure");
         var disclosure = await w.Evaluator.Disclosures.DiscloseAsync(fired.Id, w.DiscloseBodyFor(fired.Id, ProtocolWorld.Phishing, w.RegulatorOrg, w.MailOrg), default);

@@ -35,6 +35,8 @@ public sealed class Rule7LedgerTests(ServerFixture fixture) : IClassFixture<Serv
             .. Enumerable.Repeat("principal.created", 10),
             "reference-model.registered", "model.registered", "model.version.registered", "case.opened",
             "threat-model.added", "threat-model.added", "case.advanced", "case.advanced",
+            // Rule 10 (hosted): each threat model evaluated tool-augmented and assisted, then on the base weights.
+            "condition.registered", "evaluation.recorded", "evaluation.recorded", "condition.registered", "evaluation.recorded", "evaluation.recorded",
             "evaluation.recorded", "evaluation.recorded", "case.advanced", "finding.recorded", "finding.recorded", "case.advanced",
             "finding.disclosed", "finding.disclosed", "deadline.set", "mitigation.reported", "evaluation.recorded", "mitigation.verified",
             "case.advanced", "certification.approved", "certificate.issued", "release.published", "disclosure.acknowledged",

@@ -95,12 +95,18 @@ public static class Stats
         {
             return 1.0;
         }
-        var dist = new Hypergeometric(population, successes, n1);
+        // Each term in log space: MathNet's Hypergeometric.Probability overflows to NaN from a few hundred samples per
+        // group on, and a NaN p is never below α (a large run could never come out novel).
+        var total = MathNet.Numerics.SpecialFunctions.BinomialLn(population, n1);
         var upper = 0.0;
         var max = Math.Min(successes, n1);
         for (var x = k1; x <= max; x++)
         {
-            upper += dist.Probability(x);
+            if (n1 - x > population - successes)
+            {
+                continue;
+            }
+            upper += Math.Exp(MathNet.Numerics.SpecialFunctions.BinomialLn(successes, x) + MathNet.Numerics.SpecialFunctions.BinomialLn(population - successes, n1 - x) - total);
         }
         return Math.Min(1.0, upper);
     }

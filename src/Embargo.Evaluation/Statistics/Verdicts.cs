@@ -159,8 +159,13 @@ public static class Verdicts
     {
         var p = OneSidedP(c);
         var upper = UpperBound(c, alpha);
-        return (p < alpha ? Novel : upper < margin ? NotNovel : Inconclusive, p, upper);
+        return (Classify(p, upper, margin, alpha), p, upper);
     }
+
+    /// <summary>The three-way rule itself, on figures already computed: one-sided p and the one-sided upper (1 − α) bound.
+    /// The server judges stored figures with it; <see cref="Decide"/> judges counts with it.</summary>
+    public static string Classify(double p, double upper, double margin, double alpha) =>
+        p < alpha ? Novel : upper < margin ? NotNovel : Inconclusive;
 
     /// <summary>The smallest total (found by doubling, then bisection) at which the scaled table is decided; null past the cap.</summary>
     private static int? SamplesToDecide(UpliftCounts counts, double margin, double alpha)

@@ -185,7 +185,8 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, async (uow, snap, token) =>
         {
             // An accepted threat model is evidence of safety (rule 9): the developer may only propose drafts.
-            if ((CaseDecisions.ThreatModel(snap.PhaseFacts(), caller.Actor, snap.Subject(), ThreatModelMove.AddAccepted) ?? ValidateCapability(snap, request.Capability)) is { } invalid)
+            if ((CaseDecisions.ThreatModel(snap.PhaseFacts(), caller.Actor, snap.Subject(), ThreatModelMove.AddAccepted) ?? ValidateCapability(snap, request.Capability)
+                 ?? EvidenceVerdicts.ValidateMargin(request.Margin)) is { } invalid)
             {
                 return invalid;
             }
@@ -203,6 +204,7 @@ public static class CaseEndpoints
                 StepsJson = JsonSerializer.Serialize(request.Steps),
                 AffectedPartiesJson = JsonSerializer.Serialize(parties),
                 Status = ThreatModelStatus.Accepted,
+                Margin = request.Margin ?? EvidenceVerdicts.DefaultMargin,
                 CreatedAt = uow.Now,
             };
             uow.Db.ThreatModels.Add(entity);
@@ -210,6 +212,7 @@ public static class CaseEndpoints
             {
                 ["case"] = id, ["threatModel"] = entity.Id, ["capability"] = entity.Capability,
                 ["affectedParties"] = new JsonArray(parties.Select(p => (JsonNode?)JsonValue.Create(p)).ToArray()),
+                ["margin"] = entity.Margin,
             });
             return CaseSnapshot.ToDto(entity);
         }, ct));
@@ -241,7 +244,8 @@ public static class CaseEndpoints
         return ApiResults.From(await OnCase<ThreatModelDto>(writer, caller, id, (uow, snap, token) =>
         {
             Result<ThreatModelDto> result;
-            if ((CaseDecisions.ThreatModel(snap.PhaseFacts(), caller.Actor, snap.Subject(), ThreatModelMove.Propose) ?? ValidateCapability(snap, request.Capability)) is { } refused)
+            if ((CaseDecisions.ThreatModel(snap.PhaseFacts(), caller.Actor, snap.Subject(), ThreatModelMove.Propose) ?? ValidateCapability(snap, request.Capability)
+                 ?? EvidenceVerdicts.ValidateMargin(request.Margin)) is { } refused)
             {
                 result = refused;
             }
@@ -255,12 +259,13 @@ public static class CaseEndpoints
                 {
                     Id = Ids.New("thr"), CaseId = id, Capability = request.Capability, Description = request.Description,
                     StepsJson = JsonSerializer.Serialize(request.Steps), AffectedPartiesJson = "[]", Status = ThreatModelStatus.Draft,
-                    DraftedWith = request.ReferenceModel, CreatedAt = uow.Now,
+                    DraftedWith = request.ReferenceModel, Margin = request.Margin ?? EvidenceVerdicts.DefaultMargin, CreatedAt = uow.Now,
                 };
                 uow.Db.ThreatModels.Add(entity);
                 uow.Append("threat-model.drafted", new JsonObject
                 {
                     ["case"] = id, ["threatModel"] = entity.Id, ["capability"] = entity.Capability, ["referenceModel"] = request.ReferenceModel, ["steps"] = request.Steps.Count,
+                    ["margin"] = entity.Margin,
                 });
                 result = CaseSnapshot.ToDto(entity);
             }
@@ -283,7 +288,7 @@ public static class CaseEndpoints
             {
                 return ProtocolError.NotFound($"threat-model draft {threatModelId} in case {id}");
             }
-            if (ValidateCapability(snap, draft.Capability) is { } duplicate)
+            if ((ValidateCapability(snap, draft.Capability) ?? EvidenceVerdicts.ValidateMargin(request.Margin)) is { } duplicate)
             {
                 return duplicate;
             }
@@ -296,6 +301,7 @@ public static class CaseEndpoints
             draft.Status = ThreatModelStatus.Accepted;
             draft.AffectedPartiesJson = JsonSerializer.Serialize(parties);
             draft.Description = request.Description ?? draft.Description;
+            draft.Margin = request.Margin ?? draft.Margin;
             if (request.Steps is not null)
             {
                 draft.StepsJson = JsonSerializer.Serialize(request.Steps);
@@ -304,6 +310,7 @@ public static class CaseEndpoints
             {
                 ["case"] = id, ["threatModel"] = draft.Id, ["capability"] = draft.Capability, ["edited"] = edited,
                 ["affectedParties"] = new JsonArray(parties.Select(p => (JsonNode?)JsonValue.Create(p)).ToArray()),
+                ["margin"] = draft.Margin,
             });
             return CaseSnapshot.ToDto(draft);
         }, ct));
@@ -382,7 +389,31 @@ public static class CaseEndpoints
         {
             return ProtocolError.Validation("uplift needs a baseline condition");
         }
-        return null;
+        return ValidateVerdictFigures(r);
+    }
+
+    /// <summary>The runner's verdict figures: a one-sided upper bound within the 95% interval's upper limit, a margin in (0, 1), a known verdict.</summary>
+    private static ProtocolError? ValidateVerdictFigures(SubmitEvaluationRequest r)
+    {
+        if (r.UpliftUpper is { } upper)
+        {
+            if (r.Uplift is not { } u)
+            {
+                return ProtocolError.Validation("upliftUpper: an upper bound needs the uplift it bounds");
+            }
+            // The one-sided (1 − α) bound comes from the same interval method as the 95% interval, at a smaller z.
+            if (!double.IsFinite(upper) || upper is < -1 or > 1 || upper > u.Ci95High + 1e-6)
+            {
+                return ProtocolError.Validation("upliftUpper: the one-sided upper bound lies in [-1, 1] and not above the upper limit of the uplift's 95% interval");
+            }
+        }
+        if (EvidenceVerdicts.ValidateMargin(r.Margin) is { } badMargin)
+        {
+            return badMargin;
+        }
+        return r.Verdict is null or "novel" or "not-novel" or "inconclusive"
+            ? null
+            : ProtocolError.Validation("verdict: one of novel, not-novel, inconclusive");
     }
 
     private static async Task<Results<Ok<EvaluationDto>, ProblemHttpResult>> SubmitEvaluation(string id, SubmitEvaluationRequest request, HttpContext http, LedgerWriter writer, ICommitmentEngine engine, CancellationToken ct)
@@ -455,6 +486,7 @@ public static class CaseEndpoints
                 UpliftCiHigh = figures.Uplift?.Ci95High,
                 P = figures.Uplift?.P,
                 Test = figures.Uplift?.Test,
+                UpliftUpper = run.Verdict?.Upper,
                 LogSha256 = log.Sha256,
                 ReferenceModelId = snap.Case.ReferenceModelId,
                 SubmittedBy = caller.PrincipalId,
@@ -468,8 +500,9 @@ public static class CaseEndpoints
                 ["mitigation"] = e.MitigationId, ["subject"] = e.SubjectModel, ["condition"] = e.SubjectCondition, ["subjectAccuracy"] = e.SubjectAccuracy,
                 ["baseline"] = e.BaselineModel, ["baselineAccuracy"] = e.BaselineAccuracy, ["uplift"] = e.Uplift, ["p"] = e.P,
                 ["test"] = e.Test, ["logSha256"] = e.LogSha256, ["referenceModel"] = e.ReferenceModelId,
+                ["upliftUpper"] = e.UpliftUpper, ["margin"] = snap.Margin(e.Capability), ["verdict"] = snap.Verdict(e).Verdict,
             });
-            if (mitigation is null && Rules.IsNovel(e.Uplift, e.P))
+            if (mitigation is null && snap.Verdict(e).IsNovel)
             {
                 // New significant evidence makes every finding on the capability novel, whatever run it cited.
                 foreach (var finding in snap.Findings.Where(f => f.Capability == e.Capability && !f.Novel))
@@ -479,7 +512,7 @@ public static class CaseEndpoints
                 }
             }
             var fired = mitigation is null ? FireCommitments(uow, snap, e, engine) : [];
-            return CaseSnapshot.ToDto(e, fired);
+            return CaseSnapshot.ToDto(e, fired, snap.Verdict(e));
         }, ct));
     }
 
@@ -494,7 +527,7 @@ public static class CaseEndpoints
         var created = new List<FindingDto>();
         foreach (var commitment in snap.Commitments)
         {
-            var verdict = engine.Evaluate(commitment.Expression, latestByCapability);
+            var verdict = engine.Evaluate(commitment.Expression, latestByCapability, snap.Verdict);
             if (!verdict.Fired)
             {
                 continue;
@@ -570,7 +603,11 @@ public static class CaseEndpoints
             // Rule 9: evidence of danger counts from anyone; a finding "not novel" is evidence of safety and counts only
             // from an independent evaluator assigned to the case, citing an independent evaluator's run.
             var decided = CaseDecisions.RecordFinding(snap.PhaseFacts(), caller.Actor, snap.Subject(),
-                new FindingCommand(threat.Capability, snap.CapabilityNovel(threat.Capability), evidence.Id, snap.CountsAsSafetyEvidence(evidence)));
+                new FindingCommand(threat.Capability, snap.CapabilityNovel(threat.Capability), evidence.Id, snap.CountsAsSafetyEvidence(evidence))
+                {
+                    EvidenceVerdict = snap.Verdict(evidence),
+                    Inconclusive = EvidenceVerdicts.OfCapability(threat.Capability, snap.Evidence()) is (Embargo.Evaluation.Statistics.Verdicts.Inconclusive, { } open) ? open : null,
+                });
             if (!decided.IsOk)
             {
                 return Task.FromResult(Fail(decided.Error!));
@@ -594,6 +631,7 @@ public static class CaseEndpoints
             {
                 ["case"] = id, ["finding"] = finding.Id, ["capability"] = finding.Capability, ["evaluation"] = evidence.Id,
                 ["novel"] = finding.Novel, ["uplift"] = evidence.Uplift, ["p"] = evidence.P,
+                ["verdict"] = snap.Verdict(evidence).Verdict, ["margin"] = snap.Verdict(evidence).Margin,
             });
             return Task.FromResult<Result<FindingDto>>(CaseSnapshot.ToDto(finding, snap.Commitments));
         }, ct));

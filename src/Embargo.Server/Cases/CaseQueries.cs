@@ -218,18 +218,50 @@ public sealed class CaseSnapshot
     /// </summary>
     public bool CapabilityNovel(string capability, EvaluationEntity? newest = null)
     {
-        if (newest is not null && newest.Purpose == EvaluationPurpose.Case && newest.Capability == capability && Rules.IsNovel(newest.Uplift, newest.P))
+        if (newest is not null && newest.Purpose == EvaluationPurpose.Case && newest.Capability == capability && Verdict(newest).IsNovel)
         {
             return true;
         }
         if (_evaluations is not null)
         {
-            return _evaluations.Any(e => e.Purpose == EvaluationPurpose.Case && e.Capability == capability && Rules.IsNovel(e.Uplift, e.P));
+            return _evaluations.Any(e => e.Purpose == EvaluationPurpose.Case && e.Capability == capability && Verdict(e).IsNovel);
         }
-        // Rules.IsNovel(uplift, p) is uplift > 0 and p < 0.05, asked of the store; the candidates are checked again here.
+        // A novel verdict needs uplift > 0 and p < α (0.05): asked of the store, the candidates judged here against the margin.
         return _db.Evaluations.AsNoTracking()
-            .Where(e => e.CaseId == Case.Id && e.Purpose == EvaluationPurpose.Case && e.Capability == capability && e.Uplift > 0 && e.P < 0.05)
-            .Select(e => new { e.Uplift, e.P }).Take(16).ToList().Any(e => Rules.IsNovel(e.Uplift, e.P));
+            .Where(e => e.CaseId == Case.Id && e.Purpose == EvaluationPurpose.Case && e.Capability == capability && e.Uplift > 0 && e.P < EvidenceVerdicts.DefaultAlpha)
+            .AsEnumerable().Any(e => Verdict(e).IsNovel);
+    }
+
+    /// <summary>The registered conditions of the case's model version (an evaluation's condition kind comes from them).</summary>
+    public IReadOnlyList<ConditionEntity> Conditions { get; init; } = [];
+
+    private readonly Dictionary<string, EvidenceVerdict> _verdicts = new(StringComparer.Ordinal);
+
+    /// <summary>δ for a capability: its accepted threat model's margin (the default when it has none).</summary>
+    public double Margin(string capability) =>
+        ThreatModels.FirstOrDefault(t => t.Capability == capability)?.Margin is > 0 and < 1 and var m ? m : EvidenceVerdicts.DefaultMargin;
+
+    /// <summary>A run's verdict against its capability's threat-model margin, from the figures it recorded (see <see cref="EvidenceVerdicts.Of"/>).</summary>
+    public EvidenceVerdict Verdict(EvaluationEntity e)
+    {
+        if (!_verdicts.TryGetValue(e.Id, out var verdict))
+        {
+            verdict = EvidenceVerdicts.Of(e.Uplift, e.P, e.UpliftUpper, Margin(e.Capability), fallbackUpper: e.UpliftCiHigh,
+                counts: e.BaselineTotal is { } bt ? new RunCounts(e.SubjectCorrect, e.SubjectTotal, e.BaselineCorrect ?? 0, bt) : null);
+            _verdicts[e.Id] = verdict;
+        }
+        return verdict;
+    }
+
+    /// <summary>Rules 9 and 10: every case evaluation with its verdict, its condition's kind and whether it counts as independent and current.</summary>
+    public IReadOnlyList<EvidenceFacts> Evidence(EvaluationEntity? newest = null)
+    {
+        var kinds = Conditions.ToDictionary(c => c.Name, c => c.Kind, StringComparer.Ordinal);
+        return Evaluations.Append(newest).OfType<EvaluationEntity>().Where(e => e.Purpose == EvaluationPurpose.Case).Select(e => new EvidenceFacts
+        {
+            EvaluationId = e.Id, Capability = e.Capability, Condition = e.SubjectCondition, Kind = ConditionKinds.Of(e.SubjectCondition, kinds),
+            Independent = CountsAsSafetyEvidence(e), Current = CurrentReference(e), Verdict = Verdict(e),
+        }).ToList();
     }
     public Tier RequestedTier => Tiers.Parse(Case.RequestedTier).Value;
 
@@ -250,6 +282,7 @@ public sealed class CaseSnapshot
             Commitments = await Ordered(db.Commitments.Where(x => x.CaseId == caseId), x => x.CreatedAt, x => x.Id, ct),
             Strongest = await ReevaluationEndpoints.StrongestAsync(db, ct),
             StandingDenials = await DenialEndpoints.StandingAsync(db, c.ModelVersionId, ct),
+            Conditions = await db.Conditions.Where(x => x.ModelVersionId == c.ModelVersionId).ToListAsync(ct),
         };
     }
 
@@ -317,6 +350,7 @@ public sealed class CaseSnapshot
                 .Where(g => !g.Any(e => Counts(e.SubmittedBy))).Select(g => g.Key).ToList(),
             Findings = findings,
             ActiveCaps = caps,
+            Evidence = Evidence(),
         };
     }
 
@@ -403,7 +437,7 @@ public sealed class CaseSnapshot
             ThreatModels = ThreatModels.Concat(DraftPage(0, DraftsInView)).Select(ToDto).ToList(),
             ThreatModelDraftCount = DraftCount,
             Commitments = Commitments.Select(c => new CommitmentDto { Id = c.Id, Expression = c.Expression }).ToList(),
-            Evaluations = Evaluations.Select(e => ToDto(e, [])).ToList(),
+            Evaluations = Evaluations.Select(e => ToDto(e, [], Verdict(e))).ToList(),
             Findings = Findings.Select(f => ToDto(f, Commitments)).ToList(),
             Mitigations = Mitigations.Select(ToDto).ToList(),
             Blockers = blockers.Select(b => $"{b.Rule}: {b.Message}").ToList(),
@@ -423,6 +457,7 @@ public sealed class CaseSnapshot
     {
         Id = t.Id, Status = t.Status, DraftedWith = t.DraftedWith, Capability = t.Capability, Description = t.Description, AffectedParties = AffectedParties(t),
         Steps = JsonSerializer.Deserialize<List<string>>(t.StepsJson) ?? [],
+        Margin = t.Margin,
     };
 
     public static FindingDto ToDto(FindingEntity f, IReadOnlyList<CommitmentEntity> commitments) => new()
@@ -438,7 +473,7 @@ public sealed class CaseSnapshot
         Escalations = m.Escalations, VerificationEvaluationId = m.VerificationEvaluationId,
     };
 
-    public static EvaluationDto ToDto(EvaluationEntity e, IReadOnlyList<FindingDto> fired) => new()
+    public static EvaluationDto ToDto(EvaluationEntity e, IReadOnlyList<FindingDto> fired, EvidenceVerdict? verdict = null) => new()
     {
         Id = e.Id,
         Capability = e.Capability,
@@ -453,7 +488,12 @@ public sealed class CaseSnapshot
             Ci95Low = e.BaselineCiLow ?? 0, Ci95High = e.BaselineCiHigh ?? 0,
         },
         Uplift = e.Uplift is null ? null : new UpliftDto { Estimate = e.Uplift.Value, Ci95Low = e.UpliftCiLow ?? 0, Ci95High = e.UpliftCiHigh ?? 0, P = e.P ?? 1, Test = e.Test ?? "" },
-        Significant = Rules.IsNovel(e.Uplift, e.P),
+        Significant = verdict?.IsNovel ?? Rules.IsNovel(e.Uplift, e.P),
+        Verdict = verdict?.Verdict,
+        Margin = verdict?.Margin,
+        UpliftUpper = e.UpliftUpper ?? verdict?.Upper,
+        MoreSamples = verdict?.MoreSamples,
+        VerdictReason = verdict?.Reason,
         LedgerIndex = e.LedgerIndex,
         ReferenceModelId = e.ReferenceModelId,
         FiredFindings = fired,

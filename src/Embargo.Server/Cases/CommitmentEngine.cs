@@ -11,5 +11,6 @@ public interface ICommitmentEngine
     ProtocolError? Validate(string expression);
 
     /// <summary>Evaluates against the latest case evaluation per capability.</summary>
-    CommitmentVerdict Evaluate(string expression, IReadOnlyDictionary<string, EvaluationEntity> latestByCapability);
+    /// <param name="verdictOf">Each result's verdict against its capability's threat-model margin (null: the default margin).</param>
+    CommitmentVerdict Evaluate(string expression, IReadOnlyDictionary<string, EvaluationEntity> latestByCapability, Func<EvaluationEntity, EvidenceVerdict>? verdictOf = null);
 }

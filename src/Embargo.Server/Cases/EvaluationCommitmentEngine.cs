@@ -19,20 +19,20 @@ public sealed class EvaluationCommitmentEngine : ICommitmentEngine
             : ProtocolError.Validation($"commitment caps at '{parsed.Commitment.Tier}', which is not a tier");
     }
 
-    public CommitmentVerdict Evaluate(string expression, IReadOnlyDictionary<string, EvaluationEntity> latestByCapability)
+    public CommitmentVerdict Evaluate(string expression, IReadOnlyDictionary<string, EvaluationEntity> latestByCapability, Func<EvaluationEntity, EvidenceVerdict>? verdictOf = null)
     {
         var parsed = Commitment.Parse(expression);
         if (!parsed.Success)
         {
             return new CommitmentVerdict(false, null, []);
         }
-        var results = latestByCapability.ToDictionary(kv => kv.Key, kv => ToSummary(kv.Value), StringComparer.Ordinal);
+        var results = latestByCapability.ToDictionary(kv => kv.Key, kv => ToSummary(kv.Value, verdictOf), StringComparer.Ordinal);
         var outcome = parsed.Commitment!.Evaluate(results);
         Tier? tier = outcome.Fired && Tiers.TryParse(outcome.MaxTier, out var t) ? t : null;
         return new CommitmentVerdict(outcome.Fired, tier, parsed.Commitment.Capabilities);
     }
 
-    private static EvalSummary ToSummary(EvaluationEntity e) => new()
+    private static EvalSummary ToSummary(EvaluationEntity e, Func<EvaluationEntity, EvidenceVerdict>? verdictOf) => new()
     {
         Task = e.Task,
         Capability = e.Capability,
@@ -51,27 +51,21 @@ public sealed class EvaluationCommitmentEngine : ICommitmentEngine
         {
             Estimate = e.Uplift.Value, Ci95Low = e.UpliftCiLow ?? 0, Ci95High = e.UpliftCiHigh ?? 0, P = e.P ?? 1, Test = e.Test ?? "",
         },
-        Verdict = e.Uplift is null ? null : StoredVerdict(e),
+        Verdict = e.Uplift is null ? null : StoredVerdict(e, verdictOf?.Invoke(e)),
     };
 
     /// <summary>
-    /// verdict(...) and upper(...) from what is stored: the one-sided p and the two-sided 95% interval. The upper limit of
-    /// that interval is a one-sided 97.5% bound, wider than the one-sided 95% bound the runner reports, so it stands in
-    /// conservatively: it can only make "not-novel" harder to reach, never easier. The margin is the default δ.
+    /// verdict(...) and upper(...) from what is stored, judged as everywhere else on the server (<see cref="EvidenceVerdicts.Of"/>):
+    /// the one-sided p and upper bound against the capability's threat-model margin. A result stored without its upper
+    /// bound falls back on the upper limit of its two-sided 95% interval (a one-sided 97.5% bound: only ever harder to clear).
     /// </summary>
-    private static Embargo.Evaluation.Statistics.VerdictResult StoredVerdict(EvaluationEntity e)
+    private static Embargo.Evaluation.Statistics.VerdictResult StoredVerdict(EvaluationEntity e, EvidenceVerdict? judged)
     {
-        const double alpha = Embargo.Evaluation.Statistics.Verdicts.DefaultAlpha;
-        const double margin = Embargo.Evaluation.Statistics.Verdicts.DefaultMargin;
-        var p = e.P ?? 1;
-        var upper = e.UpliftCiHigh ?? 1;
-        var verdict = p < alpha ? Embargo.Evaluation.Statistics.Verdicts.Novel
-            : upper < margin ? Embargo.Evaluation.Statistics.Verdicts.NotNovel
-            : Embargo.Evaluation.Statistics.Verdicts.Inconclusive;
+        var verdict = judged ?? EvidenceVerdicts.Of(e.Uplift, e.P, e.UpliftUpper, EvidenceVerdicts.DefaultMargin, fallbackUpper: e.UpliftCiHigh);
         return new Embargo.Evaluation.Statistics.VerdictResult
         {
-            Verdict = verdict, Margin = margin, Alpha = alpha, Estimate = e.Uplift ?? 0, P = p, Upper = upper, N = e.SubjectTotal,
-            Reason = "from the stored p and 95% interval",
+            Verdict = verdict.Verdict, Margin = verdict.Margin, Alpha = verdict.Alpha, Estimate = e.Uplift ?? 0, P = e.P ?? 1,
+            Upper = verdict.Upper ?? 1, N = e.SubjectTotal, MoreSamples = verdict.MoreSamples, Reason = verdict.Reason,
         };
     }
 }

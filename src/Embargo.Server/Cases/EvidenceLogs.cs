@@ -155,8 +155,8 @@ public static class EvidenceLogs
         {
             return unbound;
         }
-        // The margin δ is the threat model's (the default until threat models carry their own).
-        var margin = Verdicts.DefaultMargin;
+        // The margin δ is the capability's threat model's.
+        var margin = snap.Margin(request.Capability);
         if (!LogEvidence.TryRecompute(log, margin, out var s, out var broken))
         {
             return Invalid("logSha256", broken);

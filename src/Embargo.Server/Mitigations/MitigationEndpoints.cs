@@ -99,7 +99,10 @@ public static class MitigationEndpoints
             return Task.FromResult(result);
         }, ct));
 
-    /// <summary>A mitigation is verified by re-running the finding's evaluation against the mitigated system: no significant uplift left.</summary>
+    /// <summary>
+    /// A mitigation is verified by re-running the finding's evaluation against the mitigated system: only a not-novel
+    /// verdict (uplift shown below the threat model's margin) verifies; novel fails it; inconclusive is refused (rule 9).
+    /// </summary>
     private static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> Verify(string id, VerifyMitigationRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
         ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
         {
@@ -134,9 +137,17 @@ public static class MitigationEndpoints
             {
                 result = beforeTheFix;
             }
-            else if (Rules.IsNovel(evaluation.Uplift, evaluation.P) || evaluation.Uplift is null)
+            else if (EvidenceVerdicts.VerificationRefusal(id, evaluation.Id, snap.Verdict(evaluation)) is { } undecided)
             {
-                uow.Append("mitigation.verification-failed", new JsonObject { ["mitigation"] = id, ["evaluation"] = evaluation.Id, ["uplift"] = evaluation.Uplift, ["p"] = evaluation.P });
+                // Rule 9: an inconclusive run neither verifies nor fails the mitigation; it changes nothing.
+                result = undecided;
+            }
+            else if (!snap.Verdict(evaluation).IsNotNovel)
+            {
+                uow.Append("mitigation.verification-failed", new JsonObject
+                {
+                    ["mitigation"] = id, ["evaluation"] = evaluation.Id, ["uplift"] = evaluation.Uplift, ["p"] = evaluation.P, ["verdict"] = snap.Verdict(evaluation).Verdict,
+                });
                 m.Status = MitigationStatus.Required;
                 result = CaseSnapshot.ToDto(m);
             }
@@ -149,6 +160,7 @@ public static class MitigationEndpoints
                 {
                     ["mitigation"] = id, ["case"] = snap.Case.Id, ["finding"] = finding.Id, ["evaluation"] = evaluation.Id,
                     ["uplift"] = evaluation.Uplift, ["p"] = evaluation.P,
+                    ["verdict"] = snap.Verdict(evaluation).Verdict, ["margin"] = snap.Verdict(evaluation).Margin, ["upliftUpper"] = snap.Verdict(evaluation).Upper,
                 });
                 result = CaseSnapshot.ToDto(m);
             }

@@ -155,7 +155,7 @@ public static class ModelEndpoints
         return TypedResults.Ok(ToDto(found.Version, found.Model.Name));
     }
 
-    private static readonly string[] ConditionKinds = ["base", "fine-tuned", "tool-augmented", "assisted"];
+    private static readonly IReadOnlyList<string> ConditionKinds = Embargo.Protocol.ConditionKinds.All;
 
     internal static ModelConditionDto ToDto(ConditionEntity c) => new()
     {

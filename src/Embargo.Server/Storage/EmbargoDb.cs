@@ -53,6 +53,8 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         modelBuilder.Entity<ReferenceModelEntity>(e => { e.ToTable("reference_models"); e.HasIndex(x => x.Name).IsUnique(); });
         modelBuilder.Entity<CaseEntity>(e => { e.ToTable("cases"); e.HasIndex(x => x.ModelVersionId); });
         modelBuilder.Entity<ThreatModelEntity>(e => { e.ToTable("threat_models"); e.HasIndex(x => x.CaseId); });
+        // Threat models recorded before margins existed are judged against the default δ.
+        modelBuilder.Entity<ThreatModelEntity>().Property(x => x.Margin).HasDefaultValue(0.05);
         modelBuilder.Entity<CommitmentEntity>(e => { e.ToTable("commitments"); e.HasIndex(x => x.CaseId); });
         modelBuilder.Entity<EvaluationEntity>(e => { e.ToTable("evaluations"); e.HasIndex(x => x.CaseId); });
         modelBuilder.Entity<FindingEntity>(e => { e.ToTable("findings"); e.HasIndex(x => x.CaseId); });

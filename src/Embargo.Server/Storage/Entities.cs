@@ -81,6 +81,8 @@ public sealed class ThreatModelEntity
     public required string Status { get; set; }
     /// <summary>The reference model a draft was generated with.</summary>
     public string? DraftedWith { get; set; }
+    /// <summary>δ, the smallest uplift that matters for the capability: "not-novel" needs the one-sided upper bound below it.</summary>
+    public double Margin { get; set; } = 0.05;
     public DateTimeOffset CreatedAt { get; set; }
 }
 
@@ -120,6 +122,8 @@ public sealed class EvaluationEntity
     public double? UpliftCiLow { get; set; }
     public double? UpliftCiHigh { get; set; }
     public double? P { get; set; }
+    /// <summary>The one-sided upper (1 − α) bound of the uplift (the verdict's "not-novel" test).</summary>
+    public double? UpliftUpper { get; set; }
     public string? Test { get; set; }
     public string? LogSha256 { get; set; }
     /// <summary>Rule 5: the case's reference model when the result was recorded; only results under the current one count.</summary>

@@ -290,6 +290,49 @@ public sealed class ProtocolWorld : IDisposable
         }
     }
 
+    // ---- elicitation coverage (rule 10) ----
+
+    /// <summary>The registered conditions of the world's version by kind (registered by <see cref="CoverAsync"/> when first needed).</summary>
+    public Dictionary<string, string> ConditionNames { get; } = [];
+
+    /// <summary>Registers (once) a condition of <paramref name="kind"/> on the world's version and returns its name.</summary>
+    public async Task<string> ConditionAsync(string kind)
+    {
+        if (!ConditionNames.TryGetValue(kind, out var name))
+        {
+            name = $"{kind}-{Tag}";
+            await Developer.Models.RegisterConditionAsync(Version.Id, new RegisterModelConditionRequest
+            {
+                // The runs the fixture builds name the model "subject" (rule evidence: a run's subject is its condition's model).
+                Name = name, Kind = kind, ModelName = "subject", Endpoint = "http://127.0.0.1:9/v1",
+            }, default);
+            ConditionNames[kind] = name;
+        }
+        return name;
+    }
+
+    /// <summary>
+    /// Rule 10: the independent evaluator's evidence on each capability (default: both threat models) under every
+    /// condition beyond base that <paramref name="tier"/> (default: the requested tier) needs: hosted/api need
+    /// tool-augmented and assisted, downloadable/open also fine-tuned. Phishing shows uplift under each, bio none.
+    /// </summary>
+    /// <summary>The tier whose conditions <see cref="Milestone.Evaluated"/> covers (null: the requested tier).</summary>
+    public string? CoverageTier { get; set; }
+
+    public async Task CoverAsync(string? tier = null, params string[] capabilities)
+    {
+        var kinds = Embargo.Protocol.ConditionKinds.RequiredFor(Embargo.Protocol.Tiers.Parse(tier ?? RequestedTier).Value)
+            .Where(k => k != Embargo.Protocol.ConditionKinds.Base);
+        foreach (var kind in kinds)
+        {
+            var condition = await ConditionAsync(kind);
+            foreach (var capability in capabilities.Length == 0 ? [Phishing, Bio] : capabilities)
+            {
+                await SubmitAsync((capability == Phishing ? Significant(capability) : NotSignificant(capability)) with { SubjectCondition = condition });
+            }
+        }
+    }
+
     // ---- reads ----
 
     public Task<CaseDto> CaseAsync() => Admin.Cases.GetAsync(CaseId, default);
@@ -364,6 +407,8 @@ public sealed class ProtocolWorld : IDisposable
                     await AdvanceAsync("testing");
                     break;
                 case Milestone.Evaluated:
+                    // Evidence under the other conditions first, so the base runs stay each capability's latest result.
+                    await CoverAsync(CoverageTier);
                     PhishingEvaluation = await SubmitAsync(Significant(Phishing));
                     BioEvaluation = await SubmitAsync(NotSignificant(Bio));
                     break;

@@ -364,6 +364,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.Property<double?>("UpliftCiLow")
                         .HasColumnType("double precision");
 
+                    b.Property<double?>("UpliftUpper")
+                        .HasColumnType("double precision");
+
                     b.HasKey("Id");
 
                     b.HasIndex("CaseId");
@@ -885,6 +888,11 @@ namespace Embargo.Server.Storage.Migrations.Postgres
 
                     b.Property<string>("DraftedWith")
                         .HasColumnType("text");
+
+                    b.Property<double>("Margin")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("double precision")
+                        .HasDefaultValue(0.050000000000000003);
 
                     b.Property<string>("Status")
                         .IsRequired()

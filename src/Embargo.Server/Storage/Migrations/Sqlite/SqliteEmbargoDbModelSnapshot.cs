@@ -359,6 +359,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.Property<double?>("UpliftCiLow")
                         .HasColumnType("REAL");
 
+                    b.Property<double?>("UpliftUpper")
+                        .HasColumnType("REAL");
+
                     b.HasKey("Id");
 
                     b.HasIndex("CaseId");
@@ -880,6 +883,11 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
 
                     b.Property<string>("DraftedWith")
                         .HasColumnType("TEXT");
+
+                    b.Property<double>("Margin")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("REAL")
+                        .HasDefaultValue(0.050000000000000003);
 
                     b.Property<string>("Status")
                         .IsRequired()
