@@ -2,7 +2,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Embargo.Cli.Commands;
+using Embargo.Cli.Demo;
+using Embargo.Evaluation.Running;
+using Embargo.Evaluation.Statistics;
 using Embargo.Contracts;
 using Embargo.Server;
 using Embargo.Server.Storage;
@@ -187,14 +191,41 @@ internal static class CaseScaleBench
             Capability = "cap-" + name.Replace('_', '-'), Description = "drafted with the reference model", Steps = ["step one", "step two"], ReferenceModel = "frontier-bench",
         }, default);
 
-    private static Task SubmitAsync(Tenant t) =>
-        t.Evaluator.Cases.SubmitEvaluationAsync(t.CaseId, new SubmitEvaluationRequest
+    /// <summary>
+    /// One evaluation as `eval run --case` sends it: the run's log uploaded (100 paired samples, 20 right under each
+    /// condition, a fresh run id so every log is new), then the submission citing it. Both requests are timed.
+    /// </summary>
+    private static async Task SubmitAsync(Tenant t)
+    {
+        var records = new List<SampleRecord>();
+        foreach (var condition in new[] { "subject", "baseline" })
         {
-            Capability = "cyber-phishing", Task = "cyber-phishing", Samples = 100,
-            Subject = new ConditionDto { Model = "subject", Correct = 20, Total = 100, Accuracy = 0.2, Ci95Low = 0.1, Ci95High = 0.3 },
-            Baseline = new ConditionDto { Model = "baseline", Correct = 20, Total = 100, Accuracy = 0.2, Ci95Low = 0.1, Ci95High = 0.3 },
-            Uplift = new UpliftDto { Estimate = 0, Ci95Low = -0.1, Ci95High = 0.1, P = 0.6, Test = "two-proportion z" },
-        }, default);
+            for (var i = 0; i < 100; i++)
+            {
+                var right = i < 20;
+                records.Add(new SampleRecord
+                {
+                    Condition = condition, SampleId = $"s{i:D3}", Epoch = 1, Model = condition, Messages = [new LogMessage("user", $"question {i}")],
+                    Output = right ? "right" : "wrong", Answer = right ? "right" : "wrong", Score = right ? 1 : 0, Explanation = "bench", ElapsedMs = 1, ModelCalls = 1,
+                });
+            }
+        }
+        var at = new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+        var log = new EvalLog
+        {
+            RunId = "run-" + Guid.NewGuid().ToString("N"), Status = "complete", Epochs = 1, StartedAt = at, CompletedAt = at.AddMinutes(1),
+            Task = new LogTask { Name = "cyber-phishing", Capability = "cyber-phishing", Path = "samples/tasks/cyber-phishing.yaml", Samples = 100 },
+            Subject = new LogCondition { Kind = "model", Model = "subject", Url = "http://127.0.0.1:9/v1" },
+            Baseline = new LogCondition { Kind = "model", Model = "baseline", Url = "http://127.0.0.1:9/v1" },
+            Samples = records,
+        };
+        if (!LogEvidence.TryRecompute(log, Verdicts.DefaultMargin, out var summary, out var problem))
+        {
+            throw new InvalidOperationException("the bench's run log is not a whole run: " + problem);
+        }
+        var uploaded = await t.Evaluator.Cases.UploadEvaluationLogAsync(t.CaseId, JsonSerializer.SerializeToUtf8Bytes(log with { Summary = summary }, EvalLog.Json), default);
+        await t.Evaluator.Cases.SubmitEvaluationAsync(t.CaseId, EvalSubmission.From(summary, null, null) with { LogSha256 = uploaded.Sha256 }, default);
+    }
 
     private static async Task<Tenant> TenantAsync(EmbargoClient admin, string dataDir, string referenceId, bool testing)
     {

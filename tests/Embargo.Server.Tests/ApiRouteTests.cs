@@ -94,6 +94,7 @@ public sealed class ApiRouteTests(ServerFixture fixture) : IClassFixture<ServerF
     {
         var t when t == typeof(string) => "x" + p.Position,
         var t when t == typeof(long) => 1L,
+        var t when t == typeof(byte[]) => "{}"u8.ToArray(),
         var t when t == typeof(CancellationToken) => CancellationToken.None,
         var t when Nullable.GetUnderlyingType(t) is not null => null,
         var t when t.Namespace == "Embargo.Contracts" => RuntimeHelpers.GetUninitializedObject(t),

@@ -238,7 +238,7 @@ public sealed class CertifyWithLogsTests(ServerFixture fixture) : IClassFixture<
         await w.DriveToAsync(Milestone.Certification);
         var logs = Directory.CreateDirectory(P("logs")).FullName;
         var evaluations = (await w.CaseAsync()).Evaluations;
-        Assert.Equal(3, evaluations.Count); // phishing, bio and the verification re-run
+        Assert.Equal(7, evaluations.Count); // phishing, bio, the verification re-run and rule 10's four coverage runs (tool-augmented and assisted, each capability)
         foreach (var e in evaluations)
         {
             // The certifier fetches each log itself (`embargo case eval-log`): the very bytes the evaluation cites.
@@ -264,6 +264,6 @@ public sealed class CertifyWithLogsTests(ServerFixture fixture) : IClassFixture<
         await SetBaselineAccuracy(bio, 0.2);
         var signed = await Certify(w, logs);
         Assert.True(signed.Code == CliApp.Ok, signed.Error);
-        Assert.Contains("recomputed 3 evaluations from their logs", signed.Out, StringComparison.Ordinal);
+        Assert.Contains("recomputed 7 evaluations from their logs", signed.Out, StringComparison.Ordinal);
     }
 }

@@ -53,7 +53,8 @@ public sealed class VerdictAndCoverageTests(ServerFixture fixture) : IClassFixtu
         await w.DriveToAsync(Milestone.Testing);
         // The same small run for both: its one-sided upper bound lies between the two margins.
         var bio = await w.SubmitAsync(Unclear(ProtocolWorld.Bio));
-        var intrusion = await w.SubmitAsync(Unclear("cyber-intrusion"));
+        // Its verdict is the server's, against the threat model's margin: the runner's claim (judged at 0.05) is left out.
+        var intrusion = await w.SubmitAsync(Unclear("cyber-intrusion") with { Margin = null, Verdict = null });
         Assert.Equal(bio.UpliftUpper, intrusion.UpliftUpper);
         Assert.Equal(("inconclusive", 0.05), (bio.Verdict, bio.Margin));
         Assert.Equal(("not-novel", 0.5), (intrusion.Verdict, intrusion.Margin));
