@@ -37,7 +37,7 @@ public static class EvalCommands
         var resume = new Option<string>("--resume") { Description = "Resume a run from its log, or an eval set from its set file: answered samples are kept; samples not yet run and samples that ended in an error are asked again." };
         var retryErrors = new Option<string>("--retry-errors") { Description = "Ask again only the samples of this log (or set file) that ended in an error (and any not yet run)." };
         var maxErrors = new Option<string>("--max-errors") { Description = "Sample errors tolerated: a count (5) or a fraction of the run's calls (0.05). Default 0: one error ends the run with status 'error' and exit code 1.", DefaultValueFactory = _ => "0" };
-        var margin = new Option<double>("--margin") { Description = "δ, the smallest uplift that matters: 'not-novel' needs the one-sided 95% upper bound of the uplift below it.", DefaultValueFactory = _ => Embargo.Evaluation.Statistics.Verdicts.DefaultMargin };
+        var margin = new Option<double?>("--margin") { Description = "δ, the smallest uplift that matters: 'not-novel' needs the one-sided 95% upper bound of the uplift below it (default: with --case, each capability's threat-model margin; else 0.05)." };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON (the log's summary; an array for an eval set)." };
         var caseId = new Option<string>("--case") { Description = "Record the result on this case (needs --server). Checked before the first sample." };
         var mitigation = new Option<string>("--mitigation") { Description = "With --case: this run verifies that mitigation (run against the mitigated system)." };
@@ -105,7 +105,7 @@ public static class EvalCommands
                 throw new UserInputException($"--max-errors '{maxErrorsText}' is not a count (e.g. 5) or a fraction below 1 (e.g. 0.05)");
             }
             var delta = r.GetValue(margin);
-            if (Embargo.Evaluation.Statistics.Verdicts.ValidateMargin(delta) is { } badMargin)
+            if (delta is { } givenMargin && Embargo.Evaluation.Statistics.Verdicts.ValidateMargin(givenMargin) is { } badMargin)
             {
                 throw new UserInputException("--margin: " + badMargin);
             }
@@ -127,12 +127,16 @@ public static class EvalCommands
             var plan = PlanTasks(r.GetValue(tasks) ?? [], resumeFrom, resumeOption);
 
             using var embargo = id is null ? null : Common.Client(r);
+            IReadOnlyDictionary<string, double> caseMargins = new Dictionary<string, double>();
             if (embargo is not null)
             {
                 // Before the first sample: the case exists, the caller may record there, it has a threat model for each
                 // task's capability, and the mitigation and condition exist.
-                await CheckCaseAsync(embargo, id!, plan.Capabilities, r.GetValue(mitigation), r.GetValue(condition), ct);
+                caseMargins = await CheckCaseAsync(embargo, id!, plan.Capabilities, r.GetValue(mitigation), r.GetValue(condition), ct);
             }
+            // δ: the one given, else (with --case) the margin of the task's threat model, which the server judges the run against.
+            double MarginFor(string taskPath) => delta
+                ?? (caseMargins.TryGetValue(Embargo.Evaluation.Data.TaskLoader.Load(taskPath).Capability, out var m) ? m : Embargo.Evaluation.Statistics.Verdicts.DefaultMargin);
             EvalRunRequest Request(string taskPath, string? from) => new()
             {
                 TaskPath = taskPath,
@@ -146,7 +150,7 @@ public static class EvalCommands
                 LogDir = r.GetValue(logDir),
                 ResumeFrom = from,
                 MaxErrors = tolerance,
-                Margin = delta,
+                Margin = MarginFor(taskPath),
             };
             List<EvalSummary> summaries;
             string? setPath = null;
@@ -244,7 +248,7 @@ public static class EvalCommands
     }
 
     /// <summary>Checks, with the caller's own token and GET calls only, that the result could be recorded on the case.</summary>
-    private static async Task CheckCaseAsync(EmbargoClient client, string caseId, IReadOnlyList<string> capabilities, string? mitigationId, string? condition, CancellationToken ct)
+    private static async Task<IReadOnlyDictionary<string, double>> CheckCaseAsync(EmbargoClient client, string caseId, IReadOnlyList<string> capabilities, string? mitigationId, string? condition, CancellationToken ct)
     {
         var me = await client.Organisations.MeAsync(ct);
         var @case = await client.Cases.GetAsync(caseId, ct);
@@ -294,6 +298,8 @@ public static class EvalCommands
                     + (conditions.Count == 0 ? "" : $" (it has: {string.Join(", ", conditions.Select(x => x.Name))})"));
             }
         }
+        return @case.ThreatModels.Where(t => t.Status == "accepted").GroupBy(t => t.Capability, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.First().Margin, StringComparer.Ordinal);
     }
 
     private static Uri ParseUrl(string text, string option) =>
