@@ -35,8 +35,9 @@ public static class DatasetLoader
             ".csv" => LoadCsv(path),
             _ => throw new EvalInputException($"dataset {path}: unsupported format '{ext}' (use .jsonl or .csv)"),
         };
-        var dup = samples.GroupBy(s => s.Id).FirstOrDefault(g => g.Count() > 1);
-        if (dup is not null)
+        // A set finds out whether any id repeats; only then does the grouping name the first repeated id (in file order).
+        var ids = new HashSet<string>(samples.Count, StringComparer.Ordinal);
+        if (!samples.TrueForAll(s => ids.Add(s.Id)) && samples.GroupBy(s => s.Id).FirstOrDefault(g => g.Count() > 1) is { } dup)
         {
             throw new EvalInputException($"dataset {path}: duplicate sample id '{dup.Key}'");
         }
@@ -106,7 +107,10 @@ public static class DatasetLoader
         {
             if (t.ValueKind == JsonValueKind.Array)
             {
-                target.AddRange(t.EnumerateArray().Select(Text));
+                foreach (var x in t.EnumerateArray())
+                {
+                    target.Add(Text(x));
+                }
             }
             else if (t.ValueKind != JsonValueKind.Null)
             {

@@ -67,7 +67,15 @@ public sealed record EvalLog
 
     internal static string Serialize(EvalLog log) => JsonSerializer.Serialize(log, EvalLogJsonContext.Default.EvalLog);
 
-    internal static string SerializeRecord(SampleRecord record) => JsonSerializer.Serialize(record, JournalJsonContext.Default.SampleRecord);
+    /// <summary>A record's journal line (without the line end), as UTF-8 bytes.</summary>
+    internal static byte[] SerializeRecordUtf8(SampleRecord record) => JsonSerializer.SerializeToUtf8Bytes(record, JournalJsonContext.Default.SampleRecord);
+
+    /// <summary>Writes <see cref="Serialize"/>'s text as UTF-8 (no BOM) to a file, streamed instead of built as one string.</summary>
+    internal static async Task WriteAsync(string path, EvalLog log)
+    {
+        await using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 16, useAsync: true);
+        await JsonSerializer.SerializeAsync(file, log, EvalLogJsonContext.Default.EvalLog, CancellationToken.None);
+    }
 
     /// <summary>The summary as `eval run --json` prints it: the very shape of the log's "summary" member, indented.</summary>
     public static string SummaryJson(EvalSummary summary) => JsonSerializer.Serialize(summary, SummaryJsonContext.Default.EvalSummary);

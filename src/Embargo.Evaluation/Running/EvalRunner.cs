@@ -163,7 +163,11 @@ internal static class EvalRunnerCore
             var recordsLock = new Lock();
             long lastFlush = 0;
 
-            await using (var journal = new StreamWriter(new FileStream(EvalLog.JournalPath(logPath), FileMode.Append, FileAccess.Write, FileShare.Read), bufferSize: 1 << 16))
+            // Records are serialised straight to UTF-8 (no UTF-16 string, no re-encoding) and appended through one buffer.
+            var newline = System.Text.Encoding.UTF8.GetBytes(Environment.NewLine);
+            var subjectCounter = counters["subject"];
+            var baselineCounter = baseline is null ? null : counters["baseline"];
+            await using (var journal = new FileStream(EvalLog.JournalPath(logPath), FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 1 << 16))
             {
                 try
                 {
@@ -171,12 +175,13 @@ internal static class EvalRunnerCore
                         async (item, token) =>
                         {
                             var record = await RunSampleAsync(item.c, item.s, item.e, solver, scorer, token);
-                            var line = EvalLog.SerializeRecord(record);
+                            var line = EvalLog.SerializeRecordUtf8(record);
                             int n;
                             lock (recordsLock)
                             {
                                 records.Add(record);
-                                journal.WriteLine(line);
+                                journal.Write(line);
+                                journal.Write(newline);
                                 // Flush at most every 100 ms (and on exit): an interruption loses at most the last
                                 // 100 ms of results, which resumption simply asks again.
                                 var now = started.ElapsedMilliseconds;
@@ -191,7 +196,7 @@ internal static class EvalRunnerCore
                                     errors++;
                                 }
                             }
-                            counters[record.Condition].Add(record.Score);
+                            (ReferenceEquals(item.c, subject) ? subjectCounter : baselineCounter!).Add(record.Score);
                             if (progress is not null)
                             {
                                 var elapsed = started.Elapsed;
@@ -201,8 +206,8 @@ internal static class EvalRunnerCore
                                     Total = total,
                                     Elapsed = elapsed,
                                     SamplesPerSecond = (n - done.Count) / Math.Max(elapsed.TotalSeconds, 1e-3),
-                                    SubjectAccuracy = counters["subject"].Accuracy ?? 0,
-                                    BaselineAccuracy = baseline is null ? null : counters["baseline"].Accuracy,
+                                    SubjectAccuracy = subjectCounter.Accuracy ?? 0,
+                                    BaselineAccuracy = baselineCounter?.Accuracy,
                                     Errors = Volatile.Read(ref errors),
                                     LogPath = logPath,
                                 });
@@ -227,7 +232,7 @@ internal static class EvalRunnerCore
                 Summary = summary,
             };
             var tmp = logPath + ".tmp";
-            await File.WriteAllTextAsync(tmp, EvalLog.Serialize(final), CancellationToken.None);
+            await EvalLog.WriteAsync(tmp, final);
             File.Move(tmp, logPath, overwrite: true);
             File.Delete(EvalLog.JournalPath(logPath)); // the final log now holds every record
             return summary;
@@ -326,7 +331,7 @@ internal static class EvalRunnerCore
             SampleId = sample.Id,
             Epoch = epoch,
             Model = condition.Info.Model ?? condition.Info.Kind,
-            Messages = state.Messages.Select(ToLog).ToList(),
+            Messages = ToLog(state.Messages),
             Output = state.Output,
             Answer = score?.Answer,
             Score = score?.Value,
@@ -337,8 +342,23 @@ internal static class EvalRunnerCore
         };
     }
 
+    private static List<LogMessage> ToLog(List<ChatMessage> messages)
+    {
+        var log = new List<LogMessage>(messages.Count);
+        foreach (var m in messages)
+        {
+            log.Add(ToLog(m));
+        }
+        return log;
+    }
+
     private static LogMessage ToLog(ChatMessage m)
     {
+        if (m.Contents is [TextContent only])
+        {
+            // The common case (one text part): what string.Join over one part gives, without the enumerators.
+            return new LogMessage(m.Role.Value, only.Text ?? "");
+        }
         var parts = m.Contents.Select(c => c switch
         {
             TextContent t => t.Text,

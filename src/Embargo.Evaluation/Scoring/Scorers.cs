@@ -26,7 +26,10 @@ public static partial class AnswerText
         return (matches.Count > 0 ? matches[^1].Groups[1].Value : output).Trim();
     }
 
-    public static string Normalize(string s) => Regex.Replace(s.Trim().TrimEnd('.').ToLowerInvariant(), @"\s+", " ");
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Whitespace();
+
+    public static string Normalize(string s) => Whitespace().Replace(s.Trim().TrimEnd('.').ToLowerInvariant(), " ");
 }
 
 public sealed class ExactScorer : IScorer
@@ -34,7 +37,16 @@ public sealed class ExactScorer : IScorer
     public Task<Score> ScoreAsync(TaskState state, IReadOnlyList<string> target, CancellationToken ct)
     {
         var answer = AnswerText.Extract(state.Output);
-        var hit = target.FirstOrDefault(t => AnswerText.Normalize(t) == AnswerText.Normalize(answer));
+        var normalized = AnswerText.Normalize(answer);
+        string? hit = null;
+        foreach (var t in target)
+        {
+            if (AnswerText.Normalize(t) == normalized)
+            {
+                hit = t;
+                break;
+            }
+        }
         return Task.FromResult(new Score(hit is null ? 0 : 1, answer,
             hit is null ? $"'{answer}' matches no target" : $"'{answer}' equals target '{hit}'"));
     }

@@ -17,7 +17,11 @@ public sealed class TaskState
     {
         Sample = sample;
         Epoch = epoch;
-        Messages = [.. sample.Input.Select(m => new ChatMessage(m.Role, m.Text))];
+        Messages = new List<ChatMessage>(sample.Input.Count + 2);
+        foreach (var m in sample.Input)
+        {
+            Messages.Add(new ChatMessage(m.Role, m.Text));
+        }
     }
 
     public EvalSample Sample { get; }

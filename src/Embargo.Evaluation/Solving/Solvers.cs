@@ -39,6 +39,12 @@ public sealed class PromptTemplateSolver(string? template, bool multipleChoice, 
         {
             text = text.Replace("{metadata." + k + "}", v, StringComparison.Ordinal);
         }
+        if (!multipleChoice && !chainOfThought)
+        {
+            // Nothing to append: the substituted text is the message (no builder, no copy).
+            state.Messages[index] = new ChatMessage(ChatRole.User, text);
+            return Task.CompletedTask;
+        }
         var sb = new StringBuilder(text);
         if (multipleChoice && template?.Contains("{choices}", StringComparison.Ordinal) != true && choices.Length > 0)
         {
@@ -99,7 +105,8 @@ public sealed class GenerateSolver(ToolBox? tools, int maxToolRounds) : ISolver
             var response = await generate.GenerateAsync(state.Messages, options, ct);
             state.ModelCalls++;
             state.Messages.AddRange(response.Messages);
-            var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList();
+            // Without tools the calls are never run: no need to collect them.
+            var calls = tools is null ? [] : response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList();
             if (calls.Count == 0 || tools is null || round >= maxToolRounds)
             {
                 state.Output = response.Text;
