@@ -6,11 +6,44 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace Embargo.Server.Storage.Migrations.Postgres
 {
     /// <inheritdoc />
-    public partial class ServerGateway : Migration
+    public partial class EvidenceVerdictsScaleGateway : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<double>(
+                name: "Margin",
+                table: "threat_models",
+                type: "double precision",
+                nullable: false,
+                defaultValue: 0.050000000000000003);
+
+            migrationBuilder.AddColumn<double>(
+                name: "UpliftUpper",
+                table: "evaluations",
+                type: "double precision",
+                nullable: true);
+
+            migrationBuilder.CreateTable(
+                name: "evaluation_logs",
+                columns: table => new
+                {
+                    Sha256 = table.Column<string>(type: "text", nullable: false),
+                    CaseId = table.Column<string>(type: "text", nullable: false),
+                    Content = table.Column<byte[]>(type: "bytea", nullable: false),
+                    Bytes = table.Column<long>(type: "bigint", nullable: false),
+                    Task = table.Column<string>(type: "text", nullable: false),
+                    Capability = table.Column<string>(type: "text", nullable: false),
+                    SubjectModel = table.Column<string>(type: "text", nullable: false),
+                    EvaluationId = table.Column<string>(type: "text", nullable: true),
+                    UploadedBy = table.Column<string>(type: "text", nullable: false),
+                    UploadedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_evaluation_logs", x => x.Sha256);
+                });
+
             migrationBuilder.CreateTable(
                 name: "gateway_grants",
                 columns: table => new
@@ -49,6 +82,27 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                 });
 
             migrationBuilder.CreateIndex(
+                name: "IX_threat_models_CaseId_Status",
+                table: "threat_models",
+                columns: new[] { "CaseId", "Status" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_evaluations_CaseId_Capability_LedgerIndex",
+                table: "evaluations",
+                columns: new[] { "CaseId", "Capability", "LedgerIndex" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_evaluation_logs_CaseId",
+                table: "evaluation_logs",
+                column: "CaseId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_evaluation_logs_EvaluationId",
+                table: "evaluation_logs",
+                column: "EvaluationId",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
                 name: "IX_gateway_grants_KeySha256",
                 table: "gateway_grants",
                 column: "KeySha256",
@@ -69,10 +123,29 @@ namespace Embargo.Server.Storage.Migrations.Postgres
         protected override void Down(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.DropTable(
+                name: "evaluation_logs");
+
+            migrationBuilder.DropTable(
                 name: "gateway_grants");
 
             migrationBuilder.DropTable(
                 name: "gateway_screens");
+
+            migrationBuilder.DropIndex(
+                name: "IX_threat_models_CaseId_Status",
+                table: "threat_models");
+
+            migrationBuilder.DropIndex(
+                name: "IX_evaluations_CaseId_Capability_LedgerIndex",
+                table: "evaluations");
+
+            migrationBuilder.DropColumn(
+                name: "Margin",
+                table: "threat_models");
+
+            migrationBuilder.DropColumn(
+                name: "UpliftUpper",
+                table: "evaluations");
         }
     }
 }
