@@ -86,3 +86,10 @@ if python3 tools/check-demo.py "$work/tampered" 2>/dev/null; then
 else
   echo "ok  a flipped byte in ledger.jsonl is caught"; passed=$((passed + 1))
 fi
+rm -rf "$work/tampered"; cp -r "$work/demo" "$work/tampered"
+sed -i '1s/"allowed"/"blocked"/' "$work/tampered/gateway-audit.jsonl"
+if python3 tools/check-demo.py "$work/tampered" 2>/dev/null; then
+  echo "check-demo accepted an edited gateway audit file"; failed=$((failed + 1)); status=1
+else
+  echo "ok  an edited line of gateway-audit.jsonl is caught against its batch root on the ledger"; passed=$((passed + 1))
+fi
