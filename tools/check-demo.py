@@ -5,7 +5,8 @@ RFC 6962 hashing, base64 and JSON, and the openssl command for Ed25519 signature
     python3 tools/check-demo.py embargo-demo
 
 Checks: (1) the RFC 6962 root of ledger.jsonl equals the checkpoint's root and size; (2) the checkpoint's
-signed-note signature verifies under ledger.vkey; (3) the DSSE signature of certificate.dsse.json verifies
+signed-note signature verifies under ledger.vkey, and every witness-*.vkey present cosigned it
+(C2SP tlog-cosignature, cosignature/v1); (3) the DSSE signature of certificate.dsse.json verifies
 under certifier.pub.pem; (4) the certificate lists the sha256 of every file under weights/; (5) the ledger holds
 the certificate's certification.approved leaf (at the index the statement names) and a certificate.issued leaf
 logging this exact statement, and no later leaf revokes, flags or supersedes it (certificate.revoked,
@@ -44,6 +45,34 @@ def ed25519_verify(raw_pub_or_pem, message, signature):
         r = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", paths["key.pem"], "-rawin",
                             "-in", paths["msg"], "-sigfile", paths["sig"]], capture_output=True)
         return r.returncode == 0
+
+def check_witnesses(out, body, sigs):
+    """(2b) C2SP tlog-cosignature: every witness-*.vkey in the folder (name+hash+base64(0x04||pub)) must have cosigned
+    the checkpoint: Ed25519 over "cosignature/v1\ntime <t>\n" + the checkpoint body, blob = keyid || u64be(t) || sig."""
+    files = sorted(f for f in os.listdir(out) if f.startswith("witness-") and f.endswith(".vkey"))
+    for fn in files:
+        name, keyhash, keyb64 = open(os.path.join(out, fn)).read().strip().split("+", 2)
+        key = base64.b64decode(keyb64, validate=True)
+        if key[0] != 4 or len(key) != 33:
+            fail(f"{fn} is not an Ed25519 cosignature/v1 key (type 0x04)")
+        if hashlib.sha256(name.encode() + b"\n" + key).digest()[:4].hex() != keyhash:
+            fail(f"{fn} key hash does not match its key")
+        cosigned = None
+        for line in sigs.split("\n"):
+            if not line.startswith("\u2014 " + name + " "):
+                continue
+            blob = base64.b64decode(line.split(" ")[2], validate=True)
+            if blob[:4].hex() != keyhash:
+                continue
+            if len(blob) != 76:
+                fail(f"cosignature by {name} is {len(blob)} bytes, not 76")
+            when = int.from_bytes(blob[4:12], "big")
+            if when >= 2**63 or not ed25519_verify(key[1:], f"cosignature/v1\ntime {when}\n".encode() + body.encode(), blob[12:]):
+                fail(f"cosignature by {name} does not verify under {fn}")
+            cosigned = when
+        if cosigned is None:
+            fail(f"checkpoint.txt carries no cosignature by {name} ({fn})")
+        print(f"ok  witness: {name} cosigned the checkpoint at unix time {cosigned} ({fn})")
 
 def main(out):
     # (1) ledger root vs checkpoint
@@ -84,6 +113,7 @@ def main(out):
     if not verified:
         fail("no checkpoint signature verifies under ledger.vkey")
     print(f"ok  checkpoint: signed note verifies under {name}")
+    check_witnesses(out, body + "\n", sigs)
 
     # (3) DSSE signature: Ed25519 over PAE(payloadType, payload)
     env = json.load(open(os.path.join(out, "certificate.dsse.json")))

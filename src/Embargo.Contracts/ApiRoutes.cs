@@ -183,6 +183,7 @@ public static class ApiRoutes
         public static readonly ApiRoute Leaves = new(HttpGet, "/api/ledger/leaves");
         public static readonly ApiRoute Inclusion = new(HttpGet, "/api/ledger/proofs/inclusion");
         public static readonly ApiRoute Consistency = new(HttpGet, "/api/ledger/proofs/consistency");
+        public static readonly ApiRoute Witnesses = new(HttpGet, "/api/ledger/witnesses");
     }
 
     public static class Gateway

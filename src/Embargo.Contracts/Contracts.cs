@@ -739,3 +739,25 @@ public sealed record ConsistencyProofResponse
     public required string ToRoot { get; init; }
     public required IReadOnlyList<string> Proof { get; init; }
 }
+
+/// <summary>The ledger's witnesses (GET /api/ledger/witnesses): the quorum the server aims for and each witness's state.</summary>
+public sealed record WitnessStatusResponse
+{
+    public required int Quorum { get; init; }
+    /// <summary>How many witnesses cosigned the latest checkpoint the server signed, and its size.</summary>
+    public required int LatestCosignatures { get; init; }
+    public required long LatestSize { get; init; }
+    public required IReadOnlyList<WitnessStatusDto> Witnesses { get; init; }
+}
+
+/// <summary>One witness: "ok", "unreachable", "refused-inconsistent" (it holds a history this ledger does not extend: a fork) or "error".</summary>
+public sealed record WitnessStatusDto
+{
+    public required string Name { get; init; }
+    public required string Url { get; init; }
+    public required string VerifierKey { get; init; }
+    public required string Status { get; init; }
+    public required long LastCosignedSize { get; init; }
+    public string? Detail { get; init; }
+    public DateTimeOffset? CheckedAt { get; init; }
+}

@@ -302,6 +302,9 @@ public sealed class LedgerApi(EmbargoClient c)
         c.SendAsync<InclusionProofResponse>(ApiRoutes.Ledger.Inclusion.With().Query(("index", index), ("size", size)), null, ct);
     public Task<ConsistencyProofResponse> ConsistencyAsync(long from, long? to = null, CancellationToken ct = default) =>
         c.SendAsync<ConsistencyProofResponse>(ApiRoutes.Ledger.Consistency.With().Query(("from", from), ("to", to)), null, ct);
+    /// <summary>The witnesses the server asks for cosignatures, what each last cosigned and whether one refused a checkpoint.</summary>
+    public Task<WitnessStatusResponse> WitnessesAsync(CancellationToken ct = default) =>
+        c.SendAsync<WitnessStatusResponse>(ApiRoutes.Ledger.Witnesses.With(), null, ct);
 }
 
 /// <summary>The server side of the gateway: certificate status for gateways to follow, audit batches, gateway keys and screens.</summary>

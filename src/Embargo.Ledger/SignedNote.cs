@@ -28,7 +28,7 @@ internal static class SignedNote
     }
 
     /// <summary>Splits "name+hex8+base64" and checks the name, the hex and the algorithm byte and length of the key.</summary>
-    public static LedgerResult<(string Name, byte[] KeyId, byte[] KeyMaterial)> SplitKey(string key, int keyLength, string what)
+    public static LedgerResult<(string Name, byte[] KeyId, byte[] KeyMaterial)> SplitKey(string key, int keyLength, string what, byte algorithm = AlgorithmEd25519)
     {
         var plus = key.IndexOf('+', StringComparison.Ordinal);
         if (plus <= 0)
@@ -54,9 +54,11 @@ internal static class SignedNote
             return BadKey($"{what} key is not canonical base64 of {1 + keyLength} bytes");
         }
 
-        if (material[0] != AlgorithmEd25519)
+        if (material[0] != algorithm)
         {
-            return BadKey($"{what} algorithm 0x{material[0]:x2} is not Ed25519 (0x01)");
+            return BadKey(algorithm == AlgorithmEd25519
+                ? $"{what} algorithm 0x{material[0]:x2} is not Ed25519 (0x01)"
+                : $"{what} algorithm 0x{material[0]:x2} is not 0x{algorithm:x2}");
         }
 
         return LedgerResult<(string, byte[], byte[])>.Success((name, id, material[1..]));

@@ -21,6 +21,12 @@ public sealed record ServerSettings
     public TimeProvider? Time { get; init; }
     /// <summary>HOST:PORT of a Redis shared by every replica's gateway (rate limits and quotas); null: in memory.</summary>
     public string? GatewayRedis { get; init; }
+    /// <summary>Witnesses asked to cosign each new checkpoint: (add-checkpoint prefix URL, cosignature/v1 verifier key).</summary>
+    public IReadOnlyList<(string Url, string Key)> Witnesses { get; init; } = [];
+    /// <summary>How many cosignatures a checkpoint should carry (fewer is logged and reported, never blocks serving).</summary>
+    public int WitnessQuorum { get; init; }
+    /// <summary>The ledger's signed-note secret key; null: DataDirectory/ledger.key (created when missing).</summary>
+    public string? LedgerSigningKey { get; init; }
 }
 
 /// <summary>Starts the Embargo server in this process (for `embargo serve`, the demo, benches and tests) and reports where it listens.</summary>
@@ -55,7 +61,14 @@ public static class ServerLauncher
                 ["Embargo:ConnectionString"] = settings.ConnectionString,
                 ["Embargo:AdminToken"] = settings.AdminToken,
                 ["Embargo:LedgerOrigin"] = settings.LedgerOrigin,
+                ["Embargo:WitnessQuorum"] = settings.WitnessQuorum.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Embargo:LedgerSigningKey"] = settings.LedgerSigningKey,
             });
+            builder.Configuration.AddInMemoryCollection(settings.Witnesses.SelectMany((w, i) => new[]
+            {
+                new KeyValuePair<string, string?>($"Embargo:Witnesses:{i}:Url", w.Url),
+                new KeyValuePair<string, string?>($"Embargo:Witnesses:{i}:Key", w.Key),
+            }));
             builder.Logging.SetMinimumLevel(settings.LogLevel);
             if (settings.Time is not null)
             {
@@ -67,6 +80,16 @@ public static class ServerLauncher
                 builder.Services.AddSingleton(_ => shared);
             }
         });
+        try
+        {
+            // Resolved now so a bad witness URL, key or quorum stops the start, not the first checkpoint.
+            app.Services.GetRequiredService<Ledger.LedgerWitnesses>();
+        }
+        catch (InvalidOperationException e) when (e.Message.StartsWith("Embargo:Witness", StringComparison.Ordinal))
+        {
+            await app.DisposeAsync();
+            throw new ArgumentException(e.Message, e);
+        }
         await app.StartAsync(ct);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return (app, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/"));

@@ -19,7 +19,9 @@ public static class ServeCommand
         var adminEnv = new Option<string>("--admin-token-env") { Description = "environment variable holding the admin token; without it one is created in DATA/admin.token", DefaultValueFactory = _ => "EMBARGO_ADMIN_TOKEN" };
         var origin = new Option<string>("--ledger-origin") { Description = "the ledger's checkpoint origin line", DefaultValueFactory = _ => "embargo.local/ledger" };
         var redis = new Option<string>("--redis") { Description = "HOST:PORT of a Redis shared by every replica's gateway at /v1 (rate limits and quotas); default: in memory" };
-        var command = new Command("serve", "run the Embargo server (REST API, OpenAPI at /openapi/v1.json, metrics at /metrics, the gateway at /v1)") { urls, data, storage, connectionEnv, adminEnv, origin, redis };
+        var witness = new Option<string[]>("--witness") { Description = "URL=VKEYFILE: a witness asked to cosign each new checkpoint (repeat for more)" };
+        var quorum = new Option<int>("--quorum") { Description = "how many witness cosignatures each checkpoint should carry (fewer is logged and shown at /api/ledger/witnesses)" };
+        var command = new Command("serve", "run the Embargo server (REST API, OpenAPI at /openapi/v1.json, metrics at /metrics, the gateway at /v1)") { urls, data, storage, connectionEnv, adminEnv, origin, redis, witness, quorum };
         command.SetAction(async (r, ct) =>
         {
             var dataDir = Path.GetFullPath(r.GetValue(data)!);
@@ -40,6 +42,11 @@ public static class ServeCommand
             {
                 throw new UserInputException($"--storage postgres needs a connection string in ${r.GetValue(connectionEnv)}");
             }
+            var witnesses = ParseWitnesses(r.GetValue(witness) ?? []);
+            if (r.GetValue(quorum) is var q && (q < 0 || q > witnesses.Count))
+            {
+                throw new UserInputException($"--quorum {q} must be between 0 and the {witnesses.Count} --witness given");
+            }
             Microsoft.AspNetCore.Builder.WebApplication app;
             Uri url;
             try
@@ -48,6 +55,7 @@ public static class ServeCommand
                 {
                     Urls = r.GetValue(urls)!, DataDirectory = dataDir, Storage = r.GetValue(storage)!, ConnectionString = string.IsNullOrWhiteSpace(connection) ? null : connection,
                     AdminToken = adminToken, LedgerOrigin = r.GetValue(origin)!, LogLevel = LogLevel.Information, GatewayRedis = r.GetValue(redis),
+                    Witnesses = witnesses, WitnessQuorum = r.GetValue(quorum),
                 }, ct);
             }
             catch (ArgumentException e)
@@ -60,4 +68,18 @@ public static class ServeCommand
         });
         return command;
     }
+
+    /// <summary>"URL=VKEYFILE" pairs: the witness's add-checkpoint prefix and the file holding its verifier key.</summary>
+    private static IReadOnlyList<(string Url, string Key)> ParseWitnesses(IEnumerable<string> values) =>
+        values.Select(value =>
+        {
+            var eq = value.LastIndexOf('=');
+            if (eq <= 0 || eq == value.Length - 1 || !Uri.TryCreate(value[..eq], UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            {
+                throw new UserInputException($"--witness '{value}' is not URL=VKEYFILE");
+            }
+            var key = Common.ReadFile(value[(eq + 1)..], "witness key").Trim();
+            var parsed = Embargo.Ledger.CosignatureVerifier.Parse(key);
+            return parsed.IsOk ? (url.AbsoluteUri, key) : throw new UserInputException($"{value[(eq + 1)..]}: {parsed.Error.Message}");
+        }).ToList();
 }

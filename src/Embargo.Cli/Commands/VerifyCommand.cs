@@ -16,7 +16,9 @@ public static class VerifyCommand
         var ledger = new Option<string>("--ledger") { Description = "ledger.jsonl" };
         var ledgerKey = new Option<string>("--ledger-key") { Description = "the ledger's note verifier key file (name+hash+key)" };
         var weights = new Option<string>("--weights") { Description = "the weights directory to check against the subject" };
-        var command = new Command("verify", "verify a release certificate offline") { certificate, key, checkpoint, ledger, ledgerKey, weights, Common.Json };
+        var witness = new Option<string[]>("--witness") { Description = "a witness's verifier key file (witness-*.vkey); repeat for more" };
+        var quorum = new Option<int>("--quorum") { Description = "how many of the given witnesses must have cosigned the checkpoint (default: all given)" };
+        var command = new Command("verify", "verify a release certificate offline") { certificate, key, checkpoint, ledger, ledgerKey, weights, witness, quorum, Common.Json };
         command.SetAction(async (r, ct) =>
         {
             var ledgerFiles = new[] { r.GetValue(checkpoint), r.GetValue(ledger), r.GetValue(ledgerKey) };
@@ -24,7 +26,22 @@ public static class VerifyCommand
             {
                 throw new UserInputException("--checkpoint, --ledger and --ledger-key go together");
             }
+            var witnessFiles = r.GetValue(witness) ?? [];
+            if ((witnessFiles.Length > 0 || r.GetResult(quorum) is not null) && r.GetValue(checkpoint) is null)
+            {
+                throw new UserInputException("--witness and --quorum check the cosignatures on --checkpoint: give --checkpoint, --ledger and --ledger-key");
+            }
+            if (r.GetResult(quorum) is not null && (r.GetValue(quorum) < 1 || r.GetValue(quorum) > witnessFiles.Length))
+            {
+                throw new UserInputException($"--quorum {r.GetValue(quorum)} must be between 1 and the {witnessFiles.Length} --witness keys given");
+            }
             var result = await RunAsync(r.GetValue(certificate)!, r.GetValue(key)!, r.GetValue(checkpoint), r.GetValue(ledger), r.GetValue(ledgerKey), r.GetValue(weights), ct);
+            if (witnessFiles.Length > 0)
+            {
+                var witnessKeys = WitnessCommands.ReadWitnessKeys(witnessFiles);
+                var quorumValue = r.GetResult(quorum) is null ? witnessKeys.Count : r.GetValue(quorum);
+                result = result with { Checks = [.. result.Checks, WitnessCheck(Common.ReadFile(r.GetValue(checkpoint)!, "checkpoint"), witnessKeys, quorumValue)] };
+            }
             Print(result, r.GetValue(Common.Json));
             return result.Ok ? CliApp.Ok : throw new CommandFailedException($"verification failed: {result.FirstFailure!.Name}: {result.FirstFailure.Detail}");
         });
@@ -44,6 +61,19 @@ public static class VerifyCommand
             weightsEvidence = new(manifest.Digest, manifest.Files.Select(f => (f.Path, f.Sha256)).ToList());
         }
         return CertificateVerifier.Verify(envelope, pem, ledgerEvidence, weightsEvidence);
+    }
+
+    public const string WitnessCheckName = "witness cosignatures";
+
+    /// <summary>At least <paramref name="quorum"/> of the given witnesses cosigned the checkpoint (C2SP tlog-cosignature), each counted once.</summary>
+    public static VerificationCheck WitnessCheck(string signedCheckpoint, IReadOnlyList<Embargo.Ledger.CosignatureVerifier> witnesses, int quorum)
+    {
+        var found = Embargo.Ledger.Cosignatures.RequireQuorum(signedCheckpoint, witnesses, quorum);
+        return found.IsOk
+            ? new VerificationCheck(WitnessCheckName, true,
+                $"{found.Value.Count} of {witnesses.Count} witnesses cosigned (quorum {quorum}): " + string.Join(", ", found.Value.Select(c =>
+                    $"{c.Witness} at {DateTimeOffset.FromUnixTimeSeconds(c.Timestamp).ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)}Z")))
+            : new VerificationCheck(WitnessCheckName, false, found.Error.Message);
     }
 
     public static void Print(CertificateVerification result, bool json)

@@ -60,6 +60,7 @@ public sealed class DemoRunner(DemoOptions options)
     private readonly List<string> _tokens = [];
     private readonly Dictionary<string, string> _principalIds = new(StringComparer.Ordinal);
     private int _step;
+    private DemoWitnesses? _witnesses;
 
     public async Task<DemoResult> RunAsync(CancellationToken ct)
     {
@@ -72,13 +73,17 @@ public sealed class DemoRunner(DemoOptions options)
         Detail($"sample model at {sample.BaseUrl} serving {string.Join(", ", sample.Models)}");
 
         var adminToken = Ids.NewToken();
+        _witnesses = await DemoWitnesses.StartAsync(outDir, Path.Combine(outDir, "server"), "embargo.demo/ledger", options.Time, ct);
+        await using var witnesses = _witnesses;
         var (app, url) = await ServerLauncher.StartAsync(new ServerSettings
         {
             DataDirectory = Path.Combine(outDir, "server"), AdminToken = adminToken, LedgerOrigin = "embargo.demo/ledger",
+            Witnesses = witnesses.Endpoints, WitnessQuorum = DemoWitnesses.Quorum,
         }, ct);
         try
         {
             Step($"Embargo server started at {url} (SQLite in {Path.Combine(outDir, "server")})");
+            Detail(witnesses.Describe());
             using var admin = new EmbargoClient(url, adminToken);
             var result = await PlayAsync(admin, sample.BaseUrl, outDir, app.Services.GetRequiredService<ServerGateway>(), ct);
             if (options.KeepRunning)
@@ -330,8 +335,9 @@ public sealed class DemoRunner(DemoOptions options)
         var verificationResult = await VerifyCommand.RunAsync(
             Path.Combine(outDir, "certificate.dsse.json"), Path.Combine(outDir, "certifier.pub.pem"),
             Path.Combine(outDir, "checkpoint.txt"), Path.Combine(outDir, "ledger.jsonl"), Path.Combine(outDir, "ledger.vkey"), weightsDir, ct);
+        verificationResult = verificationResult with { Checks = [.. verificationResult.Checks, _witnesses!.Check(Path.Combine(outDir, "checkpoint.txt"))] };
         VerifyCommand.Print(verificationResult, json: false);
-        Note($"Same check by hand: embargo verify {Rel(outDir, "certificate.dsse.json")} --key {Rel(outDir, "certifier.pub.pem")} --checkpoint {Rel(outDir, "checkpoint.txt")} --ledger {Rel(outDir, "ledger.jsonl")} --ledger-key {Rel(outDir, "ledger.vkey")} --weights {Rel(outDir, "weights")}");
+        Note($"Same check by hand: embargo verify {Rel(outDir, "certificate.dsse.json")} --key {Rel(outDir, "certifier.pub.pem")} --checkpoint {Rel(outDir, "checkpoint.txt")} --ledger {Rel(outDir, "ledger.jsonl")} --ledger-key {Rel(outDir, "ledger.vkey")} --weights {Rel(outDir, "weights")} --witness {Rel(outDir, "witness-regulator.vkey")} --witness {Rel(outDir, "witness-mailguard.vkey")} --quorum 2");
         return new DemoResult
         {
             OutputDirectory = outDir, CaseId = @case.Id, CertificateId = certificate.Id, Refusals = refusals, Verification = verificationResult, Gateway = served,

@@ -48,4 +48,20 @@ public sealed class EmbargoOptions
 
     /// <summary>Most audit lines in one ledger leaf.</summary>
     [Range(1, 1_000_000)] public int GatewayAuditBatchLines { get; set; } = 256;
+
+    /// <summary>Witnesses asked to cosign every new checkpoint (Embargo:Witnesses:N:Url, Embargo:Witnesses:N:Key).</summary>
+    public List<WitnessEndpointOptions> Witnesses { get; set; } = [];
+
+    /// <summary>How many witness cosignatures a checkpoint should carry; fewer is logged and shown at /api/ledger/witnesses.</summary>
+    [Range(0, 100)] public int WitnessQuorum { get; set; }
+
+    /// <summary>How long one add-checkpoint request to a witness may take before it counts as unreachable.</summary>
+    public TimeSpan WitnessTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>One witness: its add-checkpoint prefix URL and its cosignature/v1 verifier key (name+hash+base64(0x04||key)).</summary>
+public sealed class WitnessEndpointOptions
+{
+    [Required] public string Url { get; set; } = "";
+    [Required] public string Key { get; set; } = "";
 }

@@ -18,6 +18,7 @@ public static class LedgerEndpoints
         services.AddSingleton<LedgerSigner>();
         services.AddSingleton<LedgerIntegrity>();
         services.AddSingleton<LedgerWriter>();
+        services.AddSingleton<LedgerWitnesses>();
         services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
         return services;
     }
@@ -30,14 +31,25 @@ public static class LedgerEndpoints
         group.MapGet("/leaves", Leaves);
         group.MapGet("/proofs/inclusion", Inclusion);
         group.MapGet("/proofs/consistency", Consistency);
+        group.MapGet("/witnesses", (LedgerWitnesses witnesses) => TypedResults.Ok(witnesses.Status()));
         return group;
     }
 
     /// <summary>Signs the current tree, after checking the stored leaves against the history this server signed before (503 when they differ).</summary>
-    private static async Task<Results<ContentHttpResult, ProblemHttpResult>> Checkpoint(EmbargoDb db, LedgerIntegrity integrity, CancellationToken ct)
+    /// <remarks>With witnesses configured, the note carries the cosignatures they returned for it (C2SP tlog-witness).</remarks>
+    private static async Task<Results<ContentHttpResult, ProblemHttpResult>> Checkpoint(EmbargoDb db, LedgerIntegrity integrity, LedgerWitnesses witnesses, LedgerSigner signer, LedgerState state, CancellationToken ct)
     {
         var signed = await integrity.SignAsync(db, ct);
-        return signed.IsOk ? TypedResults.Text(signed.Value, "text/plain; charset=utf-8") : ApiResults.Problem(signed.Error!);
+        if (!signed.IsOk)
+        {
+            return ApiResults.Problem(signed.Error!);
+        }
+        var note = signed.Value;
+        if (witnesses.Any && signer.Open(note) is { } checkpoint)
+        {
+            note = await witnesses.CosignAsync(note, checkpoint, (from, to) => state.Read(t => t.Size >= to ? t.ConsistencyProof(from, to) : null), ct);
+        }
+        return TypedResults.Text(note, "text/plain; charset=utf-8");
     }
 
     /// <summary>At most this many leaves a page unless the caller asks for fewer (or more, up to <see cref="MaxLeavesPerPage"/>).</summary>

@@ -52,7 +52,10 @@ public sealed class EmbargoHost : IAsyncDisposable
     public static string? PostgresBase => Environment.GetEnvironmentVariable(PostgresVariable) is { Length: > 0 } s ? s : null;
 
     /// <param name="gatewayRedis">HOST:PORT of a Redis for the gateway's rate limits (as `embargo serve --redis`).</param>
-    public static async Task<EmbargoHost> StartAsync(bool forceSqlite = false, string? gatewayRedis = null)
+    /// <param name="witnesses">Witnesses the server asks to cosign each checkpoint (URL, cosignature/v1 vkey), with <paramref name="witnessQuorum"/>.</param>
+    /// <param name="ledgerSigningKey">The ledger's secret key (so a test can give witnesses the log key first); null: a fresh one.</param>
+    public static async Task<EmbargoHost> StartAsync(bool forceSqlite = false, string? gatewayRedis = null,
+        IReadOnlyList<(string Url, string Key)>? witnesses = null, int witnessQuorum = 0, string? ledgerSigningKey = null)
     {
         // Time moves on by a millisecond per reading, like a real clock, so creation order is meaningful.
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 5, 9, 0, 0, TimeSpan.Zero)) { AutoAdvanceAmount = TimeSpan.FromMilliseconds(1) };
@@ -76,6 +79,9 @@ public sealed class EmbargoHost : IAsyncDisposable
             Time = time,
             LedgerOrigin = "embargo.test/ledger",
             GatewayRedis = gatewayRedis,
+            Witnesses = witnesses ?? [],
+            WitnessQuorum = witnessQuorum,
+            LedgerSigningKey = ledgerSigningKey,
         };
         var (app, url) = await ServerLauncher.StartAsync(settings, CancellationToken.None);
         return new EmbargoHost(app, url, dataDirectory, adminToken, time, storage, database) { _settings = settings };
