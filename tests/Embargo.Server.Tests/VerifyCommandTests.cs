@@ -1,5 +1,6 @@
 using Embargo.Server.Tests.Infrastructure;
 using System.Text;
+using Embargo.Cli.Commands;
 using Embargo.Cli.Demo;
 using Embargo.Cli.Infrastructure;
 
@@ -83,6 +84,54 @@ public sealed class VerifyCommandTests(DemoFixture demo) : IClassFixture<DemoFix
         try
         {
             return await CliApp.RunAsync(args);
+        }
+        finally
+        {
+            ConsoleGate.Release();
+        }
+    }
+
+    private string[] WitnessVerify(string checkpoint, int quorum) =>
+        ["verify", demo.Certificate, "--key", demo.Key, "--checkpoint", checkpoint, "--ledger", demo.Ledger, "--ledger-key", demo.LedgerKey,
+         "--witness", Path.Combine(demo.Root, "witness-regulator.vkey"), "--witness", Path.Combine(demo.Root, "witness-mailguard.vkey"),
+         "--quorum", quorum.ToString(System.Globalization.CultureInfo.InvariantCulture), "--json"];
+
+    [Fact]
+    public async Task TheDemoCheckpointCarriesTheRegulatorsAndMailguardsCosignaturesAndVerifiesWithQuorumTwo()
+    {
+        var check = Assert.Single(demo.Result.Verification.Checks, c => c.Name == VerifyCommand.WitnessCheckName);
+        Assert.True(check.Ok, check.Detail);
+        await ConsoleGate.WaitAsync();
+        try
+        {
+            var run = await CliRunner.RunAsync(WitnessVerify(demo.Checkpoint, 2));
+            Assert.True(run.Code == CliApp.Ok, run.Out + run.Error);
+            Assert.Contains("2 of 2 witnesses cosigned (quorum 2): office-for-ai-safety.example/witness at ", run.Out, StringComparison.Ordinal);
+            Assert.Contains("mailguard.example/witness at ", run.Out, StringComparison.Ordinal);
+        }
+        finally
+        {
+            ConsoleGate.Release();
+        }
+    }
+
+    [Fact]
+    public async Task VerifyWithQuorumTwoFailsOnACheckpointWithOneCosignature()
+    {
+        var lines = (await File.ReadAllTextAsync(demo.Checkpoint)).Split('\n');
+        var kept = lines.Where(l => !l.StartsWith("\u2014 mailguard.example/witness ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(lines.Length - 1, kept.Length);
+        var oneCosignature = Scratch("checkpoint.txt");
+        await File.WriteAllTextAsync(oneCosignature, string.Join('\n', kept));
+        await ConsoleGate.WaitAsync();
+        try
+        {
+            var failed = await CliRunner.RunAsync(WitnessVerify(oneCosignature, 2));
+            Assert.Equal(CliApp.Failed, failed.Code);
+            Assert.Contains("1 of the 2 given witnesses cosigned the checkpoint (office-for-ai-safety.example/witness), the quorum is 2", failed.Error, StringComparison.Ordinal);
+            // The same file with a quorum of one verifies: what failed is the quorum, nothing else.
+            var one = await CliRunner.RunAsync(WitnessVerify(oneCosignature, 1));
+            Assert.True(one.Code == CliApp.Ok, one.Out + one.Error);
         }
         finally
         {
