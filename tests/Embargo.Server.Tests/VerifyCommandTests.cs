@@ -139,6 +139,52 @@ public sealed class VerifyCommandTests(DemoFixture demo) : IClassFixture<DemoFix
         }
     }
 
+    [Fact]
+    public async Task CheckDemoVerifiesBothWitnessCosignaturesAndRejectsAFlippedOne()
+    {
+        var copy = Path.GetDirectoryName(Scratch("x"))!;
+        foreach (var file in new[] { "certificate.dsse.json", "certifier.pub.pem", "ledger.jsonl", "checkpoint.txt", "ledger.vkey", "gateway-audit.jsonl", "witness-regulator.vkey", "witness-mailguard.vkey" })
+        {
+            File.Copy(Path.Combine(demo.Root, file), Path.Combine(copy, file));
+        }
+        foreach (var file in Directory.GetFiles(demo.Weights, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(copy, "weights", Path.GetRelativePath(demo.Weights, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        var ok = await CheckDemoAsync(copy);
+        Assert.True(ok.Code == 0, ok.Out + ok.Error);
+        Assert.Contains("ok  witness: office-for-ai-safety.example/witness cosigned the checkpoint", ok.Out, StringComparison.Ordinal);
+        Assert.Contains("ok  witness: mailguard.example/witness cosigned the checkpoint", ok.Out, StringComparison.Ordinal);
+
+        var text = await File.ReadAllTextAsync(Path.Combine(copy, "checkpoint.txt"));
+        var line = text.IndexOf("\u2014 mailguard.example/witness ", StringComparison.Ordinal);
+        Assert.True(line > 0);
+        // A character in the Ed25519 signature part of the blob (past key id and timestamp).
+        var at = line + "\u2014 mailguard.example/witness ".Length + 40;
+        while (!char.IsAsciiLetterOrDigit(text[at]))
+        {
+            at++;
+        }
+        await File.WriteAllTextAsync(Path.Combine(copy, "checkpoint.txt"), Flip(text, at));
+        var flipped = await CheckDemoAsync(copy);
+        Assert.Equal(1, flipped.Code);
+        Assert.Contains("cosignature by mailguard.example/witness does not verify", flipped.Error, StringComparison.Ordinal);
+    }
+
+    private static async Task<CliRun> CheckDemoAsync(string dir)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(DemoFixture.RepositoryRoot(), "tools", "check-demo.py"));
+        start.ArgumentList.Add(dir);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return new CliRun(process.ExitCode, await stdout, await stderr);
+    }
+
     private string Scratch(string name)
     {
         var dir = Path.Combine(demo.Root, "tampered-" + Guid.NewGuid().ToString("N")[..8]);
