@@ -750,7 +750,10 @@ public sealed record WitnessStatusResponse
     public required IReadOnlyList<WitnessStatusDto> Witnesses { get; init; }
 }
 
-/// <summary>One witness: "ok", "unreachable", "refused-inconsistent" (it holds a history this ledger does not extend: a fork) or "error".</summary>
+/// <summary>
+/// One witness: "not-asked", "ok", "unreachable", "ahead" (it already cosigned a later tree, e.g. asked by another replica),
+/// "refused-inconsistent" (it holds a history this ledger does not extend: a fork) or "error".
+/// </summary>
 public sealed record WitnessStatusDto
 {
     public required string Name { get; init; }

@@ -126,8 +126,10 @@ public sealed partial class LedgerWitnesses : IDisposable
             {
                 if (old > checkpoint.Size)
                 {
-                    Record(w, "refused-inconsistent", old, $"the witness has cosigned size {old}, larger than this checkpoint's {checkpoint.Size}: it saw a history this ledger does not extend");
-                    LogFork(_logger, w.Key.Name, checkpoint.Size, old, "it has cosigned a larger tree");
+                    // Another replica (or this server before a restart) had it cosign a later tree: not a fork by itself;
+                    // the next checkpoint past that size is checked against it with a proof.
+                    Record(w, "ahead", old, $"the witness has already cosigned size {old}, beyond this checkpoint's {checkpoint.Size}; a later checkpoint will carry its cosignature");
+                    LogAhead(_logger, w.Key.Name, old, checkpoint.Size);
                     return null;
                 }
                 var hashes = old == 0 || old == checkpoint.Size ? [] : proof(old, checkpoint.Size);
@@ -272,6 +274,9 @@ public sealed partial class LedgerWitnesses : IDisposable
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Witness {Witness} refused the checkpoint of size {Size} (asked from size {Old}): it holds a history this ledger does not extend, a fork. {Detail}")]
     private static partial void LogFork(ILogger logger, string witness, long size, long old, string detail);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Witness {Witness} has already cosigned size {Held}, beyond the checkpoint of size {Size}")]
+    private static partial void LogAhead(ILogger logger, string witness, long held, long size);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Witness {Witness} is unreachable: {Detail}")]
     private static partial void LogUnreachable(ILogger logger, string witness, string detail);
