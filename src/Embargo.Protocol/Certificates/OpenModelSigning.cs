@@ -127,6 +127,20 @@ public static class OpenModelSigning
         return Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n";
     }
 
+    /// <summary>The OMS bundle for the weights a release certificate names (its predicate's files and their sha256).</summary>
+    public static Result<string> SignCertified(string certificateEnvelope, string modelName, ECDsa key)
+    {
+        var envelope = DsseEnvelope.Parse(certificateEnvelope);
+        if (!envelope.IsOk)
+        {
+            return envelope.Error!;
+        }
+        var statement = Statements.Parse(envelope.Value.PayloadBytes());
+        return statement.IsOk
+            ? Sign(modelName, statement.Value.Predicate.Weights.Select(f => new OmsResource(f.Path, f.Sha256)), key)
+            : statement.Error!;
+    }
+
     private static byte[] Statement(string modelName, IReadOnlyList<OmsResource> sorted)
     {
         var buffer = new ArrayBufferWriter<byte>();
