@@ -315,6 +315,14 @@ public sealed class DemoRunner(DemoOptions options)
         var certificate = await ProtocolCommands.CertifyAsync(certifier, @case.Id, "hosted", certifierKey, weightsDirectory: null, logsDirectory: certifierLogs, report: null, ct);
         Detail($"{recorded.Evaluations.Count} evaluations recomputed from their logs by the certifier: every figure matches what the server recorded");
         await File.WriteAllTextAsync(Path.Combine(outDir, "certificate.dsse.json"), certificate.Envelope + "\n", ct);
+        // The same weights for the rest of the ecosystem: an OpenSSF Model Signing v1.0 bundle beside weights/, signed by
+        // the certifier's ECDSA P-256 key (what `embargo certify --oms-key` writes).
+        using (var omsKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256))
+        {
+            await ProtocolCommands.WriteOmsAsync(certificate.Envelope!, "weights", omsKey, Path.Combine(outDir, "model.sig"), ct);
+            await File.WriteAllTextAsync(Path.Combine(outDir, "oms.pub.pem"), OpenModelSigning.PemText(omsKey), ct);
+        }
+        Detail("OpenSSF Model Signing v1.0 bundle for the same files: model.sig (key oms.pub.pem)");
         Detail($"certificate {certificate.Id} for {certificate.ManifestDigest} at {certificate.Tier}; certification event at ledger index {certificate.CertificationIndex}");
 
         Step("Refusal: releasing above the certified tier ('open' with a 'hosted' certificate)");
@@ -337,7 +345,14 @@ public sealed class DemoRunner(DemoOptions options)
             Path.Combine(outDir, "checkpoint.txt"), Path.Combine(outDir, "ledger.jsonl"), Path.Combine(outDir, "ledger.vkey"), weightsDir, ct);
         verificationResult = verificationResult with { Checks = [.. verificationResult.Checks, _witnesses!.Check(Path.Combine(outDir, "checkpoint.txt"))] };
         VerifyCommand.Print(verificationResult, json: false);
+        var oms = OpenModelSigning.Verify(await File.ReadAllTextAsync(Path.Combine(outDir, "model.sig"), ct), await File.ReadAllTextAsync(Path.Combine(outDir, "oms.pub.pem"), ct), weightsDir);
+        VerifyCommand.PrintOms(oms, json: false);
+        if (!oms.Ok)
+        {
+            throw new CommandFailedException($"the demo's OMS bundle does not verify: {oms.FirstFailure!.Name}: {oms.FirstFailure.Detail}");
+        }
         Note($"Same check by hand: embargo verify {Rel(outDir, "certificate.dsse.json")} --key {Rel(outDir, "certifier.pub.pem")} --checkpoint {Rel(outDir, "checkpoint.txt")} --ledger {Rel(outDir, "ledger.jsonl")} --ledger-key {Rel(outDir, "ledger.vkey")} --weights {Rel(outDir, "weights")} --witness {Rel(outDir, "witness-regulator.vkey")} --witness {Rel(outDir, "witness-mailguard.vkey")} --quorum 2");
+        Note($"And the OMS bundle: embargo verify --oms {Rel(outDir, "model.sig")} --oms-key {Rel(outDir, "oms.pub.pem")} --weights {Rel(outDir, "weights")}");
         return new DemoResult
         {
             OutputDirectory = outDir, CaseId = @case.Id, CertificateId = certificate.Id, Refusals = refusals, Verification = verificationResult, Gateway = served,

@@ -3,7 +3,6 @@ using System.ClientModel.Primitives;
 using System.Runtime.CompilerServices;
 using Embargo.Evaluation.Solving;
 using Microsoft.Extensions.AI;
-using OpenAI;
 
 namespace Embargo.Evaluation.Running;
 
@@ -14,44 +13,16 @@ public sealed class ModelCallException(string message, Exception? inner = null, 
     public string? RawOutput { get; } = rawOutput;
 }
 
-/// <summary>Keeps a reference to the last buffered response body of the current call (no copy), so an unreadable
-/// answer can be logged as it came.</summary>
-internal sealed class ResponseCapturePolicy : PipelinePolicy
+/// <summary>The raw body of the current call's answer (no copy), so an unreadable answer can be logged as it came.</summary>
+internal static class ResponseCapture
 {
     public static readonly AsyncLocal<StrongBox<BinaryData?>?> Current = new();
-
-    public override void Process(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
-    {
-        ProcessNext(message, pipeline, currentIndex);
-        Capture(message);
-    }
-
-    public override async ValueTask ProcessAsync(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
-    {
-        await ProcessNextAsync(message, pipeline, currentIndex);
-        Capture(message);
-    }
-
-    private static void Capture(PipelineMessage message)
-    {
-        if (Current.Value is { } box && message.Response is { } response)
-        {
-            try
-            {
-                box.Value = response.Content;
-            }
-            catch (InvalidOperationException)
-            {
-                // not buffered (streaming): nothing to keep
-            }
-        }
-    }
 }
 
 /// <summary>
-/// One OpenAI-compatible endpoint: a Microsoft.Extensions.AI chat client over the OpenAI SDK with the SDK's own
-/// retries turned off (we retry 429/5xx/timeouts with exponential backoff and jitter ourselves) and an HTTP
-/// handler without a per-server connection cap, so concurrency is bounded only by the runner.
+/// One OpenAI-compatible endpoint: a lean chat-completions client (<see cref="ChatCompletionsClient"/>, no retries of its
+/// own: we retry 429/5xx/timeouts with exponential backoff and jitter ourselves) over an HTTP handler without a
+/// per-server connection cap, so concurrency is bounded only by the runner.
 /// </summary>
 public sealed class ModelClient : IGenerate, IDisposable
 {
@@ -75,16 +46,7 @@ public sealed class ModelClient : IGenerate, IDisposable
             ConnectTimeout = t,
         });
         _http = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        var clientOptions = new OpenAIClientOptions
-        {
-            Endpoint = endpoint.Url,
-            Transport = new HttpClientPipelineTransport(_http),
-            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-            NetworkTimeout = options.RequestTimeout + TimeSpan.FromSeconds(5),
-        };
-        clientOptions.AddPolicy(new ResponseCapturePolicy(), PipelinePosition.PerTry);
-        var client = new OpenAIClient(new ApiKeyCredential(string.IsNullOrEmpty(endpoint.ApiKey) ? "unused" : endpoint.ApiKey), clientOptions);
-        _chat = client.GetChatClient(endpoint.Name).AsIChatClient();
+        _chat = new ChatCompletionsClient(_http, endpoint.Url, endpoint.Name, endpoint.ApiKey);
     }
 
     public ModelEndpoint Endpoint { get; }
@@ -187,7 +149,7 @@ public sealed class ModelClient : IGenerate, IDisposable
     {
         var attempt = 0;
         var captured = new StrongBox<BinaryData?>();
-        ResponseCapturePolicy.Current.Value = captured;
+        ResponseCapture.Current.Value = captured;
         while (true)
         {
             attempt++;
