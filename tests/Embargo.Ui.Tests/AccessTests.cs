@@ -83,6 +83,20 @@ public sealed class AccessTests(BrowserFixture ui)
     }
 
     [Fact]
+    public async Task ASessionEndsWhenItsTokenIsRotatedAndTheNewTokenSignsInAgain()
+    {
+        var w = await ProtocolWorld.CreateAsync(ui.Host);
+        var developer = await ui.SignInAsync(w.Tokens[w.Developer]);
+        await ui.VisitAsync(developer, $"/ui/cases/{w.CaseId}", "case-before-rotation");
+        var rotated = await w.Admin.Admin.RotateTokenAsync(w.PrincipalIds[w.Developer], default);
+        await developer.GotoAsync(ui.Url($"/ui/cases/{w.CaseId}"));
+        await developer.WaitForURLAsync(new Regex("/ui/sign-in\\?returnUrl="));
+        Assert.DoesNotContain(await developer.Context.CookiesAsync(), c => c.Name == "embargo_ui");
+        var again = await ui.SignInAsync(rotated.Token);
+        await ui.VisitAsync(again, $"/ui/cases/{w.CaseId}", "case-after-rotation");
+    }
+
+    [Fact]
     public async Task AnAcknowledgementPostedWithoutTheAntiforgeryTokenIsRefusedWithoutChange()
     {
         var w = await (await ProtocolWorld.CreateAsync(ui.Host)).DriveToAsync(Milestone.Disclosed);

@@ -129,6 +129,9 @@ public sealed class CaseWalkTests(BrowserFixture ui)
         await regulator.Locator("article.sample details summary").First.ClickAsync();
         await Assertions.Expect(regulator.Locator("article.sample ol.transcript").First).ToBeVisibleAsync();
 
+        await ui.VisitAsync(regulator, logPath + "?outcome=maybe", "evaluation-log-bad-filter", status: 400);
+        await Assertions.Expect(regulator.GetByRole(AriaRole.Alert)).ToContainTextAsync("outcome: one of correct, incorrect, error");
+
         var developer = await ui.SignInAsync(w.Tokens[w.Developer]);
         await ui.VisitAsync(developer, logPath, "evaluation-log-refused", status: 403);
         Assert.Equal(0, await developer.Locator("article.sample").CountAsync());

@@ -65,6 +65,17 @@ public sealed class LedgerExplorerTests(BrowserFixture ui)
         await Assertions.Expect(visitor.GetByRole(AriaRole.Alert)).ToContainTextAsync($"there is no entry {size + 5}");
     }
 
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("-1")]
+    [InlineData("99999999999999999999")]
+    public async Task AnIndexThatIsNotAWholeNumberIsABadRequestNamingTheIndex(string index)
+    {
+        var visitor = await ui.NewPageAsync();
+        await ui.VisitAsync(visitor, $"/ui/public/ledger?index={Uri.EscapeDataString(index)}", "ledger-bad-index", status: 400);
+        await Assertions.Expect(visitor.GetByRole(AriaRole.Alert)).ToContainTextAsync("index: give a whole number");
+    }
+
     [Fact]
     public async Task TheCasePageFitsANarrowScreenAndItsSkipLinkIsTheFirstTabStop()
     {
