@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test Embargo has:
-#   1. the xunit suites (API tests on a real SQLite file),
-#   2. the API tests again on a throwaway PostgreSQL server (when PostgreSQL 15 is installed, or
+#   1. the xunit suites (API tests on a real SQLite file; the web UI's browser tests in headless Chromium),
+#   2. the API and browser tests again on a throwaway PostgreSQL server (when PostgreSQL 15 is installed, or
 #      EMBARGO_TEST_POSTGRES names one),
 #   3. the whole protocol through the `embargo` command against `embargo serve` (tools/cli-walkthrough.sh),
 #   4. `embargo demo`, then its output checked by an independent tool (tools/check-demo.py: Python's
@@ -44,6 +44,8 @@ suite() {
 dotnet build Embargo.slnx -c Release -warnaserror --nologo -v q
 # The official openai npm client, driven against the gateway by tests/Embargo.Gateway.Tests/NodeClientTests.cs.
 (cd tests/gateway-node && npm ci --no-audit --no-fund --loglevel=error)
+# axe-core, injected into every page by the browser tests (tests/Embargo.Ui.Tests, headless Debian Chromium).
+(cd tests/ui-node && npm ci --no-audit --no-fund --loglevel=error)
 suite Embargo.slnx
 
 # PostgreSQL: a throwaway server (initdb refuses root, so run it as the postgres user when root).
@@ -61,6 +63,8 @@ fi
 if [ -n "${EMBARGO_TEST_POSTGRES:-}" ]; then
   echo "== API tests on PostgreSQL"
   suite tests/Embargo.Server.Tests
+  echo "== browser tests on PostgreSQL"
+  suite tests/Embargo.Ui.Tests
 else
   echo "== PostgreSQL 15 not installed: API tests ran on SQLite only (apt-get install postgresql to add them)"
 fi

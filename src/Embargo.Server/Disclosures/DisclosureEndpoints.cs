@@ -103,7 +103,7 @@ public static class DisclosureEndpoints
         Mitigations = mitigations.Select(CaseSnapshot.ToDto).ToList(),
     };
 
-    private static async Task<Results<Ok<RecipientDto>, ProblemHttpResult>> Acknowledge(string id, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    internal static async Task<Results<Ok<RecipientDto>, ProblemHttpResult>> Acknowledge(string id, HttpContext http, LedgerWriter writer, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
         var db = http.RequestServices.GetRequiredService<EmbargoDb>();

@@ -42,7 +42,7 @@ public static class MitigationEndpoints
     }
 
     /// <summary>Rule 3: only the case's regulator sets, extends or shortens a deadline.</summary>
-    private static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> SetDeadline(string id, SetDeadlineRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
+    internal static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> SetDeadline(string id, SetDeadlineRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
         ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
         {
             Result<MitigationDto> result;
@@ -72,7 +72,7 @@ public static class MitigationEndpoints
             return Task.FromResult(result);
         }, ct));
 
-    private static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> Report(string id, ReportMitigationRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
+    internal static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> Report(string id, ReportMitigationRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
         ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
         {
             Result<MitigationDto> result;
