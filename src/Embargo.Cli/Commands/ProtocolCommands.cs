@@ -257,10 +257,44 @@ public static class ProtocolCommands
                     Sealed = await DisclosureSealing.SealForRecipientsAsync(c, r.GetValue(finding)!, await ReadBytesAsync(r.GetValue(detail)!, ct), ct),
                 }, ct)),
             OpenDetail(disclosure, identity, output),
+            Export(disclosure),
             Verb("ack", "acknowledge a disclosure addressed to your organisation", [disclosure],
                 async (r, c, ct) => await c.Disclosures.AcknowledgeAsync(r.GetValue(disclosure)!, ct)),
             Verb("advisories", "public advisories", [],
                 async (r, c, ct) => await c.Disclosures.AdvisoriesAsync(ct)));
+    }
+
+    /// <summary>`disclosure export ID --format csaf [--out FILE]`: the public CSAF 2.0 advisory, the server's exact bytes (no token needed).</summary>
+    private static Command Export(Argument<string> disclosure)
+    {
+        var format = new Option<string>("--format") { Description = "csaf (CSAF 2.0 csaf_security_advisory, TLP:CLEAR)", DefaultValueFactory = _ => "csaf" };
+        format.AcceptOnlyFromAmong("csaf");
+        var output = new Option<string>("--out") { Description = "write the advisory here (default: standard output)" };
+        var command = new Command("export", "the public advisory of a disclosure as a CSAF 2.0 document (no reproduction detail)") { disclosure, format, output, Common.Server, TokenEnv };
+        command.SetAction(async (r, ct) =>
+        {
+            using var client = Client(r);
+            var document = await client.Disclosures.CsafAsync(r.GetValue(disclosure)!, ct);
+            if (r.GetValue(output) is { } path)
+            {
+                try
+                {
+                    await File.WriteAllBytesAsync(path, document, ct);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new UserInputException($"cannot write '{path}': {e.Message}");
+                }
+                Output.Note($"wrote {path}");
+            }
+            else
+            {
+                await using var stdout = Console.OpenStandardOutput();
+                await stdout.WriteAsync(document, ct);
+            }
+            return CliApp.Ok;
+        });
+        return command;
     }
 
     private static Command OpenDetail(Argument<string> disclosure, Option<string> identity, Option<string> output)

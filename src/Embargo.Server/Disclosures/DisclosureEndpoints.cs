@@ -22,6 +22,7 @@ public static class DisclosureEndpoints
         group.MapGet("/disclosures/{id}/sealed", SealedForCaller);
         group.MapGet("/findings/{findingId}/recipients", RecipientKeys);
         app.MapGet("/api/public/advisories", Advisories).WithTags("Disclosures").AllowAnonymous();
+        app.MapGet("/api/public/advisories/{id}/csaf", AdvisoryCsaf.Get).WithTags("Disclosures").AllowAnonymous();
         return group;
     }
 

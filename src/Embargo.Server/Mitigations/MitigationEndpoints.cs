@@ -3,6 +3,7 @@ using Embargo.Protocol;
 using Embargo.Contracts;
 using Embargo.Server.Auth;
 using Embargo.Server.Cases;
+using Embargo.Server.Disclosures;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
 using Embargo.Server.Storage;
@@ -94,6 +95,7 @@ public static class MitigationEndpoints
                 m.Description = request.Description;
                 m.ReportedAt = uow.Now;
                 m.ReportedIndex = uow.Append("mitigation.reported", new JsonObject { ["mitigation"] = id, ["case"] = snap.Case.Id, ["party"] = m.PartyOrganisationId });
+                AdvisoryCsaf.Revise(uow, snap, m.FindingId, m.ReportedIndex.Value, $"A mitigation ({id}) was reported; it awaits verification.");
                 result = CaseSnapshot.ToDto(m);
             }
             return Task.FromResult(result);
@@ -144,11 +146,12 @@ public static class MitigationEndpoints
             }
             else if (!snap.Verdict(evaluation).IsNotNovel)
             {
-                uow.Append("mitigation.verification-failed", new JsonObject
+                var failedAt = uow.Append("mitigation.verification-failed", new JsonObject
                 {
                     ["mitigation"] = id, ["evaluation"] = evaluation.Id, ["uplift"] = evaluation.Uplift, ["p"] = evaluation.P, ["verdict"] = snap.Verdict(evaluation).Verdict,
                 });
                 m.Status = MitigationStatus.Required;
+                AdvisoryCsaf.Revise(uow, snap, m.FindingId, failedAt, $"The verification of mitigation {id} failed; the mitigation is required again.");
                 result = CaseSnapshot.ToDto(m);
             }
             else
@@ -156,12 +159,13 @@ public static class MitigationEndpoints
                 m.Status = MitigationStatus.Verified;
                 m.VerifiedAt = uow.Now;
                 m.VerificationEvaluationId = evaluation.Id;
-                uow.Append("mitigation.verified", new JsonObject
+                var verifiedAt = uow.Append("mitigation.verified", new JsonObject
                 {
                     ["mitigation"] = id, ["case"] = snap.Case.Id, ["finding"] = finding.Id, ["evaluation"] = evaluation.Id,
                     ["uplift"] = evaluation.Uplift, ["p"] = evaluation.P,
                     ["verdict"] = snap.Verdict(evaluation).Verdict, ["margin"] = snap.Verdict(evaluation).Margin, ["upliftUpper"] = snap.Verdict(evaluation).Upper,
                 });
+                AdvisoryCsaf.Revise(uow, snap, m.FindingId, verifiedAt, $"Mitigation {id} is verified: the finding's evaluation re-run against the mitigated system shows no novel uplift.");
                 result = CaseSnapshot.ToDto(m);
             }
             return Task.FromResult(result);
