@@ -143,6 +143,7 @@ public static class ApiRoutes
         public static readonly ApiRoute Sealed = new(HttpGet, "/api/disclosures/{id}/sealed");
         public static readonly ApiRoute Advisories = new(HttpGet, "/api/public/advisories");
         public static readonly ApiRoute AdvisoryCsaf = new(HttpGet, "/api/public/advisories/{id}/csaf");
+        public static readonly ApiRoute Inbox = new(HttpGet, "/api/disclosures");
     }
 
     public static class Mitigations

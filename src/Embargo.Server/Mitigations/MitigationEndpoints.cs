@@ -208,11 +208,14 @@ public static class MitigationEndpoints
         {
             return ApiResults.Problem(denied);
         }
-        return ApiResults.From(await EscalateOverdueAsync(writer, caller, ct));
+        return ApiResults.From(await EscalateOverdueAsync(writer, caller, ct, http.RequestServices.GetRequiredService<IOptions<EmbargoOptions>>().Value.AcknowledgementWindow));
     }
 
-    /// <summary>Rule 3: every unverified mitigation past its deadline escalates, once per deadline passed.</summary>
-    public static Task<Result<EscalationReportDto>> EscalateOverdueAsync(LedgerWriter writer, Caller caller, CancellationToken ct) =>
+    /// <summary>
+    /// Rule 3: every unverified mitigation past its deadline escalates, once per deadline passed. The same sweep reminds
+    /// each recipient that left a disclosure unacknowledged past <paramref name="acknowledgementWindow"/> (once).
+    /// </summary>
+    public static Task<Result<EscalationReportDto>> EscalateOverdueAsync(LedgerWriter writer, Caller caller, CancellationToken ct, TimeSpan? acknowledgementWindow = null) =>
         writer.ExecuteAsync<EscalationReportDto>(caller, async (uow, token) =>
         {
             var open = await uow.Db.Mitigations.Where(m => m.Status != MitigationStatus.Verified && m.DueAt != null).ToListAsync(token);
@@ -226,7 +229,8 @@ public static class MitigationEndpoints
                     ["mitigation"] = m.Id, ["party"] = m.PartyOrganisationId, ["dueAt"] = m.DueAt!.Value.UtcDateTime.ToString("O"), ["rule"] = "rule-3",
                 });
             }
-            return new EscalationReportDto { Escalated = overdue.Select(CaseSnapshot.ToDto).ToList() };
+            var reminded = await DisclosureInbox.RemindAsync(uow, acknowledgementWindow ?? Embargo.Protocol.Disclosures.Inbox.DefaultAcknowledgementWindow, token);
+            return new EscalationReportDto { Escalated = overdue.Select(CaseSnapshot.ToDto).ToList(), Reminded = reminded };
         }, ct);
 }
 
@@ -240,7 +244,7 @@ public sealed partial class EscalationService(LedgerWriter writer, TimeProvider 
         {
             while (await period.WaitForNextTickAsync(stoppingToken))
             {
-                var result = await MitigationEndpoints.EscalateOverdueAsync(writer, Caller.System, stoppingToken);
+                var result = await MitigationEndpoints.EscalateOverdueAsync(writer, Caller.System, stoppingToken, options.Value.AcknowledgementWindow);
                 if (result.IsOk && result.Value.Escalated.Count > 0)
                 {
                     LogEscalated(logger, result.Value.Escalated.Count);
