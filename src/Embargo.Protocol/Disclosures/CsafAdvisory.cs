@@ -68,7 +68,9 @@ public sealed record CsafRevision(int Number, DateTimeOffset Date, string Summar
 /// </summary>
 public static class CsafAdvisory
 {
-    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true, Encoder = JavaScriptEncoder.Create(System.Text.Unicode.UnicodeRanges.All) };
+    // Readable text (quotes, apostrophes, non-ASCII as themselves): the document is a JSON file served as
+    // application/json with nosniff, never embedded in HTML, so the HTML-safe escaping of the default encoder buys nothing.
+    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static string Date(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
@@ -89,7 +91,7 @@ public static class CsafAdvisory
             new JsonObject
             {
                 ["file_hashes"] = new JsonArray { new JsonObject { ["algorithm"] = "sha256", ["value"] = Hex(facts.ManifestDigest) } },
-                ["filename"] = "embargo-manifest (the weights manifest digest: the model version's identity)",
+                ["filename"] = "manifest digest (SHA-256 of the weights' canonical sha256sum listing: the model version's identity)",
             },
         };
         foreach (var (path, sha256) in facts.Files.OrderBy(f => f.Path, StringComparer.Ordinal))
