@@ -5,7 +5,8 @@
 #      EMBARGO_TEST_POSTGRES names one),
 #   3. the whole protocol through the `embargo` command against `embargo serve` (tools/cli-walkthrough.sh),
 #   4. `embargo demo`, then its output checked by an independent tool (tools/check-demo.py: Python's
-#      standard library and openssl, no Embargo code), including that a flipped byte is caught.
+#      standard library and openssl, no Embargo code), including that a flipped byte is caught, and its
+#      advisory.csaf.json by the BSI CSAF validator (tests/csaf-node/validate.mjs).
 # Every stage runs even when an earlier one failed, so the last line counts every test that ran:
 # "N passed, N failed" (the exit code is non-zero when anything failed or could not run).
 set -euo pipefail
@@ -46,6 +47,8 @@ dotnet build Embargo.slnx -c Release -warnaserror --nologo -v q
 (cd tests/gateway-node && npm ci --no-audit --no-fund --loglevel=error)
 # axe-core, injected into every page by the browser tests (tests/Embargo.Ui.Tests, headless Debian Chromium).
 (cd tests/ui-node && npm ci --no-audit --no-fund --loglevel=error)
+# The BSI CSAF validator (OASIS strict schema + every mandatory test): CsafAdvisoryTests and the demo stage below.
+(cd tests/csaf-node && npm ci --no-audit --no-fund --loglevel=error)
 suite Embargo.slnx
 
 # PostgreSQL: a throwaway server (initdb refuses root, so run it as the postgres user when root).
@@ -81,6 +84,8 @@ if ! dotnet src/Embargo.Cli/bin/Release/net10.0/embargo.dll demo --out "$work/de
   cat "$work/demo.log"; failed=$((failed + 1)); exit 1
 fi
 if python3 tools/check-demo.py "$work/demo"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+echo "== the demo's advisory.csaf.json, checked by the BSI CSAF validator (strict schema, every mandatory test)"
+if node tests/csaf-node/validate.mjs "$work/demo/advisory.csaf.json"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 cp -r "$work/demo" "$work/tampered"
 python3 - "$work/tampered/ledger.jsonl" <<'PY'
 import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x01; open(p, "wb").write(b)

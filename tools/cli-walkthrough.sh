@@ -111,6 +111,12 @@ as "$MAIL" disclosure open "$(jq -r .id <<<"$disclosure")" --identity "$work/mai
 cmp "$work/detail.txt" "$work/opened-detail.txt"
 refused 1 as "$REG" disclosure open "$(jq -r .id <<<"$disclosure")" --identity "$work/mailguard.key"   # another recipient's key
 if grep -rq "prompts and transcripts" "$work/data"; then echo "the disclosure detail reached the server in plaintext"; exit 1; fi
+dsc=$(jq -r .id <<<"$disclosure")
+as "$MAIL" disclosure list --json | jq -e --arg d "$dsc" 'length == 1 and .[0].disclosureId == $d and .[0].acknowledged' >/dev/null   # its inbox: only its own
+as "$REG" disclosure list --unacknowledged --json | jq -e --arg d "$dsc" 'map(select(.disclosureId == $d)) | length == 1' >/dev/null   # the regulator's own receipt, still open
+E disclosure export "$dsc" --format csaf --out "$work/advisory.csaf.json" 2>/dev/null   # public: no token
+if grep -q "prompts and transcripts" "$work/advisory.csaf.json"; then echo "the sealed detail reached the CSAF advisory"; exit 1; fi
+node "$root/tests/csaf-node/validate.mjs" "$work/advisory.csaf.json" >/dev/null
 refused 1 as "$DEV" mitigation deadline "$mitigation" --due 2099-01-01T00:00:00Z
 as "$REG" mitigation deadline "$mitigation" --due 2099-01-01T00:00:00Z >/dev/null
 as "$MAIL" mitigation report "$mitigation" --description "lure screening deployed" >/dev/null

@@ -142,6 +142,8 @@ public static class ApiRoutes
         public static readonly ApiRoute Acknowledge = new(HttpPost, "/api/disclosures/{id}/acknowledge");
         public static readonly ApiRoute Sealed = new(HttpGet, "/api/disclosures/{id}/sealed");
         public static readonly ApiRoute Advisories = new(HttpGet, "/api/public/advisories");
+        public static readonly ApiRoute AdvisoryCsaf = new(HttpGet, "/api/public/advisories/{id}/csaf");
+        public static readonly ApiRoute Inbox = new(HttpGet, "/api/disclosures");
     }
 
     public static class Mitigations

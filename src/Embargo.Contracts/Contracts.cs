@@ -452,7 +452,39 @@ public sealed record LiftDenialRequest { public required string Reason { get; in
 /// <summary>Rule 5: switch a case to a stronger reference model; it re-enters testing.</summary>
 public sealed record ReevaluateCaseRequest { public required string ReferenceModelId { get; init; } }
 
-public sealed record EscalationReportDto { public required IReadOnlyList<MitigationDto> Escalated { get; init; } }
+public sealed record EscalationReportDto
+{
+    public required IReadOnlyList<MitigationDto> Escalated { get; init; }
+    /// <summary>Recipients reminded in this sweep: a disclosure left unacknowledged past its acknowledgement window.</summary>
+    public IReadOnlyList<ReminderDto> Reminded { get; init; } = [];
+}
+
+public sealed record ReminderDto
+{
+    public required string DisclosureId { get; init; }
+    public required string OrganisationId { get; init; }
+}
+
+/// <summary>One disclosure as one recipient organisation has it: the inbox (GET /api/disclosures).</summary>
+public sealed record InboxItemDto
+{
+    public required string DisclosureId { get; init; }
+    public required string Recipient { get; init; }
+    public required string RecipientName { get; init; }
+    public required bool Acknowledged { get; init; }
+    /// <summary>The earliest open deadline: the acknowledgement window while unacknowledged, else the recipient's earliest unverified mitigation deadline.</summary>
+    public DateTimeOffset? Deadline { get; init; }
+    public required DateTimeOffset AcknowledgeBy { get; init; }
+    /// <summary>The recipient's earliest deadline of an unverified mitigation of the finding (null: none set).</summary>
+    public DateTimeOffset? MitigationDue { get; init; }
+    public DateTimeOffset? RemindedAt { get; init; }
+    public required string CaseId { get; init; }
+    public required string FindingId { get; init; }
+    public required string Capability { get; init; }
+    public required string Title { get; init; }
+    public required DateTimeOffset DisclosedAt { get; init; }
+    public DateTimeOffset? AcknowledgedAt { get; init; }
+}
 
 public sealed record CaseDto
 {

@@ -251,6 +251,11 @@ public sealed class DisclosuresApi(EmbargoClient c)
     /// <summary>The sealed detail addressed to the caller.</summary>
     public Task<SealedDetailDto> SealedAsync(string disclosureId, CancellationToken ct = default) => c.SendAsync<SealedDetailDto>(ApiRoutes.Disclosures.Sealed.With(disclosureId), null, ct);
     public Task<List<DisclosureDto>> AdvisoriesAsync(CancellationToken ct = default) => c.AllAsync<DisclosureDto>(ApiRoutes.Disclosures.Advisories.With(), ct);
+    /// <summary>The disclosures the caller may see (its inbox), unacknowledged first, then by deadline; every page.</summary>
+    public Task<List<InboxItemDto>> ListAsync(bool? unacknowledged = null, CancellationToken ct = default) =>
+        c.AllAsync<InboxItemDto>(ApiRoutes.Disclosures.Inbox.With().Query(("unacknowledged", unacknowledged == true ? "true" : null)), ct);
+    /// <summary>The public CSAF 2.0 advisory of disclosure <paramref name="disclosureId"/>, as the server's exact bytes (no token needed).</summary>
+    public Task<byte[]> CsafAsync(string disclosureId, CancellationToken ct = default) => c.GetBytesAsync(ApiRoutes.Disclosures.AdvisoryCsaf.With(disclosureId), ct);
 }
 
 public sealed class MitigationsApi(EmbargoClient c)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 using Embargo.Cli.Infrastructure;
 using Embargo.Protocol.Certificates;
 using Embargo.Contracts;
@@ -249,6 +250,7 @@ public static class ProtocolCommands
         var detail = new Option<string>("--detail") { Description = "a file of private detail, sealed here to every X25519 key of every recipient organisation (the server sees only ciphertext)", Required = true };
         var identity = Required("--identity", "your X25519 private key file (`embargo weights keygen`)");
         var output = new Option<string>("--out") { Description = "write the opened detail here (default: standard output)" };
+        var unacknowledged = new Option<bool>("--unacknowledged") { Description = "only disclosures a recipient has not acknowledged yet" };
         return Group("disclosure", "disclose findings and acknowledge them",
             Verb("create", "disclose a finding to the regulator and its affected parties", [finding, title, summary, detail],
                 async (r, c, ct) => await c.Disclosures.DiscloseAsync(r.GetValue(finding)!, new DiscloseRequest
@@ -257,10 +259,77 @@ public static class ProtocolCommands
                     Sealed = await DisclosureSealing.SealForRecipientsAsync(c, r.GetValue(finding)!, await ReadBytesAsync(r.GetValue(detail)!, ct), ct),
                 }, ct)),
             OpenDetail(disclosure, identity, output),
+            Export(disclosure),
             Verb("ack", "acknowledge a disclosure addressed to your organisation", [disclosure],
                 async (r, c, ct) => await c.Disclosures.AcknowledgeAsync(r.GetValue(disclosure)!, ct)),
+            InboxList(unacknowledged),
             Verb("advisories", "public advisories", [],
                 async (r, c, ct) => await c.Disclosures.AdvisoriesAsync(ct)));
+    }
+
+    /// <summary>`disclosure list [--unacknowledged]`: the caller's inbox as a table whose ids stay on one line (`--json`: every member).</summary>
+    private static Command InboxList(Option<bool> unacknowledged)
+    {
+        var command = new Command("list", "your disclosures (a recipient: those addressed to it; the regulator: every recipient of its cases; the disclosing side: what it sent), unacknowledged first, then by deadline")
+        {
+            unacknowledged, Common.Server, TokenEnv, Json,
+        };
+        command.SetAction(async (r, ct) =>
+        {
+            using var client = Client(r);
+            var items = await client.Disclosures.ListAsync(r.GetValue(unacknowledged), ct);
+            if (r.GetValue(Json))
+            {
+                Output.Write(items, json: true);
+                return CliApp.Ok;
+            }
+            static string Day(DateTimeOffset? at) => at is { } t ? t.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture) : "—";
+            var table = new Spectre.Console.Table().Border(Spectre.Console.TableBorder.Rounded)
+                .AddColumn(new Spectre.Console.TableColumn("disclosure").NoWrap())
+                .AddColumn(new Spectre.Console.TableColumn("case").NoWrap())
+                .AddColumn("recipient").AddColumn("ack").AddColumn("deadline").AddColumn("reminded").AddColumn("capability");
+            foreach (var i in items)
+            {
+                table.AddRow(new[] { i.DisclosureId, i.CaseId, i.RecipientName, i.Acknowledged ? "yes" : "no", Day(i.Deadline), Day(i.RemindedAt), i.Capability }
+                    .Select(text => Spectre.Console.Markup.Escape(Output.Safe(text))).ToArray());
+            }
+            Spectre.Console.AnsiConsole.Write(table);
+            return CliApp.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>`disclosure export ID --format csaf [--out FILE]`: the public CSAF 2.0 advisory, the server's exact bytes (no token needed).</summary>
+    private static Command Export(Argument<string> disclosure)
+    {
+        var format = new Option<string>("--format") { Description = "csaf (CSAF 2.0 csaf_security_advisory, TLP:CLEAR)", DefaultValueFactory = _ => "csaf" };
+        format.AcceptOnlyFromAmong("csaf");
+        var output = new Option<string>("--out") { Description = "write the advisory here (default: standard output)" };
+        var command = new Command("export", "the public advisory of a disclosure as a CSAF 2.0 document (no reproduction detail)") { disclosure, format, output, Common.Server, TokenEnv };
+        command.SetAction(async (r, ct) =>
+        {
+            using var client = Client(r);
+            var document = await client.Disclosures.CsafAsync(r.GetValue(disclosure)!, ct);
+            if (r.GetValue(output) is { } path)
+            {
+                try
+                {
+                    await File.WriteAllBytesAsync(path, document, ct);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new UserInputException($"cannot write '{path}': {e.Message}");
+                }
+                Output.Note($"wrote {path}");
+            }
+            else
+            {
+                await using var stdout = Console.OpenStandardOutput();
+                await stdout.WriteAsync(document, ct);
+            }
+            return CliApp.Ok;
+        });
+        return command;
     }
 
     private static Command OpenDetail(Argument<string> disclosure, Option<string> identity, Option<string> output)

@@ -33,6 +33,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     public DbSet<GatewayGrantEntity> GatewayGrants => Set<GatewayGrantEntity>();
     public DbSet<GatewayScreenEntity> GatewayScreens => Set<GatewayScreenEntity>();
     public DbSet<EvaluationLogEntity> EvaluationLogs => Set<EvaluationLogEntity>();
+    public DbSet<AdvisoryRevisionEntity> AdvisoryRevisions => Set<AdvisoryRevisionEntity>();
 
     /// <summary>Every instant is stored in UTC, whatever offset it arrived with (PostgreSQL's timestamptz requires it).</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -76,6 +77,8 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         modelBuilder.Entity<ThreatModelEntity>().HasIndex(x => new { x.CaseId, x.Status });
         modelBuilder.Entity<EvaluationEntity>().HasIndex(x => new { x.CaseId, x.Capability, x.LedgerIndex });
         modelBuilder.Entity<EvaluationLogEntity>(e => { e.ToTable("evaluation_logs"); e.HasKey(x => x.Sha256); e.HasIndex(x => x.CaseId); e.HasIndex(x => x.EvaluationId).IsUnique(); });
+        modelBuilder.Entity<DisclosureEntity>().Property(x => x.Revision).HasDefaultValue(1);
+        modelBuilder.Entity<AdvisoryRevisionEntity>(e => { e.ToTable("advisory_revisions"); e.HasIndex(x => new { x.DisclosureId, x.Number }).IsUnique(); });
         modelBuilder.Entity<LedgerLeafEntity>(e =>
         {
             e.ToTable("ledger_leaves");
