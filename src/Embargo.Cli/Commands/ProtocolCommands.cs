@@ -64,13 +64,30 @@ public static class ProtocolCommands
         var conditionUrl = Required("--model-url", "the OpenAI-compatible base URL it is served at");
         var conditionModel = Required("--model-name", "the model name at that endpoint");
         var strength = new Option<double>("--strength") { Description = "capability score; higher is stronger", Required = true };
+        var modelOrName = new Argument<string>("model") { Description = "model id (mdl_…) or, if unique among the models you can see, its name" };
+        var withdrawId = new Argument<string>("model-version-id");
+        var reason = new Option<string>("--reason") { Description = "why (public: it goes on the ledger)" };
         return Group("model", "models, versions and reference models",
             Verb("register", "register a model (developer)", [name],
                 async (r, c, ct) => await c.Models.RegisterAsync(new RegisterModelRequest { Name = r.GetValue(name)! }, ct)),
+            Verb("list", "list the models you can see (your organisation's, and those of cases you take part in)", [],
+                async (r, c, ct) => await c.Models.ListAsync(ct)),
+            Verb("versions", "list a model's versions: label, id, weights digest, when registered, used by a case, withdrawn", [modelOrName],
+                async (r, c, ct) =>
+                {
+                    var versions = await c.Models.VersionsAsync(await ModelIdAsync(c, r.GetValue(modelOrName)!, ct), ct);
+                    return r.GetValue(Json) ? versions : versions.Select(VersionRow).ToList();
+                }),
+            Verb("withdraw", "withdraw a version no case has used (developer); its label and weights may be registered again", [withdrawId, reason],
+                async (r, c, ct) =>
+                {
+                    var withdrawn = await c.Models.WithdrawVersionAsync(r.GetValue(withdrawId)!, new WithdrawVersionRequest { Reason = r.GetValue(reason) }, ct);
+                    return r.GetValue(Json) ? withdrawn : VersionRow(withdrawn);
+                }),
             Verb("add-version", "register a version by its weights manifest (developer)", [model, version, weights],
                 async (r, c, ct) =>
                 {
-                    var manifest = await BuildManifestAsync(r.GetValue(weights)!, ct);
+                    var manifest = await BuildManifestAsync(WeightsPath(r.GetValue(weights)!), ct);
                     return await c.Models.RegisterVersionAsync(r.GetValue(model)!, new RegisterVersionRequest
                     {
                         Version = r.GetValue(version)!,
@@ -90,6 +107,48 @@ public static class ProtocolCommands
                 async (r, c, ct) => await c.Models.RegisterReferenceAsync(new RegisterReferenceModelRequest { Name = r.GetValue(refName)!, Strength = r.GetValue(strength) }, ct)),
             Verb("references", "list reference models, strongest first (a case opens with the strongest; rule 5)", [],
                 async (r, c, ct) => await c.Models.ReferencesAsync(ct)));
+    }
+
+    /// <summary>One version as a table row: the label and id first, then what a developer checks before withdrawing it.</summary>
+    private static object VersionRow(ModelVersionDto v) => new
+    {
+        Version = v.Version,
+        Id = v.Id,
+        Weights = v.ManifestDigest,
+        Registered = v.RegisteredAt?.ToString("yyyy-MM-dd HH:mm'Z'", System.Globalization.CultureInfo.InvariantCulture) ?? "—",
+        UsedBy = v.UsedByCases is { Count: > 0 } cases ? string.Join(", ", cases) : "—",
+        Withdrawn = v.WithdrawnAt is { } at
+            ? at.ToString("yyyy-MM-dd HH:mm'Z'", System.Globalization.CultureInfo.InvariantCulture) + (v.WithdrawalReason is { } why ? $" ({why})" : "")
+            : "no",
+    };
+
+    /// <summary>A model id as given, or the id of the one visible model with that name; several or none is a one-line error.</summary>
+    private static async Task<string> ModelIdAsync(EmbargoClient client, string given, CancellationToken ct)
+    {
+        if (given.StartsWith("mdl_", StringComparison.Ordinal))
+        {
+            return given;
+        }
+        var named = (await client.Models.ListAsync(ct)).Where(m => m.Name == given).ToList();
+        return named.Count switch
+        {
+            1 => named[0].Id,
+            0 => throw new UserInputException($"no model you can see is named or has the id '{given}' (embargo model list shows them)"),
+            _ => throw new UserInputException($"{named.Count} models are named '{given}' ({string.Join(", ", named.Select(m => m.Id))}); give its id"),
+        };
+    }
+
+    /// <summary>
+    /// A --weights path for registration: a model directory, or a single weights file (safetensors or GGUF). A single
+    /// other file (a config, a README, a tokenizer) is refused before anything is hashed or registered.
+    /// </summary>
+    public static string WeightsPath(string path)
+    {
+        if (File.Exists(path) && ManifestBuilder.DetectFormat(path) == "other")
+        {
+            throw new UserInputException($"--weights '{path}' is a single file that is not a weights file (safetensors or GGUF); give the model's directory or its .safetensors/.gguf file");
+        }
+        return path;
     }
 
     /// <summary>
