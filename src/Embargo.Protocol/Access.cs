@@ -311,7 +311,7 @@ public static class Access
     private static string RoleName(Role? role) => role is { } r ? r.Name() : "anonymous";
 
     private static string Allowed(AccessRow row) => string.Join(" or ",
-        row.Permits.Select(p => p.Relation == Relation.Any ? $"any {RoleName(p.Role)}" : $"{Article(RoleName(p.Role))} ({Name(p.Relation)})"));
+        row.Permits.Select(p => p.Relation == Relation.Any ? (p.Role is null ? "anyone" : Article(RoleName(p.Role))) : $"{Article(RoleName(p.Role))} ({Name(p.Relation)})"));
 
     private static string Article(string noun) => ("aeiou".Contains(noun[0], StringComparison.Ordinal) ? "an " : "a ") + noun;
 

@@ -98,6 +98,16 @@ public static class Output
         _ => node.ToJsonString(),
     };
 
+    /// <summary>Returned by a verb that printed its own human output (plain lines rather than a table).</summary>
+    public sealed class AlreadyPrinted
+    {
+        public static readonly AlreadyPrinted Instance = new();
+
+        private AlreadyPrinted()
+        {
+        }
+    }
+
     public static void Note(string message) => Console.Error.WriteLine(Safe(message));
 
     /// <summary>
