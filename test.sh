@@ -88,6 +88,25 @@ if python3 tools/check-demo.py "$work/tampered" 2>/dev/null; then
 else
   echo "ok  a flipped byte in ledger.jsonl is caught"; passed=$((passed + 1))
 fi
+echo "== the demo's OpenSSF Model Signing bundle, checked with Python's cryptography and the OMS JSON Schemas (tools/check-oms.py)"
+if python3 tools/check-oms.py "$work/demo/model.sig" "$work/demo/oms.pub.pem" "$work/demo/weights"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+rm -rf "$work/tampered"; cp -r "$work/demo" "$work/tampered"
+first=$(find "$work/tampered/weights" -type f | sort | head -1)
+python3 - "$first" <<'PY'
+import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[0] ^= 0x01; open(p, "wb").write(b)
+PY
+if python3 tools/check-oms.py "$work/tampered/model.sig" "$work/tampered/oms.pub.pem" "$work/tampered/weights" 2>/dev/null; then
+  echo "check-oms accepted a changed weights file"; failed=$((failed + 1)); status=1
+else
+  echo "ok  a flipped byte in a weights file is caught against model.sig"; passed=$((passed + 1))
+fi
+rm -rf "$work/tampered"; cp -r "$work/demo" "$work/tampered"
+sed -i '1s/"allowed"/"blocked"/' "$work/tampered/gateway-audit.jsonl"
+if python3 tools/check-demo.py "$work/tampered" 2>/dev/null; then
+  echo "check-demo accepted an edited gateway audit file"; failed=$((failed + 1)); status=1
+else
+  echo "ok  an edited line of gateway-audit.jsonl is caught against its batch root on the ledger"; passed=$((passed + 1))
+fi
 
 echo "== the embargo .NET tool: pack, install into a temporary --tool-path, completion, demo from the installed tool"
 tool="$work/tool"; mkdir -p "$tool/run"

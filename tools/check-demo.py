@@ -111,6 +111,41 @@ def main(out):
     # (5) the certificate is on the ledger, and nothing after it ends it
     check_ledger_events(leaves, statement, payload)
 
+    # (6) the gateway's audit file against its batches on the ledger
+    check_gateway_audit(leaves, os.path.join(out, "gateway-audit.jsonl"))
+
+def check_gateway_audit(leaves, path):
+    """Every gateway.audit-batch leaf carries the RFC 6962 root of its lines of the audit file (UTF-8, without newline)."""
+    batches = []
+    for i, raw in enumerate(leaves):
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("type") == "gateway.audit-batch":
+            batches.append((i, event.get("data") or {}))
+    if not os.path.exists(path):
+        if batches:
+            fail(f"the ledger has {len(batches)} gateway audit batch(es) but {os.path.basename(path)} is missing")
+        print(f"--  gateway audit: no {os.path.basename(path)} and no audit batch on the ledger: not checked")
+        return
+    if not batches:
+        fail(f"{os.path.basename(path)} is here but no gateway.audit-batch leaf is on the ledger")
+    lines = open(path, "rb").read().split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    covered = 0
+    for i, data in batches:
+        first, count = data.get("firstLine"), data.get("lines")
+        if not isinstance(first, int) or not isinstance(count, int) or first != covered or first + count > len(lines):
+            fail(f"leaf {i}: batch lines {first}..+{count} do not continue the audit file's {len(lines)} lines at {covered}")
+        root = mth([hashlib.sha256(b"\x00" + line).digest() for line in lines[first:first + count]]).hex()
+        if root != data.get("root"):
+            fail(f"leaf {i}: the RFC 6962 root of audit lines {first}..{first + count - 1} is {root}, the ledger says {data.get('root')}")
+        covered = first + count
+    decisions = [json.loads(line).get("decision") for line in lines]
+    print(f"ok  gateway audit: {covered} of {len(lines)} lines ({', '.join(decisions)}) match the Merkle roots of {len(batches)} ledger batch(es)")
+
 ENDING = ("certificate.revoked", "certificate.flagged-for-reevaluation", "certificate.superseded", "certification.withdrawn")
 
 def check_ledger_events(leaves, statement, payload):

@@ -51,12 +51,12 @@ public sealed record AuditRecord
 /// </summary>
 public sealed class AuditLog : IAsyncDisposable
 {
-    private readonly Channel<AuditRecord> _records = Channel.CreateUnbounded<AuditRecord>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>Records to write; a null record carries a flush request, completed once every record before it is written.</summary>
+    private readonly Channel<(AuditRecord? Record, TaskCompletionSource? Flushed)> _records =
+        Channel.CreateUnbounded<(AuditRecord?, TaskCompletionSource?)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly FileStream? _file;
-    private readonly Uri? _server;
-    private readonly string? _token;
+    private readonly Func<AuditBatch, CancellationToken, Task<long?>>? _post;
     private readonly string _gateway;
-    private readonly HttpClient _http;
     private readonly int _batchLines;
     private readonly List<byte[]> _unposted = [];
     private readonly Lock _unpostedLock = new();
@@ -65,12 +65,12 @@ public sealed class AuditLog : IAsyncDisposable
     private long _firstUnposted;
     private long _written;
 
-    public AuditLog(AuditSettings settings, string gateway, HttpClient http, int batchLines)
+    /// <param name="post">Appends one batch to the ledger and answers its leaf index (null: refused, retried later). Default:
+    /// POST {audit.server}/api/gateway/audit-batches when the settings name a server; the server's own gateway appends directly.</param>
+    public AuditLog(AuditSettings settings, string gateway, HttpClient http, int batchLines, Func<AuditBatch, CancellationToken, Task<long?>>? post = null)
     {
-        _server = settings.Server;
-        _token = settings.Token;
+        _post = post ?? (settings.Server is { } server ? (batch, ct) => PostOverHttpAsync(http, server, settings.Token, batch, ct) : null);
         _gateway = gateway;
-        _http = http;
         _batchLines = batchLines;
         if (settings.File is not null)
         {
@@ -83,7 +83,7 @@ public sealed class AuditLog : IAsyncDisposable
         _writer = Task.Run(WriteLoopAsync);
     }
 
-    public bool Enabled => _file is not null || _server is not null;
+    public bool Enabled => _file is not null || _post is not null;
     /// <summary>Lines written by this process so far.</summary>
     public long Written => Interlocked.Read(ref _written);
     /// <summary>Ledger indexes of the batches posted so far.</summary>
@@ -94,8 +94,15 @@ public sealed class AuditLog : IAsyncDisposable
     {
         if (Enabled)
         {
-            _records.Writer.TryWrite(record);
+            _records.Writer.TryWrite((record, null));
         }
+    }
+
+    /// <summary>Completes when every record given before this call is in the file (and queued for the ledger).</summary>
+    public Task FlushAsync()
+    {
+        var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _records.Writer.TryWrite((null, flushed)) ? flushed.Task : Task.CompletedTask;
     }
 
     private static long CountLines(FileStream file)
@@ -120,16 +127,22 @@ public sealed class AuditLog : IAsyncDisposable
     private async Task WriteLoopAsync()
     {
         var buffer = new ArrayBufferWriter<byte>(4096);
+        var flushes = new List<TaskCompletionSource>();
         while (await _records.Reader.WaitToReadAsync())
         {
-            while (_records.Reader.TryRead(out var record))
+            while (_records.Reader.TryRead(out var item))
             {
+                if (item.Record is not { } record)
+                {
+                    flushes.Add(item.Flushed!);
+                    continue;
+                }
                 var start = buffer.WrittenCount;
                 using (var w = new Utf8JsonWriter(buffer))
                 {
                     Write(w, record);
                 }
-                if (_server is not null)
+                if (_post is not null)
                 {
                     lock (_unpostedLock)
                     {
@@ -146,6 +159,11 @@ public sealed class AuditLog : IAsyncDisposable
             }
             Interlocked.Add(ref _written, buffer.WrittenSpan.Count((byte)'\n'));
             buffer.ResetWrittenCount();
+            foreach (var flushed in flushes)
+            {
+                flushed.TrySetResult();
+            }
+            flushes.Clear();
         }
     }
 
@@ -184,11 +202,11 @@ public sealed class AuditLog : IAsyncDisposable
         w.WriteEndObject();
     }
 
-    /// <summary>Posts every complete batch (and, when <paramref name="all"/>, the partial last one) to the server. A failure
+    /// <summary>Posts every complete batch (and, when <paramref name="all"/>, the partial last one) to the ledger. A failure
     /// leaves the lines for the next try: batches stay contiguous.</summary>
     public async Task PostBatchesAsync(bool all, CancellationToken ct)
     {
-        if (_server is null)
+        if (_post is null)
         {
             return;
         }
@@ -210,27 +228,31 @@ public sealed class AuditLog : IAsyncDisposable
             {
                 tree.AppendLeaf(line);
             }
-            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_server, "/api/gateway/audit-batches"))
-            {
-                Content = JsonContent.Create(new AuditBatch { Gateway = _gateway, FirstLine = first, Lines = lines.Length, Root = Convert.ToHexStringLower(tree.Root()) }),
-            };
-            request.Headers.Authorization = new("Bearer", _token);
-            using var response = await _http.SendAsync(request, ct);
-            if (!response.IsSuccessStatusCode)
+            var index = await _post(new AuditBatch { Gateway = _gateway, FirstLine = first, Lines = lines.Length, Root = Convert.ToHexStringLower(tree.Root()) }, ct);
+            if (index is null)
             {
                 return;
             }
-            var posted = await response.Content.ReadFromJsonAsync<AuditBatchPosted>(ct);
-            if (posted is not null)
-            {
-                _posted.Enqueue(posted.LedgerIndex);
-            }
+            _posted.Enqueue(index.Value);
             lock (_unpostedLock)
             {
                 _unposted.RemoveRange(0, lines.Length);
                 _firstUnposted += lines.Length;
             }
         }
+    }
+
+    private static async Task<long?> PostOverHttpAsync(HttpClient http, Uri server, string? token, AuditBatch batch, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server, "/api/gateway/audit-batches")) { Content = JsonContent.Create(batch) };
+        request.Headers.Authorization = new("Bearer", token);
+        using var response = await http.SendAsync(request, ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            return null;
+        }
+        var posted = await response.Content.ReadFromJsonAsync<AuditBatchPosted>(ct);
+        return posted?.LedgerIndex;
     }
 
     public async ValueTask DisposeAsync()

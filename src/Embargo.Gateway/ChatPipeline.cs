@@ -91,6 +91,7 @@ public sealed class ChatPipeline
             w.WriteEndArray();
             w.WriteEndObject();
         }
+        ctx.Response.ContentLength = buffer.WrittenCount;
         await ctx.Response.Body.WriteAsync(buffer.WrittenMemory, ctx.RequestAborted);
     }
 
@@ -471,10 +472,13 @@ public sealed class ChatPipeline
                 Finish(x, Decisions.ContentFilter, blockedBy, 200, completion);
                 using var withheld = new PooledBuffer();
                 WriteWithheld(withheld, root);
+                ctx.Response.ContentLength = withheld.WrittenCount;
                 await ctx.Response.Body.WriteAsync(withheld.WrittenMemory, ct);
                 return;
             }
             Finish(x, Decisions.Allowed, null, 200, completion);
+            // A known length: one write, no chunked framing (and no separate final chunk).
+            ctx.Response.ContentLength = answer.WrittenCount;
             await ctx.Response.Body.WriteAsync(answer.WrittenMemory, ct);
         }
     }

@@ -34,6 +34,7 @@ public static class OpenAiErrors
             w.WriteEndObject();
             w.WriteEndObject();
         }
+        ctx.Response.ContentLength = buffer.WrittenCount;
         await ctx.Response.Body.WriteAsync(buffer.WrittenMemory, ctx.RequestAborted);
     }
 }

@@ -1,3 +1,4 @@
+using Embargo.Gateway;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -18,13 +19,32 @@ public sealed record ServerSettings
     public string LedgerOrigin { get; init; } = "embargo.local/ledger";
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
     public TimeProvider? Time { get; init; }
+    /// <summary>HOST:PORT of a Redis shared by every replica's gateway (rate limits and quotas); null: in memory.</summary>
+    public string? GatewayRedis { get; init; }
 }
 
 /// <summary>Starts the Embargo server in this process (for `embargo serve`, the demo, benches and tests) and reports where it listens.</summary>
 public static class ServerLauncher
 {
+    /// <exception cref="ArgumentException">GatewayRedis is not HOST:PORT or cannot be reached (a one-line message).</exception>
     public static async Task<(WebApplication App, Uri BaseUrl)> StartAsync(ServerSettings settings, CancellationToken ct)
     {
+        IGatewayLimiter? shared = null;
+        if (settings.GatewayRedis is { } redis)
+        {
+            if (!RedisEndpoint.IsValid(redis))
+            {
+                throw new ArgumentException($"--redis '{redis}' is not HOST:PORT");
+            }
+            try
+            {
+                shared = await RedisLimiter.ConnectAsync(redis, settings.Time ?? TimeProvider.System);
+            }
+            catch (StackExchange.Redis.RedisConnectionException e)
+            {
+                throw new ArgumentException($"cannot reach Redis at {redis}: {e.Message.ReplaceLineEndings(" ")}", e);
+            }
+        }
         var app = EmbargoServer.Build([], builder =>
         {
             builder.WebHost.UseUrls(settings.Urls);
@@ -40,6 +60,11 @@ public static class ServerLauncher
             if (settings.Time is not null)
             {
                 builder.Services.AddSingleton(settings.Time);
+            }
+            if (shared is not null)
+            {
+                // A factory registration: the container disposes the connection when the server stops.
+                builder.Services.AddSingleton(_ => shared);
             }
         });
         await app.StartAsync(ct);

@@ -176,6 +176,44 @@ public sealed class CertifyCommandTests(ServerFixture fixture) : IClassFixture<S
         Assert.DoesNotContain("not checked", full.Out);
     }
 
+    [Fact]
+    public async Task CertifyWithAnOmsKeyWritesAModelSigningBundleThatVerifyAcceptsAndThatFailsOnAnUnsignedFile()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Certification);
+        var keygen = await CliRunner.RunAsync(["keygen", "--out", P("oms"), "--type", "ecdsa-p256"]);
+        Assert.True(keygen.Code == CliApp.Ok, keygen.Error);
+
+        var run = await As(w, w.Certifier, "certify", w.CaseId, "--tier", "hosted", "--key", await KeyFile("assure.key.pem", w.CertifierKey),
+            "--weights", w.WeightsDirectory, "--out", P("cert.json"), "--oms-key", P("oms.key.pem"), "--oms-out", P("model.sig"));
+
+        Assert.True(run.Code == CliApp.Ok, run.Error);
+        var verify = await CliRunner.RunAsync(["verify", "--oms", P("model.sig"), "--oms-key", P("oms.pub.pem"), "--weights", w.WeightsDirectory]);
+        Assert.True(verify.Code == CliApp.Ok, verify.Error);
+        Assert.Contains("valid: the OMS signature verifies", verify.Out);
+        CopyDirectory(w.WeightsDirectory, P("weights"));
+        await File.WriteAllTextAsync(P("weights/extra.txt"), "not certified");
+        var extra = await CliRunner.RunAsync(["verify", "--oms", P("model.sig"), "--oms-key", P("oms.pub.pem"), "--weights", P("weights")]);
+        Assert.Equal(CliApp.Failed, extra.Code);
+        OneLineError(extra, "OMS verification failed: files: 'extra.txt' is in");
+    }
+
+    [Fact]
+    public async Task CertifyWithAnOmsKeyThatIsNotEcdsaIsRefusedWithExit2BeforeAnyApproval()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Certification);
+        var size = await LedgerSizeAsync(Host);
+        var ed25519 = await KeyFile("assure.key.pem", w.CertifierKey);
+
+        var run = await As(w, w.Certifier, "certify", w.CaseId, "--tier", "hosted", "--key", ed25519, "--oms-key", ed25519, "--out", P("cert.json"));
+
+        Assert.Equal(CliApp.BadInput, run.Code);
+        OneLineError(run, "not an ECDSA private key PEM");
+        Assert.Equal(size, await LedgerSizeAsync(Host));
+        Assert.False(File.Exists(P("cert.json")));
+    }
+
     // ---- verification follows revocation ----
 
     /// <summary>The demo's layout: certificate, certifier key, weights and an export of the ledger as it is now.</summary>

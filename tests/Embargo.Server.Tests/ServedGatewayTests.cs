@@ -5,7 +5,9 @@ using System.Text.Json;
 using Embargo.Cli.Infrastructure;
 using Embargo.Contracts;
 using Embargo.SampleModel;
+using Embargo.Server.Gateway;
 using Embargo.Server.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using OpenAI;
 using OpenAI.Chat;
 using static Embargo.Server.Tests.Infrastructure.Api;
@@ -22,8 +24,8 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
 
     private static readonly ChatMessage[] Hello = [new UserChatMessage("hello")];
 
-    private ChatClient Chat(string key, string model) =>
-        new OpenAIClient(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(Host.Url, "/v1"), RetryPolicy = new ClientRetryPolicy(0) })
+    private ChatClient Chat(string key, string model, EmbargoHost? host = null) =>
+        new OpenAIClient(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri((host ?? Host).Url, "/v1"), RetryPolicy = new ClientRetryPolicy(0) })
             .GetChatClient(model);
 
     private static (int Status, string? Code, string Message) ErrorOf(ClientResultException e)
@@ -35,9 +37,9 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
     }
 
     /// <summary>A certified world whose version's base condition is the SAMPLE model, released at <paramref name="release"/> (null: not released).</summary>
-    private async Task<ProtocolWorld> ServedWorldAsync(SampleModelServer sample, string? release = "hosted")
+    private async Task<ProtocolWorld> ServedWorldAsync(SampleModelServer sample, string? release = "hosted", EmbargoHost? host = null)
     {
-        var w = await ProtocolWorld.CreateAsync(Host);
+        var w = await ProtocolWorld.CreateAsync(host ?? Host);
         await w.DriveToAsync(Milestone.Certified);
         await w.Developer.Models.RegisterConditionAsync(w.Version.Id, new RegisterModelConditionRequest
         {
@@ -50,9 +52,9 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
         return w;
     }
 
-    private static Task<GatewayGrantDto> GrantAsync(ProtocolWorld w, EmbargoClient grantee) =>
+    private static Task<GatewayGrantDto> GrantAsync(ProtocolWorld w, EmbargoClient grantee, int rpm = 60) =>
         w.Developer.Gateway.GrantAsync(w.Version.Id,
-            new GatewayGrantRequest { PrincipalId = w.PrincipalIds[grantee], RequestsPerMinute = 60 }, default);
+            new GatewayGrantRequest { PrincipalId = w.PrincipalIds[grantee], RequestsPerMinute = rpm }, default);
 
     [Fact]
     public async Task AGrantedKeyGetsACompletionFromTheReleasedSampleModelAndTheCallIsAudited()
@@ -175,28 +177,91 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
         Assert.Equal([w.Version.Id], models.Select(m => m.Id).ToArray());
     }
 
-    /// <summary>The server's audit file (the gateway writes it asynchronously): the first line that matches.</summary>
+    /// <summary>The server's audit file, once the gateway has written every line so far: the first line that matches.</summary>
     private async Task<JsonElement> AuditLineAsync(Func<JsonElement, bool> match)
     {
-        var path = Path.Combine(Host.DataDirectory, "gateway-audit.jsonl");
-        for (var i = 0; i < 200; i++)
+        var gateway = Host.Services.GetRequiredService<ServerGateway>();
+        await gateway.Audit.FlushAsync();
+        return AuditLines(gateway.AuditFile).Select(l => JsonDocument.Parse(l).RootElement.Clone()).FirstOrDefault(match)
+            is { ValueKind: JsonValueKind.Object } line ? line : throw new Xunit.Sdk.XunitException($"no matching line in {gateway.AuditFile}");
+    }
+
+    private static string[] AuditLines(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    [Fact]
+    public async Task TheGatewaysAuditLinesGoOntoTheLedgerAsBatchesWhoseRootsMatchTheAuditFile()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await ServedWorldAsync(sample);
+        var grant = await GrantAsync(w, w.Evaluator);
+        await Chat(grant.Key!, w.Version.Id).CompleteChatAsync(Hello);
+        await Assert.ThrowsAsync<ClientResultException>(() => Chat("egw_not-a-key", w.Version.Id).CompleteChatAsync(Hello));
+        var gateway = Host.Services.GetRequiredService<ServerGateway>();
+        await gateway.Audit.FlushAsync();
+
+        await gateway.Audit.PostBatchesAsync(all: true, default);
+
+        // Every line so far is in a gateway.audit-batch leaf appended by the server itself (no actor), contiguous from line 0.
+        var lines = AuditLines(gateway.AuditFile);
+        var leaves = await LeavesAsync(Host);
+        var batches = leaves.Select(l => JsonDocument.Parse(l.Bytes).RootElement.Clone())
+            .Where(e => e.GetProperty("type").GetString() == "gateway.audit-batch").ToList();
+        Assert.NotEmpty(batches);
+        var covered = 0L;
+        foreach (var batch in batches)
         {
-            if (File.Exists(path))
+            var data = batch.GetProperty("data");
+            Assert.Equal(JsonValueKind.Null, batch.GetProperty("actor").ValueKind);
+            Assert.Equal("embargo-serve", data.GetProperty("gateway").GetString());
+            Assert.Equal(covered, data.GetProperty("firstLine").GetInt64());
+            var count = data.GetProperty("lines").GetInt32();
+            var tree = new Embargo.Ledger.MerkleTree();
+            foreach (var line in lines.Skip((int)covered).Take(count))
             {
-                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                using var reader = new StreamReader(stream);
-                var lines = (await reader.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-                foreach (var line in lines)
-                {
-                    var element = JsonDocument.Parse(line).RootElement.Clone();
-                    if (match(element))
-                    {
-                        return element;
-                    }
-                }
+                tree.AppendLeaf(System.Text.Encoding.UTF8.GetBytes(line));
             }
-            await Task.Delay(25);
+            Assert.Equal(Convert.ToHexStringLower(tree.Root()), data.GetProperty("root").GetString());
+            covered += count;
         }
-        throw new Xunit.Sdk.XunitException($"no matching line in {path}");
+        Assert.Equal(lines.Length, covered);
+    }
+
+    [Fact]
+    public async Task ServeRefusesToStartWithARedisItCannotReachNamingIt()
+    {
+        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var closed = $"127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
+        listener.Stop();
+
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => EmbargoHost.StartAsync(gatewayRedis: closed));
+
+        Assert.StartsWith($"cannot reach Redis at {closed}", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public async Task WithRedisTheGrantsRateOutlivesARestartBecauseItIsHeldInRedis()
+    {
+        Assert.True(File.Exists(Embargo.Gateway.Tests.RedisServer.Binary), "redis-server is missing: apt-get install redis-server (.ci/run installs it)");
+        await using var redis = await Embargo.Gateway.Tests.RedisServer.StartAsync();
+        await using var host = await EmbargoHost.StartAsync(gatewayRedis: redis.Endpoint);
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await ServedWorldAsync(sample, host: host);
+        var grant = await GrantAsync(w, w.Evaluator, rpm: 2);
+        await Chat(grant.Key!, w.Version.Id, host).CompleteChatAsync(Hello);
+        await Chat(grant.Key!, w.Version.Id, host).CompleteChatAsync(Hello);
+
+        // In memory, a restarted server would start a full bucket; the bucket lives in Redis, so it is still empty.
+        await host.RestartAsync(() => Task.CompletedTask);
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => Chat(grant.Key!, w.Version.Id, host).CompleteChatAsync(Hello));
+
+        Assert.Equal((429, "rate_limit_exceeded"), (ErrorOf(e).Status, ErrorOf(e).Code));
+        Assert.Equal(2, sample.RequestCount);
     }
 }

@@ -56,6 +56,21 @@ public sealed class DemoFixture : IAsyncLifetime
 [Collection(CliCollection.Name)]
 public sealed class VerifyCommandTests(DemoFixture demo) : IClassFixture<DemoFixture>
 {
+    [Fact]
+    public void TheDemoServesTheReleasedModelThroughTheGatewayWithOneAllowedCallOneBlockedOutputAndOneRefusedKeyOnTheLedger()
+    {
+        var lines = File.ReadAllLines(Path.Combine(demo.Root, "gateway-audit.jsonl"));
+        var decisions = lines.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
+            .Select(e => (e.GetProperty("decision").GetString(), e.GetProperty("status").GetInt32(), e.GetProperty("screen").GetString())).ToArray();
+        Assert.Equal([("allowed", 200, null), ("content_filter", 200, "no-guesses"), ("invalid_api_key", 401, null)], decisions);
+        Assert.Equal("ANSWER: A", demo.Result.Gateway.AllowedText);
+        var leaf = File.ReadLines(demo.Ledger).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
+            .Single(e => e.GetProperty("index").GetInt64() == demo.Result.Gateway.AuditBatchIndex);
+        var batch = System.Text.Json.JsonDocument.Parse(Convert.FromBase64String(leaf.GetProperty("leaf").GetString()!)).RootElement;
+        Assert.Equal("gateway.audit-batch", batch.GetProperty("type").GetString());
+        Assert.Equal(3, batch.GetProperty("data").GetProperty("lines").GetInt32());
+    }
+
     private static readonly SemaphoreSlim ConsoleGate = new(1, 1);
 
     private Task<int> Verify(string? certificate = null, string? checkpoint = null, string? ledger = null, string? weights = null) =>

@@ -9,7 +9,9 @@ public static class KeyCommands
     public static Command Create()
     {
         var output = new Option<string>("--out") { Description = "writes OUT.key.pem (private, 0600) and OUT.pub.pem", Required = true };
-        var command = new Command("keygen", "create an Ed25519 signing key pair (certifiers sign certificates with it)") { output };
+        var type = new Option<string>("--type") { Description = "ed25519 (certificates) or ecdsa-p256 (OpenSSF Model Signing bundles: `certify --oms-key`)", DefaultValueFactory = _ => "ed25519" };
+        type.AcceptOnlyFromAmong("ed25519", "ecdsa-p256");
+        var command = new Command("keygen", "create a signing key pair: Ed25519 for certificates, ECDSA P-256 for OpenSSF Model Signing") { output, type };
         command.SetAction(async (r, ct) =>
         {
             var stem = r.GetValue(output)!;
@@ -17,6 +19,14 @@ public static class KeyCommands
             if (File.Exists(privatePath))
             {
                 throw new UserInputException($"{privatePath} already exists; refusing to overwrite a key");
+            }
+            if (r.GetValue(type) == "ecdsa-p256")
+            {
+                using var ecdsa = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+                await WriteSecretAsync(privatePath, ecdsa.ExportPkcs8PrivateKeyPem() + "\n", ct);
+                await File.WriteAllTextAsync(publicPath, OpenModelSigning.PemText(ecdsa), ct);
+                Console.Out.WriteLine($"{publicPath}\n{privatePath}\nOMS key hint {OpenModelSigning.KeyHint(ecdsa)}");
+                return CliApp.Ok;
             }
             using var key = SigningKey.Generate();
             await WriteSecretAsync(privatePath, key.PrivatePem, ct);

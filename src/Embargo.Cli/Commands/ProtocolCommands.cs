@@ -422,10 +422,14 @@ public static class ProtocolCommands
         var output = new Option<string>("--out") { Description = "write the DSSE certificate here" };
         var weights = new Option<string>("--weights") { Description = "the weights directory: the statement's subject and files must match these files on disk" };
         var logs = new Option<string>("--logs") { Description = "a directory of the case's run logs (GET /api/evaluations/{id}/log): every evaluation's figures are recomputed from its log (matched by sha256) and must equal what the server recorded" };
-        return Verb("certify", "approve a case, check the drafted statement, sign it locally and submit it (certifier)", [id, tier, key, output, weights, logs],
+        var omsKey = new Option<string>("--oms-key") { Description = "also write an OpenSSF Model Signing v1.0 bundle for the certified weights, signed with this ECDSA P-256 private key PEM (`embargo keygen --type ecdsa-p256`)" };
+        var omsOut = new Option<string>("--oms-out") { Description = "where the OMS bundle goes (default: model.sig)", DefaultValueFactory = _ => "model.sig" };
+        return Verb("certify", "approve a case, check the drafted statement, sign it locally and submit it (certifier)", [id, tier, key, output, weights, logs, omsKey, omsOut],
             async (r, c, ct) =>
             {
                 using var signingKey = LoadSigningKey(r.GetValue(key)!);
+                // The OMS key is read before anything is asked of the server: a wrong key changes nothing.
+                using var oms = r.GetValue(omsKey) is { } omsPath ? LoadOmsKey(omsPath) : null;
                 // What is about to be signed goes to stdout, or to stderr when stdout carries JSON.
                 var report = r.GetValue(Json) ? Console.Error : Console.Out;
                 var certificate = await CertifyAsync(c, r.GetValue(id)!, r.GetValue(tier)!, signingKey, r.GetValue(weights), r.GetValue(logs), report, ct);
@@ -433,6 +437,12 @@ public static class ProtocolCommands
                 if (path is not null)
                 {
                     await File.WriteAllTextAsync(path, certificate.Envelope + "\n", ct);
+                }
+                if (oms is not null)
+                {
+                    var modelName = r.GetValue(weights) is { } dir ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir))) : certificate.Id;
+                    await WriteOmsAsync(certificate.Envelope!, modelName, oms, r.GetValue(omsOut)!, ct);
+                    report.WriteLine($"OpenSSF Model Signing bundle for the certified weights: {r.GetValue(omsOut)} (verify: embargo verify --oms {r.GetValue(omsOut)} --oms-key PUB.pem --weights DIR)");
                 }
                 // Scripts get the whole certificate; a person gets what was certified and where the envelope is
                 // (plain lines: a digest or a path in a table cell would be wrapped).
@@ -448,6 +458,38 @@ public static class ProtocolCommands
                     : "  not saved: give --out FILE to keep the envelope (embargo verify reads it)"));
                 return Output.AlreadyPrinted.Instance;
             });
+    }
+
+    /// <summary>An ECDSA private key PEM on a curve OMS allows (P-256 is what `embargo keygen --type ecdsa-p256` writes).</summary>
+    public static System.Security.Cryptography.ECDsa LoadOmsKey(string path)
+    {
+        var key = System.Security.Cryptography.ECDsa.Create();
+        try
+        {
+            key.ImportFromPem(ReadFile(path, "OMS private key"));
+        }
+        catch (Exception e) when (e is ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            key.Dispose();
+            throw new UserInputException($"{path}: not an ECDSA private key PEM");
+        }
+        if (OpenModelSigning.HashFor(key) is null)
+        {
+            key.Dispose();
+            throw new UserInputException($"{path}: an OMS key must be ECDSA on P-256, P-384 or P-521");
+        }
+        return key;
+    }
+
+    /// <summary>Writes the OMS v1.0 bundle for the weights the certificate names.</summary>
+    public static async Task WriteOmsAsync(string certificateEnvelope, string modelName, System.Security.Cryptography.ECDsa key, string path, CancellationToken ct)
+    {
+        var bundle = OpenModelSigning.SignCertified(certificateEnvelope, modelName, key);
+        if (!bundle.IsOk)
+        {
+            throw new CommandFailedException($"cannot write the OMS bundle: {bundle.Error!.Message}");
+        }
+        await File.WriteAllTextAsync(path, bundle.Value, ct);
     }
 
     public static SigningKey LoadSigningKey(string path)

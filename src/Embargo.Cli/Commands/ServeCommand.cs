@@ -18,7 +18,8 @@ public static class ServeCommand
         var connectionEnv = new Option<string>("--connection-string-env") { Description = "environment variable holding the connection string (postgres)", DefaultValueFactory = _ => "EMBARGO_CONNECTION_STRING" };
         var adminEnv = new Option<string>("--admin-token-env") { Description = "environment variable holding the admin token; without it one is created in DATA/admin.token", DefaultValueFactory = _ => "EMBARGO_ADMIN_TOKEN" };
         var origin = new Option<string>("--ledger-origin") { Description = "the ledger's checkpoint origin line", DefaultValueFactory = _ => "embargo.local/ledger" };
-        var command = new Command("serve", "run the Embargo server (REST API, OpenAPI at /openapi/v1.json, metrics at /metrics)") { urls, data, storage, connectionEnv, adminEnv, origin };
+        var redis = new Option<string>("--redis") { Description = "HOST:PORT of a Redis shared by every replica's gateway at /v1 (rate limits and quotas); default: in memory" };
+        var command = new Command("serve", "run the Embargo server (REST API, OpenAPI at /openapi/v1.json, metrics at /metrics, the gateway at /v1)") { urls, data, storage, connectionEnv, adminEnv, origin, redis };
         command.SetAction(async (r, ct) =>
         {
             var dataDir = Path.GetFullPath(r.GetValue(data)!);
@@ -39,11 +40,20 @@ public static class ServeCommand
             {
                 throw new UserInputException($"--storage postgres needs a connection string in ${r.GetValue(connectionEnv)}");
             }
-            var (app, url) = await ServerLauncher.StartAsync(new ServerSettings
+            Microsoft.AspNetCore.Builder.WebApplication app;
+            Uri url;
+            try
             {
-                Urls = r.GetValue(urls)!, DataDirectory = dataDir, Storage = r.GetValue(storage)!, ConnectionString = string.IsNullOrWhiteSpace(connection) ? null : connection,
-                AdminToken = adminToken, LedgerOrigin = r.GetValue(origin)!, LogLevel = LogLevel.Information,
-            }, ct);
+                (app, url) = await ServerLauncher.StartAsync(new ServerSettings
+                {
+                    Urls = r.GetValue(urls)!, DataDirectory = dataDir, Storage = r.GetValue(storage)!, ConnectionString = string.IsNullOrWhiteSpace(connection) ? null : connection,
+                    AdminToken = adminToken, LedgerOrigin = r.GetValue(origin)!, LogLevel = LogLevel.Information, GatewayRedis = r.GetValue(redis),
+                }, ct);
+            }
+            catch (ArgumentException e)
+            {
+                throw new UserInputException(e.Message);
+            }
             Output.Note($"Embargo server listening on {url} (storage: {r.GetValue(storage)}, data: {dataDir}); Ctrl-C stops it");
             await app.WaitForShutdownAsync(ct);
             return CliApp.Ok;

@@ -10,15 +10,40 @@ public static class VerifyCommand
 {
     public static Command Create()
     {
-        var certificate = new Argument<string>("certificate") { Description = "DSSE envelope JSON file" };
-        var key = new Option<string>("--key") { Description = "the certifier's Ed25519 public key PEM", Required = true };
+        var certificate = new Argument<string?>("certificate") { Description = "DSSE envelope JSON file (optional with --oms)", Arity = ArgumentArity.ZeroOrOne };
+        var key = new Option<string>("--key") { Description = "the certifier's Ed25519 public key PEM (with a certificate)" };
+        var oms = new Option<string>("--oms") { Description = "an OpenSSF Model Signing v1.0 bundle (model.sig, Embargo's or any tool's; key method) to verify against --weights" };
+        var omsKey = new Option<string>("--oms-key") { Description = "the ECDSA public key PEM that signed the --oms bundle" };
+        var omsIgnore = new Option<string[]>("--oms-ignore") { Description = "a path under --weights the OMS check leaves out (repeatable; as the reference CLI's --ignore-paths)", AllowMultipleArgumentsPerToken = false };
         var checkpoint = new Option<string>("--checkpoint") { Description = "signed checkpoint file" };
         var ledger = new Option<string>("--ledger") { Description = "ledger.jsonl" };
         var ledgerKey = new Option<string>("--ledger-key") { Description = "the ledger's note verifier key file (name+hash+key)" };
         var weights = new Option<string>("--weights") { Description = "the weights directory to check against the subject" };
-        var command = new Command("verify", "verify a release certificate offline") { certificate, key, checkpoint, ledger, ledgerKey, weights, Common.Json };
+        var command = new Command("verify", "verify a release certificate offline, and/or an OpenSSF Model Signing bundle against the weights")
+            { certificate, key, checkpoint, ledger, ledgerKey, weights, oms, omsKey, omsIgnore, Common.Json };
         command.SetAction(async (r, ct) =>
         {
+            if (r.GetValue(oms) is { } omsBundle)
+            {
+                if (r.GetValue(omsKey) is not { } omsPem || r.GetValue(weights) is not { } omsModel)
+                {
+                    throw new UserInputException("--oms needs --oms-key (the signer's public key PEM) and --weights (the model to check)");
+                }
+                var omsResult = OpenModelSigning.Verify(Common.ReadFile(omsBundle, "OMS bundle"), Common.ReadFile(omsPem, "OMS public key"), omsModel, omsBundle, r.GetValue(omsIgnore));
+                PrintOms(omsResult, r.GetValue(Common.Json));
+                if (!omsResult.Ok)
+                {
+                    throw new CommandFailedException($"OMS verification failed: {omsResult.FirstFailure!.Name}: {omsResult.FirstFailure.Detail}");
+                }
+                if (r.GetValue(certificate) is null)
+                {
+                    return CliApp.Ok;
+                }
+            }
+            if (r.GetValue(certificate) is null || r.GetValue(key) is null)
+            {
+                throw new UserInputException("give a certificate and --key (the certifier's public key), or --oms with --oms-key and --weights");
+            }
             var ledgerFiles = new[] { r.GetValue(checkpoint), r.GetValue(ledger), r.GetValue(ledgerKey) };
             if (ledgerFiles.Any(f => f is not null) && ledgerFiles.Any(f => f is null))
             {
@@ -44,6 +69,25 @@ public static class VerifyCommand
             weightsEvidence = new(manifest.Digest, manifest.Files.Select(f => (f.Path, f.Sha256)).ToList());
         }
         return CertificateVerifier.Verify(envelope, pem, ledgerEvidence, weightsEvidence);
+    }
+
+    public static void PrintOms(OmsVerification result, bool json)
+    {
+        if (json)
+        {
+            Output.Write(new { oms = true, ok = result.Ok, checks = result.Checks.Select(c => new { c.Name, c.Ok, c.Detail }) }, true);
+            return;
+        }
+        var table = new Table().Border(TableBorder.Rounded).Title("OpenSSF Model Signing").AddColumn("check").AddColumn("").AddColumn("detail");
+        foreach (var check in result.Checks)
+        {
+            table.AddRow(Markup.Escape(Output.Safe(check.Name)), check.Ok ? "[green]ok[/]" : "[red]FAIL[/]", Markup.Escape(Output.Safe(check.Detail)));
+        }
+        AnsiConsole.Write(table);
+        if (result.Ok)
+        {
+            Console.Out.WriteLine("valid: the OMS signature verifies under the given key and every file matches the signed manifest");
+        }
     }
 
     public static void Print(CertificateVerification result, bool json)

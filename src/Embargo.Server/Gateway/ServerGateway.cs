@@ -1,10 +1,12 @@
 using System.Collections.Frozen;
+using Embargo.Contracts;
 using Embargo.Gateway;
 using Embargo.Protocol;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
 using Embargo.Server.Storage;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Embargo.Server.Gateway;
@@ -26,23 +28,39 @@ public sealed partial class ServerGateway : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<ServerGateway> _log;
     private readonly HttpClient _http = GatewayHost.CreateUpstreamClient();
-    private readonly InMemoryLimiter _limiter;
+    private readonly IGatewayLimiter _limiter;
     private readonly GatewayMetrics _metrics = new();
     private readonly SemaphoreSlim _rebuild = new(1, 1);
     private volatile Built? _current;
 
     private sealed record Built(long Stamp, ChatPipeline Pipeline, GatewayConfig Config);
 
-    public ServerGateway(EmbargoDbFactory factory, LedgerState ledger, IOptions<EmbargoOptions> options, TimeProvider time, ILogger<ServerGateway> log)
+    public ServerGateway(EmbargoDbFactory factory, LedgerState ledger, LedgerWriter writer, IGatewayLimiter limiter, IOptions<EmbargoOptions> options,
+        TimeProvider time, ILogger<ServerGateway> log)
     {
         _factory = factory;
         _ledger = ledger;
         _time = time;
         _log = log;
-        _limiter = new InMemoryLimiter(time);
+        _limiter = limiter;
         AuditFile = Path.GetFullPath(Path.Combine(options.Value.DataDirectory, "gateway-audit.jsonl"));
-        Audit = new AuditLog(new AuditSettings { File = AuditFile }, Name, _http, 256);
+        // Batches go onto the server's own ledger directly, as the system (the standalone gateway posts them over HTTP).
+        Audit = new AuditLog(new AuditSettings { File = AuditFile }, Name, _http, options.Value.GatewayAuditBatchLines, async (batch, ct) =>
+        {
+            var request = new AuditBatchRequest { Gateway = batch.Gateway, FirstLine = batch.FirstLine, Lines = batch.Lines, Root = batch.Root };
+            var appended = await writer.ExecuteAsync<long>(Auth.Caller.System,
+                (uow, _) => Task.FromResult<Result<long>>(GatewayAudit.Check(request) is { } invalid ? invalid : GatewayAudit.Append(uow, request)), ct);
+            if (!appended.IsOk)
+            {
+                LogBatchRefused(_log, appended.Error!.Message);
+                return null;
+            }
+            return appended.Value;
+        });
     }
+
+    /// <summary>Null when this process can screen (NFKC needs ICU); otherwise /v1 serves nothing (fail closed).</summary>
+    private static readonly string? Unscreenable = ScreenText.SelfCheck();
 
     /// <summary>One JSON line per chat request (the standalone gateway's format), in the data directory.</summary>
     public string AuditFile { get; }
@@ -50,10 +68,15 @@ public sealed partial class ServerGateway : IAsyncDisposable
 
     public async Task HandleAsync(HttpContext ctx)
     {
-        var built = await CurrentAsync(ctx.RequestAborted);
+        if (Unscreenable is { } broken)
+        {
+            await OpenAiErrors.WriteAsync(ctx, 503, Decisions.ScreenUnavailable, broken);
+            return;
+        }
         var path = ctx.Request.Path;
         try
         {
+            var built = await CurrentAsync(ctx.RequestAborted);
             if (HttpMethods.IsPost(ctx.Request.Method) && path.Equals("/v1/chat/completions", StringComparison.Ordinal))
             {
                 await built.Pipeline.ChatAsync(ctx);
@@ -172,13 +195,15 @@ public sealed partial class ServerGateway : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "gateway: model version {Version} is released at hosted/api but not served: {Reason}")]
     private static partial void LogNotServed(ILogger logger, string version, string reason);
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "gateway: an audit batch was not appended to the ledger ({Reason}); its lines go with the next batch")]
+    private static partial void LogBatchRefused(ILogger logger, string reason);
+
     [LoggerMessage(Level = LogLevel.Critical, Message = "gateway: the stored screens do not compile ({Reason}); nothing is served")]
     private static partial void LogUnservable(ILogger logger, string reason);
 
     public async ValueTask DisposeAsync()
     {
         await Audit.DisposeAsync();
-        await _limiter.DisposeAsync();
         _http.Dispose();
         _rebuild.Dispose();
     }
@@ -186,10 +211,56 @@ public sealed partial class ServerGateway : IAsyncDisposable
 
 public static class ServerGatewayExtensions
 {
-    public static IServiceCollection AddServerGateway(this IServiceCollection services) => services.AddSingleton<ServerGateway>();
+    /// <summary>The gateway, its rate limiter (in memory unless `embargo serve --redis` registered a shared one first) and the
+    /// service that appends its audit batches to the ledger.</summary>
+    public static IServiceCollection AddServerGateway(this IServiceCollection services)
+    {
+        services.TryAddSingleton<IGatewayLimiter>(sp => new InMemoryLimiter(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<ServerGateway>();
+        services.AddHostedService<ServerGatewayAudit>();
+        return services;
+    }
 
     /// <summary>/v1 is the gateway's, before the server's token authentication and its failure throttle (gateway keys are not API tokens).</summary>
     public static IApplicationBuilder UseServerGateway(this IApplicationBuilder app) =>
         app.MapWhen(ctx => ctx.Request.Path.StartsWithSegments("/v1", StringComparison.Ordinal),
             branch => branch.Run(ctx => ctx.RequestServices.GetRequiredService<ServerGateway>().HandleAsync(ctx)));
+}
+
+/// <summary>Appends the server gateway's audit lines to the ledger every <see cref="EmbargoOptions.GatewayAuditInterval"/>
+/// (a batch of at most GatewayAuditBatchLines lines per leaf), and once more when the server stops.</summary>
+public sealed partial class ServerGatewayAudit(ServerGateway gateway, TimeProvider time, IOptions<EmbargoOptions> options, ILogger<ServerGatewayAudit> log) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var period = new PeriodicTimer(options.Value.GatewayAuditInterval, time);
+        try
+        {
+            while (await period.WaitForNextTickAsync(stoppingToken))
+            {
+                await gateway.Audit.PostBatchesAsync(all: true, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        try
+        {
+            // Before the ledger writer stops (hosted services stop in reverse order; this one started after it).
+            await gateway.Audit.FlushAsync().WaitAsync(cancellationToken);
+            await gateway.Audit.PostBatchesAsync(all: true, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            LogLeftOver(log);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "gateway: stopping before every audit line reached the ledger; the rest stays in the audit file")]
+    private static partial void LogLeftOver(ILogger logger);
 }

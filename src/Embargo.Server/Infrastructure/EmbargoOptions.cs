@@ -42,4 +42,10 @@ public sealed class EmbargoOptions
 
     /// <summary>The window failed authentications are counted in; a throttled address waits until its window ends.</summary>
     public TimeSpan AuthFailureWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often the gateway inside `embargo serve` appends its audit lines to the ledger (one leaf per batch).</summary>
+    public TimeSpan GatewayAuditInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Most audit lines in one ledger leaf.</summary>
+    [Range(1, 1_000_000)] public int GatewayAuditBatchLines { get; set; } = 256;
 }

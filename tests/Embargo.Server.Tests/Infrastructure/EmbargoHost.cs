@@ -51,7 +51,8 @@ public sealed class EmbargoHost : IAsyncDisposable
 
     public static string? PostgresBase => Environment.GetEnvironmentVariable(PostgresVariable) is { Length: > 0 } s ? s : null;
 
-    public static async Task<EmbargoHost> StartAsync(bool forceSqlite = false)
+    /// <param name="gatewayRedis">HOST:PORT of a Redis for the gateway's rate limits (as `embargo serve --redis`).</param>
+    public static async Task<EmbargoHost> StartAsync(bool forceSqlite = false, string? gatewayRedis = null)
     {
         // Time moves on by a millisecond per reading, like a real clock, so creation order is meaningful.
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 5, 9, 0, 0, TimeSpan.Zero)) { AutoAdvanceAmount = TimeSpan.FromMilliseconds(1) };
@@ -74,6 +75,7 @@ public sealed class EmbargoHost : IAsyncDisposable
             ConnectionString = connectionString,
             Time = time,
             LedgerOrigin = "embargo.test/ledger",
+            GatewayRedis = gatewayRedis,
         };
         var (app, url) = await ServerLauncher.StartAsync(settings, CancellationToken.None);
         return new EmbargoHost(app, url, dataDirectory, adminToken, time, storage, database) { _settings = settings };
