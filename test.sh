@@ -6,7 +6,9 @@
 #   3. the whole protocol through the `embargo` command against `embargo serve` (tools/cli-walkthrough.sh),
 #   4. `embargo demo`, then its output checked by an independent tool (tools/check-demo.py: Python's
 #      standard library and openssl, no Embargo code), including that a flipped byte is caught, and its
-#      advisory.csaf.json by the BSI CSAF validator (tests/csaf-node/validate.mjs).
+#      advisory.csaf.json by the BSI CSAF validator (tests/csaf-node/validate.mjs),
+#   5. the CLI as users install it: `dotnet pack` as a .NET tool, `dotnet tool install` into a temporary tool path,
+#      its bash completion loaded and asked, and `embargo demo` run by the installed tool outside the repository.
 # Every stage runs even when an earlier one failed, so the last line counts every test that ran:
 # "N passed, N failed" (the exit code is non-zero when anything failed or could not run).
 set -euo pipefail
@@ -113,4 +115,27 @@ if python3 tools/check-demo.py "$work/tampered" 2>/dev/null; then
   echo "check-demo accepted an edited gateway audit file"; failed=$((failed + 1)); status=1
 else
   echo "ok  an edited line of gateway-audit.jsonl is caught against its batch root on the ledger"; passed=$((passed + 1))
+fi
+
+echo "== the embargo .NET tool: pack, install into a temporary --tool-path, completion, demo from the installed tool"
+tool="$work/tool"; mkdir -p "$tool/run"
+# A private package cache: an earlier install of the same version must not stand in for this build.
+if NUGET_PACKAGES="$tool/nuget" dotnet pack src/Embargo.Cli -c Release --no-build --nologo -o "$tool/nupkg" >"$tool/install.log" 2>&1 \
+   && NUGET_PACKAGES="$tool/nuget" dotnet tool install embargo --tool-path "$tool/bin" --add-source "$tool/nupkg" >>"$tool/install.log" 2>&1; then
+  echo "ok  packed and installed: $("$tool/bin/embargo" --version)"; passed=$((passed + 1))
+  completion=$(cd "$tool/run" && PATH="$tool/bin:$PATH" bash -c 'source <(embargo completion bash) && complete -p embargo \
+    && COMP_LINE="embargo model ve" && COMP_POINT=${#COMP_LINE} && COMP_WORDS=(embargo model ve) && COMP_CWORD=2 \
+    && _embargo_complete && printf "%s\n" "${COMPREPLY[@]}"' 2>&1) || true
+  if grep -q -- '-F _embargo_complete embargo' <<<"$completion" && grep -qx 'versions' <<<"$completion"; then
+    echo "ok  bash completion from the installed tool completes 'embargo model ve' to 'versions'"; passed=$((passed + 1))
+  else
+    echo "$completion"; echo "FAIL bash completion from the installed tool"; failed=$((failed + 1)); status=1
+  fi
+  if (cd "$tool/run" && "$tool/bin/embargo" demo --out "$tool/run/demo") >"$tool/demo.log" 2>&1 && python3 tools/check-demo.py "$tool/run/demo"; then
+    echo "ok  the installed tool ran the demo outside the repository and its output checks"; passed=$((passed + 1))
+  else
+    cat "$tool/demo.log"; echo "FAIL the demo from the installed tool"; failed=$((failed + 1)); status=1
+  fi
+else
+  cat "$tool/install.log"; echo "FAIL dotnet pack / dotnet tool install"; failed=$((failed + 1)); status=1
 fi

@@ -102,6 +102,9 @@ public static class ApiRoutes
         public static readonly ApiRoute RegisterReference = new(HttpPost, "/api/reference-models");
         public static readonly ApiRoute References = new(HttpGet, "/api/reference-models");
         public static readonly ApiRoute WeightsStatus = new(HttpGet, "/api/weights/{digest}");
+        public static readonly ApiRoute List = new(HttpGet, "/api/models");
+        public static readonly ApiRoute Versions = new(HttpGet, "/api/models/{modelId}/versions");
+        public static readonly ApiRoute WithdrawVersion = new(HttpPost, "/api/model-versions/{id}/withdraw");
     }
 
     public static class Weights

@@ -55,6 +55,8 @@ public sealed record ModelDto
     public required string Id { get; init; }
     public required string OrganisationId { get; init; }
     public required string Name { get; init; }
+    /// <summary>In lists (GET /api/models): how many versions it has, withdrawn ones included.</summary>
+    public int? Versions { get; init; }
 }
 
 public sealed record RegisterVersionRequest
@@ -75,6 +77,19 @@ public sealed record ModelVersionDto
     public required string Version { get; init; }
     public required string ManifestDigest { get; init; }
     public required IReadOnlyList<WeightsFileDto> Files { get; init; }
+    public DateTimeOffset? RegisteredAt { get; init; }
+    /// <summary>The cases opened for this version (a version a case used cannot be withdrawn).</summary>
+    public IReadOnlyList<string>? UsedByCases { get; init; }
+    /// <summary>Set when its developer withdrew it: its label and weights are free again, and no new case may use it.</summary>
+    public DateTimeOffset? WithdrawnAt { get; init; }
+    public string? WithdrawalReason { get; init; }
+}
+
+/// <summary>Withdraw a model version no case has used (its developer only); the reason is public, on the ledger.</summary>
+public sealed record WithdrawVersionRequest
+{
+    [MaxLength(500)]
+    public string? Reason { get; init; }
 }
 
 /// <summary>Public lookup by weights digest (what `embargo scan` asks).</summary>

@@ -210,6 +210,11 @@ public sealed class ModelsApi(EmbargoClient c)
     public Task<ReferenceModelDto> RegisterReferenceAsync(RegisterReferenceModelRequest request, CancellationToken ct = default) => c.SendAsync<ReferenceModelDto>(ApiRoutes.Models.RegisterReference.With(), request, ct);
     public Task<List<ReferenceModelDto>> ReferencesAsync(CancellationToken ct = default) => c.AllAsync<ReferenceModelDto>(ApiRoutes.Models.References.With(), ct);
     public Task<WeightsStatusDto> WeightsStatusAsync(string manifestDigest, CancellationToken ct = default) => c.SendAsync<WeightsStatusDto>(ApiRoutes.Models.WeightsStatus.With(manifestDigest), null, ct);
+    /// <summary>The models the caller can see: its organisation's, and those with a version it takes part in.</summary>
+    public Task<List<ModelDto>> ListAsync(CancellationToken ct = default) => c.AllAsync<ModelDto>(ApiRoutes.Models.List.With(), ct);
+    /// <summary>A model's versions, oldest first, withdrawn ones included.</summary>
+    public Task<List<ModelVersionDto>> VersionsAsync(string modelId, CancellationToken ct = default) => c.AllAsync<ModelVersionDto>(ApiRoutes.Models.Versions.With(modelId), ct);
+    public Task<ModelVersionDto> WithdrawVersionAsync(string versionId, WithdrawVersionRequest request, CancellationToken ct = default) => c.SendAsync<ModelVersionDto>(ApiRoutes.Models.WithdrawVersion.With(versionId), request, ct);
 }
 
 /// <summary>Structured access to a version's sealed weights: grants, wrapped keys, key release.</summary>

@@ -22,5 +22,6 @@ public static class CommandCatalog
         yield return FinetuneCommands.Create();
         yield return SampleModelCommands.Create();
         yield return GatewayCommand.Create();
+        yield return CompletionCommand.Create();
     }
 }

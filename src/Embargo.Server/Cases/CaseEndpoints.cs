@@ -58,6 +58,10 @@ public static class CaseEndpoints
                 return owned.Error!;
             }
             var version = owned.Value.Version;
+            if (VersionWithdrawal.OpenRefusal(version.Id, version.WithdrawnAt is not null) is { } withdrawn)
+            {
+                return withdrawn;
+            }
             var regulatorIsOne = await uow.Db.Principals.AnyAsync(p => p.OrganisationId == request.RegulatorOrganisationId && p.Role == "regulator", token);
             if (!regulatorIsOne)
             {

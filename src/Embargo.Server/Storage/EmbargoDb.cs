@@ -45,12 +45,15 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     private sealed class UtcConverter() : Microsoft.EntityFrameworkCore.Storage.ValueConversion.ValueConverter<DateTimeOffset, DateTimeOffset>(
         v => v.ToUniversalTime(), v => v.ToUniversalTime());
 
+    /// <summary>A withdrawn version keeps its row (the ledger names it) but frees its label and weights: the unique indexes cover live versions only.</summary>
+    private const string LiveVersion = "\"WithdrawnAt\" IS NULL";
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<OrganisationEntity>(e => { e.ToTable("organisations"); e.HasIndex(x => x.Name).IsUnique(); });
         modelBuilder.Entity<PrincipalEntity>(e => { e.ToTable("principals"); e.HasIndex(x => x.TokenHash).IsUnique(); e.HasIndex(x => x.OrganisationId); });
         modelBuilder.Entity<ModelEntity>(e => { e.ToTable("models"); e.HasIndex(x => new { x.OrganisationId, x.Name }).IsUnique(); });
-        modelBuilder.Entity<ModelVersionEntity>(e => { e.ToTable("model_versions"); e.HasIndex(x => x.ManifestDigest).IsUnique(); e.HasIndex(x => new { x.ModelId, x.Version }).IsUnique(); });
+        modelBuilder.Entity<ModelVersionEntity>(e => { e.ToTable("model_versions"); e.HasIndex(x => x.ManifestDigest).IsUnique().HasFilter(LiveVersion); e.HasIndex(x => new { x.ModelId, x.Version }).IsUnique().HasFilter(LiveVersion); });
         modelBuilder.Entity<ReferenceModelEntity>(e => { e.ToTable("reference_models"); e.HasIndex(x => x.Name).IsUnique(); });
         modelBuilder.Entity<CaseEntity>(e => { e.ToTable("cases"); e.HasIndex(x => x.ModelVersionId); });
         modelBuilder.Entity<ThreatModelEntity>(e => { e.ToTable("threat_models"); e.HasIndex(x => x.CaseId); });

@@ -39,6 +39,9 @@ public sealed class ModelVersionEntity
     public required string ManifestDigest { get; set; }
     public required string FilesJson { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>Set when its developer withdrew it before any case used it; its label and weights may then be registered again.</summary>
+    public DateTimeOffset? WithdrawnAt { get; set; }
+    public string? WithdrawalReason { get; set; }
 }
 
 public sealed class ReferenceModelEntity
