@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test Embargo has:
-#   1. the xunit suites (API tests on a real SQLite file),
-#   2. the API tests again on a throwaway PostgreSQL server (when PostgreSQL 15 is installed, or
+#   1. the xunit suites (API tests on a real SQLite file; the web UI's browser tests in headless Chromium),
+#   2. the API and browser tests again on a throwaway PostgreSQL server (when PostgreSQL 15 is installed, or
 #      EMBARGO_TEST_POSTGRES names one),
 #   3. the whole protocol through the `embargo` command against `embargo serve` (tools/cli-walkthrough.sh),
 #   4. `embargo demo`, then its output checked by an independent tool (tools/check-demo.py: Python's
-#      standard library and openssl, no Embargo code), including that a flipped byte is caught.
+#      standard library and openssl, no Embargo code), including that a flipped byte is caught, and its
+#      advisory.csaf.json by the BSI CSAF validator (tests/csaf-node/validate.mjs),
+#   5. the CLI as users install it: `dotnet pack` as a .NET tool, `dotnet tool install` into a temporary tool path,
+#      its bash completion loaded and asked, and `embargo demo` run by the installed tool outside the repository.
 # Every stage runs even when an earlier one failed, so the last line counts every test that ran:
 # "N passed, N failed" (the exit code is non-zero when anything failed or could not run).
 set -euo pipefail
@@ -44,6 +47,10 @@ suite() {
 dotnet build Embargo.slnx -c Release -warnaserror --nologo -v q
 # The official openai npm client, driven against the gateway by tests/Embargo.Gateway.Tests/NodeClientTests.cs.
 (cd tests/gateway-node && npm ci --no-audit --no-fund --loglevel=error)
+# axe-core, injected into every page by the browser tests (tests/Embargo.Ui.Tests, headless Debian Chromium).
+(cd tests/ui-node && npm ci --no-audit --no-fund --loglevel=error)
+# The BSI CSAF validator (OASIS strict schema + every mandatory test): CsafAdvisoryTests and the demo stage below.
+(cd tests/csaf-node && npm ci --no-audit --no-fund --loglevel=error)
 suite Embargo.slnx
 
 # PostgreSQL: a throwaway server (initdb refuses root, so run it as the postgres user when root).
@@ -61,6 +68,8 @@ fi
 if [ -n "${EMBARGO_TEST_POSTGRES:-}" ]; then
   echo "== API tests on PostgreSQL"
   suite tests/Embargo.Server.Tests
+  echo "== browser tests on PostgreSQL"
+  suite tests/Embargo.Ui.Tests
 else
   echo "== PostgreSQL 15 not installed: API tests ran on SQLite only (apt-get install postgresql to add them)"
 fi
@@ -77,6 +86,8 @@ if ! dotnet src/Embargo.Cli/bin/Release/net10.0/embargo.dll demo --out "$work/de
   cat "$work/demo.log"; failed=$((failed + 1)); exit 1
 fi
 if python3 tools/check-demo.py "$work/demo"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+echo "== the demo's advisory.csaf.json, checked by the BSI CSAF validator (strict schema, every mandatory test)"
+if node tests/csaf-node/validate.mjs "$work/demo/advisory.csaf.json"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 cp -r "$work/demo" "$work/tampered"
 python3 - "$work/tampered/ledger.jsonl" <<'PY'
 import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x01; open(p, "wb").write(b)
@@ -104,4 +115,27 @@ if python3 tools/check-demo.py "$work/tampered" 2>/dev/null; then
   echo "check-demo accepted an edited gateway audit file"; failed=$((failed + 1)); status=1
 else
   echo "ok  an edited line of gateway-audit.jsonl is caught against its batch root on the ledger"; passed=$((passed + 1))
+fi
+
+echo "== the embargo .NET tool: pack, install into a temporary --tool-path, completion, demo from the installed tool"
+tool="$work/tool"; mkdir -p "$tool/run"
+# A private package cache: an earlier install of the same version must not stand in for this build.
+if NUGET_PACKAGES="$tool/nuget" dotnet pack src/Embargo.Cli -c Release --no-build --nologo -o "$tool/nupkg" >"$tool/install.log" 2>&1 \
+   && NUGET_PACKAGES="$tool/nuget" dotnet tool install embargo --tool-path "$tool/bin" --add-source "$tool/nupkg" >>"$tool/install.log" 2>&1; then
+  echo "ok  packed and installed: $("$tool/bin/embargo" --version)"; passed=$((passed + 1))
+  completion=$(cd "$tool/run" && PATH="$tool/bin:$PATH" bash -c 'source <(embargo completion bash) && complete -p embargo \
+    && COMP_LINE="embargo model ve" && COMP_POINT=${#COMP_LINE} && COMP_WORDS=(embargo model ve) && COMP_CWORD=2 \
+    && _embargo_complete && printf "%s\n" "${COMPREPLY[@]}"' 2>&1) || true
+  if grep -q -- '-F _embargo_complete embargo' <<<"$completion" && grep -qx 'versions' <<<"$completion"; then
+    echo "ok  bash completion from the installed tool completes 'embargo model ve' to 'versions'"; passed=$((passed + 1))
+  else
+    echo "$completion"; echo "FAIL bash completion from the installed tool"; failed=$((failed + 1)); status=1
+  fi
+  if (cd "$tool/run" && "$tool/bin/embargo" demo --out "$tool/run/demo") >"$tool/demo.log" 2>&1 && python3 tools/check-demo.py "$tool/run/demo"; then
+    echo "ok  the installed tool ran the demo outside the repository and its output checks"; passed=$((passed + 1))
+  else
+    cat "$tool/demo.log"; echo "FAIL the demo from the installed tool"; failed=$((failed + 1)); status=1
+  fi
+else
+  cat "$tool/install.log"; echo "FAIL dotnet pack / dotnet tool install"; failed=$((failed + 1)); status=1
 fi

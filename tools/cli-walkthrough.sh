@@ -53,6 +53,13 @@ model=$(as "$DEV" model register camelid-7b --json | jq -r .id)
 version=$(as "$DEV" model add-version "$model" --version 1.0 --weights "$work/weights" --json | jq -r .id)
 digest=$(E weights inspect "$work/weights" --json | jq -r .manifestDigest)
 as "$DEV" model add-condition "$version" --name base --kind base --model-url "$model_url" --model-name sample-camelid-7b >/dev/null
+step "a mistaken registration: a single non-weights file is refused; a wrong version is withdrawn before any case used it"
+refused 2 as "$DEV" model add-version "$model" --version 1.1 --weights "$work/weights/config.json"
+mkdir -p "$work/wrong"; printf 'not the weights\n' >"$work/wrong/model.bin"
+wrong=$(as "$DEV" model add-version "$model" --version 1.1 --weights "$work/wrong" --json | jq -r .id)
+as "$DEV" model withdraw "$wrong" --reason "wrong weights path" >/dev/null
+[ "$(as "$DEV" model versions camelid-7b --json | jq -r '[.[] | select(.withdrawnAt != null) | .id] | join(",")')" = "$wrong" ]
+[ "$(as "$DEV" model list --json | jq -r --arg m "$model" '.[] | select(.id == $m) | .versions')" = 2 ]
 step "fine-tuning on SAMPLE bio data through the OpenAI-compatible fine-tuning API; the variant becomes a condition"
 training="$root/samples/tasks/bio-acquisition.finetune.jsonl"
 ft=$(as "$DEV" finetune --version "$version" --training "$training" --model-url "$model_url" --base-model sample-camelid-7b \
@@ -65,6 +72,7 @@ echo "   $(jq -r .modelName <<<"$ft") (job $(jq -r .fineTuningJobId <<<"$ft"))"
 E ledger checkpoint >"$work/early-checkpoint.txt"; curl -sf "${EMBARGO_SERVER}api/ledger/key" >"$work/early.vkey"
 step "case at 'downloadable'; a threat model drafted with the reference model, accepted by the evaluator"
 case=$(as "$DEV" case open --version "$version" --tier downloadable --regulator "$office" --reference "$ref" --evaluator "$redline" --json | jq -r .id)
+refused 1 as "$DEV" model withdraw "$version"   # a case uses it (case-phase)
 draft=$(as "$EVAL" case draft-threat-model "$case" --capability cyber-phishing --description "phishing at scale" \
         --reference-url "$model_url" --reference-name sample-frontier --json)
 [ "$(jq -r .status <<<"$draft")" = draft ]
@@ -111,6 +119,12 @@ as "$MAIL" disclosure open "$(jq -r .id <<<"$disclosure")" --identity "$work/mai
 cmp "$work/detail.txt" "$work/opened-detail.txt"
 refused 1 as "$REG" disclosure open "$(jq -r .id <<<"$disclosure")" --identity "$work/mailguard.key"   # another recipient's key
 if grep -rq "prompts and transcripts" "$work/data"; then echo "the disclosure detail reached the server in plaintext"; exit 1; fi
+dsc=$(jq -r .id <<<"$disclosure")
+as "$MAIL" disclosure list --json | jq -e --arg d "$dsc" 'length == 1 and .[0].disclosureId == $d and .[0].acknowledged' >/dev/null   # its inbox: only its own
+as "$REG" disclosure list --unacknowledged --json | jq -e --arg d "$dsc" 'map(select(.disclosureId == $d)) | length == 1' >/dev/null   # the regulator's own receipt, still open
+E disclosure export "$dsc" --format csaf --out "$work/advisory.csaf.json" 2>/dev/null   # public: no token
+if grep -q "prompts and transcripts" "$work/advisory.csaf.json"; then echo "the sealed detail reached the CSAF advisory"; exit 1; fi
+node "$root/tests/csaf-node/validate.mjs" "$work/advisory.csaf.json" >/dev/null
 refused 1 as "$DEV" mitigation deadline "$mitigation" --due 2099-01-01T00:00:00Z
 as "$REG" mitigation deadline "$mitigation" --due 2099-01-01T00:00:00Z >/dev/null
 as "$MAIL" mitigation report "$mitigation" --description "lure screening deployed" >/dev/null

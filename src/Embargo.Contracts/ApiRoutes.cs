@@ -102,6 +102,9 @@ public static class ApiRoutes
         public static readonly ApiRoute RegisterReference = new(HttpPost, "/api/reference-models");
         public static readonly ApiRoute References = new(HttpGet, "/api/reference-models");
         public static readonly ApiRoute WeightsStatus = new(HttpGet, "/api/weights/{digest}");
+        public static readonly ApiRoute List = new(HttpGet, "/api/models");
+        public static readonly ApiRoute Versions = new(HttpGet, "/api/models/{modelId}/versions");
+        public static readonly ApiRoute WithdrawVersion = new(HttpPost, "/api/model-versions/{id}/withdraw");
     }
 
     public static class Weights
@@ -142,6 +145,8 @@ public static class ApiRoutes
         public static readonly ApiRoute Acknowledge = new(HttpPost, "/api/disclosures/{id}/acknowledge");
         public static readonly ApiRoute Sealed = new(HttpGet, "/api/disclosures/{id}/sealed");
         public static readonly ApiRoute Advisories = new(HttpGet, "/api/public/advisories");
+        public static readonly ApiRoute AdvisoryCsaf = new(HttpGet, "/api/public/advisories/{id}/csaf");
+        public static readonly ApiRoute Inbox = new(HttpGet, "/api/disclosures");
     }
 
     public static class Mitigations

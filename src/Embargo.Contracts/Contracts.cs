@@ -55,6 +55,8 @@ public sealed record ModelDto
     public required string Id { get; init; }
     public required string OrganisationId { get; init; }
     public required string Name { get; init; }
+    /// <summary>In lists (GET /api/models): how many versions it has, withdrawn ones included.</summary>
+    public int? Versions { get; init; }
 }
 
 public sealed record RegisterVersionRequest
@@ -75,6 +77,19 @@ public sealed record ModelVersionDto
     public required string Version { get; init; }
     public required string ManifestDigest { get; init; }
     public required IReadOnlyList<WeightsFileDto> Files { get; init; }
+    public DateTimeOffset? RegisteredAt { get; init; }
+    /// <summary>The cases opened for this version (a version a case used cannot be withdrawn).</summary>
+    public IReadOnlyList<string>? UsedByCases { get; init; }
+    /// <summary>Set when its developer withdrew it: its label and weights are free again, and no new case may use it.</summary>
+    public DateTimeOffset? WithdrawnAt { get; init; }
+    public string? WithdrawalReason { get; init; }
+}
+
+/// <summary>Withdraw a model version no case has used (its developer only); the reason is public, on the ledger.</summary>
+public sealed record WithdrawVersionRequest
+{
+    [MaxLength(500)]
+    public string? Reason { get; init; }
 }
 
 /// <summary>Public lookup by weights digest (what `embargo scan` asks).</summary>
@@ -452,7 +467,39 @@ public sealed record LiftDenialRequest { public required string Reason { get; in
 /// <summary>Rule 5: switch a case to a stronger reference model; it re-enters testing.</summary>
 public sealed record ReevaluateCaseRequest { public required string ReferenceModelId { get; init; } }
 
-public sealed record EscalationReportDto { public required IReadOnlyList<MitigationDto> Escalated { get; init; } }
+public sealed record EscalationReportDto
+{
+    public required IReadOnlyList<MitigationDto> Escalated { get; init; }
+    /// <summary>Recipients reminded in this sweep: a disclosure left unacknowledged past its acknowledgement window.</summary>
+    public IReadOnlyList<ReminderDto> Reminded { get; init; } = [];
+}
+
+public sealed record ReminderDto
+{
+    public required string DisclosureId { get; init; }
+    public required string OrganisationId { get; init; }
+}
+
+/// <summary>One disclosure as one recipient organisation has it: the inbox (GET /api/disclosures).</summary>
+public sealed record InboxItemDto
+{
+    public required string DisclosureId { get; init; }
+    public required string Recipient { get; init; }
+    public required string RecipientName { get; init; }
+    public required bool Acknowledged { get; init; }
+    /// <summary>The earliest open deadline: the acknowledgement window while unacknowledged, else the recipient's earliest unverified mitigation deadline.</summary>
+    public DateTimeOffset? Deadline { get; init; }
+    public required DateTimeOffset AcknowledgeBy { get; init; }
+    /// <summary>The recipient's earliest deadline of an unverified mitigation of the finding (null: none set).</summary>
+    public DateTimeOffset? MitigationDue { get; init; }
+    public DateTimeOffset? RemindedAt { get; init; }
+    public required string CaseId { get; init; }
+    public required string FindingId { get; init; }
+    public required string Capability { get; init; }
+    public required string Title { get; init; }
+    public required DateTimeOffset DisclosedAt { get; init; }
+    public DateTimeOffset? AcknowledgedAt { get; init; }
+}
 
 public sealed record CaseDto
 {

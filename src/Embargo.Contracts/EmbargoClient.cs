@@ -210,6 +210,11 @@ public sealed class ModelsApi(EmbargoClient c)
     public Task<ReferenceModelDto> RegisterReferenceAsync(RegisterReferenceModelRequest request, CancellationToken ct = default) => c.SendAsync<ReferenceModelDto>(ApiRoutes.Models.RegisterReference.With(), request, ct);
     public Task<List<ReferenceModelDto>> ReferencesAsync(CancellationToken ct = default) => c.AllAsync<ReferenceModelDto>(ApiRoutes.Models.References.With(), ct);
     public Task<WeightsStatusDto> WeightsStatusAsync(string manifestDigest, CancellationToken ct = default) => c.SendAsync<WeightsStatusDto>(ApiRoutes.Models.WeightsStatus.With(manifestDigest), null, ct);
+    /// <summary>The models the caller can see: its organisation's, and those with a version it takes part in.</summary>
+    public Task<List<ModelDto>> ListAsync(CancellationToken ct = default) => c.AllAsync<ModelDto>(ApiRoutes.Models.List.With(), ct);
+    /// <summary>A model's versions, oldest first, withdrawn ones included.</summary>
+    public Task<List<ModelVersionDto>> VersionsAsync(string modelId, CancellationToken ct = default) => c.AllAsync<ModelVersionDto>(ApiRoutes.Models.Versions.With(modelId), ct);
+    public Task<ModelVersionDto> WithdrawVersionAsync(string versionId, WithdrawVersionRequest request, CancellationToken ct = default) => c.SendAsync<ModelVersionDto>(ApiRoutes.Models.WithdrawVersion.With(versionId), request, ct);
 }
 
 /// <summary>Structured access to a version's sealed weights: grants, wrapped keys, key release.</summary>
@@ -251,6 +256,11 @@ public sealed class DisclosuresApi(EmbargoClient c)
     /// <summary>The sealed detail addressed to the caller.</summary>
     public Task<SealedDetailDto> SealedAsync(string disclosureId, CancellationToken ct = default) => c.SendAsync<SealedDetailDto>(ApiRoutes.Disclosures.Sealed.With(disclosureId), null, ct);
     public Task<List<DisclosureDto>> AdvisoriesAsync(CancellationToken ct = default) => c.AllAsync<DisclosureDto>(ApiRoutes.Disclosures.Advisories.With(), ct);
+    /// <summary>The disclosures the caller may see (its inbox), unacknowledged first, then by deadline; every page.</summary>
+    public Task<List<InboxItemDto>> ListAsync(bool? unacknowledged = null, CancellationToken ct = default) =>
+        c.AllAsync<InboxItemDto>(ApiRoutes.Disclosures.Inbox.With().Query(("unacknowledged", unacknowledged == true ? "true" : null)), ct);
+    /// <summary>The public CSAF 2.0 advisory of disclosure <paramref name="disclosureId"/>, as the server's exact bytes (no token needed).</summary>
+    public Task<byte[]> CsafAsync(string disclosureId, CancellationToken ct = default) => c.GetBytesAsync(ApiRoutes.Disclosures.AdvisoryCsaf.With(disclosureId), ct);
 }
 
 public sealed class MitigationsApi(EmbargoClient c)

@@ -50,6 +50,7 @@ public enum ProtocolAction
     AttachGatewayScreen,
     AppendGatewayAuditBatch,
     ReadEvaluationLog,
+    WithdrawVersion,
 }
 
 /// <summary>How a principal's organisation (or the principal itself) stands to the subject of an action: a case, or a model version.</summary>
@@ -148,6 +149,7 @@ public static class Access
         new(ProtocolAction.RegisterModel, "register a model", Duties, [P(Role.Developer, Relation.Any)]),
         new(ProtocolAction.RegisterVersion, "register a model version (its weights)", Duties, [Developer]),
         new(ProtocolAction.RegisterCondition, "register a condition of a version (fine-tune, tools, assisted)", Duties, [Developer]),
+        new(ProtocolAction.WithdrawVersion, "withdraw a model version no case has used", Duties, [Developer]),
         new(ProtocolAction.RegisterReferenceModel, "register a reference model", Duties, [P(Role.Regulator, Relation.Any), Admin]),
         new(ProtocolAction.OpenCase, "open a case for a version", Duties, [Developer]),
         new(ProtocolAction.ProposeThreatModelDraft, "propose a threat-model draft", Duties, [Developer, Assigned, InHouse]),
@@ -309,7 +311,7 @@ public static class Access
     private static string RoleName(Role? role) => role is { } r ? r.Name() : "anonymous";
 
     private static string Allowed(AccessRow row) => string.Join(" or ",
-        row.Permits.Select(p => p.Relation == Relation.Any ? $"any {RoleName(p.Role)}" : $"{Article(RoleName(p.Role))} ({Name(p.Relation)})"));
+        row.Permits.Select(p => p.Relation == Relation.Any ? (p.Role is null ? "anyone" : Article(RoleName(p.Role))) : $"{Article(RoleName(p.Role))} ({Name(p.Relation)})"));
 
     private static string Article(string noun) => ("aeiou".Contains(noun[0], StringComparison.Ordinal) ? "an " : "a ") + noun;
 

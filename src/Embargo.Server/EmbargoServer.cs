@@ -10,6 +10,7 @@ using Embargo.Server.Models;
 using Embargo.Server.Organisations;
 using Embargo.Server.Releases;
 using Embargo.Server.Storage;
+using Embargo.Server.Ui;
 using Embargo.Server.Violations;
 using Embargo.Server.Weights;
 using Microsoft.AspNetCore.Authentication;
@@ -42,6 +43,7 @@ public static class EmbargoServer
         builder.Services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization();
+        builder.Services.AddUi();
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -62,6 +64,7 @@ public static class EmbargoServer
         app.UseAuthThrottle();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseUi();
         app.UseHttpMetrics();
 
         app.MapOpenApi();
@@ -81,6 +84,7 @@ public static class EmbargoServer
         app.MapWeights();
         app.MapGatewayAdministration();
         app.MapLedger();
+        app.MapUi();
         return app;
     }
 

@@ -125,6 +125,9 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
             new RegisterVersionRequest { Version = "2.0", ManifestDigest = "sha256:" + new string('0', 64), Files = [] })),
         [ProtocolAction.RegisterCondition] = new(Milestone.Certification, Scope.Version, (m, who) => m.Send(who, HttpMethod.Post, $"/api/model-versions/{m.W.Version.Id}/conditions",
             new RegisterModelConditionRequest { Name = m.Unique("cond"), Kind = "fine-tuned", ModelName = "ft", Endpoint = "http://127.0.0.1:9/v1" })),
+        // The world's version is used by its case: the developer is let through the table and refused by case-phase (409).
+        [ProtocolAction.WithdrawVersion] = new(Milestone.Certification, Scope.Version, (m, who) => m.Send(who, HttpMethod.Post, $"/api/model-versions/{m.W.Version.Id}/withdraw",
+            new WithdrawVersionRequest { Reason = "registered by mistake" })),
         [ProtocolAction.RegisterReferenceModel] = new(Milestone.Certification, Scope.Nothing, (m, who) => m.Send(who, HttpMethod.Post, "/api/reference-models",
             new RegisterReferenceModelRequest { Name = m.Unique("weak-reference"), Strength = 0.01 })),
         [ProtocolAction.OpenCase] = new(Milestone.Certification, Scope.Version, (m, who) => m.Send(who, HttpMethod.Post, "/api/cases", new OpenCaseRequest

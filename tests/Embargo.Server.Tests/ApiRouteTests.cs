@@ -23,6 +23,10 @@ public sealed class ApiRouteTests(ServerFixture fixture) : IClassFixture<ServerF
         foreach (var endpoint in Host.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>())
         {
             var template = "/" + endpoint.RoutePattern.RawText!.TrimStart('/');
+            if (template == "/ui" || template.StartsWith("/ui/", StringComparison.Ordinal) || template.StartsWith("/_framework/", StringComparison.Ordinal))
+            {
+                continue; // the web UI (and the Razor components' own redirect helper): HTML for browsers, not routes of the typed client
+            }
             var methods = endpoint.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["GET"];
             foreach (var method in methods)
             {

@@ -132,6 +132,51 @@ public sealed class CertifyCommandTests(ServerFixture fixture) : IClassFixture<S
     }
 
     [Fact]
+    public async Task CertifyPrintsASummaryAndTheEnvelopesPathNotTheEnvelope()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Certification);
+
+        var run = await As(w, w.Certifier, "certify", w.CaseId, "--tier", "hosted", "--key", await KeyFile("assure.key.pem", w.CertifierKey), "--out", P("cert.json"));
+
+        Assert.True(run.Code == CliApp.Ok, run.Error);
+        var envelope = await File.ReadAllTextAsync(P("cert.json"));
+        var payload = System.Text.Json.Nodes.JsonNode.Parse(envelope)!["payload"]!.GetValue<string>();
+        Assert.DoesNotContain(payload[..40], run.Out);
+        Assert.DoesNotContain("payloadType", run.Out);
+        Assert.DoesNotContain("BEGIN PUBLIC KEY", run.Out);
+        var summary = run.Out[run.Out.LastIndexOf("\ncertificate cert_", StringComparison.Ordinal)..].TrimStart().TrimEnd().Split('\n');
+        Assert.Equal(3, summary.Length);
+        Assert.Contains($"issued: case {w.CaseId}, tier hosted", summary[0]);
+        Assert.Equal($"  weights  {w.Version.ManifestDigest}", summary[1]);
+        Assert.Equal($"  written  {Path.GetFullPath(P("cert.json"))}", summary[2]);
+
+        var json = await As(w, w.Certifier, "certify", w.CaseId, "--tier", "hosted", "--key", P("assure.key.pem"), "--json");
+        Assert.Equal(envelope.TrimEnd('\n'), System.Text.Json.Nodes.JsonNode.Parse(json.Out)!["envelope"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task VerifyWithoutWeightsOrALedgerNamesEveryCheckItDidNotMake()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Certified);
+        var dir = await ExportAsync(w, "export");
+
+        var bare = await CliRunner.RunAsync("verify", Path.Combine(dir, "certificate.dsse.json"), "--key", Path.Combine(dir, "certifier.pub.pem"));
+
+        Assert.True(bare.Code == CliApp.Ok, bare.Error);
+        Assert.Contains(bare.Out.Split('\n'), l => l.Contains("weights", StringComparison.Ordinal) && l.Contains("NOT CHECKED", StringComparison.Ordinal));
+        Assert.Contains(bare.Out.Split('\n'), l => l.Contains("ledger, checkpoint", StringComparison.Ordinal) && l.Contains("NOT CHECKED", StringComparison.Ordinal));
+        Assert.Contains("not checked: no --weights given", bare.Out);
+        Assert.Contains("unconfirmed: revocation was not checked", bare.Out);
+
+        var full = await Verify(dir);
+        Assert.True(full.Code == CliApp.Ok, full.Error);
+        Assert.DoesNotContain("NOT CHECKED", full.Out);
+        Assert.DoesNotContain("not checked", full.Out);
+    }
+
+    [Fact]
     public async Task CertifyWithAnOmsKeyWritesAModelSigningBundleThatVerifyAcceptsAndThatFailsOnAnUnsignedFile()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);

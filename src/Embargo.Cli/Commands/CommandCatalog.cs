@@ -23,5 +23,6 @@ public static class CommandCatalog
         yield return SampleModelCommands.Create();
         yield return GatewayCommand.Create();
         yield return WitnessCommands.Create();
+        yield return CompletionCommand.Create();
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 using Embargo.Cli.Infrastructure;
 using Embargo.Protocol.Certificates;
 using Embargo.Contracts;
@@ -25,7 +26,7 @@ public static class ProtocolCommands
     private static Command Organisations()
     {
         var name = new Argument<string>("name");
-        var org = Required("--org", "organisation id");
+        var org = Required("--org", "organisation id (org_…), or its exact name");
         var principalName = Required("--name", "principal name");
         var role = Required("--role", "developer | evaluator | regulator | affected-party | certifier");
         var key = new Option<string>("--signing-key") { Description = "certifier's Ed25519 public key PEM file" };
@@ -37,7 +38,7 @@ public static class ProtocolCommands
             Verb("add-principal", "create a principal with a role; prints its API token once", [org, principalName, role, key, encryptionKey],
                 async (r, c, ct) => await c.Admin.CreatePrincipalAsync(new CreatePrincipalRequest
                 {
-                    OrganisationId = r.GetValue(org)!, Name = r.GetValue(principalName)!, Role = r.GetValue(role)!,
+                    OrganisationId = await OrganisationIdAsync(c, "--org", r.GetValue(org)!, ct), Name = r.GetValue(principalName)!, Role = r.GetValue(role)!,
                     SigningKeyPem = r.GetValue(key) is { } path ? ReadFile(path, "public key") : null,
                     EncryptionKey = r.GetValue(encryptionKey) is { } encPath ? ReadFile(encPath, "encryption key") : null,
                 }, ct)),
@@ -64,13 +65,30 @@ public static class ProtocolCommands
         var conditionUrl = Required("--model-url", "the OpenAI-compatible base URL it is served at");
         var conditionModel = Required("--model-name", "the model name at that endpoint");
         var strength = new Option<double>("--strength") { Description = "capability score; higher is stronger", Required = true };
+        var modelOrName = new Argument<string>("model") { Description = "model id (mdl_…) or, if unique among the models you can see, its name" };
+        var withdrawId = new Argument<string>("model-version-id");
+        var reason = new Option<string>("--reason") { Description = "why (public: it goes on the ledger)" };
         return Group("model", "models, versions and reference models",
             Verb("register", "register a model (developer)", [name],
                 async (r, c, ct) => await c.Models.RegisterAsync(new RegisterModelRequest { Name = r.GetValue(name)! }, ct)),
+            Verb("list", "list the models you can see (your organisation's, and those of cases you take part in)", [],
+                async (r, c, ct) => await c.Models.ListAsync(ct)),
+            Verb("versions", "list a model's versions: label, id, weights digest, when registered, used by a case, withdrawn", [modelOrName],
+                async (r, c, ct) =>
+                {
+                    var versions = await c.Models.VersionsAsync(await ModelIdAsync(c, r.GetValue(modelOrName)!, ct), ct);
+                    return r.GetValue(Json) ? versions : versions.Select(VersionRow).ToList();
+                }),
+            Verb("withdraw", "withdraw a version no case has used (developer); its label and weights may be registered again", [withdrawId, reason],
+                async (r, c, ct) =>
+                {
+                    var withdrawn = await c.Models.WithdrawVersionAsync(r.GetValue(withdrawId)!, new WithdrawVersionRequest { Reason = r.GetValue(reason) }, ct);
+                    return r.GetValue(Json) ? withdrawn : VersionRow(withdrawn);
+                }),
             Verb("add-version", "register a version by its weights manifest (developer)", [model, version, weights],
                 async (r, c, ct) =>
                 {
-                    var manifest = await BuildManifestAsync(r.GetValue(weights)!, ct);
+                    var manifest = await BuildManifestAsync(WeightsPath(r.GetValue(weights)!), ct);
                     return await c.Models.RegisterVersionAsync(r.GetValue(model)!, new RegisterVersionRequest
                     {
                         Version = r.GetValue(version)!,
@@ -90,6 +108,86 @@ public static class ProtocolCommands
                 async (r, c, ct) => await c.Models.RegisterReferenceAsync(new RegisterReferenceModelRequest { Name = r.GetValue(refName)!, Strength = r.GetValue(strength) }, ct)),
             Verb("references", "list reference models, strongest first (a case opens with the strongest; rule 5)", [],
                 async (r, c, ct) => await c.Models.ReferencesAsync(ct)));
+    }
+
+    /// <summary>
+    /// An organisation given where its id is expected: an id (org_…) as is; otherwise the one organisation with exactly that
+    /// name (the public list), said on stderr; no such name, or several, is a one-line error naming the option.
+    /// </summary>
+    public static async Task<string> OrganisationIdAsync(EmbargoClient client, string option, string given, CancellationToken ct)
+    {
+        if (given.StartsWith("org_", StringComparison.Ordinal))
+        {
+            return given;
+        }
+        var all = await client.Organisations.ListAsync(ct);
+        var named = all.Where(o => o.Name == given).ToList();
+        if (named.Count == 0)
+        {
+            named = all.Where(o => string.Equals(o.Name, given, StringComparison.OrdinalIgnoreCase)).ToList();
+        }
+        switch (named.Count)
+        {
+            case 1:
+                Output.Note($"{option} '{given}' is organisation {named[0].Id}");
+                return named[0].Id;
+            case 0:
+                throw new UserInputException($"{option} '{given}' is neither an organisation id (org_…) nor an organisation's name; embargo org list shows them");
+            default:
+                throw new UserInputException($"{option} '{given}' names {named.Count} organisations ({string.Join(", ", named.Select(o => o.Id))}); give the id");
+        }
+    }
+
+    private static async Task<List<string>> OrganisationIdsAsync(EmbargoClient client, string option, IEnumerable<string> given, CancellationToken ct)
+    {
+        var ids = new List<string>();
+        foreach (var one in given)
+        {
+            ids.Add(await OrganisationIdAsync(client, option, one, ct));
+        }
+        return ids;
+    }
+
+    /// <summary>One version as a table row: the label and id first, then what a developer checks before withdrawing it.</summary>
+    private static object VersionRow(ModelVersionDto v) => new
+    {
+        Version = v.Version,
+        Id = v.Id,
+        Weights = v.ManifestDigest,
+        Registered = v.RegisteredAt?.ToString("yyyy-MM-dd HH:mm'Z'", System.Globalization.CultureInfo.InvariantCulture) ?? "—",
+        UsedBy = v.UsedByCases is { Count: > 0 } cases ? string.Join(", ", cases) : "—",
+        Withdrawn = v.WithdrawnAt is { } at
+            ? at.ToString("yyyy-MM-dd HH:mm'Z'", System.Globalization.CultureInfo.InvariantCulture) + (v.WithdrawalReason is { } why ? $" ({why})" : "")
+            : "no",
+    };
+
+    /// <summary>A model id as given, or the id of the one visible model with that name; several or none is a one-line error.</summary>
+    private static async Task<string> ModelIdAsync(EmbargoClient client, string given, CancellationToken ct)
+    {
+        if (given.StartsWith("mdl_", StringComparison.Ordinal))
+        {
+            return given;
+        }
+        var named = (await client.Models.ListAsync(ct)).Where(m => m.Name == given).ToList();
+        return named.Count switch
+        {
+            1 => named[0].Id,
+            0 => throw new UserInputException($"no model you can see is named or has the id '{given}' (embargo model list shows them)"),
+            _ => throw new UserInputException($"{named.Count} models are named '{given}' ({string.Join(", ", named.Select(m => m.Id))}); give its id"),
+        };
+    }
+
+    /// <summary>
+    /// A --weights path for registration: a model directory, or a single weights file (safetensors or GGUF). A single
+    /// other file (a config, a README, a tokenizer) is refused before anything is hashed or registered.
+    /// </summary>
+    public static string WeightsPath(string path)
+    {
+        if (File.Exists(path) && ManifestBuilder.DetectFormat(path) == "other")
+        {
+            throw new UserInputException($"--weights '{path}' is a single file that is not a weights file (safetensors or GGUF); give the model's directory or its .safetensors/.gguf file");
+        }
+        return path;
     }
 
     /// <summary>
@@ -122,7 +220,7 @@ public static class ProtocolCommands
         var id = new Argument<string>("case-id");
         var version = Required("--version", "model version id");
         var tier = Required("--tier", "requested tier");
-        var regulator = Required("--regulator", "regulator organisation id");
+        var regulator = Required("--regulator", "regulator organisation id (org_…), or its exact name");
         var reference = Required("--reference", "reference model id");
         var evaluators = new Option<string[]>("--evaluator") { Description = "evaluator organisation id (repeatable)", Required = true, AllowMultipleArgumentsPerToken = true };
         var to = Required("--to", "the next phase");
@@ -155,8 +253,8 @@ public static class ProtocolCommands
             Verb("open", "open a case for a model version (developer)", [version, tier, regulator, reference, evaluators],
                 async (r, c, ct) => await c.Cases.OpenAsync(new OpenCaseRequest
                 {
-                    ModelVersionId = r.GetValue(version)!, RequestedTier = r.GetValue(tier)!, RegulatorOrganisationId = r.GetValue(regulator)!, ReferenceModelId = r.GetValue(reference)!,
-                    EvaluatorOrganisationIds = r.GetValue(evaluators)!,
+                    ModelVersionId = r.GetValue(version)!, RequestedTier = r.GetValue(tier)!, RegulatorOrganisationId = await OrganisationIdAsync(c, "--regulator", r.GetValue(regulator)!, ct), ReferenceModelId = r.GetValue(reference)!,
+                    EvaluatorOrganisationIds = await OrganisationIdsAsync(c, "--evaluator", r.GetValue(evaluators)!, ct),
                 }, ct)),
             Verb("list", "list cases, newest first", [stateFilter],
                 async (r, c, ct) => await c.Cases.ListAsync(r.GetValue(stateFilter), ct)),
@@ -167,7 +265,7 @@ public static class ProtocolCommands
             Verb("threat-model", "add a threat model with its affected parties", [id, capability, description, affected, steps, margin],
                 async (r, c, ct) => await c.Cases.AddThreatModelAsync(r.GetValue(id)!, new AddThreatModelRequest
                 {
-                    Capability = r.GetValue(capability)!, Description = r.GetValue(description)!, AffectedParties = r.GetValue(affected)!, Steps = r.GetValue(steps) ?? [],
+                    Capability = r.GetValue(capability)!, Description = r.GetValue(description)!, AffectedParties = await OrganisationIdsAsync(c, "--affected", r.GetValue(affected)!, ct), Steps = r.GetValue(steps) ?? [],
                     Margin = r.GetValue(margin),
                 }, ct)),
             Verb("draft-threat-model", "ask the reference model for misuse steps and store them as a draft (never accepted automatically)",
@@ -191,7 +289,7 @@ public static class ProtocolCommands
                 [id, threatId, acceptAffected, editedSteps, margin],
                 async (r, c, ct) => await c.Cases.AcceptThreatModelAsync(r.GetValue(id)!, r.GetValue(threatId)!, new AcceptThreatModelRequest
                 {
-                    AffectedParties = r.GetValue(acceptAffected)!, Steps = r.GetValue(editedSteps) is { Length: > 0 } s ? s : null,
+                    AffectedParties = await OrganisationIdsAsync(c, "--affected", r.GetValue(acceptAffected)!, ct), Steps = r.GetValue(editedSteps) is { Length: > 0 } s ? s : null,
                     Margin = r.GetValue(margin),
                 }, ct)),
             Verb("commit", "add an if-then commitment, e.g. 'uplift(\"x\") >= 0.1 and p(\"x\") < 0.05 => max_tier(hosted)'", [id, expression],
@@ -249,6 +347,7 @@ public static class ProtocolCommands
         var detail = new Option<string>("--detail") { Description = "a file of private detail, sealed here to every X25519 key of every recipient organisation (the server sees only ciphertext)", Required = true };
         var identity = Required("--identity", "your X25519 private key file (`embargo weights keygen`)");
         var output = new Option<string>("--out") { Description = "write the opened detail here (default: standard output)" };
+        var unacknowledged = new Option<bool>("--unacknowledged") { Description = "only disclosures a recipient has not acknowledged yet" };
         return Group("disclosure", "disclose findings and acknowledge them",
             Verb("create", "disclose a finding to the regulator and its affected parties", [finding, title, summary, detail],
                 async (r, c, ct) => await c.Disclosures.DiscloseAsync(r.GetValue(finding)!, new DiscloseRequest
@@ -257,10 +356,77 @@ public static class ProtocolCommands
                     Sealed = await DisclosureSealing.SealForRecipientsAsync(c, r.GetValue(finding)!, await ReadBytesAsync(r.GetValue(detail)!, ct), ct),
                 }, ct)),
             OpenDetail(disclosure, identity, output),
+            Export(disclosure),
             Verb("ack", "acknowledge a disclosure addressed to your organisation", [disclosure],
                 async (r, c, ct) => await c.Disclosures.AcknowledgeAsync(r.GetValue(disclosure)!, ct)),
+            InboxList(unacknowledged),
             Verb("advisories", "public advisories", [],
                 async (r, c, ct) => await c.Disclosures.AdvisoriesAsync(ct)));
+    }
+
+    /// <summary>`disclosure list [--unacknowledged]`: the caller's inbox as a table whose ids stay on one line (`--json`: every member).</summary>
+    private static Command InboxList(Option<bool> unacknowledged)
+    {
+        var command = new Command("list", "your disclosures (a recipient: those addressed to it; the regulator: every recipient of its cases; the disclosing side: what it sent), unacknowledged first, then by deadline")
+        {
+            unacknowledged, Common.Server, TokenEnv, Json,
+        };
+        command.SetAction(async (r, ct) =>
+        {
+            using var client = Client(r);
+            var items = await client.Disclosures.ListAsync(r.GetValue(unacknowledged), ct);
+            if (r.GetValue(Json))
+            {
+                Output.Write(items, json: true);
+                return CliApp.Ok;
+            }
+            static string Day(DateTimeOffset? at) => at is { } t ? t.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture) : "—";
+            var table = new Spectre.Console.Table().Border(Spectre.Console.TableBorder.Rounded)
+                .AddColumn(new Spectre.Console.TableColumn("disclosure").NoWrap())
+                .AddColumn(new Spectre.Console.TableColumn("case").NoWrap())
+                .AddColumn("recipient").AddColumn("ack").AddColumn("deadline").AddColumn("reminded").AddColumn("capability");
+            foreach (var i in items)
+            {
+                table.AddRow(new[] { i.DisclosureId, i.CaseId, i.RecipientName, i.Acknowledged ? "yes" : "no", Day(i.Deadline), Day(i.RemindedAt), i.Capability }
+                    .Select(text => Spectre.Console.Markup.Escape(Output.Safe(text))).ToArray());
+            }
+            Spectre.Console.AnsiConsole.Write(table);
+            return CliApp.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>`disclosure export ID --format csaf [--out FILE]`: the public CSAF 2.0 advisory, the server's exact bytes (no token needed).</summary>
+    private static Command Export(Argument<string> disclosure)
+    {
+        var format = new Option<string>("--format") { Description = "csaf (CSAF 2.0 csaf_security_advisory, TLP:CLEAR)", DefaultValueFactory = _ => "csaf" };
+        format.AcceptOnlyFromAmong("csaf");
+        var output = new Option<string>("--out") { Description = "write the advisory here (default: standard output)" };
+        var command = new Command("export", "the public advisory of a disclosure as a CSAF 2.0 document (no reproduction detail)") { disclosure, format, output, Common.Server, TokenEnv };
+        command.SetAction(async (r, ct) =>
+        {
+            using var client = Client(r);
+            var document = await client.Disclosures.CsafAsync(r.GetValue(disclosure)!, ct);
+            if (r.GetValue(output) is { } path)
+            {
+                try
+                {
+                    await File.WriteAllBytesAsync(path, document, ct);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new UserInputException($"cannot write '{path}': {e.Message}");
+                }
+                Output.Note($"wrote {path}");
+            }
+            else
+            {
+                await using var stdout = Console.OpenStandardOutput();
+                await stdout.WriteAsync(document, ct);
+            }
+            return CliApp.Ok;
+        });
+        return command;
     }
 
     private static Command OpenDetail(Argument<string> disclosure, Option<string> identity, Option<string> output)
@@ -336,7 +502,8 @@ public static class ProtocolCommands
                 // What is about to be signed goes to stdout, or to stderr when stdout carries JSON.
                 var report = r.GetValue(Json) ? Console.Error : Console.Out;
                 var certificate = await CertifyAsync(c, r.GetValue(id)!, r.GetValue(tier)!, signingKey, r.GetValue(weights), r.GetValue(logs), report, ct);
-                if (r.GetValue(output) is { } path)
+                var path = r.GetValue(output);
+                if (path is not null)
                 {
                     await File.WriteAllTextAsync(path, certificate.Envelope + "\n", ct);
                 }
@@ -346,7 +513,19 @@ public static class ProtocolCommands
                     await WriteOmsAsync(certificate.Envelope!, modelName, oms, r.GetValue(omsOut)!, ct);
                     report.WriteLine($"OpenSSF Model Signing bundle for the certified weights: {r.GetValue(omsOut)} (verify: embargo verify --oms {r.GetValue(omsOut)} --oms-key PUB.pem --weights DIR)");
                 }
-                return certificate;
+                // Scripts get the whole certificate; a person gets what was certified and where the envelope is
+                // (plain lines: a digest or a path in a table cell would be wrapped).
+                if (r.GetValue(Json))
+                {
+                    return certificate;
+                }
+                Console.Out.WriteLine(Output.Safe($"certificate {certificate.Id} {certificate.Status}: case {certificate.CaseId}, tier {certificate.Tier}"
+                    + (certificate.IssuedIndex is { } leaf ? $", ledger leaf {leaf}" : "")));
+                Console.Out.WriteLine(Output.Safe($"  weights  {certificate.ManifestDigest}"));
+                Console.Out.WriteLine(Output.Safe(path is not null
+                    ? $"  written  {Path.GetFullPath(path)}"
+                    : "  not saved: give --out FILE to keep the envelope (embargo verify reads it)"));
+                return Output.AlreadyPrinted.Instance;
             });
     }
 

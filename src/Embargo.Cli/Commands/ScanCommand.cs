@@ -62,6 +62,11 @@ public static class ScanCommand
                 {
                     AnsiConsole.MarkupLine(result.Violation?.Recorded == true ? $"[red]{Markup.Escape(Output.Safe(result.Verdict))}[/]" : Markup.Escape(Output.Safe(result.Verdict)));
                 }
+                if (result.Violation is { Recorded: true } reported)
+                {
+                    // The id the reporter follows the sighting by (embargo violation show|list).
+                    Console.Out.WriteLine(Output.Safe($"reported sighting {reported.Id} ({reported.Status}); follow it with: embargo violation list"));
+                }
             }
             return result.Violation?.Recorded == true ? CliApp.Failed : CliApp.Ok;
         });

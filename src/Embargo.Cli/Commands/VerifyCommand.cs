@@ -132,9 +132,18 @@ public static class VerifyCommand
         {
             table.AddRow(Markup.Escape(Output.Safe(check.Name)), check.Ok ? "[green]ok[/]" : "[red]FAIL[/]", Markup.Escape(Output.Safe(check.Detail)));
         }
-        if (result.Ok && !result.RevocationChecked)
+        if (result.Ok)
         {
-            table.AddRow(CertificateVerifier.RevocationCheck, "[yellow]NOT CHECKED[/]", NotChecked);
+            // What was not given was not checked: say so, row by row, rather than let a short table look complete.
+            if (!result.Checks.Any(c => c.Name == "weights"))
+            {
+                table.AddRow("weights", "[yellow]NOT CHECKED[/]", Markup.Escape(WeightsNotChecked));
+            }
+            if (!result.RevocationChecked)
+            {
+                table.AddRow("ledger, checkpoint", "[yellow]NOT CHECKED[/]", Markup.Escape(LedgerNotChecked));
+                table.AddRow(CertificateVerifier.RevocationCheck, "[yellow]NOT CHECKED[/]", Markup.Escape(NotChecked));
+            }
         }
         AnsiConsole.Write(table);
         if (!result.Ok)
@@ -144,7 +153,15 @@ public static class VerifyCommand
         Console.Out.WriteLine(result.RevocationChecked
             ? "valid: every check holds, and no later ledger leaf revokes, flags or supersedes the certificate"
             : "unconfirmed: " + NotChecked);
+        if (!result.Checks.Any(c => c.Name == "weights"))
+        {
+            Console.Out.WriteLine("not checked: " + WeightsNotChecked);
+        }
     }
+
+    public const string WeightsNotChecked = "no --weights given: the files the certificate names were not compared with any weights on disk";
+
+    public const string LedgerNotChecked = "no --checkpoint, --ledger and --ledger-key given: the certificate's ledger entry and the signed checkpoint were not checked";
 
     public const string NotChecked = "revocation was not checked (give --checkpoint, --ledger and --ledger-key): a revoked, flagged or superseded certificate passes the checks above";
 }

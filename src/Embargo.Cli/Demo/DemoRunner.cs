@@ -295,6 +295,11 @@ public sealed class DemoRunner(DemoOptions options)
         var bioVerification = await Evaluate(evaluator, @case.Id, sampleUrl, "bio-acquisition", Mitigated, evalDir, bioMitigation.Id, margins, ct);
         var bioVerified = await evaluator.Mitigations.VerifyAsync(bioMitigation.Id, new VerifyMitigationRequest { EvaluationId = bioVerification.Id }, ct);
         Detail($"mitigation {verified.Id}: {verified.Status}; mitigation {bioVerified.Id}: {bioVerified.Status}");
+
+        Step("The public CSAF 2.0 advisory of the phishing finding (advisory.csaf.json, TLP:CLEAR): the version is the product, the finding the vulnerability, the verified mitigation its remediation");
+        var csaf = await admin.As(null).Disclosures.CsafAsync(phishingDisclosure.Id, ct);
+        await File.WriteAllBytesAsync(Path.Combine(outDir, "advisory.csaf.json"), csaf, ct);
+        Detail($"advisory.csaf.json: {csaf.Length} bytes, no reproduction detail; `embargo disclosure export {phishingDisclosure.Id} --format csaf` gives the same");
         await Advance(developer, @case.Id, "certification", ct);
 
         Step("Refusal: the developer tries to certify its own case");

@@ -53,7 +53,10 @@ public static class Common
         {
             using var client = Client(r);
             var result = await run(r, client, ct);
-            Output.Write(result, r.GetValue(Json), title);
+            if (result is not Output.AlreadyPrinted)
+            {
+                Output.Write(result, r.GetValue(Json), title);
+            }
             return CliApp.Ok;
         });
         return command;

@@ -63,17 +63,30 @@ public static class Output
         {
             list.Title(Markup.Escape(Safe(title)));
         }
+        // Ids are what a user copies into the next command: their columns never wrap (the other columns wrap instead).
+        var ids = columns.Where(c => IsIdColumn(c, rows)).ToHashSet(StringComparer.Ordinal);
         foreach (var column in columns.DefaultIfEmpty("(none)"))
         {
-            list.AddColumn(Markup.Escape(Safe(column)));
+            var header = new TableColumn(Markup.Escape(Safe(column)));
+            list.AddColumn(ids.Contains(column) ? header.NoWrap() : header);
         }
         foreach (var row in rows)
         {
-            // Long text is cut in list cells (--json has everything).
-            list.AddRow(columns.Select(c => Safe(Summarise(row![c])) is var text && text.Length > 40 ? text[..39] + "…" : text).Select(Markup.Escape).ToArray());
+            // Long text is cut in list cells (--json has everything); ids and digests never are.
+            list.AddRow(columns.Select(c => Safe(Summarise(row![c])) is var text && text.Length > 40 && !ids.Contains(c) && !IsDigest(text) ? text[..39] + "…" : text)
+                .Select(Markup.Escape).ToArray());
         }
         return list;
     }
+
+    /// <summary>An id like <c>case_0123456789ab</c> (or a list of them).</summary>
+    private static readonly System.Text.RegularExpressions.Regex IdPattern = new("^[a-z]{2,8}_[0-9a-z]{8,40}(, [a-z]{2,8}_[0-9a-z]{8,40})*$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    private static bool IsIdColumn(string column, JsonArray rows) =>
+        column == "id" || column.EndsWith("Id", StringComparison.Ordinal)
+        || rows.Select(r => r![column]).Where(v => v is JsonValue && v.ToString() != "—").Select(v => v!.ToString()).ToList() is { Count: > 0 } values && values.All(v => IdPattern.IsMatch(v));
+
+    private static bool IsDigest(string text) => text.StartsWith("sha256:", StringComparison.Ordinal) && text.Length == 71;
 
     private static string Summarise(JsonNode? node) => node switch
     {
@@ -84,6 +97,16 @@ public static class Output
         JsonObject o => string.Join(", ", o.Where(p => p.Value is JsonValue).Select(p => $"{p.Key}={p.Value}")),
         _ => node.ToJsonString(),
     };
+
+    /// <summary>Returned by a verb that printed its own human output (plain lines rather than a table).</summary>
+    public sealed class AlreadyPrinted
+    {
+        public static readonly AlreadyPrinted Instance = new();
+
+        private AlreadyPrinted()
+        {
+        }
+    }
 
     public static void Note(string message) => Console.Error.WriteLine(Safe(message));
 

@@ -76,6 +76,10 @@ public static class TaskLoader
         .WithNamingConvention(UnderscoredNamingConvention.Instance)
         .Build();
 
+    private static readonly IDeserializer Untyped = new DeserializerBuilder().Build();
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+
     private static readonly string[] ScorerTypes = ["exact", "includes", "regex", "choice", "numeric", "model_graded"];
     private static readonly string[] ToolNames = ["calculator", "documents"];
 
@@ -85,14 +89,34 @@ public static class TaskLoader
         {
             throw new EvalInputException($"task file {path} not found");
         }
-        TaskSpec spec;
+        var text = File.ReadAllText(path);
+        object? tree;
         try
         {
-            spec = Yaml.Deserialize<TaskSpec>(File.ReadAllText(path)) ?? throw new EvalInputException($"task file {path} is empty");
+            // First the YAML alone (syntax), then its shape against the task's fields, so an error names the field
+            // and what it should hold: never a .NET type.
+            tree = Untyped.Deserialize<object?>(text);
         }
         catch (YamlException e)
         {
-            throw new EvalInputException($"task file {path} line {e.Start.Line}, column {e.Start.Column}: {e.InnerException?.Message ?? e.Message}", e);
+            throw new EvalInputException($"task file {path} line {e.Start.Line}, column {e.Start.Column}: {OneLine(e.Message)}", e);
+        }
+        if (tree is null)
+        {
+            throw new EvalInputException($"task file {path} is empty");
+        }
+        if (TaskShape.Check(tree, typeof(TaskSpec), "") is { } wrong)
+        {
+            throw new EvalInputException($"task file {path}: {wrong}");
+        }
+        TaskSpec spec;
+        try
+        {
+            spec = Yaml.Deserialize<TaskSpec>(text) ?? throw new EvalInputException($"task file {path} is empty");
+        }
+        catch (YamlException e)
+        {
+            throw new EvalInputException($"task file {path} line {e.Start.Line}, column {e.Start.Column}: this value cannot be read as its field expects (see samples/tasks/README.md)", e);
         }
         var name = spec.Name ?? System.IO.Path.GetFileNameWithoutExtension(path);
         if (string.IsNullOrWhiteSpace(spec.Dataset))
@@ -122,4 +146,70 @@ public static class TaskLoader
             Samples = samples,
         };
     }
+}
+
+/// <summary>
+/// Checks a parsed YAML tree (mappings, sequences, scalars) against the task's fields before it is bound: unknown fields
+/// and values of the wrong kind are named by their path (e.g. <c>solver.tools[1]</c>) in the task file's own words.
+/// The depth is bounded by the task's own shape (a value deeper than a field allows is of the wrong kind).
+/// </summary>
+internal static class TaskShape
+{
+    public static string? Check(object? node, Type type, string path)
+    {
+        var at = path.Length == 0 ? "the file" : path;
+        if (type == typeof(string))
+        {
+            return node is string or null ? null : $"{at}: expected text, found {Kind(node)}";
+        }
+        if (type == typeof(bool))
+        {
+            return node is string b && bool.TryParse(b, out _) ? null : $"{at}: expected true or false, found {Kind(node)}";
+        }
+        if (type == typeof(double))
+        {
+            return node is string d && double.TryParse(d, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _)
+                ? null : $"{at}: expected a number, found {Kind(node)}";
+        }
+        if (type == typeof(List<string>))
+        {
+            if (node is not List<object?> items)
+            {
+                return $"{at}: expected a list of text items, found {Kind(node)}";
+            }
+            return items.Select((item, i) => Check(item, typeof(string), $"{path}[{i}]")).FirstOrDefault(e => e is not null);
+        }
+        var fields = type.GetProperties().ToDictionary(p => UnderscoredNamingConvention.Instance.Apply(p.Name), p => p.PropertyType, StringComparer.Ordinal);
+        if (node is not Dictionary<object, object?> map)
+        {
+            return $"{at}: expected fields ({string.Join(", ", fields.Keys)}), found {Kind(node)}";
+        }
+        foreach (var (key, value) in map)
+        {
+            var name = key as string ?? "";
+            var member = path.Length == 0 ? name : $"{path}.{name}";
+            if (!fields.TryGetValue(name, out var fieldType))
+            {
+                return $"{member}: unknown field{(path.Length == 0 ? "" : $" of {path}")} (known: {string.Join(", ", fields.Keys)})";
+            }
+            if (value is null && fieldType != typeof(string))
+            {
+                return $"{member}: a value is required (or leave the field out)";
+            }
+            if (Check(value, fieldType, member) is { } wrong)
+            {
+                return wrong;
+            }
+        }
+        return null;
+    }
+
+    private static string Kind(object? node) => node switch
+    {
+        null => "nothing",
+        string s => $"'{(s.Length > 40 ? s[..40] + "…" : s)}'",
+        List<object?> => "a list",
+        Dictionary<object, object?> => "a set of fields",
+        _ => "a value of another kind",
+    };
 }

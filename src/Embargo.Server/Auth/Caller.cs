@@ -24,7 +24,7 @@ public sealed record Caller(string PrincipalId, string OrganisationId, Role Role
     public ProtocolError? Require(params Role[] roles) =>
         roles.Contains(Role)
             ? null
-            : ProtocolError.Forbidden($"this needs the role {string.Join(" or ", roles.Select(r => r.Name()))}; the caller is a {Role.Name()}", "separation-of-duties");
+            : ProtocolError.Forbidden($"this needs the role {string.Join(" or ", roles.Select(r => r.Name()))}; the caller is {("aeiou".Contains(Role.Name()[0], StringComparison.Ordinal) ? "an" : "a")} {Role.Name()}", "separation-of-duties");
 
     /// <summary>The system itself (background escalation); never authenticates over HTTP.</summary>
     public static readonly Caller System = new("system", "embargo", Role.Admin);

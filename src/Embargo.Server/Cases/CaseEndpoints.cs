@@ -58,6 +58,10 @@ public static class CaseEndpoints
                 return owned.Error!;
             }
             var version = owned.Value.Version;
+            if (VersionWithdrawal.OpenRefusal(version.Id, version.WithdrawnAt is not null) is { } withdrawn)
+            {
+                return withdrawn;
+            }
             var regulatorIsOne = await uow.Db.Principals.AnyAsync(p => p.OrganisationId == request.RegulatorOrganisationId && p.Role == "regulator", token);
             if (!regulatorIsOne)
             {
@@ -508,7 +512,8 @@ public static class CaseEndpoints
                 foreach (var finding in snap.Findings.Where(f => f.Capability == e.Capability && !f.Novel))
                 {
                     finding.Novel = true;
-                    uow.Append("finding.novel", new JsonObject { ["case"] = id, ["finding"] = finding.Id, ["evaluation"] = e.Id });
+                    var novelAt = uow.Append("finding.novel", new JsonObject { ["case"] = id, ["finding"] = finding.Id, ["evaluation"] = e.Id });
+                    Disclosures.AdvisoryCsaf.Revise(uow, snap, finding.Id, novelAt, $"New evidence ({e.Id}) shows the capability novel.");
                 }
             }
             var fired = mitigation is null ? FireCommitments(uow, snap, e, engine) : [];

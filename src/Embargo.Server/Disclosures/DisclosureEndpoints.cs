@@ -20,8 +20,10 @@ public static class DisclosureEndpoints
         group.MapPost("/findings/{findingId}/disclosures", Disclose);
         group.MapPost("/disclosures/{id}/acknowledge", Acknowledge);
         group.MapGet("/disclosures/{id}/sealed", SealedForCaller);
+        group.MapGet("/disclosures", DisclosureInbox.List);
         group.MapGet("/findings/{findingId}/recipients", RecipientKeys);
         app.MapGet("/api/public/advisories", Advisories).WithTags("Disclosures").AllowAnonymous();
+        app.MapGet("/api/public/advisories/{id}/csaf", AdvisoryCsaf.Get).WithTags("Disclosures").AllowAnonymous();
         return group;
     }
 
@@ -103,7 +105,7 @@ public static class DisclosureEndpoints
         Mitigations = mitigations.Select(CaseSnapshot.ToDto).ToList(),
     };
 
-    private static async Task<Results<Ok<RecipientDto>, ProblemHttpResult>> Acknowledge(string id, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    internal static async Task<Results<Ok<RecipientDto>, ProblemHttpResult>> Acknowledge(string id, HttpContext http, LedgerWriter writer, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
         var db = http.RequestServices.GetRequiredService<EmbargoDb>();

@@ -25,6 +25,9 @@ public sealed class EmbargoOptions
     /// <summary>Signed-note secret key ("PRIVATE+KEY+…"); when empty a key is created in DataDirectory/ledger.key.</summary>
     public string? LedgerSigningKey { get; set; }
 
+    /// <summary>How long a disclosure recipient has to acknowledge before the escalation sweep reminds it (on the ledger).</summary>
+    public TimeSpan AcknowledgementWindow { get; set; } = Embargo.Protocol.Disclosures.Inbox.DefaultAcknowledgementWindow;
+
     /// <summary>How often overdue mitigations are escalated by the background service.</summary>
     public TimeSpan EscalationInterval { get; set; } = TimeSpan.FromMinutes(1);
 

@@ -3,6 +3,7 @@ using Embargo.Protocol;
 using Embargo.Contracts;
 using Embargo.Server.Auth;
 using Embargo.Server.Cases;
+using Embargo.Server.Disclosures;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
 using Embargo.Server.Storage;
@@ -42,7 +43,7 @@ public static class MitigationEndpoints
     }
 
     /// <summary>Rule 3: only the case's regulator sets, extends or shortens a deadline.</summary>
-    private static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> SetDeadline(string id, SetDeadlineRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
+    internal static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> SetDeadline(string id, SetDeadlineRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
         ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
         {
             Result<MitigationDto> result;
@@ -72,7 +73,7 @@ public static class MitigationEndpoints
             return Task.FromResult(result);
         }, ct));
 
-    private static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> Report(string id, ReportMitigationRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
+    internal static async Task<Results<Ok<MitigationDto>, ProblemHttpResult>> Report(string id, ReportMitigationRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct) =>
         ApiResults.From(await OnMitigation<MitigationDto>(http, writer, id, (uow, snap, m, caller, token) =>
         {
             Result<MitigationDto> result;
@@ -94,6 +95,7 @@ public static class MitigationEndpoints
                 m.Description = request.Description;
                 m.ReportedAt = uow.Now;
                 m.ReportedIndex = uow.Append("mitigation.reported", new JsonObject { ["mitigation"] = id, ["case"] = snap.Case.Id, ["party"] = m.PartyOrganisationId });
+                AdvisoryCsaf.Revise(uow, snap, m.FindingId, m.ReportedIndex.Value, $"A mitigation ({id}) was reported; it awaits verification.");
                 result = CaseSnapshot.ToDto(m);
             }
             return Task.FromResult(result);
@@ -144,11 +146,12 @@ public static class MitigationEndpoints
             }
             else if (!snap.Verdict(evaluation).IsNotNovel)
             {
-                uow.Append("mitigation.verification-failed", new JsonObject
+                var failedAt = uow.Append("mitigation.verification-failed", new JsonObject
                 {
                     ["mitigation"] = id, ["evaluation"] = evaluation.Id, ["uplift"] = evaluation.Uplift, ["p"] = evaluation.P, ["verdict"] = snap.Verdict(evaluation).Verdict,
                 });
                 m.Status = MitigationStatus.Required;
+                AdvisoryCsaf.Revise(uow, snap, m.FindingId, failedAt, $"The verification of mitigation {id} failed; the mitigation is required again.");
                 result = CaseSnapshot.ToDto(m);
             }
             else
@@ -156,12 +159,13 @@ public static class MitigationEndpoints
                 m.Status = MitigationStatus.Verified;
                 m.VerifiedAt = uow.Now;
                 m.VerificationEvaluationId = evaluation.Id;
-                uow.Append("mitigation.verified", new JsonObject
+                var verifiedAt = uow.Append("mitigation.verified", new JsonObject
                 {
                     ["mitigation"] = id, ["case"] = snap.Case.Id, ["finding"] = finding.Id, ["evaluation"] = evaluation.Id,
                     ["uplift"] = evaluation.Uplift, ["p"] = evaluation.P,
                     ["verdict"] = snap.Verdict(evaluation).Verdict, ["margin"] = snap.Verdict(evaluation).Margin, ["upliftUpper"] = snap.Verdict(evaluation).Upper,
                 });
+                AdvisoryCsaf.Revise(uow, snap, m.FindingId, verifiedAt, $"Mitigation {id} is verified: the finding's evaluation re-run against the mitigated system shows no novel uplift.");
                 result = CaseSnapshot.ToDto(m);
             }
             return Task.FromResult(result);
@@ -204,11 +208,14 @@ public static class MitigationEndpoints
         {
             return ApiResults.Problem(denied);
         }
-        return ApiResults.From(await EscalateOverdueAsync(writer, caller, ct));
+        return ApiResults.From(await EscalateOverdueAsync(writer, caller, ct, http.RequestServices.GetRequiredService<IOptions<EmbargoOptions>>().Value.AcknowledgementWindow));
     }
 
-    /// <summary>Rule 3: every unverified mitigation past its deadline escalates, once per deadline passed.</summary>
-    public static Task<Result<EscalationReportDto>> EscalateOverdueAsync(LedgerWriter writer, Caller caller, CancellationToken ct) =>
+    /// <summary>
+    /// Rule 3: every unverified mitigation past its deadline escalates, once per deadline passed. The same sweep reminds
+    /// each recipient that left a disclosure unacknowledged past <paramref name="acknowledgementWindow"/> (once).
+    /// </summary>
+    public static Task<Result<EscalationReportDto>> EscalateOverdueAsync(LedgerWriter writer, Caller caller, CancellationToken ct, TimeSpan? acknowledgementWindow = null) =>
         writer.ExecuteAsync<EscalationReportDto>(caller, async (uow, token) =>
         {
             var open = await uow.Db.Mitigations.Where(m => m.Status != MitigationStatus.Verified && m.DueAt != null).ToListAsync(token);
@@ -222,7 +229,8 @@ public static class MitigationEndpoints
                     ["mitigation"] = m.Id, ["party"] = m.PartyOrganisationId, ["dueAt"] = m.DueAt!.Value.UtcDateTime.ToString("O"), ["rule"] = "rule-3",
                 });
             }
-            return new EscalationReportDto { Escalated = overdue.Select(CaseSnapshot.ToDto).ToList() };
+            var reminded = await DisclosureInbox.RemindAsync(uow, acknowledgementWindow ?? Embargo.Protocol.Disclosures.Inbox.DefaultAcknowledgementWindow, token);
+            return new EscalationReportDto { Escalated = overdue.Select(CaseSnapshot.ToDto).ToList(), Reminded = reminded };
         }, ct);
 }
 
@@ -236,7 +244,7 @@ public sealed partial class EscalationService(LedgerWriter writer, TimeProvider 
         {
             while (await period.WaitForNextTickAsync(stoppingToken))
             {
-                var result = await MitigationEndpoints.EscalateOverdueAsync(writer, Caller.System, stoppingToken);
+                var result = await MitigationEndpoints.EscalateOverdueAsync(writer, Caller.System, stoppingToken, options.Value.AcknowledgementWindow);
                 if (result.IsOk && result.Value.Escalated.Count > 0)
                 {
                     LogEscalated(logger, result.Value.Escalated.Count);

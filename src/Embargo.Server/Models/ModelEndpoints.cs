@@ -23,6 +23,9 @@ public static class ModelEndpoints
         group.MapGet("/model-versions/{id}", GetVersion);
         group.MapPost("/model-versions/{id}/conditions", RegisterCondition);
         group.MapGet("/model-versions/{id}/conditions", ListConditions);
+        group.MapGet("/models", ListModels);
+        group.MapGet("/models/{modelId}/versions", ListVersions);
+        group.MapPost("/model-versions/{id}/withdraw", WithdrawVersion);
         group.MapPost("/reference-models", RegisterReferenceModel);
         app.MapGet("/api/reference-models", ListReferenceModels).WithTags("Models").AllowAnonymous();
         app.MapGet("/api/weights/{digest}", WeightsStatus).WithTags("Models").AllowAnonymous();
@@ -32,10 +35,126 @@ public static class ModelEndpoints
     internal static IReadOnlyList<WeightsFileDto> Files(ModelVersionEntity v) =>
         JsonSerializer.Deserialize<List<WeightsFileDto>>(v.FilesJson, CanonicalJson.Options) ?? [];
 
-    internal static ModelVersionDto ToDto(ModelVersionEntity v, string modelName) => new()
+    internal static ModelVersionDto ToDto(ModelVersionEntity v, string modelName, IReadOnlyList<string>? cases = null) => new()
     {
         Id = v.Id, ModelId = v.ModelId, Model = modelName, Version = v.Version, ManifestDigest = v.ManifestDigest, Files = Files(v),
+        RegisteredAt = v.CreatedAt, UsedByCases = cases, WithdrawnAt = v.WithdrawnAt, WithdrawalReason = v.WithdrawalReason,
     };
+
+    /// <summary>Each version with its cases and whether the caller may read it (the access table's ReadVersion row).</summary>
+    private static async Task<List<(ModelVersionEntity Version, List<string> Cases, bool Readable)>> VersionsWithAccessAsync(
+        EmbargoDb db, Actor actor, IReadOnlyList<ModelVersionEntity> versions, IReadOnlyDictionary<string, string> developers, CancellationToken ct)
+    {
+        var ids = versions.Select(v => v.Id).ToList();
+        var cases = await db.Cases.AsNoTracking().Where(c => ids.Contains(c.ModelVersionId)).ToListAsync(ct);
+        var subjects = await Cases.CaseSubjects.ForCasesAsync(db, cases, ct);
+        var grants = (await db.WeightsGrants.AsNoTracking().Where(g => ids.Contains(g.ModelVersionId)).Select(g => new { g.ModelVersionId, g.PrincipalId }).ToListAsync(ct))
+            .ToLookup(g => g.ModelVersionId, g => g.PrincipalId, StringComparer.Ordinal);
+        var byVersion = cases.ToLookup(c => c.ModelVersionId, StringComparer.Ordinal);
+        return versions.Select(v =>
+        {
+            var own = byVersion[v.Id].ToList();
+            var parts = own.Select(c => subjects[c.Id]).ToList();
+            var subject = new Subject
+            {
+                DeveloperOrganisation = developers[v.ModelId],
+                EvaluatorOrganisations = parts.SelectMany(p => p.EvaluatorOrganisations).Distinct(StringComparer.Ordinal).ToList(),
+                RegulatorOrganisations = parts.SelectMany(p => p.RegulatorOrganisations).Distinct(StringComparer.Ordinal).ToList(),
+                AffectedParties = parts.SelectMany(p => p.AffectedParties).Distinct(StringComparer.Ordinal).ToList(),
+                Grantees = grants[v.Id].ToList(),
+                OpenToCertifiers = parts.Any(p => p.OpenToCertifiers),
+            };
+            return (v, own.OrderBy(c => c.CreatedAt).ThenBy(c => c.Id, StringComparer.Ordinal).Select(c => c.Id).ToList(),
+                Access.Allows(ProtocolAction.ReadVersion, actor, subject));
+        }).ToList();
+    }
+
+    /// <summary>The models the caller can see: its own organisation's (all of them), and those with a version it may read.</summary>
+    private static async Task<Results<Ok<List<ModelDto>>, ProblemHttpResult>> ListModels(EmbargoDb db, HttpContext http, string? limit, string? offset, CancellationToken ct)
+    {
+        if (!Paging.TryParse(limit, offset, out var page, out var badPage))
+        {
+            return badPage;
+        }
+        var actor = Caller.From(http.User).Actor;
+        var models = await db.Models.AsNoTracking().ToListAsync(ct);
+        var versions = await db.ModelVersions.AsNoTracking().ToListAsync(ct);
+        var access = await VersionsWithAccessAsync(db, actor, versions, models.ToDictionary(m => m.Id, m => m.OrganisationId, StringComparer.Ordinal), ct);
+        var counts = versions.CountBy(v => v.ModelId).ToDictionary(StringComparer.Ordinal);
+        var readable = access.Where(a => a.Readable).Select(a => a.Version.ModelId).ToHashSet(StringComparer.Ordinal);
+        var visible = models
+            .Where(m => readable.Contains(m.Id) || Access.Allows(ProtocolAction.ReadVersion, actor, new Subject { DeveloperOrganisation = m.OrganisationId }))
+            .OrderBy(m => m.Name, StringComparer.Ordinal).ThenBy(m => m.Id, StringComparer.Ordinal)
+            .Select(m => new ModelDto { Id = m.Id, Name = m.Name, OrganisationId = m.OrganisationId, Versions = counts.GetValueOrDefault(m.Id) })
+            .ToList();
+        return TypedResults.Ok(Paging.Slice(http, visible, page));
+    }
+
+    /// <summary>A model's versions the caller may read, oldest first, with the cases that used each and whether it was withdrawn.</summary>
+    private static async Task<Results<Ok<List<ModelVersionDto>>, ProblemHttpResult>> ListVersions(string modelId, EmbargoDb db, HttpContext http, string? limit, string? offset, CancellationToken ct)
+    {
+        if (!Paging.TryParse(limit, offset, out var page, out var badPage))
+        {
+            return badPage;
+        }
+        var model = await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.Id == modelId, ct);
+        if (model is null)
+        {
+            return ApiResults.Problem(ProtocolError.NotFound($"model {modelId}"));
+        }
+        var actor = Caller.From(http.User).Actor;
+        var versions = await db.ModelVersions.AsNoTracking().Where(v => v.ModelId == modelId).ToListAsync(ct);
+        var access = await VersionsWithAccessAsync(db, actor, versions, new Dictionary<string, string> { [modelId] = model.OrganisationId }, ct);
+        var readable = access.Where(a => a.Readable).ToList();
+        // Someone who may read none of its versions is refused as for one of them (the developer always may).
+        if (readable.Count == 0 && Access.Decide(ProtocolAction.ReadVersion, actor, new Subject { DeveloperOrganisation = model.OrganisationId }) is { } refused)
+        {
+            return ApiResults.Problem(refused);
+        }
+        return TypedResults.Ok(Paging.Slice(http, readable
+            .OrderBy(a => a.Version.CreatedAt).ThenBy(a => a.Version.Id, StringComparer.Ordinal)
+            .Select(a => ToDto(a.Version, model.Name, a.Cases)).ToList(), page));
+    }
+
+    /// <summary>
+    /// Withdraws a version no case has used (its developer only; case-phase once a case used it). Logged as
+    /// model.version.withdrawn; the version's label and weights may then be registered again, and no new case may use it.
+    /// </summary>
+    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> WithdrawVersion(
+        string id, WithdrawVersionRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
+    {
+        var caller = Caller.From(http.User);
+        var result = await writer.ExecuteAsync<ModelVersionDto>(caller, async (uow, token) =>
+        {
+            if (await Cases.CaseSubjects.ForVersionAsync(uow.Db, id, token) is not { } found)
+            {
+                return ProtocolError.NotFound($"model version {id}");
+            }
+            var cases = await uow.Db.Cases.AsNoTracking().Where(c => c.ModelVersionId == id).Select(c => c.Id).ToListAsync(token);
+            var facts = new VersionWithdrawalFacts
+            {
+                VersionId = id, Subject = found.Subject, Cases = cases.Order(StringComparer.Ordinal).ToList(),
+                AlreadyWithdrawn = found.Version.WithdrawnAt is not null, Reason = request.Reason,
+            };
+            if (VersionWithdrawal.Decide(facts, caller.Actor) is { } refused)
+            {
+                return refused;
+            }
+            found.Version.WithdrawnAt = uow.Now;
+            found.Version.WithdrawalReason = request.Reason;
+            var withdrawn = new JsonObject
+            {
+                ["modelVersion"] = id, ["model"] = found.Model.Name, ["version"] = found.Version.Version, ["manifestDigest"] = found.Version.ManifestDigest,
+            };
+            if (request.Reason is not null)
+            {
+                withdrawn["reason"] = request.Reason;
+            }
+            uow.Append("model.version.withdrawn", withdrawn);
+            return ToDto(found.Version, found.Model.Name, []);
+        }, ct);
+        return ApiResults.From(result);
+    }
 
     private static async Task<Results<Created<ModelDto>, ProblemHttpResult>> RegisterModel(
         RegisterModelRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
@@ -108,11 +227,11 @@ public static class ModelEndpoints
             {
                 return ProtocolError.Validation($"manifestDigest {digest.Value} does not match the file list (computed {computed})");
             }
-            if (await uow.Db.ModelVersions.AnyAsync(v => v.ManifestDigest == computed, token))
+            if (await uow.Db.ModelVersions.AnyAsync(v => v.ManifestDigest == computed && v.WithdrawnAt == null, token))
             {
                 return ProtocolError.Validation($"weights {computed} are already registered");
             }
-            if (await uow.Db.ModelVersions.AnyAsync(v => v.ModelId == modelId && v.Version == request.Version, token))
+            if (await uow.Db.ModelVersions.AnyAsync(v => v.ModelId == modelId && v.Version == request.Version && v.WithdrawnAt == null, token))
             {
                 return ProtocolError.Validation($"version '{request.Version}' already exists for {model.Name}");
             }
@@ -333,7 +452,8 @@ public static class ModelEndpoints
         }
         var d = parsed.Value.ToString();
         var notFound = ApiResults.Problem(ProtocolError.NotFound($"a released model version with weights {d}"));
-        var version = await db.ModelVersions.AsNoTracking().FirstOrDefaultAsync(v => v.ManifestDigest == d, ct);
+        // A withdrawn version's weights may have been registered again: the live registration answers.
+        var version = await db.ModelVersions.AsNoTracking().Where(v => v.ManifestDigest == d).OrderBy(v => v.WithdrawnAt != null).FirstOrDefaultAsync(ct);
         if (version is null)
         {
             return notFound;

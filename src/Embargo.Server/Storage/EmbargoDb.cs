@@ -33,6 +33,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     public DbSet<GatewayGrantEntity> GatewayGrants => Set<GatewayGrantEntity>();
     public DbSet<GatewayScreenEntity> GatewayScreens => Set<GatewayScreenEntity>();
     public DbSet<EvaluationLogEntity> EvaluationLogs => Set<EvaluationLogEntity>();
+    public DbSet<AdvisoryRevisionEntity> AdvisoryRevisions => Set<AdvisoryRevisionEntity>();
 
     /// <summary>Every instant is stored in UTC, whatever offset it arrived with (PostgreSQL's timestamptz requires it).</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -44,12 +45,15 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     private sealed class UtcConverter() : Microsoft.EntityFrameworkCore.Storage.ValueConversion.ValueConverter<DateTimeOffset, DateTimeOffset>(
         v => v.ToUniversalTime(), v => v.ToUniversalTime());
 
+    /// <summary>A withdrawn version keeps its row (the ledger names it) but frees its label and weights: the unique indexes cover live versions only.</summary>
+    private const string LiveVersion = "\"WithdrawnAt\" IS NULL";
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<OrganisationEntity>(e => { e.ToTable("organisations"); e.HasIndex(x => x.Name).IsUnique(); });
         modelBuilder.Entity<PrincipalEntity>(e => { e.ToTable("principals"); e.HasIndex(x => x.TokenHash).IsUnique(); e.HasIndex(x => x.OrganisationId); });
         modelBuilder.Entity<ModelEntity>(e => { e.ToTable("models"); e.HasIndex(x => new { x.OrganisationId, x.Name }).IsUnique(); });
-        modelBuilder.Entity<ModelVersionEntity>(e => { e.ToTable("model_versions"); e.HasIndex(x => x.ManifestDigest).IsUnique(); e.HasIndex(x => new { x.ModelId, x.Version }).IsUnique(); });
+        modelBuilder.Entity<ModelVersionEntity>(e => { e.ToTable("model_versions"); e.HasIndex(x => x.ManifestDigest).IsUnique().HasFilter(LiveVersion); e.HasIndex(x => new { x.ModelId, x.Version }).IsUnique().HasFilter(LiveVersion); });
         modelBuilder.Entity<ReferenceModelEntity>(e => { e.ToTable("reference_models"); e.HasIndex(x => x.Name).IsUnique(); });
         modelBuilder.Entity<CaseEntity>(e => { e.ToTable("cases"); e.HasIndex(x => x.ModelVersionId); });
         modelBuilder.Entity<ThreatModelEntity>(e => { e.ToTable("threat_models"); e.HasIndex(x => x.CaseId); });
@@ -76,6 +80,8 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         modelBuilder.Entity<ThreatModelEntity>().HasIndex(x => new { x.CaseId, x.Status });
         modelBuilder.Entity<EvaluationEntity>().HasIndex(x => new { x.CaseId, x.Capability, x.LedgerIndex });
         modelBuilder.Entity<EvaluationLogEntity>(e => { e.ToTable("evaluation_logs"); e.HasKey(x => x.Sha256); e.HasIndex(x => x.CaseId); e.HasIndex(x => x.EvaluationId).IsUnique(); });
+        modelBuilder.Entity<DisclosureEntity>().Property(x => x.Revision).HasDefaultValue(1);
+        modelBuilder.Entity<AdvisoryRevisionEntity>(e => { e.ToTable("advisory_revisions"); e.HasIndex(x => new { x.DisclosureId, x.Number }).IsUnique(); });
         modelBuilder.Entity<LedgerLeafEntity>(e =>
         {
             e.ToTable("ledger_leaves");

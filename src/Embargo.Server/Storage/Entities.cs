@@ -39,6 +39,9 @@ public sealed class ModelVersionEntity
     public required string ManifestDigest { get; set; }
     public required string FilesJson { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>Set when its developer withdrew it before any case used it; its label and weights may then be registered again.</summary>
+    public DateTimeOffset? WithdrawnAt { get; set; }
+    public string? WithdrawalReason { get; set; }
 }
 
 public sealed class ReferenceModelEntity
@@ -156,6 +159,20 @@ public sealed class DisclosureEntity
     public required string AdvisoryTitle { get; set; }
     public required string AdvisorySummary { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>The CSAF advisory's current revision: 1 at disclosure, one more per <see cref="AdvisoryRevisionEntity"/>.</summary>
+    public int Revision { get; set; } = 1;
+}
+
+/// <summary>A change to a disclosure's public advisory after its first release (CSAF tracking.revision_history).</summary>
+public sealed class AdvisoryRevisionEntity
+{
+    public required string Id { get; set; }
+    public required string DisclosureId { get; set; }
+    public int Number { get; set; }
+    public DateTimeOffset At { get; set; }
+    public required string Summary { get; set; }
+    /// <summary>The ledger leaf of the state change the revision records.</summary>
+    public long LedgerIndex { get; set; }
 }
 
 public sealed class DisclosureRecipientEntity
@@ -167,6 +184,8 @@ public sealed class DisclosureRecipientEntity
     public string? PrincipalId { get; set; }
     public string? SealedDetail { get; set; }
     public DateTimeOffset? AcknowledgedAt { get; set; }
+    /// <summary>When the organisation was reminded of the unacknowledged disclosure (disclosure.reminded on the ledger).</summary>
+    public DateTimeOffset? RemindedAt { get; set; }
 }
 
 public sealed class MitigationEntity

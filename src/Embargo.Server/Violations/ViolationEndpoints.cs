@@ -60,7 +60,7 @@ public static class ViolationEndpoints
     /// <summary>The registered version the weights seen are: by manifest digest, else the best partial match by the files' sha256.</summary>
     private static async Task<(ModelVersionEntity? Version, SightingMatch? Match)> FindVersionAsync(EmbargoDb db, string seenDigest, IReadOnlyList<EvidenceFile> seen, CancellationToken ct)
     {
-        var exact = await db.ModelVersions.AsNoTracking().FirstOrDefaultAsync(v => v.ManifestDigest == seenDigest, ct);
+        var exact = await db.ModelVersions.AsNoTracking().Where(v => v.ManifestDigest == seenDigest).OrderBy(v => v.WithdrawnAt != null).FirstOrDefaultAsync(ct);
         if (exact is not null)
         {
             return (exact, ViolationRules.Match(seenDigest, seen, exact.ManifestDigest, FilesOf(exact)));

@@ -1,0 +1,65 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Embargo.Server.Storage.Migrations.Sqlite
+{
+    /// <inheritdoc />
+    public partial class CsafInbox : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<int>(
+                name: "Revision",
+                table: "disclosures",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: 1);
+
+            migrationBuilder.AddColumn<DateTimeOffset>(
+                name: "RemindedAt",
+                table: "disclosure_recipients",
+                type: "TEXT",
+                nullable: true);
+
+            migrationBuilder.CreateTable(
+                name: "advisory_revisions",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "TEXT", nullable: false),
+                    DisclosureId = table.Column<string>(type: "TEXT", nullable: false),
+                    Number = table.Column<int>(type: "INTEGER", nullable: false),
+                    At = table.Column<DateTimeOffset>(type: "TEXT", nullable: false),
+                    Summary = table.Column<string>(type: "TEXT", nullable: false),
+                    LedgerIndex = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_advisory_revisions", x => x.Id);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_advisory_revisions_DisclosureId_Number",
+                table: "advisory_revisions",
+                columns: new[] { "DisclosureId", "Number" },
+                unique: true);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "advisory_revisions");
+
+            migrationBuilder.DropColumn(
+                name: "Revision",
+                table: "disclosures");
+
+            migrationBuilder.DropColumn(
+                name: "RemindedAt",
+                table: "disclosure_recipients");
+        }
+    }
+}
