@@ -5,10 +5,11 @@
 #   gateway    `embargo gateway` with no screens, no audit file
 #   screened   `embargo gateway` with two rule screens (keywords + regexes, input and output) and the audit file on
 # Throughput at 64 connections; p50/p99 at 8 connections. Prints a Markdown table (and writes it to $OUT/results.md).
-# Usage: bench/gateway/run.sh [SECONDS per measurement, default 10]
+# Usage: [WARMUP_SECONDS=10] bench/gateway/run.sh [SECONDS per measurement, default 10]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 SECONDS_EACH=${1:-10}
+WARMUP_SECONDS=${WARMUP_SECONDS:-10}
 OUT=$(mktemp -d /tmp/embargo-gw-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -109,7 +110,8 @@ blocked=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bear
 
 export BENCH_KEY=$KEY BENCH_MODEL=camelid-7b
 measure() { # $1 url, $2 connections -> "requests/s p50_ms p99_ms"
-  wrk -t2 -c8 -d2s -s "$HERE/post.lua" "$1" >/dev/null 2>&1 || true   # warm-up
+  # Warm-up at the measured load: tiered JIT/PGO needs several seconds of traffic (2 s left the first target cold).
+  wrk -t2 -c"$2" -d"${WARMUP_SECONDS}s" -s "$HERE/post.lua" "$1" >/dev/null 2>&1 || true
   local line
   line=$(wrk -t2 -c"$2" -d"${SECONDS_EACH}s" -s "$HERE/post.lua" "$1" | grep '^BENCH')
   local n bad secs p50 p99
