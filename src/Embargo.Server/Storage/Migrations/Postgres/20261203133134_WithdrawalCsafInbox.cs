@@ -3,10 +3,10 @@ using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace Embargo.Server.Storage.Migrations.Sqlite
+namespace Embargo.Server.Storage.Migrations.Postgres
 {
     /// <inheritdoc />
-    public partial class ModelVersionWithdrawal : Migration
+    public partial class WithdrawalCsafInbox : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
@@ -22,14 +22,43 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
             migrationBuilder.AddColumn<string>(
                 name: "WithdrawalReason",
                 table: "model_versions",
-                type: "TEXT",
+                type: "text",
                 nullable: true);
 
             migrationBuilder.AddColumn<DateTimeOffset>(
                 name: "WithdrawnAt",
                 table: "model_versions",
-                type: "TEXT",
+                type: "timestamp with time zone",
                 nullable: true);
+
+            migrationBuilder.AddColumn<int>(
+                name: "Revision",
+                table: "disclosures",
+                type: "integer",
+                nullable: false,
+                defaultValue: 1);
+
+            migrationBuilder.AddColumn<DateTimeOffset>(
+                name: "RemindedAt",
+                table: "disclosure_recipients",
+                type: "timestamp with time zone",
+                nullable: true);
+
+            migrationBuilder.CreateTable(
+                name: "advisory_revisions",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "text", nullable: false),
+                    DisclosureId = table.Column<string>(type: "text", nullable: false),
+                    Number = table.Column<int>(type: "integer", nullable: false),
+                    At = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    Summary = table.Column<string>(type: "text", nullable: false),
+                    LedgerIndex = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_advisory_revisions", x => x.Id);
+                });
 
             migrationBuilder.CreateIndex(
                 name: "IX_model_versions_ManifestDigest",
@@ -44,11 +73,20 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                 columns: new[] { "ModelId", "Version" },
                 unique: true,
                 filter: "\"WithdrawnAt\" IS NULL");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_advisory_revisions_DisclosureId_Number",
+                table: "advisory_revisions",
+                columns: new[] { "DisclosureId", "Number" },
+                unique: true);
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.DropTable(
+                name: "advisory_revisions");
+
             migrationBuilder.DropIndex(
                 name: "IX_model_versions_ManifestDigest",
                 table: "model_versions");
@@ -64,6 +102,14 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
             migrationBuilder.DropColumn(
                 name: "WithdrawnAt",
                 table: "model_versions");
+
+            migrationBuilder.DropColumn(
+                name: "Revision",
+                table: "disclosures");
+
+            migrationBuilder.DropColumn(
+                name: "RemindedAt",
+                table: "disclosure_recipients");
 
             migrationBuilder.CreateIndex(
                 name: "IX_model_versions_ManifestDigest",
