@@ -233,6 +233,11 @@ public sealed class CertificateEntity
     public long? IssuedIndex { get; set; }
     public required string CertifierPrincipalId { get; set; }
     public string? FlagReason { get; set; }
+    /// <summary>The sha256 digest of the safety case the certificate rests on (named in its predicate).</summary>
+    public string? SafetyCaseDigest { get; set; }
+    /// <summary>When a <c>control</c> claim carries the safety case: the gateway screen configuration digest the certificate
+    /// was issued for; the gateway must keep enforcing it, and a change flags the certificate.</summary>
+    public string? ControlScreensDigest { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 

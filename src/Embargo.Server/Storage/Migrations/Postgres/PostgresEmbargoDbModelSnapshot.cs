@@ -126,6 +126,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("ControlScreensDigest")
+                        .HasColumnType("text");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -144,6 +147,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
 
                     b.Property<string>("ModelVersionId")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("SafetyCaseDigest")
                         .HasColumnType("text");
 
                     b.Property<string>("StatementBase64")

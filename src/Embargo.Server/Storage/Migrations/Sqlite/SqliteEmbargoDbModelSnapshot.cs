@@ -121,6 +121,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ControlScreensDigest")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("TEXT");
 
@@ -139,6 +142,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
 
                     b.Property<string>("ModelVersionId")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SafetyCaseDigest")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("StatementBase64")
