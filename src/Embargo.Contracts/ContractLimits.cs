@@ -24,6 +24,8 @@ public static class ContractLimits
     public const int FreeText = 4000;
     /// <summary>Version strings: letters, digits and . _ + - (no spaces, no control characters), at most 64.</summary>
     public const string VersionPattern = "^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$";
+    /// <summary>Tensor fingerprints in one registration or sighting (about 1.4 KB each: 512 fit in the 1 MiB body limit).</summary>
+    public const int MaxFingerprints = 512;
 }
 
 /// <summary>The longest string item of a list member, in characters (the list's own [MaxLength] counts items).</summary>

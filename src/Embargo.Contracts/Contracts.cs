@@ -67,6 +67,21 @@ public sealed record RegisterVersionRequest
     public required string ManifestDigest { get; init; }
     [MaxLength(4096)]
     public required IReadOnlyList<WeightsFileDto> Files { get; init; }
+    /// <summary>A fingerprint of every float tensor, from its values (see FINGERPRINT.md): what lets a scan recognise
+    /// these weights after conversion, resharding, renaming or quantisation. Optional; without it only the files match.</summary>
+    [MaxLength(ContractLimits.MaxFingerprints)]
+    public IReadOnlyList<TensorFingerprintDto>? Fingerprints { get; init; }
+}
+
+/// <summary>One tensor's fingerprint: its element count, the sum and sum of squares of its values, and a sketch of
+/// 256 float32 (little-endian, base64). Names and files are not part of it.</summary>
+public sealed record TensorFingerprintDto
+{
+    public required long Elements { get; init; }
+    public required double Sum { get; init; }
+    public required double SumSquares { get; init; }
+    [MaxLength(1368)]
+    public required string Sketch { get; init; }
 }
 
 public sealed record ModelVersionDto
@@ -597,6 +612,9 @@ public sealed record SightingEvidenceDto
     /// <summary>Tensor facts from the safetensors/GGUF headers (`embargo weights inspect`), where the files have them.</summary>
     [MaxLength(100_000)]
     public IReadOnlyList<TensorFactDto>? Tensors { get; init; }
+    /// <summary>The fingerprint of every float tensor seen; the server compares them with registered versions'.</summary>
+    [MaxLength(ContractLimits.MaxFingerprints)]
+    public IReadOnlyList<TensorFingerprintDto>? Fingerprints { get; init; }
 }
 
 public sealed record TensorFactDto
@@ -621,9 +639,14 @@ public sealed record ViolationDto
     public string? DeveloperOrganisationId { get; init; }
     public string? ModelVersionId { get; init; }
     public string? Source { get; init; }
-    /// <summary>manifest (every file) or partial (see rule 4 in the README).</summary>
+    /// <summary>manifest (every file), partial (enough files), reserialised (the same tensor values in other files) or
+    /// quantised (similar tensor values) — see rule 4 in the README.</summary>
     public string? Match { get; init; }
     public int MatchedFiles { get; init; }
+    /// <summary>For a match by tensor fingerprints, in the answer to a report: the share of the version's informative
+    /// tensors matched and their element-weighted mean similarity (cosine of the sketches).</summary>
+    public double? TensorsMatched { get; init; }
+    public double? Similarity { get; init; }
     public string? EvidenceSha256 { get; init; }
     public SightingEvidenceDto? Evidence { get; init; }
     public DateTimeOffset? ReportedAt { get; init; }

@@ -88,12 +88,14 @@ public static class ProtocolCommands
             Verb("add-version", "register a version by its weights manifest (developer)", [model, version, weights],
                 async (r, c, ct) =>
                 {
-                    var manifest = await BuildManifestAsync(WeightsPath(r.GetValue(weights)!), ct);
+                    var path = WeightsPath(r.GetValue(weights)!);
+                    var manifest = await BuildManifestAsync(path, ct);
                     return await c.Models.RegisterVersionAsync(r.GetValue(model)!, new RegisterVersionRequest
                     {
                         Version = r.GetValue(version)!,
                         ManifestDigest = manifest.Digest,
                         Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
+                        Fingerprints = ScanCommand.FingerprintDtos(FingerprintsOf(path, ct)),
                     }, ct);
                 }),
             Verb("add-condition", "register a condition the version is evaluated as: base, a fine-tune, tool-augmented, assisted (developer)",
@@ -206,6 +208,13 @@ public static class ProtocolCommands
             Console.Error.WriteLine("note: user info and query string removed from --model-url (they would be public); give credentials with --api-key-env");
         }
         return stripped.ToString();
+    }
+
+    /// <summary>The fingerprint of every float tensor under <paramref name="path"/>, from its values (streaming).</summary>
+    public static IReadOnlyList<FingerprintedTensor> FingerprintsOf(string path, CancellationToken ct)
+    {
+        var fingerprints = Fingerprints.Compute(path, ct);
+        return fingerprints.IsOk ? fingerprints.Value : throw new UserInputException(fingerprints.Error!.ToString());
     }
 
     public static async Task<WeightsManifest> BuildManifestAsync(string path, CancellationToken ct)
@@ -782,7 +791,7 @@ public static class ProtocolCommands
         }
         if (weights is not null)
         {
-            return ScanCommand.Evidence(await BuildManifestAsync(weights, ct));
+            return ScanCommand.Evidence(await BuildManifestAsync(weights, ct), FingerprintsOf(weights, ct));
         }
         try
         {

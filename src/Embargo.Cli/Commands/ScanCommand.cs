@@ -22,7 +22,26 @@ public sealed record ScanResult
     public string? Verdict { get; init; }
     /// <summary>The recorded sighting (pending until a regulator confirms it), when one was reported.</summary>
     public ViolationDto? Violation { get; init; }
+    /// <summary>How the weights seen match a registered version: exact (the manifest), partial (enough of its files),
+    /// reserialised (the same tensor values in other files, names or containers), quantised (similar values), none.
+    /// Null with --offline (no server asked).</summary>
+    public string? Match { get; init; }
+    /// <summary>The registered version matched (ver_…); null when none is.</summary>
+    public string? Version { get; init; }
+    /// <summary>Share of the version's informative tensors matched (1 for an exact match); null when unknown.</summary>
+    public double? TensorsMatched { get; init; }
+    /// <summary>Element-weighted mean similarity of the matched tensors (1 for an exact match); null when unknown.</summary>
+    public double? Similarity { get; init; }
+    /// <summary>The id of the recorded sighting (vio_…), when one was recorded.</summary>
+    public string? ViolationId { get; init; }
+    /// <summary>Tensors fingerprinted from their values (F32, F16, BF16, Q8_0, Q4_0) and sent with the evidence.</summary>
+    public int TensorsFingerprinted { get; init; }
+    /// <summary>With --offline: the local fingerprint of each tensor (file, name, dtype, elements, mean, standard deviation).</summary>
+    public IReadOnlyList<FingerprintSummary>? Fingerprints { get; init; }
 }
+
+/// <summary>One fingerprinted tensor, as `scan --offline` prints it.</summary>
+public sealed record FingerprintSummary(string File, string Tensor, string Dtype, long Elements, double Mean, double Std, bool Informative);
 
 /// <summary>`embargo scan`: hash weights found in the wild, ask the server what they are, and report a sighting with its evidence (rule 4).</summary>
 public static class ScanCommand
@@ -45,11 +64,23 @@ public static class ScanCommand
             }
             var path = r.GetValue(dir)!;
             var manifest = await ProtocolCommands.BuildManifestAsync(path, ct);
-            var result = new ScanResult { Path = path, ManifestDigest = manifest.Digest, Files = manifest.Files.Count, Parameters = manifest.Parameters };
-            if (!r.GetValue(offline))
+            var fingerprints = ProtocolCommands.FingerprintsOf(path, ct);
+            var result = new ScanResult
+            {
+                Path = path, ManifestDigest = manifest.Digest, Files = manifest.Files.Count, Parameters = manifest.Parameters, TensorsFingerprinted = fingerprints.Count,
+            };
+            if (r.GetValue(offline))
+            {
+                result = result with
+                {
+                    Fingerprints = fingerprints.Select(f => new FingerprintSummary(f.File, f.Name, f.Dtype, f.Fingerprint.Elements,
+                        f.Fingerprint.Mean, Math.Sqrt(f.Fingerprint.Variance), f.Fingerprint.Informative)).ToList(),
+                };
+            }
+            else
             {
                 using var client = Common.Client(r);
-                result = await AskAsync(client, result, Evidence(manifest), tier, r.GetValue(source)!, ct);
+                result = await AskAsync(client, result, Evidence(manifest, fingerprints), tier, r.GetValue(source)!, ct);
             }
             if (r.GetValue(Common.Json))
             {
@@ -57,7 +88,11 @@ public static class ScanCommand
             }
             else
             {
-                Output.Write(result with { Violation = null }, json: false, title: "scan");
+                Output.Write(result with { Violation = null, Fingerprints = null }, json: false, title: "scan");
+                if (result.Fingerprints is { Count: > 0 } local)
+                {
+                    Output.Write(local, json: false, title: "tensor fingerprints (values, not names: what a server matches)");
+                }
                 if (result.Verdict is not null)
                 {
                     AnsiConsole.MarkupLine(result.Violation?.Recorded == true ? $"[red]{Markup.Escape(Output.Safe(result.Verdict))}[/]" : Markup.Escape(Output.Safe(result.Verdict)));
@@ -73,8 +108,9 @@ public static class ScanCommand
         return command;
     }
 
-    /// <summary>The evidence a sighting carries: the manifest digest, every file's sha256, and the tensors the headers describe.</summary>
-    public static SightingEvidenceDto Evidence(WeightsManifest manifest)
+    /// <summary>The evidence a sighting carries: the manifest digest, every file's sha256, the tensors the headers describe,
+    /// and the fingerprint of every float tensor (the largest <see cref="ContractLimits.MaxFingerprints"/>).</summary>
+    public static SightingEvidenceDto Evidence(WeightsManifest manifest, IReadOnlyList<FingerprintedTensor>? fingerprints = null)
     {
         var tensors = manifest.Files.Where(f => f.Header is not null)
             .SelectMany(f => f.Header!.Tensors.Select(t => new TensorFactDto { File = f.Path, Name = t.Name, Dtype = t.Dtype, Shape = t.Shape }))
@@ -84,8 +120,29 @@ public static class ScanCommand
             ManifestDigest = manifest.Digest,
             Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
             Tensors = tensors.Count == 0 ? null : tensors,
+            Fingerprints = FingerprintDtos(fingerprints),
         };
     }
+
+    /// <summary>The fingerprints sent to a server: the largest <see cref="ContractLimits.MaxFingerprints"/> tensors, in file order; null when none.</summary>
+    public static IReadOnlyList<TensorFingerprintDto>? FingerprintDtos(IReadOnlyList<FingerprintedTensor>? fingerprints)
+    {
+        if (fingerprints is null || fingerprints.Count == 0)
+        {
+            return null;
+        }
+        var kept = fingerprints.Select((f, i) => (f, i)).OrderByDescending(x => x.f.Fingerprint.Elements).ThenBy(x => x.i)
+            .Take(ContractLimits.MaxFingerprints).OrderBy(x => x.i).Select(x => x.f.Fingerprint);
+        return kept.Select(f => new TensorFingerprintDto { Elements = f.Elements, Sum = f.Sum, SumSquares = f.SumSquares, Sketch = f.SketchBase64 }).ToList();
+    }
+
+    /// <summary>The server's match kind as `scan` reports it: manifest → exact, unregistered → none.</summary>
+    private static string MatchKind(ViolationDto v) => v.Status == "unregistered" ? "none" : v.Match switch
+    {
+        "manifest" => "exact",
+        null => "none",
+        var kind => kind,
+    };
 
     public static async Task<ScanResult> AskAsync(EmbargoClient client, ScanResult scan, SightingEvidenceDto evidence, Tier observed, string source, CancellationToken ct)
     {
@@ -95,7 +152,11 @@ public static class ScanCommand
         {
             // Released versions are public; an unreleased one only to its developer and its cases' organisations.
             status = await client.Models.WeightsStatusAsync(scan.ManifestDigest, ct);
-            scan = scan with { Registered = true, Model = status.Model, Developer = status.Developer, CertifiedTier = status.CertifiedTier };
+            scan = scan with
+            {
+                Registered = true, Model = status.Model, Developer = status.Developer, CertifiedTier = status.CertifiedTier,
+                Match = "exact", Version = status.ModelVersionId, TensorsMatched = 1, Similarity = 1,
+            };
         }
         catch (ApiException e) when (e.Status == HttpStatusCode.NotFound)
         {
@@ -110,6 +171,7 @@ public static class ScanCommand
             return scan with
             {
                 Registered = status is not null,
+                Match = status is null ? "none" : scan.Match,
                 Verdict = status is null
                     ? "not a released version known to Embargo (unregistered, or not visible without a token)"
                     : $"seen at {observed.Name()} above what its certificates allow: report it with a reporter's token",
@@ -121,13 +183,19 @@ public static class ScanCommand
         {
             ObservedTier = observed.Name(), Source = source, Evidence = evidence,
         }, ct);
+        var kind = MatchKind(violation);
         return scan with
         {
             Registered = violation.Status != "unregistered",
             Developer = violation.Developer ?? scan.Developer,
             CertifiedTier = violation.CertifiedTier ?? scan.CertifiedTier,
             Violation = violation.Recorded ? violation : null,
+            ViolationId = violation.Recorded ? violation.Id : null,
             Verdict = violation.Verdict,
+            Match = kind,
+            Version = kind == "none" ? null : violation.ModelVersionId ?? scan.Version,
+            TensorsMatched = kind switch { "none" => 0, "exact" => 1, _ => violation.TensorsMatched },
+            Similarity = kind switch { "none" => 0, "exact" => 1, _ => violation.Similarity },
         };
     }
 }

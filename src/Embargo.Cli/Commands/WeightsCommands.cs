@@ -12,7 +12,7 @@ public static class WeightsCommands
 {
     public static Command Create() => new("weights", "Inspect, hash, seal and unseal model weights (safetensors, GGUF).")
     {
-        CreateInspect(), CreateSeal(), CreateUnseal(), CreateKeygen(),
+        CreateInspect(), CreateSeal(), CreateUnseal(), CreateKeygen(), CreateConvert(), CreateFingerprint(),
         WeightsKeyCommands.Grant(), WeightsKeyCommands.Deposit(), WeightsKeyCommands.FetchKey(),
     };
 
@@ -149,6 +149,76 @@ public static class WeightsCommands
             Console.Out.WriteLine($"{id}");
             Console.Error.WriteLine($"wrote {name}.key (keep private) and {name}.pub (give to the sealer)");
             return CliApp.Ok;
+        });
+        return cmd;
+    }
+
+    private static Command CreateConvert()
+    {
+        var source = new Argument<string>("source") { Description = "A model file or directory (safetensors or GGUF; F32, F16, BF16, Q8_0, Q4_0 tensors)." };
+        var output = new Argument<string>("output") { Description = "A new directory to write the copy into." };
+        var to = new Option<string>("--to") { Description = "gguf-f16 | gguf-q8_0 | gguf-q4_0 | safetensors", Required = true };
+        var dtype = new Option<string?>("--dtype") { Description = "safetensors only: F32 | F16 | BF16 for every tensor (default: keep each tensor's)" };
+        var shards = new Option<int>("--shards") { Description = "safetensors only: number of files (default 1)", DefaultValueFactory = _ => 1 };
+        var rename = new Option<bool>("--rename") { Description = "rename every tensor and file" };
+        var cmd = new Command("convert",
+            "Re-serialise weights into another container, dtype, sharding or names, or quantise them (GGUF Q8_0, Q4_0). "
+            + "It exists to test leak recognition: `embargo scan` must still recognise the copy as the registered version.")
+        {
+            source, output, to, dtype, shards, rename,
+        };
+        cmd.SetAction((ParseResult r, CancellationToken ct) =>
+        {
+            var target = r.GetValue(to)!;
+            if (!ConvertOptions.Targets.Contains(target))
+            {
+                throw new UserInputException($"--to '{target}' is not one of {string.Join(", ", ConvertOptions.Targets)}");
+            }
+            if (r.GetValue(dtype) is { } d && d is not ("F32" or "F16" or "BF16"))
+            {
+                throw new UserInputException($"--dtype '{d}' is not one of F32, F16, BF16");
+            }
+            if (r.GetValue(shards) is < 1 or > 10_000)
+            {
+                throw new UserInputException("--shards must be between 1 and 10000");
+            }
+            if (target != "safetensors" && (r.GetValue(dtype) is not null || r.GetValue(shards) != 1))
+            {
+                throw new UserInputException("--dtype and --shards apply only to --to safetensors");
+            }
+            var files = Unwrap(WeightsConverter.Convert(r.GetValue(source)!, r.GetValue(output)!, new ConvertOptions
+            {
+                Target = target, Dtype = r.GetValue(dtype), Shards = r.GetValue(shards), Rename = r.GetValue(rename),
+            }, ct));
+            foreach (var f in files)
+            {
+                Console.Out.WriteLine(Output.Safe(Path.Combine(r.GetValue(output)!, f)));
+            }
+            return Task.FromResult(CliApp.Ok);
+        });
+        return cmd;
+    }
+
+    private static Command CreateFingerprint()
+    {
+        var path = new Argument<string>("path") { Description = "A model file or directory." };
+        var json = new Option<bool>("--json") { Description = "Print the fingerprints as JSON (sketches base64)." };
+        var cmd = new Command("fingerprint", "Fingerprint every float tensor from its values, streaming (what `model add-version` registers and `scan` sends).") { path, json };
+        cmd.SetAction((ParseResult r, CancellationToken ct) =>
+        {
+            var fingerprints = Unwrap(Fingerprints.Compute(r.GetValue(path)!, ct));
+            if (r.GetValue(json))
+            {
+                Output.Write(fingerprints.Select(f => new
+                {
+                    file = f.File, tensor = f.Name, dtype = f.Dtype, elements = f.Fingerprint.Elements, sum = f.Fingerprint.Sum,
+                    sumSquares = f.Fingerprint.SumSquares, informative = f.Fingerprint.Informative, sketch = f.Fingerprint.SketchBase64,
+                }).ToList(), json: true);
+                return Task.FromResult(CliApp.Ok);
+            }
+            Output.Write(fingerprints.Select(f => new FingerprintSummary(f.File, f.Name, f.Dtype, f.Fingerprint.Elements,
+                f.Fingerprint.Mean, Math.Sqrt(f.Fingerprint.Variance), f.Fingerprint.Informative)).ToList(), json: false, title: "tensor fingerprints");
+            return Task.FromResult(CliApp.Ok);
         });
         return cmd;
     }

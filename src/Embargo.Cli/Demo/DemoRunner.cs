@@ -160,6 +160,7 @@ public sealed class DemoRunner(DemoOptions options)
         {
             Version = "1.0", ManifestDigest = manifest.Digest,
             Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
+            Fingerprints = ScanCommand.FingerprintDtos(ProtocolCommands.FingerprintsOf(weightsDir, ct)),
         }, ct);
         Detail($"{version.Files.Count} files, manifest {version.ManifestDigest}");
         await developer.Models.RegisterConditionAsync(version.Id, new RegisterModelConditionRequest

@@ -235,6 +235,11 @@ public static class ModelEndpoints
             {
                 return ProtocolError.Validation($"version '{request.Version}' already exists for {model.Name}");
             }
+            var fingerprints = Violations.FingerprintEvidence.Parse(request.Fingerprints, "fingerprints");
+            if (!fingerprints.IsOk)
+            {
+                return fingerprints.Error!;
+            }
             var files = request.Files.OrderBy(f => f.Path, ManifestDigest.PathOrder)
                 .Select(f => f with { Sha256 = f.Sha256.ToLowerInvariant() }).ToList();
             var version = new ModelVersionEntity
@@ -245,16 +250,24 @@ public static class ModelEndpoints
                 ManifestDigest = computed,
                 FilesJson = JsonSerializer.Serialize(files, CanonicalJson.Options),
                 CreatedAt = uow.Now,
+                FingerprintsJson = Violations.FingerprintEvidence.ToJson(fingerprints.Value),
             };
             uow.Db.ModelVersions.Add(version);
-            uow.Append("model.version.registered", new JsonObject
+            var leaf = new JsonObject
             {
                 ["modelVersion"] = version.Id,
                 ["model"] = model.Name,
                 ["version"] = version.Version,
                 ["manifestDigest"] = computed,
                 ["files"] = JsonSerializer.SerializeToNode(files, CanonicalJson.Options),
-            });
+            };
+            if (version.FingerprintsJson is { } fingerprintsJson)
+            {
+                // The ledger commits to the tensor fingerprints a later scan is matched against.
+                leaf["fingerprints"] = fingerprints.Value.Count;
+                leaf["fingerprintsSha256"] = Sha256Digest.Of(System.Text.Encoding.UTF8.GetBytes(fingerprintsJson)).ToString();
+            }
+            uow.Append("model.version.registered", leaf);
             return ToDto(version, model.Name);
         }, ct);
         return ApiResults.Created(result, v => $"/api/model-versions/{v.Id}");

@@ -42,6 +42,8 @@ public sealed class ModelVersionEntity
     /// <summary>Set when its developer withdrew it before any case used it; its label and weights may then be registered again.</summary>
     public DateTimeOffset? WithdrawnAt { get; set; }
     public string? WithdrawalReason { get; set; }
+    /// <summary>Tensor fingerprints registered with the version (canonical JSON of TensorFingerprintDto[]); null when none were sent.</summary>
+    public string? FingerprintsJson { get; set; }
 }
 
 public sealed class ReferenceModelEntity

@@ -57,8 +57,33 @@ public static class ViolationEndpoints
     private static IReadOnlyList<EvidenceFile> FilesOf(ModelVersionEntity v) =>
         ModelEndpoints.Files(v).Select(f => new EvidenceFile(f.Path, f.Bytes, f.Sha256.ToLowerInvariant())).ToList();
 
-    /// <summary>The registered version the weights seen are: by manifest digest, else the best partial match by the files' sha256.</summary>
-    private static async Task<(ModelVersionEntity? Version, SightingMatch? Match)> FindVersionAsync(EmbargoDb db, string seenDigest, IReadOnlyList<EvidenceFile> seen, CancellationToken ct)
+    /// <summary>The registered version the weights seen are: by manifest digest, else the best partial match by the files' sha256,
+    /// else the best match by tensor fingerprints (the same values re-serialised, or similar values quantised).</summary>
+    private static async Task<(ModelVersionEntity? Version, SightingMatch? Match, FingerprintMatch? Tensors)> FindVersionAsync(
+        EmbargoDb db, string seenDigest, IReadOnlyList<EvidenceFile> seen, IReadOnlyList<TensorFingerprint> fingerprints, CancellationToken ct)
+    {
+        var (version, match) = await FindByFilesAsync(db, seenDigest, seen, ct);
+        if (version is not null && match is not null)
+        {
+            return (version, match, null);
+        }
+        if (fingerprints.Count == 0)
+        {
+            return (null, null, null);
+        }
+        var registered = await db.ModelVersions.AsNoTracking().Where(v => v.FingerprintsJson != null).ToListAsync(ct);
+        var best = registered
+            .Select(v => (Version: v, Tensors: FingerprintMatcher.Match(FingerprintEvidence.FromJson(v.FingerprintsJson), fingerprints)))
+            .Where(c => c.Tensors is not null)
+            .OrderBy(c => c.Version.WithdrawnAt != null).ThenByDescending(c => c.Tensors!.TensorsMatched).ThenByDescending(c => c.Tensors!.Similarity)
+            .ThenBy(c => c.Version.Id, StringComparer.Ordinal)
+            .FirstOrDefault();
+        return best.Tensors is null
+            ? (null, null, null)
+            : (best.Version, new SightingMatch(best.Tensors.Kind, 0, 0, FilesOf(best.Version).Sum(f => f.Bytes)), best.Tensors);
+    }
+
+    private static async Task<(ModelVersionEntity? Version, SightingMatch? Match)> FindByFilesAsync(EmbargoDb db, string seenDigest, IReadOnlyList<EvidenceFile> seen, CancellationToken ct)
     {
         var exact = await db.ModelVersions.AsNoTracking().Where(v => v.ManifestDigest == seenDigest).OrderBy(v => v.WithdrawnAt != null).FirstOrDefaultAsync(ct);
         if (exact is not null)
@@ -108,18 +133,26 @@ public static class ViolationEndpoints
             {
                 return files.Error!;
             }
+            var fingerprints = FingerprintEvidence.Parse(request.Evidence.Fingerprints, "evidence.fingerprints");
+            if (!fingerprints.IsOk)
+            {
+                return fingerprints.Error!;
+            }
             var seenDigest = Sha256Digest.Parse(request.Evidence.ManifestDigest).Value.ToString();
             var tier = observed.Value.Name();
-            var (version, match) = await FindVersionAsync(uow.Db, seenDigest, files.Value, token);
+            var (version, match, tensors) = await FindVersionAsync(uow.Db, seenDigest, files.Value, fingerprints.Value, token);
             if (version is null || match is null)
             {
                 return NotRecorded(seenDigest, tier, "unregistered",
-                    "unregistered: the weights seen match no registered version (neither its manifest nor enough of its files)");
+                    "unregistered: the weights seen match no registered version (neither its manifest, nor enough of its files, nor its tensors' values)");
             }
             var certified = await CertificateEndpoints.HighestValidTierAsync(uow.Db, version.Id, token);
             if (!Rules.IsViolation(observed.Value, certified))
             {
-                return NotRecorded(seenDigest, tier, "covered", $"covered: a valid certificate allows {certified?.Name() ?? "internal use only"}", certified?.Name());
+                return NotRecorded(seenDigest, tier, "covered", $"covered: a valid certificate allows {certified?.Name() ?? "internal use only"}", certified?.Name()) with
+                {
+                    ModelVersionId = version.Id, Match = match.Kind, MatchedFiles = match.MatchedFiles, TensorsMatched = tensors?.TensorsMatched, Similarity = tensors?.Similarity,
+                };
             }
             var model = await uow.Db.Models.AsNoTracking().FirstAsync(m => m.Id == version.ModelId, token);
             var evidence = new SightingEvidenceDto
@@ -127,6 +160,7 @@ public static class ViolationEndpoints
                 ManifestDigest = seenDigest,
                 Files = files.Value.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).OrderBy(f => f.Path, ManifestDigest.PathOrder).ToList(),
                 Tensors = request.Evidence.Tensors,
+                Fingerprints = request.Evidence.Fingerprints,
             };
             var evidenceBytes = CanonicalJson.Serialize(evidence);
             var violation = new ViolationEntity
@@ -142,7 +176,7 @@ public static class ViolationEndpoints
             {
                 ["sighting"] = violation.Id, ["observedTier"] = tier, ["evidenceSha256"] = violation.EvidenceSha256, ["match"] = match.Kind, ["rule"] = ViolationRules.Rule,
             });
-            return (await BuildAsync(uow.Db, [violation], token))[0];
+            return (await BuildAsync(uow.Db, [violation], token))[0] with { TensorsMatched = tensors?.TensorsMatched, Similarity = tensors?.Similarity };
         }, ct));
     }
 

@@ -736,6 +736,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("FingerprintsJson")
+                        .HasColumnType("text");
+
                     b.Property<string>("ManifestDigest")
                         .IsRequired()
                         .HasColumnType("text");

@@ -731,6 +731,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("FingerprintsJson")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("ManifestDigest")
                         .IsRequired()
                         .HasColumnType("TEXT");
