@@ -115,9 +115,10 @@ public static class ViolationRules
                 {
                     return ProtocolError.Validation($"{member}.name must be 1–512 characters without control characters");
                 }
-                if (string.IsNullOrEmpty(t.Dtype) || t.Dtype.Length > 32 || !t.Dtype.All(char.IsAsciiLetterOrDigit))
+                // GGUF's quantised types carry an underscore (Q8_0, Q4_K, IQ2_XXS).
+                if (string.IsNullOrEmpty(t.Dtype) || t.Dtype.Length > 32 || !t.Dtype.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
                 {
-                    return ProtocolError.Validation($"{member}.dtype must be 1–32 ASCII letters or digits");
+                    return ProtocolError.Validation($"{member}.dtype must be 1–32 ASCII letters, digits or underscores");
                 }
                 if (t.Shape is null || t.Shape.Count > 16 || t.Shape.Any(d => d < 0))
                 {
