@@ -1,5 +1,7 @@
 // Weights benchmark: ManifestBuilder vs sha256sum, seal vs openssl, unseal; peak memory at two sizes.
 // Usage: dotnet run -c Release --project bench/Embargo.Bench.Weights -- [TOTAL_GIB=4] [--files N=4] [--small-gib G=TOTAL/4] [--dir TMPROOT]
+//        dotnet run -c Release --project bench/Embargo.Bench.Weights -- fingerprint [GIB=2] [--runs N=5] [--dir TMPROOT]
+//        (tensor fingerprinting vs `weights inspect` on the same generated safetensors; see FingerprintBench.cs)
 // Each measured operation runs in a fresh child process (this program with "child ...") so that its peak
 // resident memory (VmHWM) is its own. Data is pseudo-random, written to a temp dir and deleted afterwards.
 using System.Diagnostics;
@@ -11,6 +13,10 @@ using Embargo.Weights;
 if (args.Length > 0 && args[0] == "child")
 {
     return await Child.RunAsync(args[1..]);
+}
+if (args.Length > 0 && args[0] == "fingerprint")
+{
+    return await FingerprintBench.RunAsync(args[1..]);
 }
 
 var inv = CultureInfo.InvariantCulture;

@@ -10,6 +10,17 @@ public static class SafetensorsWriter
 {
     public static void Write(Stream output, IReadOnlyList<TensorPlan> tensors, IReadOnlyDictionary<string, string>? metadata, TensorSource source)
     {
+        WriteHeader(output, tensors, metadata);
+        var encoder = new TensorEncoder(output);
+        for (var i = 0; i < tensors.Count; i++)
+        {
+            encoder.Write(tensors[i], i, source);
+        }
+    }
+
+    /// <summary>Writes only the 8-byte length and the JSON header (padded to 8 bytes); the tensors' data must follow in plan order.</summary>
+    public static void WriteHeader(Stream output, IReadOnlyList<TensorPlan> tensors, IReadOnlyDictionary<string, string>? metadata)
+    {
         foreach (var t in tensors.Where(t => t.Dtype is not ("F32" or "F16" or "BF16")))
         {
             throw new ArgumentException($"safetensors are written as F32, F16 or BF16, not {t.Dtype}", nameof(tensors));
@@ -48,10 +59,5 @@ public static class SafetensorsWriter
         headerJson.Position = 0;
         headerJson.CopyTo(output);
         for (var i = 0; i < padding; i++) output.WriteByte((byte)' ');
-        var encoder = new TensorEncoder(output);
-        for (var i = 0; i < tensors.Count; i++)
-        {
-            encoder.Write(tensors[i], i, source);
-        }
     }
 }

@@ -229,48 +229,66 @@ public sealed record FingerprintedTensor(string File, string Name, string Dtype,
 public static class Fingerprints
 {
     /// <summary>Every tensor of a supported dtype (F32, F16, BF16, Q8_0, Q4_0) in the safetensors and GGUF files under
-    /// <paramref name="path"/>; other dtypes and files are skipped. Files in manifest order, tensors in file order.</summary>
-    public static WeightsResult<IReadOnlyList<FingerprintedTensor>> Compute(string path, CancellationToken ct = default)
+    /// <paramref name="path"/>; other dtypes and files are skipped. Files in manifest order, tensors in file order.
+    /// Files are read in parallel (as <see cref="ManifestBuilder"/> hashes them), each streaming through fixed buffers.</summary>
+    public static WeightsResult<IReadOnlyList<FingerprintedTensor>> Compute(string path, CancellationToken ct = default) =>
+        Compute(path, Environment.ProcessorCount, ct);
+
+    public static WeightsResult<IReadOnlyList<FingerprintedTensor>> Compute(string path, int degreeOfParallelism, CancellationToken ct)
     {
         var listed = ManifestBuilder.ListFiles(path);
         if (!listed.IsOk)
         {
             return listed.Error;
         }
-        var values = new TensorValues();
-        var result = new List<FingerprintedTensor>();
-        foreach (var file in listed.Value)
+        var files = listed.Value.Where(f => ManifestBuilder.DetectFormat(f.FullPath) is "safetensors" or "gguf").ToList();
+        var results = new WeightsResult<List<FingerprintedTensor>>[files.Count];
+        Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, degreeOfParallelism), CancellationToken = ct },
+            () => new TensorValues(), (i, _, values) =>
+            {
+                results[i] = OfFile(files[i], values, ct);
+                return values;
+            }, _ => { });
+        var all = new List<FingerprintedTensor>();
+        foreach (var r in results)
         {
-            var format = ManifestBuilder.DetectFormat(file.FullPath);
-            if (format is not ("safetensors" or "gguf"))
+            if (!r.IsOk)
             {
-                continue;
+                return r.Error;
             }
-            var header = format == "safetensors" ? SafetensorsReader.Read(file.FullPath, file.Path) : GgufReader.Read(file.FullPath, file.Path);
-            if (!header.IsOk)
+            all.AddRange(r.Value);
+        }
+        return WeightsResult<IReadOnlyList<FingerprintedTensor>>.Ok(all);
+    }
+
+    private static WeightsResult<List<FingerprintedTensor>> OfFile(ManifestBuilder.SourceFile file, TensorValues values, CancellationToken ct)
+    {
+        var format = ManifestBuilder.DetectFormat(file.FullPath);
+        var header = format == "safetensors" ? SafetensorsReader.Read(file.FullPath, file.Path) : GgufReader.Read(file.FullPath, file.Path);
+        if (!header.IsOk)
+        {
+            return header.Error;
+        }
+        var result = new List<FingerprintedTensor>();
+        try
+        {
+            using var stream = new FileStream(file.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
+            foreach (var tensor in header.Value.Tensors.Where(t => TensorValues.IsSupported(t.Dtype)).OrderBy(t => t.DataOffset))
             {
-                return header.Error;
-            }
-            try
-            {
-                using var stream = new FileStream(file.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
-                foreach (var tensor in header.Value.Tensors.Where(t => TensorValues.IsSupported(t.Dtype)).OrderBy(t => t.DataOffset))
-                {
-                    var builder = new TensorFingerprint.Builder(tensor.Elements);
-                    values.Stream(stream, tensor, builder.Add, ct);
-                    result.Add(new FingerprintedTensor(file.Path, tensor.Name, tensor.Dtype, builder.Build()));
-                }
-            }
-            catch (EndOfStreamException)
-            {
-                return new WeightsError(WeightsErrorKind.Truncated, file.Path, "the file ended inside a tensor's data");
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return new WeightsError(WeightsErrorKind.Io, file.Path, e.Message);
+                var builder = new TensorFingerprint.Builder(tensor.Elements);
+                values.Stream(stream, tensor, builder.Add, ct);
+                result.Add(new FingerprintedTensor(file.Path, tensor.Name, tensor.Dtype, builder.Build()));
             }
         }
-        return WeightsResult<IReadOnlyList<FingerprintedTensor>>.Ok(result);
+        catch (EndOfStreamException)
+        {
+            return new WeightsError(WeightsErrorKind.Truncated, file.Path, "the file ended inside a tensor's data");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new WeightsError(WeightsErrorKind.Io, file.Path, e.Message);
+        }
+        return WeightsResult<List<FingerprintedTensor>>.Ok(result);
     }
 }
 

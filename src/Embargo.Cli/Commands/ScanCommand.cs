@@ -124,14 +124,16 @@ public static class ScanCommand
         };
     }
 
-    /// <summary>The fingerprints sent to a server: the largest <see cref="ContractLimits.MaxFingerprints"/> tensors, in file order; null when none.</summary>
+    /// <summary>The fingerprints sent to a server: of the tensors whose values are finite (NaN or infinity carry no
+    /// evidence and a server refuses them), the largest <see cref="ContractLimits.MaxFingerprints"/>, in file order; null when none.</summary>
     public static IReadOnlyList<TensorFingerprintDto>? FingerprintDtos(IReadOnlyList<FingerprintedTensor>? fingerprints)
     {
-        if (fingerprints is null || fingerprints.Count == 0)
+        var finite = fingerprints?.Where(f => double.IsFinite(f.Fingerprint.Sum) && double.IsFinite(f.Fingerprint.SumSquares) && f.Fingerprint.Sketch.All(float.IsFinite)).ToList();
+        if (finite is null || finite.Count == 0)
         {
             return null;
         }
-        var kept = fingerprints.Select((f, i) => (f, i)).OrderByDescending(x => x.f.Fingerprint.Elements).ThenBy(x => x.i)
+        var kept = finite.Select((f, i) => (f, i)).OrderByDescending(x => x.f.Fingerprint.Elements).ThenBy(x => x.i)
             .Take(ContractLimits.MaxFingerprints).OrderBy(x => x.i).Select(x => x.f.Fingerprint);
         return kept.Select(f => new TensorFingerprintDto { Elements = f.Elements, Sum = f.Sum, SumSquares = f.SumSquares, Sketch = f.SketchBase64 }).ToList();
     }
