@@ -299,7 +299,7 @@ public static class FingerprintMatcher
 {
     /// <summary>Two tensors match when the cosine of their centred sketches reaches this. Unrelated tensors of the same
     /// size give a cosine distributed about N(0, 1/√K) = N(0, 0.0625): 0.9 is over 14 standard deviations away.
-    /// Q8_0 copies give about 0.9999, Q4_0 about 0.995.</summary>
+    /// Q8_0 copies of the SAMPLE give 0.99998, Q4_0 copies 0.996.</summary>
     public const double TensorThreshold = 0.9;
     /// <summary>A version matches when at least this share of its informative tensors has a match.</summary>
     public const double VersionThreshold = 0.5;
