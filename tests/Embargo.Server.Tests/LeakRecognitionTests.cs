@@ -171,4 +171,41 @@ public sealed class LeakRecognitionTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal("evidence.fingerprints[0].sketch", problem["member"]!.GetValue<string>());
         Assert.Equal(size, await LedgerSizeAsync(Host));
     }
+    [Fact]
+    public async Task AnOfflineScanPrintsEachTensorsFingerprintSummaryAndNamesNoMatch()
+    {
+        var dir = Path.Combine(Host.DataDirectory, "leak-offline-" + Guid.NewGuid().ToString("N")[..8]);
+        SampleWeights.Write(dir);
+        var run = await CliRunner.RunAsync(["scan", dir, "--offline", "--json"]);
+        Assert.True(run.Code == CliApp.Ok, run.Error);
+        var result = JsonSerializer.Deserialize<ScanResult>(run.Out, EmbargoClient.Json)!;
+        Assert.Null(result.Match);
+        Assert.Null(result.Version);
+        Assert.Equal(8, result.TensorsFingerprinted);
+        Assert.Equal(8, result.Fingerprints!.Count);
+        // The two norms are constant (1.0): fingerprinted, but no evidence.
+        Assert.Equal(["model.layers.0.input_layernorm.weight", "model.norm.weight"], result.Fingerprints.Where(f => !f.Informative).Select(f => f.Tensor).Order(StringComparer.Ordinal));
+        Assert.All(result.Fingerprints.Where(f => f.Informative), f => Assert.InRange(f.Std, 0.02, 0.1));
+    }
+
+    [Fact]
+    public async Task AVersionRegisteredWithANonPositiveElementCountIsA400NamingItAndChangesNothing()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        var dir = Path.Combine(Host.DataDirectory, "leak-badreg-" + w.Tag);
+        SampleWeights.Write(dir, SeedOf(w));
+        var manifest = (await ManifestBuilder.BuildAsync(dir, null, default)).Value;
+        var fingerprints = ScanCommand.FingerprintDtos(Fingerprints.Compute(dir).Value)!;
+        var size = await LedgerSizeAsync(Host);
+        var e = await Assert.ThrowsAsync<ApiException>(() => w.Developer.Models.RegisterVersionAsync(w.Version.ModelId, new RegisterVersionRequest
+        {
+            Version = "7.0", ManifestDigest = manifest.Digest,
+            Files = manifest.Files.Select(f => new WeightsFileDto { Path = f.Path, Bytes = f.Bytes, Sha256 = f.Sha256 }).ToList(),
+            Fingerprints = [fingerprints[0], fingerprints[1] with { Elements = 0 }],
+        }, default));
+        Assert.Equal(HttpStatusCode.BadRequest, e.Status);
+        Assert.Contains("fingerprints[1].elements", e.Detail, StringComparison.Ordinal);
+        Assert.Equal(size, await LedgerSizeAsync(Host));
+        Assert.DoesNotContain(await w.Developer.Models.VersionsAsync(w.Version.ModelId, default), v => v.Version == "7.0");
+    }
 }
