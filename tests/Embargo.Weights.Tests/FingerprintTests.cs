@@ -125,4 +125,25 @@ public class FingerprintTests
         Assert.Null(TensorFingerprint.ParseSketch("AAAA"));
         Assert.Null(TensorFingerprint.ParseSketch(Convert.ToBase64String(BitConverter.GetBytes(float.NaN).Concat(new byte[1020]).ToArray())));
     }
+    [Theory]
+    [InlineData("gguf-f16", null, 1, false, "reserialised")]
+    [InlineData("gguf-q8_0", null, 1, true, "quantised")]
+    [InlineData("gguf-q4_0", null, 1, false, "quantised")]
+    [InlineData("safetensors", null, 3, true, "reserialised")]
+    [InlineData("safetensors", "BF16", 1, false, "reserialised")]
+    [InlineData("safetensors", "F32", 5, true, "reserialised")]
+    public void EveryConversionOfTheSampleMatchesItAndSaysHow(string target, string? dtype, int shards, bool rename, string kind)
+    {
+        using var dir = new TempDir();
+        SampleWeights.Write(dir.Sub("sample"));
+        var converted = WeightsConverter.Convert(dir.Sub("sample"), dir.Sub("copy"), new ConvertOptions { Target = target, Dtype = dtype, Shards = shards, Rename = rename });
+        Assert.True(converted.IsOk, converted.Error?.ToString());
+        var registered = Fingerprints.Compute(dir.Sub("sample")).Value.Select(f => f.Fingerprint).ToList();
+        var seen = Fingerprints.Compute(dir.Sub("copy")).Value.Select(f => f.Fingerprint).ToList();
+        var match = FingerprintMatcher.Match(registered, seen)!;
+        Assert.Equal(kind, match.Kind);
+        Assert.Equal(1.0, match.TensorsMatched);
+        Assert.Equal(6, match.Informative);
+        Assert.InRange(match.Similarity, kind == "reserialised" ? 0.99999 : 0.99, 1.0);
+    }
 }
