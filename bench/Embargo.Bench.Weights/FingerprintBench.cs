@@ -43,8 +43,10 @@ internal static class FingerprintBench
             }
             var (mi, mf) = (Median(inspect), Median(fingerprint));
             var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            // Peak resident memory of this process over everything (generation buffers, both operations, all runs).
+            var peak = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?";
             Console.WriteLine(string.Create(inv,
-                $"| {total >> 20} MiB, {files} files | inspect {mi:F2} s ({total / mi / (1 << 20):F0} MiB/s) | fingerprint {mf:F2} s ({total / mf / (1 << 20):F0} MiB/s) | **{mf / mi:F2}×** | median of {runs}; {Environment.ProcessorCount} cores, {RuntimeInformation.ProcessArchitecture}, load {load} |"));
+                $"| {total >> 20} MiB, {files} files | inspect {mi:F2} s ({total / mi / (1 << 20):F0} MiB/s) | fingerprint {mf:F2} s ({total / mf / (1 << 20):F0} MiB/s) | **{mf / mi:F2}×** | median of {runs}; peak RSS {peak}; {Environment.ProcessorCount} cores, {RuntimeInformation.ProcessArchitecture}, load {load} |"));
             return 0;
         }
         finally
