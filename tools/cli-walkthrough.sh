@@ -155,8 +155,8 @@ as "$RESEARCHER" weights fetch-key "$work/sealed" --version "$version" >/dev/nul
 E weights unseal "$work/sealed" --identity "$work/researcher.key" --out "$work/opened" >/dev/null
 diff -r "$work/weights" "$work/opened"
 refused 1 as "$MAIL" scan "$work/weights" --tier open --source "https://tracker.example/camelid-7b" --json   # sends the scan as evidence
-sighting=$(jq -r .violation.id "$work/refused.out")
-[ "$(jq -r .violation.status "$work/refused.out")" = pending ]
+sighting=$(jq -r .violation "$work/refused.out")
+[ "$(jq -r .sighting.status "$work/refused.out")" = pending ]
 [ "$(E org bad-actors --json | jq length)" = 0 ]                                   # pending: nobody is marked yet
 refused 1 as "$DEV" violation report --weights "$work/weights" --tier open --source "I say so"   # developers cannot report
 refused 1 as "$DEV" violation confirm "$sighting" --reason "not the developer's call"

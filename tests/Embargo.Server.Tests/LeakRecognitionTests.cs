@@ -55,6 +55,16 @@ public sealed class LeakRecognitionTests(ServerFixture fixture) : IClassFixture<
     {
         var run = await RunAsAsync(token, "scan", dir, "--tier", "open", "--source", "a torrent");
         Assert.True(run.Out.Length > 0, run.Error);
+        // The interface: {"match", "version", "manifestDigest", "tensorsMatched", "similarity", "violation": "vio_…"}.
+        var raw = System.Text.Json.Nodes.JsonNode.Parse(run.Out)!.AsObject();
+        Assert.Contains(raw["match"]!.GetValue<string>(), new[] { "exact", "reserialised", "quantised", "none" });
+        Assert.StartsWith("sha256:", raw["manifestDigest"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.InRange(raw["tensorsMatched"]!.GetValue<double>(), 0.0, 1.0);
+        Assert.InRange(raw["similarity"]!.GetValue<double>(), 0.0, 1.0);
+        if (raw["violation"] is { } violation)
+        {
+            Assert.StartsWith("vio_", violation.GetValue<string>(), StringComparison.Ordinal);
+        }
         return (run.Code, JsonSerializer.Deserialize<ScanResult>(run.Out, EmbargoClient.Json)!);
     }
 
@@ -93,11 +103,11 @@ public sealed class LeakRecognitionTests(ServerFixture fixture) : IClassFixture<
         {
             Assert.InRange(result.Similarity!.Value, FingerprintMatcher.TensorThreshold, 0.99999);
         }
-        Assert.StartsWith("vio_", result.ViolationId, StringComparison.Ordinal);
-        Assert.Equal(expectedMatch, result.Violation!.Match);
-        Assert.Equal(versionId, result.Violation.ModelVersionId);
-        Assert.Equal("pending", result.Violation.Status);
-        Assert.NotEmpty(result.Violation.Evidence!.Fingerprints!);
+        Assert.StartsWith("vio_", result.Violation, StringComparison.Ordinal);
+        Assert.Equal(expectedMatch, result.Sighting!.Match);
+        Assert.Equal(versionId, result.Sighting.ModelVersionId);
+        Assert.Equal("pending", result.Sighting.Status);
+        Assert.NotEmpty(result.Sighting.Evidence!.Fingerprints!);
         var leaf = Assert.Single(await LeavesAsync(Host, size));
         Assert.Equal("sighting.reported", leaf.Type);
         Assert.Equal(expectedMatch, leaf.Data["match"]!.GetValue<string>());
@@ -114,7 +124,7 @@ public sealed class LeakRecognitionTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(versionId, result.Version);
         Assert.Equal(1.0, result.TensorsMatched);
         Assert.Equal(1.0, result.Similarity);
-        Assert.Equal("manifest", result.Violation!.Match);
+        Assert.Equal("manifest", result.Sighting!.Match);
     }
 
     [Fact]
@@ -131,8 +141,8 @@ public sealed class LeakRecognitionTests(ServerFixture fixture) : IClassFixture<
         Assert.Equal(CliApp.Ok, code);
         Assert.Equal("none", result.Match);
         Assert.Null(result.Version);
-        Assert.Null(result.ViolationId);
         Assert.Null(result.Violation);
+        Assert.Null(result.Sighting);
         Assert.Equal(SampleWeights.Parameters, result.Parameters);
         Assert.StartsWith("unregistered", result.Verdict);
         Assert.Equal(size, await LedgerSizeAsync(Host));

@@ -185,13 +185,13 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         Assert.Equal(CliApp.Failed, code);
         Assert.Equal(w.Version.ManifestDigest, result!.ManifestDigest);
         Assert.Equal("hosted", result.CertifiedTier);
-        Assert.True(result.Violation!.Recorded);
-        Assert.Equal("pending", result.Violation.Status);
-        Assert.Equal(w.Version.Files.Count, result.Violation.Evidence!.Files.Count);
+        Assert.True(result.Sighting!.Recorded);
+        Assert.Equal("pending", result.Sighting.Status);
+        Assert.Equal(w.Version.Files.Count, result.Sighting.Evidence!.Files.Count);
         Assert.Equal("sighting.reported", Assert.Single(await LeavesAsync(Host, size)).Type);
         Assert.DoesNotContain(await Host.Anonymous.Organisations.BadActorsAsync(default), o => o.Id == w.DeveloperOrg);
 
-        await w.Regulator.Violations.ConfirmAsync(result.Violation.Id, new ViolationDecisionRequest { Reason = "seen on the tracker" }, default);
+        await w.Regulator.Violations.ConfirmAsync(result.Sighting.Id, new ViolationDecisionRequest { Reason = "seen on the tracker" }, default);
         var badActors = await Host.Anonymous.Organisations.BadActorsAsync(default);
         Assert.Contains(badActors, o => o.Id == w.DeveloperOrg);
         Assert.Contains(await LeavesAsync(Host), l => l.Type == "violation.recorded" && l.Data["manifestDigest"]!.GetValue<string>() == w.Version.ManifestDigest);
@@ -206,7 +206,7 @@ public sealed class ScanCommandTests(ServerFixture fixture) : IClassFixture<Serv
         var before = await LedgerSizeAsync(Host);
         var (code, result) = await ScanAsync(w.WeightsDirectory, reporter, "--tier", "hosted");
         Assert.Equal(CliApp.Ok, code);
-        Assert.Null(result!.Violation);
+        Assert.Null(result!.Sighting);
         Assert.StartsWith("covered", result.Verdict);
         Assert.Equal(before, await LedgerSizeAsync(Host));
     }

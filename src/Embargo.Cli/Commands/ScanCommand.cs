@@ -21,9 +21,9 @@ public sealed record ScanResult
     public string? ObservedTier { get; init; }
     public string? Verdict { get; init; }
     /// <summary>The recorded sighting (pending until a regulator confirms it), when one was reported.</summary>
-    public ViolationDto? Violation { get; init; }
-    /// <summary>How the weights seen match a registered version: exact (the manifest), partial (enough of its files),
-    /// reserialised (the same tensor values in other files, names or containers), quantised (similar values), none.
+    public ViolationDto? Sighting { get; init; }
+    /// <summary>How the weights seen match a registered version: exact (the manifest), reserialised (the same tensor values in
+    /// other files, shards, names or containers — including a copy of some of its files), quantised (similar values), none.
     /// Null with --offline (no server asked).</summary>
     public string? Match { get; init; }
     /// <summary>The registered version matched (ver_…); null when none is.</summary>
@@ -33,7 +33,7 @@ public sealed record ScanResult
     /// <summary>Element-weighted mean similarity of the matched tensors (1 for an exact match); null when unknown.</summary>
     public double? Similarity { get; init; }
     /// <summary>The id of the recorded sighting (vio_…), when one was recorded.</summary>
-    public string? ViolationId { get; init; }
+    public string? Violation { get; init; }
     /// <summary>Tensors fingerprinted from their values (F32, F16, BF16, Q8_0, Q4_0) and sent with the evidence.</summary>
     public int TensorsFingerprinted { get; init; }
     /// <summary>With --offline: the local fingerprint of each tensor (file, name, dtype, elements, mean, standard deviation).</summary>
@@ -88,22 +88,22 @@ public static class ScanCommand
             }
             else
             {
-                Output.Write(result with { Violation = null, Fingerprints = null }, json: false, title: "scan");
+                Output.Write(result with { Sighting = null, Fingerprints = null }, json: false, title: "scan");
                 if (result.Fingerprints is { Count: > 0 } local)
                 {
                     Output.Write(local, json: false, title: "tensor fingerprints (values, not names: what a server matches)");
                 }
                 if (result.Verdict is not null)
                 {
-                    AnsiConsole.MarkupLine(result.Violation?.Recorded == true ? $"[red]{Markup.Escape(Output.Safe(result.Verdict))}[/]" : Markup.Escape(Output.Safe(result.Verdict)));
+                    AnsiConsole.MarkupLine(result.Sighting?.Recorded == true ? $"[red]{Markup.Escape(Output.Safe(result.Verdict))}[/]" : Markup.Escape(Output.Safe(result.Verdict)));
                 }
-                if (result.Violation is { Recorded: true } reported)
+                if (result.Sighting is { Recorded: true } reported)
                 {
                     // The id the reporter follows the sighting by (embargo violation show|list).
                     Console.Out.WriteLine(Output.Safe($"reported sighting {reported.Id} ({reported.Status}); follow it with: embargo violation list"));
                 }
             }
-            return result.Violation?.Recorded == true ? CliApp.Failed : CliApp.Ok;
+            return result.Sighting?.Recorded == true ? CliApp.Failed : CliApp.Ok;
         });
         return command;
     }
@@ -142,6 +142,8 @@ public static class ScanCommand
     private static string MatchKind(ViolationDto v) => v.Status == "unregistered" ? "none" : v.Match switch
     {
         "manifest" => "exact",
+        // Enough of its files byte for byte: the same tensor values, in other shards or a subset of them.
+        "partial" => "reserialised",
         null => "none",
         var kind => kind,
     };
@@ -191,13 +193,13 @@ public static class ScanCommand
             Registered = violation.Status != "unregistered",
             Developer = violation.Developer ?? scan.Developer,
             CertifiedTier = violation.CertifiedTier ?? scan.CertifiedTier,
-            Violation = violation.Recorded ? violation : null,
-            ViolationId = violation.Recorded ? violation.Id : null,
+            Sighting = violation.Recorded ? violation : null,
+            Violation = violation.Recorded ? violation.Id : null,
             Verdict = violation.Verdict,
             Match = kind,
             Version = kind == "none" ? null : violation.ModelVersionId ?? scan.Version,
             TensorsMatched = kind switch { "none" => 0, "exact" => 1, _ => violation.TensorsMatched },
-            Similarity = kind switch { "none" => 0, "exact" => 1, _ => violation.Similarity },
+            Similarity = kind switch { "none" => 0, "exact" => 1, _ => violation.Similarity ?? (violation.Match == "partial" ? 1 : null) },
         };
     }
 }

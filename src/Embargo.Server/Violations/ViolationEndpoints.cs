@@ -65,7 +65,11 @@ public static class ViolationEndpoints
         var (version, match) = await FindByFilesAsync(db, seenDigest, seen, ct);
         if (version is not null && match is not null)
         {
-            return (version, match, null);
+            // Identical files: the tensors in them are the same values; the fingerprints say how much of the version they cover.
+            var covered = match.Kind != "manifest" && fingerprints.Count > 0 && version.FingerprintsJson is not null
+                ? FingerprintMatcher.Match(FingerprintEvidence.FromJson(version.FingerprintsJson), fingerprints)
+                : null;
+            return (version, match, covered);
         }
         if (fingerprints.Count == 0)
         {
