@@ -496,16 +496,26 @@ public static class CaseEndpoints
                 SubmittedBy = caller.PrincipalId,
                 CreatedAt = uow.Now,
             };
+            // Control evidence is checked, not claimed: the run counts as through the gateway only if the gateway's own audit shows it.
+            if (http.RequestServices.GetService<Gateway.ServerGateway>() is { } gateway && Embargo.Evaluation.Running.LogEvidence.TryRead(log.Content, out var runLog, out _))
+            {
+                e.ThroughGatewayScreensDigest = await Gateway.GatewayControl.ThroughGatewayAsync(gateway, uow.Db, snap.Case.ModelVersionId, caller.OrganisationId, runLog, token);
+            }
             uow.Db.Evaluations.Add(e);
             log.EvaluationId = e.Id;
-            e.LedgerIndex = uow.Append("evaluation.recorded", new JsonObject
+            var recorded = new JsonObject
             {
                 ["case"] = id, ["evaluation"] = e.Id, ["capability"] = e.Capability, ["task"] = e.Task, ["purpose"] = e.Purpose,
                 ["mitigation"] = e.MitigationId, ["subject"] = e.SubjectModel, ["condition"] = e.SubjectCondition, ["subjectAccuracy"] = e.SubjectAccuracy,
                 ["baseline"] = e.BaselineModel, ["baselineAccuracy"] = e.BaselineAccuracy, ["uplift"] = e.Uplift, ["p"] = e.P,
                 ["test"] = e.Test, ["logSha256"] = e.LogSha256, ["referenceModel"] = e.ReferenceModelId,
                 ["upliftUpper"] = e.UpliftUpper, ["margin"] = snap.Margin(e.Capability), ["verdict"] = snap.Verdict(e).Verdict,
-            });
+            };
+            if (e.ThroughGatewayScreensDigest is { } screensDigest)
+            {
+                recorded["throughGateway"] = new JsonObject { ["gateway"] = Gateway.ServerGateway.Name, ["screensDigest"] = screensDigest };
+            }
+            e.LedgerIndex = uow.Append("evaluation.recorded", recorded);
             if (mitigation is null && snap.Verdict(e).IsNovel)
             {
                 // New significant evidence makes every finding on the capability novel, whatever run it cited.
