@@ -49,6 +49,9 @@ public sealed class IncidentCliTests(ServerFixture fixture) : IClassFixture<Serv
         var id = JsonNode.Parse(reported.Out)!["id"]!.GetValue<string>();
         var listed = await As(w, w.Regulator, "incident", "list", "--version", w.Version.Id, "--json");
         Assert.Equal([id], JsonNode.Parse(listed.Out)!.AsArray().Select(i => i!["id"]!.GetValue<string>()));
+        var table = await As(w, w.Regulator, "incident", "list", "--version", w.Version.Id);
+        Assert.True(table.Code == CliApp.Ok, table.Error);
+        Assert.Contains(table.Out.Split('\n'), line => line.Contains(id, StringComparison.Ordinal) && line.Contains("cyber-phishing", StringComparison.Ordinal));
         var opened = await As(w, w.Regulator, "incident", "open", id, "--identity", P("regulator.key"));
         Assert.True(opened.Code == CliApp.Ok, opened.Error);
         Assert.Equal("SECRET-CLI-DETAIL: prompt 4 of the lure set", opened.Out);

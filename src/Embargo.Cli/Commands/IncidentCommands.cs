@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 using Embargo.Cli.Infrastructure;
 using Embargo.Contracts;
 using Embargo.Protocol;
@@ -36,7 +37,27 @@ public static class IncidentCommands
                     }, ct);
                 }),
             Verb("list", "incidents (public: capability, summary, status)", [versionFilter],
-                async (r, c, ct) => await c.Incidents.ListAsync(r.GetValue(versionFilter), ct)),
+                async (r, c, ct) =>
+                {
+                    var incidents = await c.Incidents.ListAsync(r.GetValue(versionFilter), ct);
+                    if (r.GetValue(Json))
+                    {
+                        return incidents;
+                    }
+                    // Ids stay whole on one line (they go into `incident triage`); the summary wraps.
+                    var table = new Spectre.Console.Table().Border(Spectre.Console.TableBorder.Rounded)
+                        .AddColumn(new Spectre.Console.TableColumn("incident").NoWrap())
+                        .AddColumn(new Spectre.Console.TableColumn("version").NoWrap())
+                        .AddColumn(new Spectre.Console.TableColumn("capability").NoWrap())
+                        .AddColumn("status").AddColumn("summary");
+                    foreach (var i in incidents)
+                    {
+                        table.AddRow(new[] { i.Id, i.ModelVersionId, i.Capability, i.Status, i.Summary }
+                            .Select(text => Spectre.Console.Markup.Escape(Output.Safe(text))).ToArray());
+                    }
+                    Spectre.Console.AnsiConsole.Write(table);
+                    return Output.AlreadyPrinted.Instance;
+                }),
             Verb("show", "one incident", [id],
                 async (r, c, ct) => await c.Incidents.GetAsync(r.GetValue(id)!, ct)),
             Verb("open", "open the incident's detail sealed to your key (a regulator of the version's cases)", [id, identity],
