@@ -423,6 +423,7 @@ public static class CaseEndpoints
     private static async Task<Results<Ok<EvaluationDto>, ProblemHttpResult>> SubmitEvaluation(string id, SubmitEvaluationRequest request, HttpContext http, LedgerWriter writer, ICommitmentEngine engine, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
+        var audited = await Gateway.GatewayControl.AuditedLogAsync(http, id, request.LogSha256, caller.OrganisationId, ct);
         return ApiResults.From(await OnCase<EvaluationDto>(writer, caller, id, async (uow, snap, token) =>
         {
             if (CaseDecisions.SubmitEvaluation(snap.PhaseFacts(), caller.Actor, snap.Subject(), new EvaluationCommand(request.Capability, request.MitigationId)) is { } refused)
@@ -497,9 +498,9 @@ public static class CaseEndpoints
                 CreatedAt = uow.Now,
             };
             // Control evidence is checked, not claimed: the run counts as through the gateway only if the gateway's own audit shows it.
-            if (http.RequestServices.GetService<Gateway.ServerGateway>() is { } gateway && Embargo.Evaluation.Running.LogEvidence.TryRead(log.Content, out var runLog, out _))
+            if (audited == log.Sha256)
             {
-                e.ThroughGatewayScreensDigest = await Gateway.GatewayControl.ThroughGatewayAsync(gateway, uow.Db, snap.Case.ModelVersionId, caller.OrganisationId, runLog, token);
+                e.ThroughGatewayScreensDigest = await Gateway.GatewayControl.ScreensDigestAsync(uow.Db, snap.Case.ModelVersionId, token) ?? "";
             }
             uow.Db.Evaluations.Add(e);
             log.EvaluationId = e.Id;

@@ -72,6 +72,28 @@ public static class GatewayControl
     private static readonly HashSet<string> Screened = [Decisions.Allowed, Decisions.ContentFilter, Decisions.ContentBlocked];
 
     /// <summary>
+    /// Before the ledger writer is entered (reading the audit must not hold up every other write): the sha256 of the cited log
+    /// when its run is shown to have gone through the server's gateway for the case's version (see <see cref="ThroughGatewayAsync"/>),
+    /// else null. The screens digest in force is read at recording time, inside the writer.
+    /// </summary>
+    public static async Task<string?> AuditedLogAsync(HttpContext http, string caseId, string? logSha256, string submitterOrganisation, CancellationToken ct)
+    {
+        if (logSha256 is null || http.RequestServices.GetService<ServerGateway>() is not { } gateway)
+        {
+            return null;
+        }
+        var sha = (logSha256.StartsWith("sha256:", StringComparison.Ordinal) ? logSha256["sha256:".Length..] : logSha256).ToLowerInvariant();
+        var db = http.RequestServices.GetRequiredService<EmbargoDb>();
+        var versionId = await db.Cases.AsNoTracking().Where(c => c.Id == caseId).Select(c => c.ModelVersionId).FirstOrDefaultAsync(ct);
+        var content = await db.EvaluationLogs.AsNoTracking().Where(l => l.Sha256 == sha && l.CaseId == caseId).Select(l => l.Content).FirstOrDefaultAsync(ct);
+        if (versionId is null || content is null || !LogEvidence.TryRead(content, out var log, out _))
+        {
+            return null;
+        }
+        return await ThroughGatewayAsync(gateway, db, versionId, submitterOrganisation, log, ct) is not null ? sha : null;
+    }
+
+    /// <summary>
     /// Whether the run in <paramref name="log"/> went through the server's gateway for <paramref name="versionId"/>, checked, not
     /// claimed: the log's subject model is the version (the gateway's model name), and the prompt sha256 of every subject sample's
     /// first model call is on a line of the gateway's own audit for that version, made under a grant of a principal of the
