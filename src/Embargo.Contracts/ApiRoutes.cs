@@ -181,6 +181,15 @@ public static class ApiRoutes
         public static readonly ApiRoute DecideDispute = new(HttpPost, "/api/violations/{id}/dispute/decision");
     }
 
+    public static class Incidents
+    {
+        public static readonly ApiRoute Report = new(HttpPost, "/api/incidents");
+        public static readonly ApiRoute List = new(HttpGet, "/api/incidents");
+        public static readonly ApiRoute Get = new(HttpGet, "/api/incidents/{id}");
+        public static readonly ApiRoute Triage = new(HttpPost, "/api/incidents/{id}/triage");
+        public static readonly ApiRoute Recipients = new(HttpGet, "/api/model-versions/{id}/incident-recipients");
+    }
+
     public static class Ledger
     {
         public static readonly ApiRoute Checkpoint = new(HttpGet, "/api/ledger/checkpoint");

@@ -834,3 +834,48 @@ public sealed record WitnessStatusDto
     public string? Detail { get; init; }
     public DateTimeOffset? CheckedAt { get; init; }
 }
+
+/// <summary>An incident against a released version: the capability, a one-line public summary, and the detail sealed (client-side)
+/// to every key holder of the regulators of the version's cases (GET /api/model-versions/{id}/incident-recipients).</summary>
+public sealed record ReportIncidentRequest
+{
+    public required string ModelVersionId { get; init; }
+    [MaxLength(100)]
+    public required string Capability { get; init; }
+    [MaxLength(300)]
+    public required string Summary { get; init; }
+    [MaxLength(50)]
+    public required IReadOnlyList<SealedDetailDto> Sealed { get; init; }
+}
+
+/// <summary>The regulator's triage of a reported incident: accept (flags every issued certificate of the version) or reject.</summary>
+public sealed record TriageIncidentRequest
+{
+    /// <summary>accept | reject.</summary>
+    [MaxLength(10)]
+    public required string Decision { get; init; }
+    [MaxLength(ContractLimits.FreeText), DataType(DataType.MultilineText)]
+    public required string Reason { get; init; }
+}
+
+public sealed record IncidentDto
+{
+    public required string Id { get; init; }
+    public required string ModelVersionId { get; init; }
+    public required string Capability { get; init; }
+    public required string Summary { get; init; }
+    /// <summary>reported | accepted | rejected.</summary>
+    public required string Status { get; init; }
+    public required string ReporterOrganisationId { get; init; }
+    public required DateTimeOffset ReportedAt { get; init; }
+    public required long LedgerIndex { get; init; }
+    /// <summary>sha256 of the sealed envelopes (canonical JSON): what the incident.reported leaf commits the detail by.</summary>
+    public required string SealedSha256 { get; init; }
+    public string? TriageReason { get; init; }
+    public DateTimeOffset? TriagedAt { get; init; }
+    public long? TriageLedgerIndex { get; init; }
+    /// <summary>The certificates an accepted incident flagged.</summary>
+    public IReadOnlyList<string> FlaggedCertificates { get; init; } = [];
+    /// <summary>Only for a recipient: the envelope sealed to the caller's own key (open it with SealedEnvelope and IncidentSealing's context).</summary>
+    public SealedDetailDto? Sealed { get; init; }
+}

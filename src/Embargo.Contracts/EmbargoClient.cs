@@ -61,6 +61,7 @@ public sealed class EmbargoClient : IDisposable
         Certificates = new CertificatesApi(this);
         Releases = new ReleasesApi(this);
         Violations = new ViolationsApi(this);
+        Incidents = new IncidentsApi(this);
         Ledger = new LedgerApi(this);
         Gateway = new GatewayApi(this);
         Evaluations = new EvaluationsApi(this);
@@ -84,6 +85,7 @@ public sealed class EmbargoClient : IDisposable
     public CertificatesApi Certificates { get; }
     public ReleasesApi Releases { get; }
     public ViolationsApi Violations { get; }
+    public IncidentsApi Incidents { get; }
     public LedgerApi Ledger { get; }
     public GatewayApi Gateway { get; }
     public EvaluationsApi Evaluations { get; }
@@ -333,4 +335,15 @@ public sealed class GatewayApi(EmbargoClient c)
 public sealed class EvaluationsApi(EmbargoClient c)
 {
     public Task<byte[]> LogAsync(string evaluationId, CancellationToken ct = default) => c.GetBytesAsync(ApiRoutes.Evaluations.Log.With(evaluationId), ct);
+}
+
+public sealed class IncidentsApi(EmbargoClient c)
+{
+    public Task<IncidentDto> ReportAsync(ReportIncidentRequest request, CancellationToken ct = default) => c.SendAsync<IncidentDto>(ApiRoutes.Incidents.Report.With(), request, ct);
+    public Task<List<IncidentDto>> ListAsync(string? modelVersionId = null, CancellationToken ct = default) =>
+        c.AllAsync<IncidentDto>(ApiRoutes.Incidents.List.With().Query(("version", modelVersionId)), ct);
+    public Task<IncidentDto> GetAsync(string incidentId, CancellationToken ct = default) => c.SendAsync<IncidentDto>(ApiRoutes.Incidents.Get.With(incidentId), null, ct);
+    public Task<IncidentDto> TriageAsync(string incidentId, TriageIncidentRequest request, CancellationToken ct = default) => c.SendAsync<IncidentDto>(ApiRoutes.Incidents.Triage.With(incidentId), request, ct);
+    public Task<List<DisclosureRecipientKeyDto>> RecipientsAsync(string modelVersionId, CancellationToken ct = default) =>
+        c.SendAsync<List<DisclosureRecipientKeyDto>>(ApiRoutes.Incidents.Recipients.With(modelVersionId), null, ct);
 }

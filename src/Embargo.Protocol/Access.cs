@@ -51,6 +51,8 @@ public enum ProtocolAction
     AppendGatewayAuditBatch,
     ReadEvaluationLog,
     WithdrawVersion,
+    ReportIncident,
+    TriageIncident,
 }
 
 /// <summary>How a principal's organisation (or the principal itself) stands to the subject of an action: a case, or a model version.</summary>
@@ -188,6 +190,8 @@ public static class Access
         new(ProtocolAction.GrantGatewayAccess, "grant a principal a gateway key to a version released at hosted or api", Duties, [Developer]),
         new(ProtocolAction.AttachGatewayScreen, "attach a gateway screen to a version (a mitigation; only ever adds a restriction)", Duties, [Developer, Regulator, Party]),
         new(ProtocolAction.AppendGatewayAuditBatch, "append a gateway's audit batch to the ledger", Duties, [P(Role.Developer, Relation.HostingDeveloper), Admin]),
+        new(ProtocolAction.ReportIncident, "report an incident against a released version (detail sealed to the regulator)", Duties, [Party, Assigned, InHouse]),
+        new(ProtocolAction.TriageIncident, "accept or reject a reported incident (an accepted one flags the version's certificates)", Duties, [Regulator]),
         new(ProtocolAction.ReadCase, "read a case, its threat models, evaluations, findings and mitigations", Duties, Participants),
         new(ProtocolAction.ReadVersion, "read a model version", Duties, Participants),
         new(ProtocolAction.ReadConditions, "read a version's conditions", Duties, Participants),

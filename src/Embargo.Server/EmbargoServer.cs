@@ -3,6 +3,7 @@ using Embargo.Server.Cases;
 using Embargo.Server.Certificates;
 using Embargo.Server.Disclosures;
 using Embargo.Server.Gateway;
+using Embargo.Server.Incidents;
 using Embargo.Server.Infrastructure;
 using Embargo.Server.Ledger;
 using Embargo.Server.Mitigations;
@@ -81,6 +82,7 @@ public static class EmbargoServer
         app.MapCertificates();
         app.MapReleases();
         app.MapViolations();
+        app.MapIncidents();
         app.MapWeights();
         app.MapGatewayAdministration();
         app.MapLedger();

@@ -41,6 +41,8 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
         public string ConfirmedSightingId { get; set; } = "";
         public string DisputedSightingId { get; set; } = "";
         public string SightingReporter { get; set; } = "";
+        /// <summary>An incident the phishing threat model's affected party reported against the released version.</summary>
+        public string IncidentId { get; set; } = "";
         /// <summary>The statement bytes of each approved certificate, by certificate id.</summary>
         public Dictionary<string, byte[]> Statements { get; } = [];
         private int _counter;
@@ -177,6 +179,11 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
             new DecideDisputeRequest { Outcome = "rejected", Reason = "the police report does not match" })),
         [ProtocolAction.LiftMark] = new(Milestone.Certification, Scope.Sighting, (m, who) => m.Send(who, HttpMethod.Post, $"/api/bad-actors/{m.W.DeveloperOrg}/lift",
             new LiftMarkRequest { Reason = "weights withdrawn; fine paid" })),
+
+        // Incidents against the released version.
+        [ProtocolAction.ReportIncident] = new(Milestone.Certified, Scope.Version, (m, who) => m.Send(who, HttpMethod.Post, "/api/incidents", m.W.IncidentBody())),
+        [ProtocolAction.TriageIncident] = new(Milestone.Certified, Scope.Version, (m, who) => m.Send(who, HttpMethod.Post, $"/api/incidents/{m.IncidentId}/triage",
+            new TriageIncidentRequest { Decision = "reject", Reason = "the transcript shows a different model" })),
     };
 
     /// <summary>
@@ -223,6 +230,9 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
     [Fact]
     public Task CertificationAndVersionActionsAnswerAsTheTableSays() => WalkAsync(Milestone.Certification);
 
+    [Fact]
+    public Task IncidentActionsOnAReleasedVersionAnswerAsTheTableSays() => WalkAsync(Milestone.Certified);
+
     private async Task WalkAsync(Milestone milestone)
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
@@ -241,6 +251,11 @@ public sealed class AccessMatrixTests(ServerFixture fixture) : IClassFixture<Ser
             m.PendingCertificateId = draft.CertificateId;
             m.Statements[draft.CertificateId] = Convert.FromBase64String(draft.Statement);
             await ReportSightingsAsync(m);
+        }
+        if (milestone == Milestone.Certified)
+        {
+            await w.ReleaseAsync("hosted");
+            m.IncidentId = (await w.MailParty.Incidents.ReportAsync(w.IncidentBody(), default)).Id;
         }
 
         var failures = new List<string>();

@@ -14,6 +14,7 @@ public static class CommandCatalog
         {
             yield return command;
         }
+        yield return IncidentCommands.Create();
         yield return LedgerCommands.Create();
         yield return VerifyCommand.Create();
         yield return ScanCommand.Create();

@@ -423,6 +423,7 @@ public static class CaseEndpoints
     private static async Task<Results<Ok<EvaluationDto>, ProblemHttpResult>> SubmitEvaluation(string id, SubmitEvaluationRequest request, HttpContext http, LedgerWriter writer, ICommitmentEngine engine, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
+        var audited = await Gateway.GatewayControl.AuditedLogAsync(http, id, request.LogSha256, caller.OrganisationId, ct);
         return ApiResults.From(await OnCase<EvaluationDto>(writer, caller, id, async (uow, snap, token) =>
         {
             if (CaseDecisions.SubmitEvaluation(snap.PhaseFacts(), caller.Actor, snap.Subject(), new EvaluationCommand(request.Capability, request.MitigationId)) is { } refused)
@@ -496,16 +497,26 @@ public static class CaseEndpoints
                 SubmittedBy = caller.PrincipalId,
                 CreatedAt = uow.Now,
             };
+            // Control evidence is checked, not claimed: the run counts as through the gateway only if the gateway's own audit shows it.
+            if (audited == log.Sha256)
+            {
+                e.ThroughGatewayScreensDigest = await Gateway.GatewayControl.ScreensDigestAsync(uow.Db, snap.Case.ModelVersionId, token) ?? "";
+            }
             uow.Db.Evaluations.Add(e);
             log.EvaluationId = e.Id;
-            e.LedgerIndex = uow.Append("evaluation.recorded", new JsonObject
+            var recorded = new JsonObject
             {
                 ["case"] = id, ["evaluation"] = e.Id, ["capability"] = e.Capability, ["task"] = e.Task, ["purpose"] = e.Purpose,
                 ["mitigation"] = e.MitigationId, ["subject"] = e.SubjectModel, ["condition"] = e.SubjectCondition, ["subjectAccuracy"] = e.SubjectAccuracy,
                 ["baseline"] = e.BaselineModel, ["baselineAccuracy"] = e.BaselineAccuracy, ["uplift"] = e.Uplift, ["p"] = e.P,
                 ["test"] = e.Test, ["logSha256"] = e.LogSha256, ["referenceModel"] = e.ReferenceModelId,
                 ["upliftUpper"] = e.UpliftUpper, ["margin"] = snap.Margin(e.Capability), ["verdict"] = snap.Verdict(e).Verdict,
-            });
+            };
+            if (e.ThroughGatewayScreensDigest is { } screensDigest)
+            {
+                recorded["throughGateway"] = new JsonObject { ["gateway"] = Gateway.ServerGateway.Name, ["screensDigest"] = screensDigest };
+            }
+            e.LedgerIndex = uow.Append("evaluation.recorded", recorded);
             if (mitigation is null && snap.Verdict(e).IsNovel)
             {
                 // New significant evidence makes every finding on the capability novel, whatever run it cited.

@@ -188,6 +188,9 @@ public static class GatewayEndpoints
                 ["rulesSha256"] = screen.RulesSha256, ["mitigation"] = screen.MitigationId,
             });
             uow.Db.GatewayScreens.Add(screen);
+            // The gateway must keep enforcing what a certificate was issued for: a changed configuration flags it.
+            await GatewayControl.FlagChangedScreensAsync(uow, id, await GatewayControl.ScreensDigestAsync(uow.Db, id, token, [screen]),
+                $"screen {screen.Name} attached", token);
             return ToDto(screen);
         }, ct));
     }

@@ -34,6 +34,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
     public DbSet<GatewayScreenEntity> GatewayScreens => Set<GatewayScreenEntity>();
     public DbSet<EvaluationLogEntity> EvaluationLogs => Set<EvaluationLogEntity>();
     public DbSet<AdvisoryRevisionEntity> AdvisoryRevisions => Set<AdvisoryRevisionEntity>();
+    public DbSet<IncidentEntity> Incidents => Set<IncidentEntity>();
 
     /// <summary>Every instant is stored in UTC, whatever offset it arrived with (PostgreSQL's timestamptz requires it).</summary>
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
@@ -82,6 +83,7 @@ public abstract class EmbargoDb(DbContextOptions options) : DbContext(options)
         modelBuilder.Entity<EvaluationLogEntity>(e => { e.ToTable("evaluation_logs"); e.HasKey(x => x.Sha256); e.HasIndex(x => x.CaseId); e.HasIndex(x => x.EvaluationId).IsUnique(); });
         modelBuilder.Entity<DisclosureEntity>().Property(x => x.Revision).HasDefaultValue(1);
         modelBuilder.Entity<AdvisoryRevisionEntity>(e => { e.ToTable("advisory_revisions"); e.HasIndex(x => new { x.DisclosureId, x.Number }).IsUnique(); });
+        modelBuilder.Entity<IncidentEntity>(e => { e.ToTable("incidents"); e.HasIndex(x => x.ModelVersionId); });
         modelBuilder.Entity<LedgerLeafEntity>(e =>
         {
             e.ToTable("ledger_leaves");

@@ -137,6 +137,9 @@ public sealed class EvaluationEntity
     /// <summary>Ledger index of its evaluation.recorded event: the total order of results.</summary>
     public long LedgerIndex { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>Set when the server checked from its own gateway's audit that every subject sample of the run went through its
+    /// gateway for the version: the digest of the screen configuration in force then (null: not through the gateway, or unchecked).</summary>
+    public string? ThroughGatewayScreensDigest { get; set; }
 }
 
 public sealed class FindingEntity
@@ -405,4 +408,27 @@ public sealed class EvaluationLogEntity
     public string? EvaluationId { get; set; }
     public required string UploadedBy { get; set; }
     public DateTimeOffset UploadedAt { get; set; }
+}
+
+/// <summary>An incident reported against a released version: public capability and summary, detail sealed to the regulators.</summary>
+public sealed class IncidentEntity
+{
+    public required string Id { get; set; }
+    public required string ModelVersionId { get; set; }
+    public required string Capability { get; set; }
+    public required string Summary { get; set; }
+    /// <summary>reported | accepted | rejected (Embargo.Protocol.IncidentStatus).</summary>
+    public required string Status { get; set; }
+    public required string ReportedBy { get; set; }
+    public required string ReporterOrganisationId { get; set; }
+    /// <summary>The sealed envelopes (organisation, principal, ciphertext) as JSON; the server never sees the detail in clear.</summary>
+    public required string SealedJson { get; set; }
+    /// <summary>sha256 of <see cref="SealedJson"/>'s canonical bytes: what the ledger commits the detail by.</summary>
+    public required string SealedSha256 { get; set; }
+    public long LedgerIndex { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public string? TriagedBy { get; set; }
+    public string? TriageReason { get; set; }
+    public DateTimeOffset? TriagedAt { get; set; }
+    public long? TriageLedgerIndex { get; set; }
 }

@@ -382,6 +382,20 @@ public sealed class ProtocolWorld : IDisposable
         };
     }
 
+    /// <summary>
+    /// An incident report against the world's version: <paramref name="detail"/> sealed (a real envelope) to every key holder of
+    /// the regulator, as `embargo incident report` seals it.
+    /// </summary>
+    public ReportIncidentRequest IncidentBody(string capability = Phishing, string detail = "SAMPLE incident detail") => new()
+    {
+        ModelVersionId = Version.Id, Capability = capability, Summary = $"{capability} uplift seen in the wild on camelid-{Tag}",
+        Sealed = RecipientKeys.Where(k => k.OrganisationId == RegulatorOrg).Select(k => new SealedDetailDto
+        {
+            OrganisationId = k.OrganisationId, PrincipalId = k.PrincipalId,
+            Ciphertext = SealedEnvelope.Seal(System.Text.Encoding.UTF8.GetBytes(detail), k.PublicKey, Embargo.Protocol.IncidentRules.SealingContext(Version.Id, k.OrganisationId)),
+        }).ToList(),
+    };
+
     /// <summary>Drives the case forward, step by step, until <paramref name="target"/> is reached.</summary>
     public async Task<ProtocolWorld> DriveToAsync(Milestone target, string? certifyTier = null)
     {

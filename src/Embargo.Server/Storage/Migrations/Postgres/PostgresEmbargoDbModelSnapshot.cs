@@ -399,6 +399,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.Property<string>("Test")
                         .HasColumnType("text");
 
+                    b.Property<string>("ThroughGatewayScreensDigest")
+                        .HasColumnType("text");
+
                     b.Property<double?>("Uplift")
                         .HasColumnType("double precision");
 
@@ -627,6 +630,68 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.HasIndex("ModelVersionId");
 
                     b.ToTable("gateway_screens", (string)null);
+                });
+
+            modelBuilder.Entity("Embargo.Server.Storage.IncidentEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Capability")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ReportedBy")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ReporterOrganisationId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("SealedJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("SealedSha256")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Summary")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<long?>("TriageLedgerIndex")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("TriageReason")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("TriagedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("TriagedBy")
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId");
+
+                    b.ToTable("incidents", (string)null);
                 });
 
             modelBuilder.Entity("Embargo.Server.Storage.LedgerLeafEntity", b =>

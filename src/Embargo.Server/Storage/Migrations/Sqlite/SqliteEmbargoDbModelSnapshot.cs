@@ -394,6 +394,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.Property<string>("Test")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ThroughGatewayScreensDigest")
+                        .HasColumnType("TEXT");
+
                     b.Property<double?>("Uplift")
                         .HasColumnType("REAL");
 
@@ -622,6 +625,68 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.HasIndex("ModelVersionId");
 
                     b.ToTable("gateway_screens", (string)null);
+                });
+
+            modelBuilder.Entity("Embargo.Server.Storage.IncidentEntity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Capability")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LedgerIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ModelVersionId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ReportedBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ReporterOrganisationId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SealedJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SealedSha256")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Summary")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("TriageLedgerIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("TriageReason")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTimeOffset?>("TriagedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TriagedBy")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId");
+
+                    b.ToTable("incidents", (string)null);
                 });
 
             modelBuilder.Entity("Embargo.Server.Storage.LedgerLeafEntity", b =>

@@ -1,0 +1,62 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Embargo.Server.Storage.Migrations.Postgres
+{
+    /// <inheritdoc />
+    public partial class Incidents : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<string>(
+                name: "ThroughGatewayScreensDigest",
+                table: "evaluations",
+                type: "text",
+                nullable: true);
+
+            migrationBuilder.CreateTable(
+                name: "incidents",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "text", nullable: false),
+                    ModelVersionId = table.Column<string>(type: "text", nullable: false),
+                    Capability = table.Column<string>(type: "text", nullable: false),
+                    Summary = table.Column<string>(type: "text", nullable: false),
+                    Status = table.Column<string>(type: "text", nullable: false),
+                    ReportedBy = table.Column<string>(type: "text", nullable: false),
+                    ReporterOrganisationId = table.Column<string>(type: "text", nullable: false),
+                    SealedJson = table.Column<string>(type: "text", nullable: false),
+                    SealedSha256 = table.Column<string>(type: "text", nullable: false),
+                    LedgerIndex = table.Column<long>(type: "bigint", nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    TriagedBy = table.Column<string>(type: "text", nullable: true),
+                    TriageReason = table.Column<string>(type: "text", nullable: true),
+                    TriagedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    TriageLedgerIndex = table.Column<long>(type: "bigint", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_incidents", x => x.Id);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_incidents_ModelVersionId",
+                table: "incidents",
+                column: "ModelVersionId");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "incidents");
+
+            migrationBuilder.DropColumn(
+                name: "ThroughGatewayScreensDigest",
+                table: "evaluations");
+        }
+    }
+}
