@@ -52,13 +52,16 @@ public static class SafetyCaseRendering
                 new XAttribute("fill", "#eef3fb"), new XAttribute("stroke", "#1f3b73"), new XAttribute("class", "strategy")));
             body.Add(Text(x + 18, sY + 15, sLines, "strategy"));
             var y = sY + sH + 24;
+            // Solutions hang from the strategy on one vertical line left of their text (a diagonal would cross it).
+            var previousBottom = -1;
             // Solutions (circles), each a checkable piece of evidence.
             for (var j = 0; j < c.Evidence.Count; j++)
             {
                 var leaf = c.Evidence[j];
                 var leafLines = Wrap($"{leaf.Kind} {leaf.Ref}: {leaf.Text}{(leaf.Digest is { } d ? " " + Short(d) : "")}", CharsPerLine - 10);
                 var h = Math.Max(48, 8 + leafLines.Count * LineHeight);
-                body.Add(Line(cx, y - 24, x + 26, y + 22));
+                body.Add(previousBottom < 0 ? Line(cx, sY + sH, x + 26, y + 2) : Line(x + 26, previousBottom, x + 26, y + 2));
+                previousBottom = y + 42;
                 body.Add(new XElement(Svg + "circle", new XAttribute("cx", x + 26), new XAttribute("cy", y + 22), new XAttribute("r", 20),
                     new XAttribute("fill", "#f1f8e9"), new XAttribute("stroke", Ok), new XAttribute("class", "solution")));
                 body.Add(new XElement(Svg + "text", new XAttribute("x", x + 26), new XAttribute("y", y + 26), new XAttribute("text-anchor", "middle"),
@@ -70,6 +73,7 @@ public static class SafetyCaseRendering
             if (!c.Supported)
             {
                 var missingLines = c.Missing.SelectMany(m => Wrap("• " + m, CharsPerLine - 10)).ToList();
+                body.Add(previousBottom < 0 ? Line(cx, sY + sH, x + 26, y + 2) : Line(x + 26, previousBottom, x + 26, y + 2));
                 body.Add(new XElement(Svg + "circle", new XAttribute("cx", x + 26), new XAttribute("cy", y + 22), new XAttribute("r", 20),
                     new XAttribute("fill", "#fff"), new XAttribute("stroke", Open), new XAttribute("stroke-dasharray", "4 3"), new XAttribute("class", "missing")));
                 body.Add(new XElement(Svg + "text", new XAttribute("x", x + 26), new XAttribute("y", y + 26), new XAttribute("text-anchor", "middle"),

@@ -183,6 +183,11 @@ public static class SafetyCases
             // Open: show the argument the evidence points to — mitigation once the capability is shown novel, else inability.
             ?? (novelRun is not null || novelFindings.Count > 0 ? attempts[^1] : attempts[0]);
         var missing = new List<string>(chosen.Ok ? [] : chosen.Missing);
+        // Rule 5: an open claim is stale when any argument it could rest on lost evidence to a stronger reference model;
+        // it says what to re-run even when another argument is the one shown.
+        var staleLines = chosen.Ok ? [] : attempts.Where(a => !a.Ok && a.Stale)
+            .SelectMany(a => a.Missing.Where(m => m.StartsWith("re-run ", StringComparison.Ordinal) || m.StartsWith("re-verify ", StringComparison.Ordinal))).ToList();
+        missing.AddRange(staleLines.Where(l => !missing.Contains(l)));
         if (!chosen.Ok && chosen.Kind != Control && tier is Tier.Hosted or Tier.Api && novelRun is not null)
         {
             missing.Add($"or argue control: a not-novel run of {cap} through the server's gateway with the version's screens on");
@@ -201,7 +206,7 @@ public static class SafetyCases
             Status = ok ? Supported : Open,
             Argument = chosen.Kind,
             Strategy = chosen.Strategy,
-            Stale = chosen.Stale,
+            Stale = !ok && staleLines.Count > 0,
             Evidence = chosen.Leaves,
             Missing = missing,
         };
@@ -234,7 +239,7 @@ public static class SafetyCases
                 leaves.Add(Leaf(clear));
                 continue;
             }
-            if (under.LastOrDefault(e => e.Independent && IsStale(e, reference) && e.Verdict.IsNotNovel) is { } old)
+            if (under.LastOrDefault(e => e.Independent && IsStale(e, reference)) is { } old)
             {
                 stale = true;
                 missing.Add(Rerun(cap, kind, old, reference));

@@ -128,6 +128,28 @@ public sealed class SafetyCaseTests(ServerFixture fixture) : IClassFixture<Serve
     }
 
     [Fact]
+    public async Task ReevaluationByAStrongerReferenceModelMarksStaleExactlyTheClaimWhoseEvidenceWasNotReRun()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Certified);
+        var stronger = await w.Regulator.Models.RegisterReferenceAsync(new RegisterReferenceModelRequest { Name = $"frontier-2-{w.Tag}", Strength = w.Reference.Strength + 1 }, default);
+        await w.Developer.Cases.ReevaluateAsync(w.CaseId, new ReevaluateCaseRequest { ReferenceModelId = stronger.Id }, default);
+        // Bio is evaluated again with the stronger reference model under every condition hosted needs; phishing is not.
+        await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Bio));
+        await w.CoverAsync(null, ProtocolWorld.Bio);
+
+        var safetyCase = await SafetyCaseAsync(w);
+        var bio = ClaimOf(safetyCase, ProtocolWorld.Bio);
+        Assert.Equal(("supported", false), (bio["status"]!.GetValue<string>(), bio["stale"]!.GetValue<bool>()));
+        Assert.All(bio["evidence"]!.AsArray(), e => Assert.Equal(stronger.Name, e!["referenceModel"]!.GetValue<string>()));
+        var phishing = ClaimOf(safetyCase, ProtocolWorld.Phishing);
+        Assert.Equal(("open", true), (phishing["status"]!.GetValue<string>(), phishing["stale"]!.GetValue<bool>()));
+        var basePhishing = w.PhishingEvaluation!.Id;
+        Assert.Contains(phishing["missing"]!.AsArray(), m => m!.GetValue<string>() ==
+            $"re-run cyber-phishing under the base condition with reference model {stronger.Name} (stronger than {w.Reference.Name} used by evaluation {basePhishing})");
+    }
+
+    [Fact]
     public async Task ASafetyCaseAskedInAnUnknownFormatOrTierIsA400NamingTheMember()
     {
         using var w = await ProtocolWorld.CreateAsync(Host);
