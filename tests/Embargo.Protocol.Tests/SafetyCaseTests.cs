@@ -186,6 +186,27 @@ public sealed class SafetyCaseTests
     }
 
     [Fact]
+    public void WhileAStrongerReferenceModelIsRegisteredEveryClaimIsStaleAndAVerifiedMitigationMustBeVerifiedAgain()
+    {
+        var evidence = Covered(Bio, HostedKinds);
+        evidence.AddRange([Run(Phishing, ConditionKinds.Base, "novel"), Run(Phishing, ConditionKinds.ToolAugmented), Run(Phishing, ConditionKinds.Assisted)]);
+        var finding = new FindingFacts
+        {
+            Id = "fnd_phish", Capability = Phishing, Novel = true, RequiredRecipients = [], DisclosedTo = [],
+            Mitigations = [new MitigationFacts { Id = "mit_mail", Party = "org_mail", Verified = true, HasDeadline = true, VerificationEvaluationId = "evl_verify" }],
+        };
+        var facts = Facts(evidence, [finding]) with { Reference = new ReferenceFacts("frontier-2", 2, "frontier-3", 3) };
+        var sc = Build(facts, Tier.Hosted);
+
+        var phishing = Claim(sc, Phishing);
+        Assert.Equal((SafetyCases.Open, true, SafetyCases.Mitigation), (phishing.Status, phishing.Stale, phishing.Argument));
+        Assert.Contains("re-verify Mailguard's mitigation mit_mail with reference model frontier-3 (its verification run evl_verify used a weaker one)", phishing.Missing);
+        var bio = Claim(sc, Bio);
+        Assert.Equal((SafetyCases.Open, true), (bio.Status, bio.Stale));
+        Assert.Contains($"re-run bio-acquisition under the base condition with reference model frontier-3 (stronger than frontier-2 used by evaluation evl_{Bio}_base_not-novel)", bio.Missing);
+    }
+
+    [Fact]
     public void AnAcceptedIncidentOnACapabilityChallengesItsClaimAndAReportedOneDoesNot()
     {
         var evidence = Covered(Phishing, HostedKinds).Concat(Covered(Bio, HostedKinds)).ToList();
