@@ -37,4 +37,21 @@ public sealed class SafetyCaseUiTests(BrowserFixture ui)
         // The section alone, for the README (docs/screenshots/safety-case.png is a copy of it).
         await supported.ScreenshotAsync(new() { Path = Path.Combine(ui.RepositoryRoot, "artifacts", "screenshots", $"{ui.Host.Storage}-safety-case-section.png") });
     }
+
+    [Fact]
+    public async Task ThePublicCertificatesPageLinksTheSafetyCaseTheCertificateRestsOn()
+    {
+        var w = await ProtocolWorld.CreateAsync(ui.Host);
+        await w.DriveToAsync(Milestone.Certified);
+        var visitor = await ui.NewPageAsync();
+        await ui.VisitAsync(visitor, "/ui/public/certificates", "certificates-safety-case");
+        var row = visitor.GetByRole(AriaRole.Row).Filter(new() { HasText = w.Certificate!.Id });
+        var link = row.GetByRole(AriaRole.Link, new() { Name = "safety case" });
+        Assert.Equal($"/api/certificates/{w.Certificate.Id}/safety-case?format=svg", await link.GetAttributeAsync("href"));
+        var drawing = await visitor.GotoAsync(ui.Url($"/api/certificates/{w.Certificate.Id}/safety-case?format=svg"));
+        Assert.Equal(200, drawing!.Status);
+        Assert.StartsWith("image/svg+xml", drawing.Headers["content-type"], StringComparison.Ordinal);
+        var title = System.Xml.Linq.XDocument.Parse(await drawing.TextAsync()).Root!.Element((System.Xml.Linq.XNamespace)"http://www.w3.org/2000/svg" + "title")!.Value;
+        Assert.EndsWith("supported (2 of 2 claims supported)", title, StringComparison.Ordinal);
+    }
 }
