@@ -116,6 +116,13 @@ if python3 tools/check-demo.py "$work/tampered" 2>/dev/null; then
 else
   echo "ok  an edited line of gateway-audit.jsonl is caught against its batch root on the ledger"; passed=$((passed + 1))
 fi
+rm -rf "$work/tampered"; cp -r "$work/demo" "$work/tampered"
+sed -i 's/"argument":"mitigation"/"argument":"inability"/' "$work/tampered/safety-case.json"
+if python3 tools/check-demo.py "$work/tampered" 2>/dev/null; then
+  echo "check-demo accepted an edited safety-case.json"; failed=$((failed + 1)); status=1
+else
+  echo "ok  an edited safety-case.json is caught against the digest the certificate names"; passed=$((passed + 1))
+fi
 
 echo "== the embargo .NET tool: pack, install into a temporary --tool-path, completion, demo from the installed tool"
 tool="$work/tool"; mkdir -p "$tool/run"

@@ -11,7 +11,9 @@ under certifier.pub.pem; (4) the certificate lists the sha256 of every file unde
 the certificate's certification.approved leaf (at the index the statement names) and a certificate.issued leaf
 logging this exact statement, and no later leaf revokes, flags or supersedes it (certificate.revoked,
 certificate.flagged-for-reevaluation, certificate.superseded, certification.withdrawn naming the certificate;
-case.denied naming its case; another certificate.issued for its case).
+case.denied naming its case; another certificate.issued for its case); (6) gateway-audit.jsonl against its ledger
+batches; (7) safety-case.json hashes to the digest the certificate's predicate names, every claim in it is supported,
+and safety-case.svg is well-formed SVG.
 Exit 0 when all hold, 1 otherwise (with the first failure on stderr)."""
 import base64, hashlib, json, os, subprocess, sys, tempfile
 
@@ -143,6 +145,31 @@ def main(out):
 
     # (6) the gateway's audit file against its batches on the ledger
     check_gateway_audit(leaves, os.path.join(out, "gateway-audit.jsonl"))
+
+    # (7) safety-case.json is the argument the certificate names: its sha256 is the predicate's safetyCase.digest
+    check_safety_case(statement, os.path.join(out, "safety-case.json"), os.path.join(out, "safety-case.svg"))
+
+def check_safety_case(statement, path, svg_path):
+    named = statement["predicate"].get("safetyCase")
+    if not isinstance(named, dict) or not isinstance(named.get("digest"), str):
+        fail("the certificate's predicate names no safetyCase digest")
+    if not os.path.exists(path):
+        fail(f"{os.path.basename(path)} is missing")
+    raw = open(path, "rb").read()
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    if digest != named["digest"]:
+        fail(f"{os.path.basename(path)} has digest {digest}, the certificate names {named['digest']}")
+    doc = json.loads(raw)
+    if doc.get("status") != "supported" or any(c.get("status") != "supported" for c in doc.get("claims", [])):
+        fail(f"{os.path.basename(path)} has an open claim, yet a certificate names it")
+    if not os.path.exists(svg_path):
+        fail(f"{os.path.basename(svg_path)} is missing")
+    import xml.etree.ElementTree as ET
+    root = ET.parse(svg_path).getroot()
+    if root.tag != "{http://www.w3.org/2000/svg}svg":
+        fail(f"{os.path.basename(svg_path)} is not an SVG document")
+    kinds = ", ".join(f"{c['capability']}: {c['argument']}" for c in doc["claims"])
+    print(f"ok  safety case: {os.path.basename(path)} is the one the certificate names ({digest[:19]}…); every claim supported ({kinds}); {os.path.basename(svg_path)} is well-formed SVG")
 
 def check_gateway_audit(leaves, path):
     """Every gateway.audit-batch leaf carries the RFC 6962 root of its lines of the audit file (UTF-8, without newline)."""

@@ -173,8 +173,16 @@ step "offline verification of the certificate, the ledger and the weights; the l
 cp "$work/early-checkpoint.txt" "$work/saved-checkpoint.txt"
 E ledger monitor --since "$work/saved-checkpoint.txt" --ledger-key "$work/early.vkey" --save "$work/saved-checkpoint.txt" >/dev/null
 E ledger export --out "$work/ledger" >/dev/null
+# The safety case the certificate names: its id from the certification.approved leaf the statement points at.
+index=$(jq -r .payload "$work/certificate.dsse.json" | base64 -d | jq -r .predicate.ledger.certificationIndex)
+cert=$(jq -r --argjson i "$index" 'select(.index == $i) | .leaf' "$work/ledger/ledger.jsonl" | base64 -d | jq -r .data.certificate)
+as "$CERT" case safety-case "$case" --certificate "$cert" --out "$work/safety-case.json" 2>/dev/null
+[ "$(jq -r .status "$work/safety-case.json")" = supported ]
+as "$CERT" case safety-case "$case" --tier downloadable --format svg --out "$work/safety-case.svg" 2>/dev/null
 E verify "$work/certificate.dsse.json" --key "$work/assure.pub.pem" --checkpoint "$work/ledger/checkpoint.txt" \
-  --ledger "$work/ledger/ledger.jsonl" --ledger-key "$work/ledger/ledger.vkey" --weights "$work/weights" >/dev/null
+  --ledger "$work/ledger/ledger.jsonl" --ledger-key "$work/ledger/ledger.vkey" --weights "$work/weights" --safety-case "$work/safety-case.json" >/dev/null
+sed 's/"status":"supported"/"status":"open"/' "$work/safety-case.json" >"$work/tampered-safety-case.json"
+refused 1 E verify "$work/certificate.dsse.json" --key "$work/assure.pub.pem" --safety-case "$work/tampered-safety-case.json"
 printf 'x' >>"$work/weights/model.bin"
 refused 1 E verify "$work/certificate.dsse.json" --key "$work/assure.pub.pem" --weights "$work/weights"
 refused 2 E case open --tier hosted

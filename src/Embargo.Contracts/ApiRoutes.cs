@@ -131,6 +131,7 @@ public static class ApiRoutes
         public static readonly ApiRoute Deny = new(HttpPost, "/api/cases/{id}/deny");
         public static readonly ApiRoute LiftDenial = new(HttpPost, "/api/cases/{id}/lift-denial");
         public static readonly ApiRoute Reevaluate = new(HttpPost, "/api/cases/{id}/reference");
+        public static readonly ApiRoute SafetyCase = new(HttpGet, "/api/cases/{id}/safety-case");
     }
 
     public static class Evaluations
@@ -163,6 +164,7 @@ public static class ApiRoutes
         public static readonly ApiRoute Approve = new(HttpPost, "/api/cases/{id}/certification");
         public static readonly ApiRoute Sign = new(HttpPost, "/api/certificates/{id}/signature");
         public static readonly ApiRoute Get = new(HttpGet, "/api/certificates/{id}");
+        public static readonly ApiRoute SafetyCase = new(HttpGet, "/api/certificates/{id}/safety-case");
     }
 
     public static class Releases

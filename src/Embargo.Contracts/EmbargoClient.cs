@@ -248,6 +248,9 @@ public sealed class CasesApi(EmbargoClient c)
     public Task<CaseDto> LiftDenialAsync(string caseId, LiftDenialRequest request, CancellationToken ct = default) => c.SendAsync<CaseDto>(ApiRoutes.Cases.LiftDenial.With(caseId), request, ct);
     /// <summary>Moves a flagged case onto the stronger reference model (rule 5): it re-enters testing.</summary>
     public Task<CaseDto> ReevaluateAsync(string caseId, ReevaluateCaseRequest request, CancellationToken ct = default) => c.SendAsync<CaseDto>(ApiRoutes.Cases.Reevaluate.With(caseId), request, ct);
+    /// <summary>The case's safety case as it stands now, at <paramref name="tier"/> (null: the requested tier), as json (the exact canonical bytes), svg or md.</summary>
+    public Task<byte[]> SafetyCaseAsync(string caseId, string? tier = null, string format = "json", CancellationToken ct = default) =>
+        c.GetBytesAsync(ApiRoutes.Cases.SafetyCase.With(caseId).Query(("tier", tier), ("format", format)), ct);
 }
 
 public sealed class DisclosuresApi(EmbargoClient c)
@@ -280,6 +283,9 @@ public sealed class CertificatesApi(EmbargoClient c)
     public Task<CertificationDraftDto> ApproveAsync(string caseId, CertificationRequest request, CancellationToken ct = default) => c.SendAsync<CertificationDraftDto>(ApiRoutes.Certificates.Approve.With(caseId), request, ct);
     public Task<CertificateDto> SignAsync(string certificateId, SubmitCertificateRequest request, CancellationToken ct = default) => c.SendAsync<CertificateDto>(ApiRoutes.Certificates.Sign.With(certificateId), request, ct);
     public Task<CertificateDto> GetAsync(string certificateId, CancellationToken ct = default) => c.SendAsync<CertificateDto>(ApiRoutes.Certificates.Get.With(certificateId), null, ct);
+    /// <summary>The exact safety case the certificate was issued on (its sha256 is the predicate's safetyCase.digest), as json, svg or md.</summary>
+    public Task<byte[]> SafetyCaseAsync(string certificateId, string format = "json", CancellationToken ct = default) =>
+        c.GetBytesAsync(ApiRoutes.Certificates.SafetyCase.With(certificateId).Query(("format", format)), ct);
 }
 
 public sealed class ReleasesApi(EmbargoClient c)

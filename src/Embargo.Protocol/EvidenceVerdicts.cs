@@ -70,6 +70,10 @@ public sealed record EvidenceFacts
     /// <summary>Rule 5: made under the case's current reference model.</summary>
     public required bool Current { get; init; }
     public required EvidenceVerdict Verdict { get; init; }
+    /// <summary>Hex sha256 of the run's log (the safety case's leaf names it).</summary>
+    public string? LogSha256 { get; init; }
+    /// <summary>The name of the reference model the run was made with (rule 5: a stale claim says which).</summary>
+    public string? ReferenceModel { get; init; }
 }
 
 /// <summary>

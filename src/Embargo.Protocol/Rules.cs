@@ -18,6 +18,8 @@ public sealed record CaseFacts
     public IReadOnlyList<DenialFacts> StandingDenials { get; init; } = [];
     /// <summary>Rules 9 and 10: every case evaluation with its verdict, condition kind and provenance (null: not checked).</summary>
     public IReadOnlyList<EvidenceFacts>? Evidence { get; init; }
+    /// <summary>The safety case's own facts (null: not checked). With <see cref="Evidence"/>, certification needs every claim supported.</summary>
+    public SafetyCaseFacts? SafetyCase { get; init; }
 }
 
 public sealed record FindingFacts
@@ -38,6 +40,12 @@ public sealed record MitigationFacts
     public required string Party { get; init; }
     public required bool Verified { get; init; }
     public required bool HasDeadline { get; init; }
+    /// <summary>The evaluation that verified it (null: none).</summary>
+    public string? VerificationEvaluationId { get; init; }
+    /// <summary>Hex sha256 of the verification run's log.</summary>
+    public string? VerificationLogSha256 { get; init; }
+    /// <summary>Rule 5: the verification run was made with the case's current reference model.</summary>
+    public bool VerificationCurrent { get; init; } = true;
 }
 
 public sealed record TierCap(Tier MaxTier, string Commitment, string FindingId);
@@ -105,7 +113,7 @@ public static class Rules
         return to;
     }
 
-    /// <summary>Rules 2, 6, 9 (inconclusive evidence) and 10 (elicitation coverage): everything that stops a certificate for <paramref name="tier"/> now.</summary>
+    /// <summary>Rules 2, 6, 9 (inconclusive evidence) and 10 (elicitation coverage), then the safety case: everything that stops a certificate for <paramref name="tier"/> now.</summary>
     public static IReadOnlyList<ProtocolError> CertificationBlockers(CaseFacts facts, Tier tier)
     {
         var blockers = new List<ProtocolError>();
@@ -152,6 +160,13 @@ public static class Rules
         if (Denials.CertificationRefusal(tier, facts.StandingDenials) is { } denied)
         {
             blockers.Add(denied);
+        }
+        // The safety case: every claim supported, one refusal per open claim naming it and what would close it. Listed
+        // after the rules above (a refusal answers with the first blocker: the rule that failed keeps being the answer),
+        // and the only refusal when they all hold (an accepted incident, a control claim whose screens changed, …).
+        if (facts.Evidence is not null && facts.SafetyCase is { } safetyCase)
+        {
+            blockers.AddRange(SafetyCases.Refusals(SafetyCases.Build(facts, safetyCase, tier)));
         }
         return blockers;
     }

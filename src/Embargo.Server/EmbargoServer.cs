@@ -80,6 +80,7 @@ public static class EmbargoServer
         app.MapDisclosures();
         app.MapMitigations();
         app.MapCertificates();
+        app.MapSafetyCases();
         app.MapReleases();
         app.MapViolations();
         app.MapIncidents();

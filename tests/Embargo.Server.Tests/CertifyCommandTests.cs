@@ -223,6 +223,8 @@ public sealed class CertifyCommandTests(ServerFixture fixture) : IClassFixture<S
         Directory.CreateDirectory(dir);
         await File.WriteAllTextAsync(Path.Combine(dir, "certificate.dsse.json"), w.Certificate!.Envelope + "\n");
         await File.WriteAllTextAsync(Path.Combine(dir, "certifier.pub.pem"), w.CertifierKey.PublicKey.Pem);
+        await File.WriteAllBytesAsync(Path.Combine(dir, "safety-case.json"), await Host.Anonymous.Certificates.SafetyCaseAsync(w.Certificate.Id, "json", default));
+        await File.WriteAllBytesAsync(Path.Combine(dir, "safety-case.svg"), await Host.Anonymous.Certificates.SafetyCaseAsync(w.Certificate.Id, "svg", default));
         CopyDirectory(w.WeightsDirectory, Path.Combine(dir, "weights"));
         await LedgerCommands.ExportAsync(Host.Anonymous, dir, default);
         return dir;

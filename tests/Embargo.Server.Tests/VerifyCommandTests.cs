@@ -143,7 +143,7 @@ public sealed class VerifyCommandTests(DemoFixture demo) : IClassFixture<DemoFix
     public async Task CheckDemoVerifiesBothWitnessCosignaturesAndRejectsAFlippedOne()
     {
         var copy = Path.GetDirectoryName(Scratch("x"))!;
-        foreach (var file in new[] { "certificate.dsse.json", "certifier.pub.pem", "ledger.jsonl", "checkpoint.txt", "ledger.vkey", "gateway-audit.jsonl", "witness-regulator.vkey", "witness-mailguard.vkey" })
+        foreach (var file in new[] { "certificate.dsse.json", "certifier.pub.pem", "ledger.jsonl", "checkpoint.txt", "ledger.vkey", "gateway-audit.jsonl", "witness-regulator.vkey", "witness-mailguard.vkey", "safety-case.json", "safety-case.svg" })
         {
             File.Copy(Path.Combine(demo.Root, file), Path.Combine(copy, file));
         }

@@ -331,7 +331,46 @@ public static class ProtocolCommands
             Verb("reevaluate", "move a case to a stronger reference model; it re-enters testing (developer or the case's regulator; rule 5)", [id, strongerReference],
                 async (r, c, ct) => await c.Cases.ReevaluateAsync(r.GetValue(id)!, new ReevaluateCaseRequest { ReferenceModelId = r.GetValue(strongerReference)! }, ct)),
             Verb("lift-denial", "lift a denial of this case's version and tier, with a reason (the regulator that denied; rule 11)", [id, liftReason],
-                async (r, c, ct) => await c.Cases.LiftDenialAsync(r.GetValue(id)!, new LiftDenialRequest { Reason = r.GetValue(liftReason)! }, ct)));
+                async (r, c, ct) => await c.Cases.LiftDenialAsync(r.GetValue(id)!, new LiftDenialRequest { Reason = r.GetValue(liftReason)! }, ct)),
+            SafetyCase(id));
+    }
+
+    /// <summary>`embargo case safety-case ID`: the case's safety case now, or with --certificate the exact one a certificate names.</summary>
+    private static Command SafetyCase(Argument<string> id)
+    {
+        var tier = new Option<string>("--tier") { Description = "the tier to argue (default: the case's requested tier)" };
+        var format = new Option<string>("--format") { Description = "json (the exact canonical bytes a certificate's digest is of), svg (a GSN-style diagram) or md", DefaultValueFactory = _ => "json" };
+        format.AcceptOnlyFromAmong("json", "svg", "md");
+        var certificate = new Option<string>("--certificate") { Description = "the safety case this certificate was issued on (instead of the case's current one)" };
+        var output = new Option<string>("--out") { Description = "write it here (default: standard output)" };
+        var command = new Command("safety-case", "the case's safety case: one claim per threat model, each argued by inability, control, containment or mitigation, with its evidence or what is missing")
+            { id, tier, format, certificate, output, Common.Server, TokenEnv };
+        command.SetAction(async (r, ct) =>
+        {
+            using var client = Client(r);
+            var document = r.GetValue(certificate) is { } certificateId
+                ? await client.Certificates.SafetyCaseAsync(certificateId, r.GetValue(format)!, ct)
+                : await client.Cases.SafetyCaseAsync(r.GetValue(id)!, r.GetValue(tier), r.GetValue(format)!, ct);
+            if (r.GetValue(output) is { } path)
+            {
+                try
+                {
+                    await File.WriteAllBytesAsync(path, document, ct);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new UserInputException($"cannot write '{path}': {e.Message}");
+                }
+                Output.Note($"wrote {path}");
+            }
+            else
+            {
+                await using var stdout = Console.OpenStandardOutput();
+                await stdout.WriteAsync(document, ct);
+            }
+            return CliApp.Ok;
+        });
+        return command;
     }
 
     public static T ReadJson<T>(string path)

@@ -20,9 +20,10 @@ public static class VerifyCommand
         var ledgerKey = new Option<string>("--ledger-key") { Description = "the ledger's note verifier key file (name+hash+key)" };
         var weights = new Option<string>("--weights") { Description = "the weights directory to check against the subject" };
         var witness = new Option<string[]>("--witness") { Description = "a witness's verifier key file (witness-*.vkey); repeat for more" };
+        var safetyCase = new Option<string>("--safety-case") { Description = "the exported safety case JSON (safety-case.json) to check against the digest the certificate names" };
         var quorum = new Option<int>("--quorum") { Description = "how many of the given witnesses must have cosigned the checkpoint (default: all given)" };
         var command = new Command("verify", "verify a release certificate offline, and/or an OpenSSF Model Signing bundle against the weights")
-            { certificate, key, checkpoint, ledger, ledgerKey, weights, oms, omsKey, omsIgnore, witness, quorum, Common.Json };
+            { certificate, key, checkpoint, ledger, ledgerKey, weights, safetyCase, oms, omsKey, omsIgnore, witness, quorum, Common.Json };
         command.SetAction(async (r, ct) =>
         {
             if (r.GetValue(oms) is { } omsBundle)
@@ -60,7 +61,7 @@ public static class VerifyCommand
             {
                 throw new UserInputException($"--quorum {r.GetValue(quorum)} must be between 1 and the {witnessFiles.Length} --witness keys given");
             }
-            var result = await RunAsync(r.GetValue(certificate)!, r.GetValue(key)!, r.GetValue(checkpoint), r.GetValue(ledger), r.GetValue(ledgerKey), r.GetValue(weights), ct);
+            var result = await RunAsync(r.GetValue(certificate)!, r.GetValue(key)!, r.GetValue(checkpoint), r.GetValue(ledger), r.GetValue(ledgerKey), r.GetValue(weights), ct, r.GetValue(safetyCase));
             if (witnessFiles.Length > 0)
             {
                 var witnessKeys = WitnessCommands.ReadWitnessKeys(witnessFiles);
@@ -73,7 +74,8 @@ public static class VerifyCommand
         return command;
     }
 
-    public static async Task<CertificateVerification> RunAsync(string certificate, string key, string? checkpoint, string? ledger, string? ledgerKey, string? weights, CancellationToken ct)
+    public static async Task<CertificateVerification> RunAsync(string certificate, string key, string? checkpoint, string? ledger, string? ledgerKey, string? weights, CancellationToken ct,
+        string? safetyCase = null)
     {
         var envelope = Common.ReadFile(certificate, "certificate");
         var pem = Common.ReadFile(key, "public key");
@@ -85,7 +87,7 @@ public static class VerifyCommand
             var manifest = await ProtocolCommands.BuildManifestAsync(weights, ct);
             weightsEvidence = new(manifest.Digest, manifest.Files.Select(f => (f.Path, f.Sha256)).ToList());
         }
-        return CertificateVerifier.Verify(envelope, pem, ledgerEvidence, weightsEvidence);
+        return CertificateVerifier.Verify(envelope, pem, ledgerEvidence, weightsEvidence, safetyCase is null ? null : Common.ReadBytes(safetyCase, "safety case"));
     }
 
     public const string WitnessCheckName = "witness cosignatures";

@@ -321,6 +321,10 @@ public sealed class DemoRunner(DemoOptions options)
         var certificate = await ProtocolCommands.CertifyAsync(certifier, @case.Id, "hosted", certifierKey, weightsDirectory: null, logsDirectory: certifierLogs, report: null, ct);
         Detail($"{recorded.Evaluations.Count} evaluations recomputed from their logs by the certifier: every figure matches what the server recorded");
         await File.WriteAllTextAsync(Path.Combine(outDir, "certificate.dsse.json"), certificate.Envelope + "\n", ct);
+        // The argument the certificate rests on: the exact JSON whose sha256 the predicate names, and its GSN-style diagram.
+        await File.WriteAllBytesAsync(Path.Combine(outDir, "safety-case.json"), await certifier.Certificates.SafetyCaseAsync(certificate.Id, "json", ct), ct);
+        await File.WriteAllBytesAsync(Path.Combine(outDir, "safety-case.svg"), await certifier.Certificates.SafetyCaseAsync(certificate.Id, "svg", ct), ct);
+        Detail("safety case: safety-case.json (the certificate's predicate names its sha256) and safety-case.svg (goals, strategies, evidence)");
         // The same weights for the rest of the ecosystem: an OpenSSF Model Signing v1.0 bundle beside weights/, signed by
         // the certifier's ECDSA P-256 key (what `embargo certify --oms-key` writes).
         using (var omsKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256))
@@ -348,7 +352,8 @@ public sealed class DemoRunner(DemoOptions options)
         Step("Verifying, exactly as `embargo verify` does");
         var verificationResult = await VerifyCommand.RunAsync(
             Path.Combine(outDir, "certificate.dsse.json"), Path.Combine(outDir, "certifier.pub.pem"),
-            Path.Combine(outDir, "checkpoint.txt"), Path.Combine(outDir, "ledger.jsonl"), Path.Combine(outDir, "ledger.vkey"), weightsDir, ct);
+            Path.Combine(outDir, "checkpoint.txt"), Path.Combine(outDir, "ledger.jsonl"), Path.Combine(outDir, "ledger.vkey"), weightsDir, ct,
+            Path.Combine(outDir, "safety-case.json"));
         verificationResult = verificationResult with { Checks = [.. verificationResult.Checks, _witnesses!.Check(Path.Combine(outDir, "checkpoint.txt"))] };
         VerifyCommand.Print(verificationResult, json: false);
         var oms = OpenModelSigning.Verify(await File.ReadAllTextAsync(Path.Combine(outDir, "model.sig"), ct), await File.ReadAllTextAsync(Path.Combine(outDir, "oms.pub.pem"), ct), weightsDir);
@@ -357,7 +362,7 @@ public sealed class DemoRunner(DemoOptions options)
         {
             throw new CommandFailedException($"the demo's OMS bundle does not verify: {oms.FirstFailure!.Name}: {oms.FirstFailure.Detail}");
         }
-        Note($"Same check by hand: embargo verify {Rel(outDir, "certificate.dsse.json")} --key {Rel(outDir, "certifier.pub.pem")} --checkpoint {Rel(outDir, "checkpoint.txt")} --ledger {Rel(outDir, "ledger.jsonl")} --ledger-key {Rel(outDir, "ledger.vkey")} --weights {Rel(outDir, "weights")} --witness {Rel(outDir, "witness-regulator.vkey")} --witness {Rel(outDir, "witness-mailguard.vkey")} --quorum 2");
+        Note($"Same check by hand: embargo verify {Rel(outDir, "certificate.dsse.json")} --key {Rel(outDir, "certifier.pub.pem")} --checkpoint {Rel(outDir, "checkpoint.txt")} --ledger {Rel(outDir, "ledger.jsonl")} --ledger-key {Rel(outDir, "ledger.vkey")} --weights {Rel(outDir, "weights")} --safety-case {Rel(outDir, "safety-case.json")} --witness {Rel(outDir, "witness-regulator.vkey")} --witness {Rel(outDir, "witness-mailguard.vkey")} --quorum 2");
         Note($"And the OMS bundle: embargo verify --oms {Rel(outDir, "model.sig")} --oms-key {Rel(outDir, "oms.pub.pem")} --weights {Rel(outDir, "weights")}");
         return new DemoResult
         {

@@ -74,6 +74,18 @@ public static class Common
 
     public static Option<string> Required(string name, string description) => new(name) { Description = description, Required = true };
 
+    public static byte[] ReadBytes(string path, string what)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new UserInputException($"cannot read {what} '{path}': {e.Message}");
+        }
+    }
+
     public static string ReadFile(string path, string what)
     {
         try

@@ -32,7 +32,9 @@ public static class CertificateVerifier
     private static readonly string[] EndingTypes =
         ["certificate.revoked", "certificate.flagged-for-reevaluation", "certificate.superseded", "certification.withdrawn"];
 
-    public static CertificateVerification Verify(string envelopeJson, string certifierPublicKeyPem, LedgerEvidence? ledger, WeightsEvidence? weights)
+    public const string SafetyCaseCheck = "safety case";
+
+    public static CertificateVerification Verify(string envelopeJson, string certifierPublicKeyPem, LedgerEvidence? ledger, WeightsEvidence? weights, byte[]? safetyCase = null)
     {
         var checks = new List<VerificationCheck>();
         var envelope = DsseEnvelope.Parse(envelopeJson);
@@ -72,11 +74,28 @@ public static class CertificateVerifier
         {
             checks.Add(CheckWeights(s, subject, weights));
         }
+        if (safetyCase is not null)
+        {
+            checks.Add(CheckSafetyCase(s, safetyCase));
+        }
         if (ledger is not null)
         {
             checks.AddRange(CheckLedger(s, subject, payload.Value, envelope.Value, ledger));
         }
         return new(checks, s);
+    }
+
+    /// <summary>The exported safety case (its exact bytes) against the digest the predicate names.</summary>
+    public static VerificationCheck CheckSafetyCase(InTotoStatement s, byte[] safetyCase)
+    {
+        if (s.Predicate.SafetyCase is not { } named)
+        {
+            return new(SafetyCaseCheck, false, "the certificate names no safety case (issued before safety cases), so no safety case can be checked against it");
+        }
+        var digest = Sha256Digest.Of(safetyCase).ToString();
+        return string.Equals(digest, named.Digest, StringComparison.Ordinal)
+            ? new(SafetyCaseCheck, true, $"the safety case file is the one the certificate names ({named.Digest})")
+            : new(SafetyCaseCheck, false, $"the safety case file has digest {digest}, but the certificate names {named.Digest}: it is not the argument the certificate was issued on (altered or another case's)");
     }
 
     private static VerificationCheck CheckWeights(InTotoStatement s, string subject, WeightsEvidence weights)

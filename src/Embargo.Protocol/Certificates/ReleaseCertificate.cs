@@ -35,6 +35,15 @@ public sealed record ReleasePredicate
     [JsonPropertyName("certifier")] public required CertifierIdentity Certifier { get; init; }
     [JsonPropertyName("ledger")] public required LedgerReference Ledger { get; init; }
     [JsonPropertyName("issuedAt")] public required DateTimeOffset IssuedAt { get; init; }
+    /// <summary>The safety case the certificate rests on: the sha256 of its exported JSON (absent on certificates issued before safety cases).</summary>
+    [JsonPropertyName("safetyCase"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public SafetyCaseReference? SafetyCase { get; init; }
+}
+
+/// <summary>The predicate's pointer to the safety case: the digest of the exact JSON served at GET /api/certificates/{id}/safety-case.</summary>
+public sealed record SafetyCaseReference
+{
+    [JsonPropertyName("digest")] public required string Digest { get; init; }
+    [JsonPropertyName("mediaType")] public required string MediaType { get; init; }
 }
 
 public sealed record CertifiedFile

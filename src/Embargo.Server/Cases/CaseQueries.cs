@@ -261,7 +261,63 @@ public sealed class CaseSnapshot
         {
             EvaluationId = e.Id, Capability = e.Capability, Condition = e.SubjectCondition, Kind = ConditionKinds.Of(e.SubjectCondition, kinds),
             Independent = CountsAsSafetyEvidence(e), Current = CurrentReference(e), Verdict = Verdict(e),
+            LogSha256 = e.LogSha256, ReferenceModel = e.ReferenceModelId is { } r ? ReferenceName(r) : null,
         }).ToList();
+    }
+
+    private Dictionary<string, string>? _referenceNames;
+
+    /// <summary>A reference model's name by id (the table is small: read whole, once).</summary>
+    private string ReferenceName(string id) =>
+        (_referenceNames ??= _db.ReferenceModels.AsNoTracking().Select(r => new { r.Id, r.Name }).ToList().ToDictionary(r => r.Id, r => r.Name, StringComparer.Ordinal))
+        .TryGetValue(id, out var name) ? name : id;
+
+    /// <summary>What the control claims read from the server's gateway (the gateway slice fills it; none until then).</summary>
+    public GatewayControlFacts Gateway { get; init; } = GatewayControlFacts.None;
+
+    /// <summary>Incidents reported against the version (the incidents slice fills it; none until then).</summary>
+    public IReadOnlyList<IncidentFact> Incidents { get; init; } = [];
+
+    private SafetyCaseFacts? _safetyCaseFacts;
+
+    /// <summary>The safety case's own facts: the model's name, the accepted threat models, the version's grantees and the names it shows.</summary>
+    public SafetyCaseFacts SafetyCaseFacts()
+    {
+        if (_safetyCaseFacts is not null)
+        {
+            return _safetyCaseFacts;
+        }
+        var model = _db.Models.AsNoTracking().Where(m => m.Id == Version.ModelId).Select(m => m.Name).FirstOrDefault() ?? Version.ModelId;
+        var weights = _db.WeightsGrants.AsNoTracking().Where(g => g.ModelVersionId == Version.Id).Select(g => g.PrincipalId).ToList();
+        var keys = _db.GatewayGrants.AsNoTracking().Where(g => g.ModelVersionId == Version.Id).ToList();
+        var grantees = weights.Distinct(StringComparer.Ordinal).Select(p => new GranteeFact(p, "holds a grant of the sealed weights"))
+            .Concat(keys.Select(g => new GranteeFact(g.PrincipalId, $"gateway key ({g.RequestsPerMinute} requests a minute{(g.TokensPerDay is { } t ? $", {t} tokens a day" : "")})")))
+            .OrderBy(g => g.Principal, StringComparer.Ordinal).ThenBy(g => g.Terms, StringComparer.Ordinal).ToList();
+        var parties = ThreatModels.SelectMany(AffectedParties).Distinct(StringComparer.Ordinal).ToList();
+        var principals = grantees.Select(g => g.Principal).Distinct(StringComparer.Ordinal).ToList();
+        var names = _db.Organisations.AsNoTracking().Where(o => parties.Contains(o.Id)).Select(o => new { o.Id, o.Name }).ToList()
+            .Concat(_db.Principals.AsNoTracking().Where(p => principals.Contains(p.Id)).Select(p => new { p.Id, p.Name }).ToList())
+            .GroupBy(x => x.Id, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Name, StringComparer.Ordinal);
+        return _safetyCaseFacts = new SafetyCaseFacts
+        {
+            CaseId = Case.Id,
+            Model = $"{model}@{Version.Version}",
+            ManifestDigest = Version.ManifestDigest,
+            // One claim per capability in scope: its first accepted threat model (the rules count capabilities, not threat models).
+            ThreatModels = ThreatModels.GroupBy(t => t.Capability, StringComparer.Ordinal)
+                .Select(g => new ThreatModelFact(g.First().Id, g.Key, g.SelectMany(AffectedParties).Distinct(StringComparer.Ordinal).ToList())).ToList(),
+            Grantees = grantees,
+            Gateway = Gateway,
+            Incidents = Incidents,
+            Names = names,
+        };
+    }
+
+    /// <summary>The case's safety case at <paramref name="tier"/>, built from its facts now.</summary>
+    public SafetyCase SafetyCase(Tier tier)
+    {
+        var facts = Facts();
+        return SafetyCases.Build(facts, facts.SafetyCase!, tier);
     }
     public Tier RequestedTier => Tiers.Parse(Case.RequestedTier).Value;
 
@@ -316,7 +372,7 @@ public sealed class CaseSnapshot
     /// </summary>
     public CaseFacts Facts()
     {
-        PreloadEvaluations(Findings.Select(f => f.EvaluationId));
+        PreloadEvaluations(Findings.Select(f => f.EvaluationId).Concat(Mitigations.Select(m => m.VerificationEvaluationId).OfType<string>()));
         var findings = Findings.Select(f => new FindingFacts
         {
             Id = f.Id,
@@ -328,6 +384,9 @@ public sealed class CaseSnapshot
             Mitigations = Mitigations.Where(m => m.FindingId == f.Id).Select(m => new MitigationFacts
             {
                 Id = m.Id, Party = m.PartyOrganisationId, Verified = m.Status == MitigationStatus.Verified, HasDeadline = m.DueAt is not null,
+                VerificationEvaluationId = m.VerificationEvaluationId,
+                VerificationLogSha256 = Evaluation(m.VerificationEvaluationId)?.LogSha256,
+                VerificationCurrent = m.VerificationEvaluationId is null || CurrentReference(Evaluation(m.VerificationEvaluationId)),
             }).ToList(),
         }).ToList();
         var caps = Findings
@@ -351,6 +410,7 @@ public sealed class CaseSnapshot
             Findings = findings,
             ActiveCaps = caps,
             Evidence = Evidence(),
+            SafetyCase = SafetyCaseFacts(),
         };
     }
 

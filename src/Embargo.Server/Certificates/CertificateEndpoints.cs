@@ -108,6 +108,10 @@ public static class CertificateEndpoints
             var developer = await uow.Db.Organisations.FirstAsync(o => o.Id == snap.Case.DeveloperOrganisationId, token);
             var certifierOrg = await uow.Db.Organisations.FirstAsync(o => o.Id == caller.OrganisationId, token);
             var signer = http.RequestServices.GetRequiredService<LedgerSigner>();
+            // The argument the certificate rests on (every claim supported, or the blockers above would have refused).
+            var safetyCase = snap.SafetyCase(tier.Value);
+            var safetyCaseBytes = SafetyCases.Serialize(safetyCase);
+            var safetyCaseDigest = Sha256Digest.Of(safetyCaseBytes).ToString();
             var index = uow.Append("certification.approved", new JsonObject
             {
                 ["certificate"] = certificateId, ["case"] = id, ["manifestDigest"] = snap.Version.ManifestDigest, ["tier"] = tier.Value.Name(),
@@ -146,6 +150,7 @@ public static class CertificateEndpoints
                     Certifier = new CertifierIdentity { Organisation = certifierOrg.Name, Principal = caller.PrincipalId, KeyId = key.Value.KeyId },
                     Ledger = new LedgerReference { Origin = signer.Origin, CertificationIndex = index },
                     IssuedAt = uow.Now,
+                    SafetyCase = new SafetyCaseReference { Digest = safetyCaseDigest, MediaType = SafetyCase.MediaType },
                 },
             };
             var bytes = Statements.Serialize(statement);
@@ -161,6 +166,9 @@ public static class CertificateEndpoints
                 CertificationIndex = index,
                 CertifierPrincipalId = caller.PrincipalId,
                 CreatedAt = uow.Now,
+                SafetyCaseDigest = safetyCaseDigest,
+                SafetyCaseJson = System.Text.Encoding.UTF8.GetString(safetyCaseBytes),
+                ControlScreensDigest = safetyCase.Claims.Any(c => c.Supported && c.Argument == SafetyCases.Control) ? snap.Gateway.ScreensDigest : null,
             });
             return new CertificationDraftDto
             {

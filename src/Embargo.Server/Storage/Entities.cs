@@ -243,6 +243,8 @@ public sealed class CertificateEntity
     /// <summary>When a <c>control</c> claim carries the safety case: the gateway screen configuration digest the certificate
     /// was issued for; the gateway must keep enforcing it, and a change flags the certificate.</summary>
     public string? ControlScreensDigest { get; set; }
+    /// <summary>The exact safety case JSON (canonical) whose digest is <see cref="SafetyCaseDigest"/>: what GET /api/certificates/{id}/safety-case serves.</summary>
+    public string? SafetyCaseJson { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 

@@ -152,6 +152,9 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                     b.Property<string>("SafetyCaseDigest")
                         .HasColumnType("text");
 
+                    b.Property<string>("SafetyCaseJson")
+                        .HasColumnType("text");
+
                     b.Property<string>("StatementBase64")
                         .IsRequired()
                         .HasColumnType("text");

@@ -147,6 +147,9 @@ namespace Embargo.Server.Storage.Migrations.Sqlite
                     b.Property<string>("SafetyCaseDigest")
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("SafetyCaseJson")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("StatementBase64")
                         .IsRequired()
                         .HasColumnType("TEXT");
