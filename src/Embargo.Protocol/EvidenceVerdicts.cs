@@ -74,6 +74,8 @@ public sealed record EvidenceFacts
     public string? LogSha256 { get; init; }
     /// <summary>The name of the reference model the run was made with (rule 5: a stale claim says which).</summary>
     public string? ReferenceModel { get; init; }
+    /// <summary>The ledger index it was recorded at (null: being recorded now); an accepted incident discounts safety evidence older than it.</summary>
+    public long? LedgerIndex { get; init; }
 }
 
 /// <summary>

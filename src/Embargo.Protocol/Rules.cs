@@ -46,6 +46,8 @@ public sealed record MitigationFacts
     public string? VerificationLogSha256 { get; init; }
     /// <summary>Rule 5: the verification run was made with the case's current reference model.</summary>
     public bool VerificationCurrent { get; init; } = true;
+    /// <summary>The ledger index the verification run was recorded at (an accepted incident discounts older verifications).</summary>
+    public long? VerificationLedgerIndex { get; init; }
 }
 
 public sealed record TierCap(Tier MaxTier, string Commitment, string FindingId);

@@ -21,4 +21,6 @@ public sealed record IncidentFact
     public required string Capability { get; init; }
     /// <summary>reported, accepted or rejected.</summary>
     public required string Status { get; init; }
+    /// <summary>The ledger index of its acceptance: evidence of safety recorded before it no longer carries a claim on its capability.</summary>
+    public long? AcceptedIndex { get; init; }
 }

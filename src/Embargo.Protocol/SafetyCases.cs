@@ -165,9 +165,16 @@ public static class SafetyCases
     private static SafetyClaim ClaimFor(string id, ThreatModelFact threat, CaseFacts facts, SafetyCaseFacts sc, IReadOnlyList<EvidenceFacts> evidence, Tier tier, ReferenceFacts? reference)
     {
         var cap = threat.Capability;
-        var runs = evidence.Where(e => e.Capability == cap).ToList();
-        var novelRun = runs.FirstOrDefault(e => e.Current && e.Verdict.IsNovel);
-        var novelFindings = facts.Findings.Where(f => f.Capability == cap && f.Novel).ToList();
+        var novelRun = evidence.FirstOrDefault(e => e.Capability == cap && e.Current && e.Verdict.IsNovel);
+        // An accepted incident on the capability: evidence of safety recorded before its acceptance no longer carries the
+        // claim (evidence of danger always does); the claim is re-argued with evidence recorded since.
+        var challenges = sc.Incidents.Where(i => i.Capability == cap && i.Status == IncidentStatus.Accepted).ToList();
+        var challengedAt = challenges.Select(i => i.AcceptedIndex ?? long.MaxValue).DefaultIfEmpty(-1).Max();
+        bool Since(long? index) => index is not { } at || at == 0 || at > challengedAt;
+        var runs = evidence.Where(e => e.Capability == cap && (e.Verdict.IsNovel || Since(e.LedgerIndex))).ToList();
+        var novelFindings = facts.Findings.Where(f => f.Capability == cap && f.Novel)
+            .Select(f => f with { Mitigations = f.Mitigations.Select(m => Since(m.VerificationLedgerIndex) ? m : m with { Verified = false }).ToList() })
+            .ToList();
         var attempts = new List<Attempt> { InabilityOf(cap, runs, novelRun, tier, reference) };
         if (tier is Tier.Hosted or Tier.Api)
         {
@@ -192,9 +199,12 @@ public static class SafetyCases
         {
             missing.Add($"or argue control: a not-novel run of {cap} through the server's gateway with the version's screens on");
         }
-        foreach (var incident in sc.Incidents.Where(i => i.Capability == cap && i.Status == "accepted"))
+        if (!chosen.Ok)
         {
-            missing.Add($"accepted incident {incident.Id} on {cap} challenges this claim: re-argue it with new evidence and re-certify");
+            foreach (var incident in challenges)
+            {
+                missing.Add($"accepted incident {incident.Id} on {cap} challenges this claim: evidence recorded before its acceptance no longer carries it; re-argue it with new evidence and re-certify");
+            }
         }
         var ok = chosen.Ok && missing.Count == 0;
         return new SafetyClaim

@@ -209,15 +209,35 @@ public sealed class SafetyCaseTests
     [Fact]
     public void AnAcceptedIncidentOnACapabilityChallengesItsClaimAndAReportedOneDoesNot()
     {
-        var evidence = Covered(Phishing, HostedKinds).Concat(Covered(Bio, HostedKinds)).ToList();
+        var evidence = Covered(Phishing, HostedKinds).Concat(Covered(Bio, HostedKinds)).Select(e => e with { LedgerIndex = 5 }).ToList();
         var reported = Build(Facts(evidence, sc: Scope(incidents: [new IncidentFact { Id = "inc_1", Capability = Phishing, Status = "reported" }])), Tier.Hosted);
         Assert.Equal(SafetyCases.Supported, reported.Status);
 
-        var accepted = Build(Facts(evidence, sc: Scope(incidents: [new IncidentFact { Id = "inc_1", Capability = Phishing, Status = "accepted" }])), Tier.Hosted);
+        var accepted = Build(Facts(evidence, sc: Scope(incidents: [new IncidentFact { Id = "inc_1", Capability = Phishing, Status = "accepted", AcceptedIndex = 10 }])), Tier.Hosted);
         var phishing = Claim(accepted, Phishing);
         Assert.Equal(SafetyCases.Open, phishing.Status);
         Assert.Contains(phishing.Missing, m => m.Contains("inc_1", StringComparison.Ordinal));
         Assert.True(Claim(accepted, Bio).Supported);
+    }
+
+    [Fact]
+    public void AClaimChallengedByAnAcceptedIncidentIsSupportedAgainOnlyByEvidenceRecordedAfterTheAcceptance()
+    {
+        var incident = Scope(incidents: [new IncidentFact { Id = "inc_1", Capability = Phishing, Status = "accepted", AcceptedIndex = 10 }]);
+        var before = Covered(Phishing, HostedKinds).Concat(Covered(Bio, HostedKinds)).Select(e => e with { LedgerIndex = 5 }).ToList();
+        Assert.Equal(SafetyCases.Open, Claim(Build(Facts(before, sc: incident), Tier.Hosted), Phishing).Status);
+
+        // The same conditions re-run after the acceptance carry the claim again; the old runs still do not.
+        var rerun = Covered(Phishing, HostedKinds).Select(e => e with { EvaluationId = e.EvaluationId + "_rerun", LedgerIndex = 12 }).ToList();
+        var reargued = Claim(Build(Facts([.. before, .. rerun], sc: incident), Tier.Hosted), Phishing);
+        Assert.Equal(SafetyCases.Supported, reargued.Status);
+        var runs = reargued.Evidence.Where(l => l.Kind == "evaluation").ToList();
+        Assert.NotEmpty(runs);
+        Assert.All(runs, l => Assert.EndsWith("_rerun", l.Ref, StringComparison.Ordinal));
+
+        // A novel run from before the acceptance still counts: evidence of danger is never discounted.
+        var danger = before.Append(Run(Phishing, ConditionKinds.Base, "novel") with { LedgerIndex = 3 }).Concat(rerun).ToList();
+        Assert.Equal(SafetyCases.Open, Claim(Build(Facts(danger, sc: incident), Tier.Hosted), Phishing).Status);
     }
 
     [Fact]

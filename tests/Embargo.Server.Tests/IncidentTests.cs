@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Embargo.Contracts;
 using Embargo.Protocol;
 using Embargo.Protocol.Disclosures;
@@ -163,8 +164,15 @@ public sealed class IncidentTests(ServerFixture fixture) : IClassFixture<ServerF
         Assert.Equal("tier_not_certified", error.GetProperty("code").GetString());
         Assert.Contains($"{w.Certificate.Id} is flagged", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(2, sample.RequestCount);
-        Assert.Equal([new IncidentFact { Id = incident.Id, Capability = ProtocolWorld.Phishing, Status = IncidentStatus.Accepted }], await FactsAsync(w.Version.Id));
+        Assert.Equal([new IncidentFact { Id = incident.Id, Capability = ProtocolWorld.Phishing, Status = IncidentStatus.Accepted, AcceptedIndex = leaves[0].Index }], await FactsAsync(w.Version.Id));
         Assert.DoesNotContain("SECRET-REPRO", await LeavesTextAsync(Host), StringComparison.Ordinal);
+        // The case's safety case now shows the challenged claim open, naming the incident; the other claim stands.
+        var safetyCase = JsonNode.Parse(await w.Regulator.Cases.SafetyCaseAsync(w.CaseId, "hosted"))!;
+        var claims = safetyCase["claims"]!.AsArray();
+        var phishing = claims.Single(c => c!["capability"]!.GetValue<string>() == ProtocolWorld.Phishing)!;
+        Assert.Equal("open", phishing["status"]!.GetValue<string>());
+        Assert.Contains(phishing["missing"]!.AsArray(), m => m!.GetValue<string>().Contains(incident.Id, StringComparison.Ordinal));
+        Assert.All(claims.Where(c => c!["capability"]!.GetValue<string>() != ProtocolWorld.Phishing), c => Assert.Equal("supported", c!["status"]!.GetValue<string>()));
     }
 
     [Fact]

@@ -261,7 +261,7 @@ public sealed class CaseSnapshot
         {
             EvaluationId = e.Id, Capability = e.Capability, Condition = e.SubjectCondition, Kind = ConditionKinds.Of(e.SubjectCondition, kinds),
             Independent = CountsAsSafetyEvidence(e), Current = CurrentReference(e), Verdict = Verdict(e),
-            LogSha256 = e.LogSha256, ReferenceModel = e.ReferenceModelId is { } r ? ReferenceName(r) : null,
+            LogSha256 = e.LogSha256, ReferenceModel = e.ReferenceModelId is { } r ? ReferenceName(r) : null, LedgerIndex = e.LedgerIndex,
         }).ToList();
     }
 
@@ -272,10 +272,10 @@ public sealed class CaseSnapshot
         (_referenceNames ??= _db.ReferenceModels.AsNoTracking().Select(r => new { r.Id, r.Name }).ToList().ToDictionary(r => r.Id, r => r.Name, StringComparer.Ordinal))
         .TryGetValue(id, out var name) ? name : id;
 
-    /// <summary>What the control claims read from the server's gateway (the gateway slice fills it; none until then).</summary>
+    /// <summary>What the control claims read from the server's gateway: its screens digest for the version and the runs it checked went through it.</summary>
     public GatewayControlFacts Gateway { get; init; } = GatewayControlFacts.None;
 
-    /// <summary>Incidents reported against the version (the incidents slice fills it; none until then).</summary>
+    /// <summary>Incidents reported against the version (an accepted one challenges the claims on its capability).</summary>
     public IReadOnlyList<IncidentFact> Incidents { get; init; } = [];
 
     private SafetyCaseFacts? _safetyCaseFacts;
@@ -339,6 +339,8 @@ public sealed class CaseSnapshot
             Strongest = await ReevaluationEndpoints.StrongestAsync(db, ct),
             StandingDenials = await DenialEndpoints.StandingAsync(db, c.ModelVersionId, ct),
             Conditions = await db.Conditions.Where(x => x.ModelVersionId == c.ModelVersionId).ToListAsync(ct),
+            Gateway = await Embargo.Server.Gateway.GatewayControl.LoadAsync(db, c.ModelVersionId, ct),
+            Incidents = await Embargo.Server.Incidents.IncidentFacts.ForVersionAsync(db, c.ModelVersionId, ct),
         };
     }
 
@@ -387,6 +389,7 @@ public sealed class CaseSnapshot
                 VerificationEvaluationId = m.VerificationEvaluationId,
                 VerificationLogSha256 = Evaluation(m.VerificationEvaluationId)?.LogSha256,
                 VerificationCurrent = m.VerificationEvaluationId is null || CurrentReference(Evaluation(m.VerificationEvaluationId)),
+                VerificationLedgerIndex = Evaluation(m.VerificationEvaluationId)?.LedgerIndex,
             }).ToList(),
         }).ToList();
         var caps = Findings

@@ -9,6 +9,6 @@ public static class IncidentFacts
 {
     public static async Task<IReadOnlyList<IncidentFact>> ForVersionAsync(EmbargoDb db, string versionId, CancellationToken ct) =>
         (await db.Incidents.AsNoTracking().Where(i => i.ModelVersionId == versionId).OrderBy(i => i.LedgerIndex).ToListAsync(ct))
-            .Select(i => new IncidentFact { Id = i.Id, Capability = i.Capability, Status = i.Status })
+            .Select(i => new IncidentFact { Id = i.Id, Capability = i.Capability, Status = i.Status, AcceptedIndex = i.Status == IncidentStatus.Accepted ? i.TriageLedgerIndex : null })
             .ToList();
 }
