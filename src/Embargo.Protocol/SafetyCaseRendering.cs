@@ -29,6 +29,8 @@ public static class SafetyCaseRendering
         body.Add(Box(topX, Margin, topWidth, topHeight, sc.Supported));
         body.Add(Text(topX + 10, Margin + 18, topLines, "goal"));
         var bottom = Margin + topHeight;
+        // GSN identifiers are unique in the diagram: solutions are numbered across every claim.
+        var solution = 0;
         for (var i = 0; i < sc.Claims.Count; i++)
         {
             var c = sc.Claims[i];
@@ -65,7 +67,7 @@ public static class SafetyCaseRendering
                 body.Add(new XElement(Svg + "circle", new XAttribute("cx", x + 26), new XAttribute("cy", y + 22), new XAttribute("r", 20),
                     new XAttribute("fill", "#f1f8e9"), new XAttribute("stroke", Ok), new XAttribute("class", "solution")));
                 body.Add(new XElement(Svg + "text", new XAttribute("x", x + 26), new XAttribute("y", y + 26), new XAttribute("text-anchor", "middle"),
-                    new XAttribute("font-size", 10), $"Sn{j + 1}"));
+                    new XAttribute("font-size", 10), $"Sn{++solution}"));
                 body.Add(Text(x + 54, y + 12, leafLines, "solution-text"));
                 y += h + 10;
             }
