@@ -23,4 +23,17 @@ public static class GatewayCatalog
             })
             .ToList();
     }
+
+    /// <summary>
+    /// The evaluator organisations assigned to the open cases of the version — neither released nor denied, and without an issued
+    /// certificate (from issuance on, the certificate's rules apply): who has evaluation access.
+    /// </summary>
+    public static async Task<IReadOnlySet<string>> OpenCaseEvaluatorsAsync(EmbargoDb db, string versionId, CancellationToken ct)
+    {
+        string[] closed = [CaseState.Released.Name(), CaseState.Denied.Name()];
+        var lists = await db.Cases.AsNoTracking()
+            .Where(c => c.ModelVersionId == versionId && !closed.Contains(c.State) && !db.Certificates.Any(x => x.CaseId == c.Id && x.IssuedIndex != null))
+            .Select(c => c.EvaluatorOrganisationsJson).ToListAsync(ct);
+        return lists.SelectMany(l => System.Text.Json.JsonSerializer.Deserialize<List<string>>(l) ?? []).ToHashSet(StringComparer.Ordinal);
+    }
 }
