@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Embargo.Cli.Commands;
 using Embargo.Contracts;
 using Embargo.Protocol;
 using Embargo.Protocol.Disclosures;
@@ -154,7 +155,7 @@ public sealed class IncidentTests(ServerFixture fixture) : IClassFixture<ServerF
         Assert.Equal("flagged", certificate.Status);
         Assert.Contains($"incident {incident.Id}", certificate.FlagReason, StringComparison.Ordinal);
         var leaves = await LeavesAsync(Host, size);
-        Assert.Equal(["incident.accepted", "certificate.flagged-for-reevaluation"], leaves.Select(l => l.Type));
+        Assert.Equal(["incident.accepted", "certificate.flagged-for-reevaluation", "case.reevaluation-started"], leaves.Select(l => l.Type));
         Assert.Equal(incident.Id, leaves[1].Data["incident"]!.GetValue<string>());
         Assert.Equal(w.Certificate.Id, leaves[1].Data["certificate"]!.GetValue<string>());
         var (status, body) = await ChatAsync(grant.Key!, w.Version.Id);
@@ -165,6 +166,39 @@ public sealed class IncidentTests(ServerFixture fixture) : IClassFixture<ServerF
         Assert.Equal(2, sample.RequestCount);
         Assert.Equal([new IncidentFact { Id = incident.Id, Capability = ProtocolWorld.Phishing, Status = IncidentStatus.Accepted }], await FactsAsync(w.Version.Id));
         Assert.DoesNotContain("SECRET-REPRO", await LeavesTextAsync(Host), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnAcceptedIncidentReopensTheReleasedCaseAndOnceReCertifiedTheGatewayServesAgainUnderTheNewCertificate()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await ReleasedWorldAsync(sample);
+        var grant = await w.Developer.Gateway.GrantAsync(w.Version.Id, new GatewayGrantRequest { PrincipalId = w.PrincipalIds[w.Evaluator], RequestsPerMinute = 60 }, default);
+        var incident = await w.Evaluator.Incidents.ReportAsync(w.IncidentBody(detail: Detail), default);
+        var size = await LedgerSizeAsync(Host);
+
+        await w.Regulator.Incidents.TriageAsync(incident.Id, new TriageIncidentRequest { Decision = "accept", Reason = "reproduced from the sealed transcript" }, default);
+
+        var reopened = (await LeavesAsync(Host, size)).Single(l => l.Type == "case.reevaluation-started");
+        Assert.Equal((w.CaseId, "released", "testing", "incident", incident.Id),
+            (reopened.Data["case"]!.GetValue<string>(), reopened.Data["from"]!.GetValue<string>(), reopened.Data["to"]!.GetValue<string>(),
+             reopened.Data["rule"]!.GetValue<string>(), reopened.Data["incident"]!.GetValue<string>()));
+        Assert.Equal(w.Certificate!.Id, reopened.Data["certificatesFlagged"]![0]!.GetValue<string>());
+        var @case = await w.CaseAsync();
+        Assert.Equal("testing", @case.State);
+        Assert.Contains($"incident {incident.Id}", @case.ReevaluationReason, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, (await ChatAsync(grant.Key!, w.Version.Id)).Status);
+
+        // Re-argued on the same case (its evidence still stands: same reference model) and re-certified.
+        await w.AdvanceAsync("reflection");
+        await w.AdvanceAsync("disclosure");
+        await w.AdvanceAsync("certification");
+        var renewed = await ProtocolCommands.CertifyAsync(w.Certifier, w.CaseId, "hosted", w.CertifierKey, default);
+
+        Assert.Equal("issued", (await w.Admin.Certificates.GetAsync(renewed.Id, default)).Status);
+        var (status, _) = await ChatAsync(grant.Key!, w.Version.Id);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(1, sample.RequestCount);
     }
 
     [Fact]
