@@ -169,7 +169,7 @@ public sealed class IncidentTests(ServerFixture fixture) : IClassFixture<ServerF
     }
 
     [Fact]
-    public async Task AnAcceptedIncidentReopensTheReleasedCaseAndOnceReCertifiedTheGatewayServesAgainUnderTheNewCertificate()
+    public async Task AnAcceptedIncidentReopensTheReleasedCaseAndOnceReCertifiedTheGatewayServesAgainAndARepeatedReleaseBindsTheNewCertificate()
     {
         await using var sample = await SampleModelServer.StartAsync();
         using var w = await ReleasedWorldAsync(sample);
@@ -199,6 +199,15 @@ public sealed class IncidentTests(ServerFixture fixture) : IClassFixture<ServerF
         var (status, _) = await ChatAsync(grant.Key!, w.Version.Id);
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(1, sample.RequestCount);
+        // Releasing again binds the release to the new certificate and the case is released again.
+        var before = await LedgerSizeAsync(Host);
+        var release = await w.ReleaseAsync("hosted");
+        Assert.Equal(renewed.Id, release.CertificateId);
+        Assert.Equal("released", (await w.CaseAsync()).State);
+        var rebound = Assert.Single(await LeavesAsync(Host, before));
+        Assert.Equal(("release.published", renewed.Id, w.Certificate.Id),
+            (rebound.Type, rebound.Data["certificate"]!.GetValue<string>(), rebound.Data["rebinds"]!.GetValue<string>()));
+        Assert.Equal(HttpStatusCode.OK, (await ChatAsync(grant.Key!, w.Version.Id)).Status);
     }
 
     [Fact]
