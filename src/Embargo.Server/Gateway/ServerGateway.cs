@@ -13,8 +13,10 @@ namespace Embargo.Server.Gateway;
 
 /// <summary>
 /// The gateway inside `embargo serve`: the standalone gateway's pipeline (Embargo.Gateway.ChatPipeline) at /v1, configured
-/// from the store. Served: every version released at hosted or api, under the certificate of its highest such release,
-/// whose upstream is the version's registered `base` condition (the endpoint its evaluators tested). Grants are the
+/// from the store. Served: every version released at hosted or api, under the certificate of its highest such release
+/// (or the newest valid certificate of the version at a tier at least that release's, once re-certified), and every
+/// unreleased version with keys under evaluation access (the evaluators of its open cases only), whose upstream is the
+/// version's registered `base` condition (the endpoint its evaluators tested). Grants are the
 /// gateway keys issued with `embargo gateway grant`; screens the ones attached to the version. The configuration is
 /// rebuilt whenever the ledger has grown (every grant, screen, release, flag or revocation is a leaf), so a flag stops
 /// serving on the next request. Gateway keys never reach the server's token authentication (the branch runs before it).
