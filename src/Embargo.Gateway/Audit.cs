@@ -29,6 +29,8 @@ public sealed record AuditRecord
 {
     public required DateTimeOffset Time { get; init; }
     public string? Grantee { get; init; }
+    /// <summary>"evaluation" when the key was served under evaluation access (before release); absent otherwise.</summary>
+    public string? Access { get; init; }
     public string? Model { get; init; }
     public required string Decision { get; init; }
     public string? Screen { get; init; }
@@ -172,6 +174,10 @@ public sealed class AuditLog : IAsyncDisposable
         w.WriteStartObject();
         w.WriteString("time", r.Time);
         w.WriteString("grantee", r.Grantee);
+        if (r.Access is not null)
+        {
+            w.WriteString("access", r.Access);
+        }
         w.WriteString("model", r.Model);
         w.WriteString("decision", r.Decision);
         w.WriteString("screen", r.Screen);
@@ -283,16 +289,26 @@ public sealed class AuditLog : IAsyncDisposable
 public sealed class GatewayMetrics
 {
     private readonly Counter _requests;
+    private readonly Counter _evaluationAccess;
 
     public GatewayMetrics()
     {
         Registry = Metrics.NewCustomRegistry();
         _requests = Metrics.WithCustomRegistry(Registry).CreateCounter("embargo_gateway_requests_total",
             "Chat requests by grantee, model, decision and screen.", "grantee", "model", "decision", "screen");
+        _evaluationAccess = Metrics.WithCustomRegistry(Registry).CreateCounter("embargo_gateway_evaluation_access_requests_total",
+            "Chat requests under evaluation access (a version served before release to the evaluators of its open cases), by grantee, model and decision.",
+            "grantee", "model", "decision");
     }
 
     public CollectorRegistry Registry { get; }
 
-    public void Count(string? grantee, string? model, string decision, string? screen) =>
+    public void Count(string? grantee, string? model, string decision, string? screen, string? access = null)
+    {
         _requests.WithLabels(grantee ?? "", model ?? "", decision, screen ?? "").Inc();
+        if (access == "evaluation")
+        {
+            _evaluationAccess.WithLabels(grantee ?? "", model ?? "", decision).Inc();
+        }
+    }
 }

@@ -30,6 +30,20 @@ public sealed class CertificateGate
         }
     }
 
+    /// <summary>
+    /// Evaluation access: the gate of a version served before release to the evaluators of its open cases (no certificate
+    /// exists yet). It allows grants up to <paramref name="tier"/>; <paramref name="refusal"/>, when given, closes it.
+    /// </summary>
+    public static CertificateGate ForEvaluation(string label, Tier tier, string? refusal) => new(label, tier, refusal);
+
+    private CertificateGate(string label, Tier tier, string? refusal)
+    {
+        Path = label;
+        Verification = new CertificateVerification([], null);
+        CertifiedTier = tier;
+        _refusal = refusal;
+    }
+
     public string Path { get; }
     public CertificateVerification Verification { get; }
     /// <summary>Hex sha256 of the DSSE payload bytes (the statement): how the server names the certificate's status.</summary>

@@ -109,7 +109,7 @@ public sealed class ChatPipeline
     private void Finish(Exchange x, string decision, string? screen, int status, string? completion)
     {
         var label = x.Model is not null && _config.UpstreamsByName.ContainsKey(x.Model) ? x.Model : x.Model is null ? null : "(other)";
-        _metrics.Count(x.Grant?.Grantee, label, decision, screen);
+        _metrics.Count(x.Grant?.Grantee, label, decision, screen, x.Grant?.Access);
         if (!_audit.Enabled)
         {
             return;
@@ -119,6 +119,7 @@ public sealed class ChatPipeline
         {
             Time = _time.GetUtcNow(),
             Grantee = x.Grant?.Grantee,
+            Access = x.Grant?.Access,
             Model = label,
             Decision = decision,
             Screen = screen,

@@ -89,6 +89,9 @@ public sealed record Grant
     public required int RequestsPerMinute { get; init; }
     public long? TokensPerDay { get; init; }
     public bool AuditText { get; init; }
+    /// <summary>"evaluation" for a key served before release to an evaluator of an open case (evaluation access); null otherwise.
+    /// Written on every audit line of the key and counted apart in the metrics.</summary>
+    public string? Access { get; init; }
 }
 
 public sealed record AuditSettings

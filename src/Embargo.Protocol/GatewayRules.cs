@@ -41,6 +41,27 @@ public static class GatewayRules
         return ProtocolError.Violation(rule, $"model version {versionId} was released at {stopped.Tier.Name()} under certificate {stopped.CertificateId}, which is now {stopped.CertificateStatus}; it is not served");
     }
 
+    /// <summary>
+    /// Evaluation access (rule 1 before release): a version not released at hosted or api is served by the server's gateway only
+    /// to principals of an evaluator organisation assigned to an open (not released, not denied) case of the version, so the
+    /// control argument's evidence (a run through the gateway with the version's screens on) can exist before the first
+    /// certificate. Null when <paramref name="granteeOrganisation"/> has it; otherwise the rule-1 refusal. A version released at
+    /// hosted or api is never under evaluation access (its certificate rules, <see cref="Served"/>).
+    /// </summary>
+    public static ProtocolError? EvaluationAccess(string versionId, IReadOnlyList<ServedRelease> releases, string granteeOrganisation,
+        IReadOnlyCollection<string> openCaseEvaluators)
+    {
+        if (releases.Any(r => r.Tier is Tier.Hosted or Tier.Api))
+        {
+            return ProtocolError.Violation("rule-1", $"model version {versionId} is released at hosted or api; it is served under its certificate, not under evaluation access");
+        }
+        if (!openCaseEvaluators.Contains(granteeOrganisation))
+        {
+            return ProtocolError.Violation("rule-1", $"model version {versionId} is not released at hosted or api; before release the gateway serves it only to evaluators of an open case of the version (evaluation access), and organisation {granteeOrganisation} is none");
+        }
+        return null;
+    }
+
     /// <summary>A grant's limits: at least one request a minute; a daily token quota, when given, is positive.</summary>
     public static ProtocolError? CheckLimits(int requestsPerMinute, long? tokensPerDay)
     {

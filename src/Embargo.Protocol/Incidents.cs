@@ -21,6 +21,17 @@ public static class IncidentRules
     public const int MaxCapability = 100;
     public const int MaxSummary = 300;
 
+    /// <summary>
+    /// An accepted incident re-opens the version's released cases the way rule 5 does: back to testing on the same case (same
+    /// reference model), so evaluators can add evidence and a new certificate can be issued. A case in any other phase stays
+    /// where it is (it has not been argued to the end yet); null then.
+    /// </summary>
+    public static CaseState? ReopenedBy(CaseState state) => state == CaseState.Released ? CaseState.Testing : null;
+
+    /// <summary>The re-evaluation reason an accepted incident gives a released case.</summary>
+    public static string ReopenReason(string incidentId, string capability) =>
+        $"incident {incidentId} on {capability} was accepted; the case is re-argued and re-certified before the version is served again";
+
     /// <summary>A capability name as threat models use it (e.g. <c>cyber-phishing</c>): letters, digits, '-', '_' and '.'.</summary>
     public static Result<string> Capability(string? value)
     {

@@ -11,6 +11,13 @@ public sealed class IncidentRulesTests
         Assert.Equal(next, IncidentRules.Triage(IncidentStatus.Reported, decision).Value);
     }
 
+    [Fact]
+    public void AnAcceptedIncidentReopensOnlyAReleasedCaseAndIntoTesting()
+    {
+        Assert.Equal(CaseState.Testing, IncidentRules.ReopenedBy(CaseState.Released));
+        Assert.All(Enum.GetValues<CaseState>().Where(s => s != CaseState.Released), s => Assert.Null(IncidentRules.ReopenedBy(s)));
+    }
+
     [Theory]
     [InlineData(IncidentStatus.Accepted, "reject")]
     [InlineData(IncidentStatus.Rejected, "accept")]

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Embargo.Cli.Commands;
 using Embargo.Contracts;
 using Embargo.Protocol;
 using Embargo.Protocol.Disclosures;
@@ -155,7 +156,7 @@ public sealed class IncidentTests(ServerFixture fixture) : IClassFixture<ServerF
         Assert.Equal("flagged", certificate.Status);
         Assert.Contains($"incident {incident.Id}", certificate.FlagReason, StringComparison.Ordinal);
         var leaves = await LeavesAsync(Host, size);
-        Assert.Equal(["incident.accepted", "certificate.flagged-for-reevaluation"], leaves.Select(l => l.Type));
+        Assert.Equal(["incident.accepted", "certificate.flagged-for-reevaluation", "case.reevaluation-started"], leaves.Select(l => l.Type));
         Assert.Equal(incident.Id, leaves[1].Data["incident"]!.GetValue<string>());
         Assert.Equal(w.Certificate.Id, leaves[1].Data["certificate"]!.GetValue<string>());
         var (status, body) = await ChatAsync(grant.Key!, w.Version.Id);
@@ -173,6 +174,56 @@ public sealed class IncidentTests(ServerFixture fixture) : IClassFixture<ServerF
         Assert.Equal("open", phishing["status"]!.GetValue<string>());
         Assert.Contains(phishing["missing"]!.AsArray(), m => m!.GetValue<string>().Contains(incident.Id, StringComparison.Ordinal));
         Assert.All(claims.Where(c => c!["capability"]!.GetValue<string>() != ProtocolWorld.Phishing), c => Assert.Equal("supported", c!["status"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task AnAcceptedIncidentReopensTheReleasedCaseAndOnceReCertifiedTheGatewayServesAgainAndARepeatedReleaseBindsTheNewCertificate()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await ReleasedWorldAsync(sample);
+        var grant = await w.Developer.Gateway.GrantAsync(w.Version.Id, new GatewayGrantRequest { PrincipalId = w.PrincipalIds[w.Evaluator], RequestsPerMinute = 60 }, default);
+        var incident = await w.Evaluator.Incidents.ReportAsync(w.IncidentBody(detail: Detail), default);
+        var size = await LedgerSizeAsync(Host);
+
+        await w.Regulator.Incidents.TriageAsync(incident.Id, new TriageIncidentRequest { Decision = "accept", Reason = "reproduced from the sealed transcript" }, default);
+
+        var reopened = (await LeavesAsync(Host, size)).Single(l => l.Type == "case.reevaluation-started");
+        Assert.Equal((w.CaseId, "released", "testing", "incident", incident.Id),
+            (reopened.Data["case"]!.GetValue<string>(), reopened.Data["from"]!.GetValue<string>(), reopened.Data["to"]!.GetValue<string>(),
+             reopened.Data["rule"]!.GetValue<string>(), reopened.Data["incident"]!.GetValue<string>()));
+        Assert.Equal(w.Certificate!.Id, reopened.Data["certificatesFlagged"]![0]!.GetValue<string>());
+        // The incident is on phishing: its verified mitigation did not hold and is verified again.
+        Assert.Equal(w.PhishingMitigation.Id, Assert.Single(reopened.Data["mitigationsReopened"]!.AsArray())!.GetValue<string>());
+        var @case = await w.CaseAsync();
+        Assert.Equal("testing", @case.State);
+        Assert.Contains($"incident {incident.Id}", @case.ReevaluationReason, StringComparison.Ordinal);
+        Assert.Equal("reported", @case.Mitigations.Single(m => m.Id == w.PhishingMitigation.Id).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await ChatAsync(grant.Key!, w.Version.Id)).Status);
+
+        // Re-argued on the same case: the evidence recorded before the incident no longer carries the phishing claim, so
+        // certification is refused by the safety case until the mitigation is verified again by a run made since.
+        await w.AdvanceAsync("reflection");
+        await w.AdvanceAsync("disclosure");
+        var open = await Assert.ThrowsAsync<ApiException>(() => w.AdvanceAsync("certification"));
+        Assert.Contains(w.PhishingMitigation.Id, open.Message, StringComparison.Ordinal);
+        var rerun = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing, w.PhishingMitigation.Id));
+        Assert.Equal("verified", (await w.Evaluator.Mitigations.VerifyAsync(w.PhishingMitigation.Id, new VerifyMitigationRequest { EvaluationId = rerun.Id }, default)).Status);
+        await w.AdvanceAsync("certification");
+        var renewed = await ProtocolCommands.CertifyAsync(w.Certifier, w.CaseId, "hosted", w.CertifierKey, default);
+
+        Assert.Equal("issued", (await w.Admin.Certificates.GetAsync(renewed.Id, default)).Status);
+        var (status, _) = await ChatAsync(grant.Key!, w.Version.Id);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(1, sample.RequestCount);
+        // Releasing again binds the release to the new certificate and the case is released again.
+        var before = await LedgerSizeAsync(Host);
+        var release = await w.ReleaseAsync("hosted");
+        Assert.Equal(renewed.Id, release.CertificateId);
+        Assert.Equal("released", (await w.CaseAsync()).State);
+        var rebound = Assert.Single(await LeavesAsync(Host, before));
+        Assert.Equal(("release.published", renewed.Id, w.Certificate.Id),
+            (rebound.Type, rebound.Data["certificate"]!.GetValue<string>(), rebound.Data["rebinds"]!.GetValue<string>()));
+        Assert.Equal(HttpStatusCode.OK, (await ChatAsync(grant.Key!, w.Version.Id)).Status);
     }
 
     [Fact]

@@ -35,6 +35,55 @@ public static class ReevaluationEndpoints
             ? new ReferenceFacts(reference.Name, reference.Strength, s.Name, s.Strength)
             : new ReferenceFacts(reference.Name, reference.Strength, reference.Name, reference.Strength);
 
+    /// <summary>
+    /// After an accepted incident: every released case of the version re-enters testing on the same case (rule 5's flow, same
+    /// reference model, verified mitigations kept), with the reason naming the incident; one <c>case.reevaluation-started</c>
+    /// leaf each (<c>rule: "incident"</c>, the incident and the certificates it flagged). Answers the cases re-opened.
+    /// </summary>
+    public static async Task<List<CaseEntity>> ReopenForIncidentAsync(UnitOfWork uow, string versionId, string incidentId, string capability,
+        IReadOnlyList<CertificateEntity> flagged, CancellationToken ct)
+    {
+        var cases = (await uow.Db.Cases.Where(c => c.ModelVersionId == versionId).ToListAsync(ct))
+            .OrderBy(c => c.CreatedAt).ThenBy(c => c.Id, StringComparer.Ordinal).ToList();
+        var reopened = new List<CaseEntity>();
+        foreach (var c in cases)
+        {
+            if (!CaseStates.Parse(c.State).IsOk || IncidentRules.ReopenedBy(CaseStates.Parse(c.State).Value) is not { } to)
+            {
+                continue;
+            }
+            var from = c.State;
+            c.State = to.Name();
+            c.ReevaluationFlag = false;
+            c.ReevaluationReason = IncidentRules.ReopenReason(incidentId, capability);
+            // The incident shows the mitigations of its capability did not hold: verified before it, they are verified again
+            // (as rule 5 reopens those verified with a weaker reference model); the safety case counts only runs recorded since.
+            var findings = await uow.Db.Findings.Where(f => f.CaseId == c.Id && f.Capability == capability).Select(f => f.Id).ToListAsync(ct);
+            var mitigations = (await uow.Db.Mitigations.Where(m => findings.Contains(m.FindingId) && m.Status == MitigationStatus.Verified).ToListAsync(ct))
+                .OrderBy(m => m.Id, StringComparer.Ordinal).ToList();
+            foreach (var m in mitigations)
+            {
+                m.Status = MitigationStatus.Reported;
+                m.VerifiedAt = null;
+                m.VerificationEvaluationId = null;
+            }
+            var index = uow.Append("case.reevaluation-started", new JsonObject
+            {
+                ["case"] = c.Id, ["referenceModel"] = c.ReferenceModelId, ["previousReferenceModel"] = c.ReferenceModelId,
+                ["from"] = from, ["to"] = to.Name(), ["rule"] = "incident", ["incident"] = incidentId, ["reason"] = c.ReevaluationReason,
+                ["mitigationsReopened"] = new JsonArray(mitigations.Select(m => (JsonNode?)JsonValue.Create(m.Id)).ToArray()),
+                ["certificatesFlagged"] = new JsonArray(flagged.Where(f => f.CaseId == c.Id).Select(f => (JsonNode?)JsonValue.Create(f.Id)).ToArray()),
+            });
+            foreach (var m in mitigations)
+            {
+                // A later verification run must follow this point, like one that follows a report.
+                m.ReportedIndex = index;
+            }
+            reopened.Add(c);
+        }
+        return reopened;
+    }
+
     private static async Task<Results<Ok<CaseDto>, ProblemHttpResult>> Reevaluate(string id, ReevaluateCaseRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
     {
         var caller = Caller.From(http.User);

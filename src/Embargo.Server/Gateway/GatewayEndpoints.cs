@@ -93,6 +93,9 @@ public static class GatewayEndpoints
         return hosts ? [organisation] : [];
     }
 
+    /// <summary>The tier a key under evaluation access is served at: the widest gated tier, the one the control argument is made for.</summary>
+    public const Tier EvaluationAccessTier = Tier.Api;
+
     private static async Task<Results<Ok<GatewayGrantDto>, ProblemHttpResult>> Grant(string id, GatewayGrantRequest request, HttpContext http, LedgerWriter writer, CancellationToken ct)
     {
         var caller = Caller.From(http.User);
@@ -112,11 +115,19 @@ public static class GatewayEndpoints
             {
                 return ProtocolError.NotFound($"principal {request.PrincipalId}");
             }
-            var served = GatewayRules.Served(id, await GatewayCatalog.ReleasesAsync(uow.Db, id, token));
-            if (!served.IsOk)
+            var releases = await GatewayCatalog.ReleasesAsync(uow.Db, id, token);
+            var served = GatewayRules.Served(id, releases);
+            // Before release at hosted/api: evaluation access for the evaluators of an open case of the version, nobody else.
+            var evaluation = !served.IsOk && releases.All(r => r.Tier is not (Tier.Hosted or Tier.Api));
+            if (evaluation && GatewayRules.EvaluationAccess(id, releases, grantee.OrganisationId, await GatewayCatalog.OpenCaseEvaluatorsAsync(uow.Db, id, token)) is { } closed)
+            {
+                return closed;
+            }
+            if (!served.IsOk && !evaluation)
             {
                 return served.Error!;
             }
+            var tier = evaluation ? EvaluationAccessTier : served.Value.Tier;
             // A new grant for the same principal replaces the old one: its key stops working at once.
             var replaced = await uow.Db.GatewayGrants.Where(g => g.ModelVersionId == id && g.PrincipalId == grantee.Id).ToListAsync(token);
             uow.Db.GatewayGrants.RemoveRange(replaced);
@@ -129,14 +140,14 @@ public static class GatewayEndpoints
             grant.LedgerIndex = uow.Append("gateway.granted", new JsonObject
             {
                 ["grant"] = grant.Id, ["modelVersion"] = id, ["principal"] = grantee.Id, ["organisation"] = grantee.OrganisationId,
-                ["tier"] = served.Value.Tier.Name(), ["certificate"] = served.Value.CertificateId,
+                ["tier"] = tier.Name(), ["certificate"] = evaluation ? null : served.Value.CertificateId, ["access"] = evaluation ? "evaluation" : "release",
                 ["requestsPerMinute"] = grant.RequestsPerMinute, ["tokensPerDay"] = grant.TokensPerDay,
                 ["replaces"] = new JsonArray(replaced.Select(r => (JsonNode?)JsonValue.Create(r.Id)).ToArray()),
             });
             uow.Db.GatewayGrants.Add(grant);
             return new GatewayGrantDto
             {
-                Id = grant.Id, ModelVersionId = id, PrincipalId = grantee.Id, Tier = served.Value.Tier.Name(), RequestsPerMinute = grant.RequestsPerMinute,
+                Id = grant.Id, ModelVersionId = id, PrincipalId = grantee.Id, Tier = tier.Name(), RequestsPerMinute = grant.RequestsPerMinute,
                 TokensPerDay = grant.TokensPerDay, Key = key, Model = id, LedgerIndex = grant.LedgerIndex,
             };
         }, ct));

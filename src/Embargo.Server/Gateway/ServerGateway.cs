@@ -13,8 +13,10 @@ namespace Embargo.Server.Gateway;
 
 /// <summary>
 /// The gateway inside `embargo serve`: the standalone gateway's pipeline (Embargo.Gateway.ChatPipeline) at /v1, configured
-/// from the store. Served: every version released at hosted or api, under the certificate of its highest such release,
-/// whose upstream is the version's registered `base` condition (the endpoint its evaluators tested). Grants are the
+/// from the store. Served: every version released at hosted or api, under the certificate of its highest such release
+/// (or the newest valid certificate of the version at a tier at least that release's, once re-certified), and every
+/// unreleased version with keys under evaluation access (the evaluators of its open cases only), whose upstream is the
+/// version's registered `base` condition (the endpoint its evaluators tested). Grants are the
 /// gateway keys issued with `embargo gateway grant`; screens the ones attached to the version. The configuration is
 /// rebuilt whenever the ledger has grown (every grant, screen, release, flag or revocation is a leaf), so a flag stops
 /// serving on the next request. Gateway keys never reach the server's token authentication (the branch runs before it).
@@ -156,15 +158,51 @@ public sealed partial class ServerGateway : IAsyncDisposable
             });
             tiers[versionId] = release.Tier;
         }
-        var servedIds = tiers.Keys.ToList();
-        var grants = (await db.GatewayGrants.AsNoTracking().Where(g => servedIds.Contains(g.ModelVersionId)).ToListAsync(ct))
-            .ToDictionary(g => g.KeySha256, g => new Grant
+        // Evaluation access: a version not released at hosted/api that has gateway keys is served to the evaluators of its open
+        // cases only, with its screens, under a gate that closes (rule 1) once no case of the version is open.
+        var evaluators = new Dictionary<string, IReadOnlySet<string>>(StringComparer.Ordinal);
+        var unreleased = (await db.GatewayGrants.AsNoTracking().Select(g => g.ModelVersionId).Distinct().ToListAsync(ct))
+            .Where(v => !versionIds.Contains(v)).Order(StringComparer.Ordinal).ToList();
+        foreach (var versionId in unreleased)
+        {
+            var condition = (await db.Conditions.AsNoTracking().Where(c => c.ModelVersionId == versionId && c.Kind == "base").ToListAsync(ct))
+                .OrderBy(c => c.CreatedAt).FirstOrDefault();
+            if (condition is null)
             {
-                Grantee = g.PrincipalId,
-                Tier = tiers[g.ModelVersionId],
-                Models = new[] { g.ModelVersionId }.ToFrozenSet(StringComparer.Ordinal),
-                RequestsPerMinute = g.RequestsPerMinute,
-                TokensPerDay = g.TokensPerDay,
+                LogNotServed(_log, versionId, "it has no base condition (its serving endpoint) for evaluation access");
+                continue;
+            }
+            var open = await GatewayCatalog.OpenCaseEvaluatorsAsync(db, versionId, ct);
+            upstreams.Add(new Upstream
+            {
+                Name = versionId,
+                ChatUrl = new Uri(condition.Endpoint.TrimEnd('/') + "/chat/completions"),
+                Model = condition.ModelName,
+                Certificate = CertificateGate.ForEvaluation(versionId, GatewayEndpoints.EvaluationAccessTier, open.Count > 0 ? null
+                    : $"evaluation access has ended (rule-1): model version {versionId} is not released at hosted or api and has no open case without an issued certificate"),
+            });
+            tiers[versionId] = GatewayEndpoints.EvaluationAccessTier;
+            evaluators[versionId] = open;
+        }
+        var servedIds = tiers.Keys.ToList();
+        var grantRows = await db.GatewayGrants.AsNoTracking().Where(g => servedIds.Contains(g.ModelVersionId)).ToListAsync(ct);
+        var grantees = grantRows.Select(g => g.PrincipalId).Distinct().ToList();
+        var organisations = await db.Principals.AsNoTracking().Where(p => grantees.Contains(p.Id)).ToDictionaryAsync(p => p.Id, p => p.OrganisationId, ct);
+        var grants = grantRows
+            .ToDictionary(g => g.KeySha256, g =>
+            {
+                var evaluation = evaluators.TryGetValue(g.ModelVersionId, out var open);
+                // Under evaluation access a key of anyone but an open case's evaluator is granted nothing (fail closed).
+                var granted = !evaluation || open!.Count == 0 || (organisations.TryGetValue(g.PrincipalId, out var org) && open.Contains(org));
+                return new Grant
+                {
+                    Grantee = g.PrincipalId,
+                    Tier = tiers[g.ModelVersionId],
+                    Models = (granted ? new[] { g.ModelVersionId } : []).ToFrozenSet(StringComparer.Ordinal),
+                    RequestsPerMinute = g.RequestsPerMinute,
+                    TokensPerDay = g.TokensPerDay,
+                    Access = evaluation ? "evaluation" : null,
+                };
             }, StringComparer.Ordinal);
         var screens = new List<ScreenSpec>();
         foreach (var s in await db.GatewayScreens.AsNoTracking().Where(s => servedIds.Contains(s.ModelVersionId)).OrderBy(s => s.LedgerIndex).ToListAsync(ct))

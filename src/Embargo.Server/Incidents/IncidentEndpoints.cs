@@ -142,6 +142,8 @@ public static class IncidentEndpoints
                 });
                 flagged = await IncidentFlags.FlagIssuedAsync(uow, incident.ModelVersionId, IncidentRules.FlagReason(id, incident.Capability),
                     new JsonObject { ["incident"] = id }, token);
+                // Recovery: the released cases go back to testing (rule 5's re-evaluation), to be re-argued and re-certified.
+                await Cases.ReevaluationEndpoints.ReopenForIncidentAsync(uow, incident.ModelVersionId, id, incident.Capability, flagged, token);
             }
             else
             {

@@ -47,7 +47,7 @@ public static class ReleaseEndpoints
             var existing = await uow.Db.Releases.AsNoTracking().FirstOrDefaultAsync(r => r.ModelVersionId == version.Id && r.Tier == tierName, token);
             if (existing is not null)
             {
-                return new ReleaseDto { Id = existing.Id, ModelVersionId = version.Id, Tier = existing.Tier, CertificateId = existing.CertificateId, LedgerIndex = existing.LedgerIndex };
+                return await RepeatAsync(uow, version, tier.Value, existing, token);
             }
             if (Denials.ReleaseRefusal(tier.Value, await Cases.DenialEndpoints.StandingAsync(uow.Db, version.Id, token)) is { } denied11)
             {
@@ -75,5 +75,43 @@ public static class ReleaseEndpoints
             release.LedgerIndex = index;
             return new ReleaseDto { Id = release.Id, ModelVersionId = version.Id, Tier = release.Tier, CertificateId = certificate.Id, LedgerIndex = index };
         }, ct));
+    }
+
+    /// <summary>
+    /// A repeated release answers the existing one, unless its certificate no longer holds (flagged after an accepted incident,
+    /// superseded) and the version has been re-certified since at a tier at least the release's: then the release is bound to the
+    /// newest such certificate, the re-certified case is released again, and a <c>release.published</c> leaf says so
+    /// (<c>rebinds</c>: the certificate it was bound to).
+    /// </summary>
+    private static async Task<Result<ReleaseDto>> RepeatAsync(UnitOfWork uow, ModelVersionEntity version, Tier tier, ReleaseEntity existing, CancellationToken ct)
+    {
+        var certificates = await SignedCertificates.IssuedForAsync(uow.Db, version, ct);
+        var sameCase = await uow.Db.Certificates.AsNoTracking().Where(c => c.ModelVersionId == version.Id && c.IssuedIndex != null).ToListAsync(ct);
+        var bound = sameCase.FirstOrDefault(c => c.Id == existing.CertificateId);
+        var holds = bound is not null && certificates.Any(c => c.Valid && c.Entity.Id == bound.Id)
+            && Gateway.GatewayEndpoints.StandingOf(bound, sameCase.Where(c => c.CaseId == bound.CaseId)) == "valid";
+        var newer = certificates.Where(c => c.Valid && c.SignedTier >= tier && c.Entity.Id != existing.CertificateId).MaxBy(c => c.Entity.IssuedIndex)?.Entity;
+        if (holds || newer is null)
+        {
+            return new ReleaseDto { Id = existing.Id, ModelVersionId = version.Id, Tier = existing.Tier, CertificateId = existing.CertificateId, LedgerIndex = existing.LedgerIndex };
+        }
+        if (Denials.ReleaseRefusal(tier, await Cases.DenialEndpoints.StandingAsync(uow.Db, version.Id, ct)) is { } denied11)
+        {
+            return denied11;
+        }
+        var release = await uow.Db.Releases.FirstAsync(r => r.Id == existing.Id, ct);
+        var previous = release.CertificateId;
+        release.CertificateId = newer.Id;
+        var @case = await uow.Db.Cases.FirstAsync(c => c.Id == newer.CaseId, ct);
+        if (@case.State == CaseState.Certification.Name())
+        {
+            @case.State = CaseState.Released.Name();
+        }
+        release.LedgerIndex = uow.Append("release.published", new JsonObject
+        {
+            ["release"] = release.Id, ["modelVersion"] = version.Id, ["manifestDigest"] = version.ManifestDigest,
+            ["tier"] = release.Tier, ["certificate"] = newer.Id, ["case"] = @case.Id, ["rebinds"] = previous,
+        });
+        return new ReleaseDto { Id = release.Id, ModelVersionId = version.Id, Tier = release.Tier, CertificateId = newer.Id, LedgerIndex = release.LedgerIndex };
     }
 }
