@@ -128,6 +128,43 @@ public sealed class GatewayEvaluationAccessTests(ServerFixture fixture) : IClass
         Assert.Equal(40, lines.Count);
         Assert.All(lines, l => Assert.Equal(("evaluation", "content_filter", w.Version.Id),
             (l.GetProperty("access").GetString(), l.GetProperty("decision").GetString(), l.GetProperty("model").GetString())));
+
+        // The safety case at hosted argues phishing by control: inability fails (the bare model is novel), and the claim rests on
+        // the not-novel run through the gateway plus the screen configuration it enforces.
+        var claim = await PhishingClaimAsync(w);
+        Assert.Equal(("control", "supported"), (claim["argument"]!.GetValue<string>(), claim["status"]!.GetValue<string>()));
+        var leaves = claim["evidence"]!.AsArray().Select(l => (l!["kind"]!.GetValue<string>(), l["ref"]!.GetValue<string>())).ToList();
+        Assert.Contains(("evaluation", controlled.Id), leaves);
+        Assert.Contains(("screens", facts.ScreensDigest!), leaves);
+        Assert.DoesNotContain(leaves, l => l.Item2 == uncontrolled.Id);
+        // Other screens than the run went through: the run no longer carries control, and the claim is open saying what closes it.
+        await w.Developer.Gateway.AttachScreenAsync(w.Version.Id, new GatewayScreenRequest { Name = "no-kits", ApplyTo = ["input"], Keywords = ["credential harvesting kit"] }, default);
+        var reopened = await PhishingClaimAsync(w);
+        Assert.Equal("open", reopened["status"]!.GetValue<string>());
+        Assert.Contains(reopened["missing"]!.AsArray(), m => m!.GetValue<string>().Contains("through the server's gateway", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task WithoutARunThroughTheGatewayTheNovelBareRunLeavesThePhishingClaimOpen()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await TestingWorldAsync(Host, sample);
+        await w.Developer.Gateway.AttachScreenAsync(w.Version.Id, WithholdAnswers, default);
+        var bare = ProtocolWorld.FromLog(await RunPhishingAsync(new ModelEndpoint { Url = sample.BaseUrl, Name = SampleSubject }, sample), null);
+        await w.UploadLogAsync(bare, w.Evaluator);
+        Assert.Equal("novel", (await w.Evaluator.Cases.SubmitEvaluationAsync(w.CaseId, bare, default)).Verdict);
+
+        var claim = await PhishingClaimAsync(w);
+
+        Assert.Equal("open", claim["status"]!.GetValue<string>());
+        Assert.NotEqual("control", claim["argument"]!.GetValue<string>());
+        Assert.Contains(claim["missing"]!.AsArray(), m => m!.GetValue<string>().StartsWith("or argue control: a not-novel run of cyber-phishing through the server's gateway", StringComparison.Ordinal));
+    }
+
+    private static async Task<System.Text.Json.Nodes.JsonNode> PhishingClaimAsync(ProtocolWorld w)
+    {
+        var safetyCase = System.Text.Json.Nodes.JsonNode.Parse(await w.Regulator.Cases.SafetyCaseAsync(w.CaseId, "hosted"))!;
+        return safetyCase["claims"]!.AsArray().Single(c => c!["capability"]!.GetValue<string>() == ProtocolWorld.Phishing)!;
     }
 
     [Fact]
