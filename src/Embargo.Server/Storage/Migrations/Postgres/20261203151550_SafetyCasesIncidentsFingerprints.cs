@@ -6,14 +6,38 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace Embargo.Server.Storage.Migrations.Postgres
 {
     /// <inheritdoc />
-    public partial class Incidents : Migration
+    public partial class SafetyCasesIncidentsFingerprints : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.AddColumn<string>(
+                name: "FingerprintsJson",
+                table: "model_versions",
+                type: "text",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
                 name: "ThroughGatewayScreensDigest",
                 table: "evaluations",
+                type: "text",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "ControlScreensDigest",
+                table: "certificates",
+                type: "text",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "SafetyCaseDigest",
+                table: "certificates",
+                type: "text",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "SafetyCaseJson",
+                table: "certificates",
                 type: "text",
                 nullable: true);
 
@@ -55,8 +79,24 @@ namespace Embargo.Server.Storage.Migrations.Postgres
                 name: "incidents");
 
             migrationBuilder.DropColumn(
+                name: "FingerprintsJson",
+                table: "model_versions");
+
+            migrationBuilder.DropColumn(
                 name: "ThroughGatewayScreensDigest",
                 table: "evaluations");
+
+            migrationBuilder.DropColumn(
+                name: "ControlScreensDigest",
+                table: "certificates");
+
+            migrationBuilder.DropColumn(
+                name: "SafetyCaseDigest",
+                table: "certificates");
+
+            migrationBuilder.DropColumn(
+                name: "SafetyCaseJson",
+                table: "certificates");
         }
     }
 }
