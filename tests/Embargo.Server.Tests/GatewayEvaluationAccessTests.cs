@@ -145,6 +145,56 @@ public sealed class GatewayEvaluationAccessTests(ServerFixture fixture) : IClass
     }
 
     [Fact]
+    public async Task ACertificateIssuedOnAControlClaimPinsTheScreensAndChangingThemAfterReleaseFlagsItAndStopsServing()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        // The world's synthetic evidence first (phishing novel on the base condition, bio not novel, every condition covered).
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Evaluated);
+        await w.Developer.Models.RegisterConditionAsync(w.Version.Id, new RegisterModelConditionRequest
+        {
+            Name = "base", Kind = "base", ModelName = SampleSubject, Endpoint = sample.BaseUrl.ToString(),
+        }, default);
+        await w.Developer.Gateway.AttachScreenAsync(w.Version.Id, WithholdAnswers, default);
+        var grant = await GrantAsync(w, w.Evaluator);
+        var through = await RunPhishingAsync(new ModelEndpoint { Url = new Uri(Host.Url, "/v1"), Name = w.Version.Id, ApiKey = grant.Key }, sample);
+        await w.Developer.Models.RegisterConditionAsync(w.Version.Id, new RegisterModelConditionRequest
+        {
+            Name = "via-gateway", Kind = "base", ModelName = w.Version.Id, Endpoint = new Uri(Host.Url, "/v1").ToString(),
+        }, default);
+        var viaGateway = ProtocolWorld.FromLog(through, null, "via-gateway");
+        await w.UploadLogAsync(viaGateway, w.Evaluator);
+        var controlled = await w.Evaluator.Cases.SubmitEvaluationAsync(w.CaseId, viaGateway, default);
+        Assert.Equal("not-novel", controlled.Verdict);
+        // The rest of the protocol as the world drives it; the mitigation's re-run names the base condition's model now.
+        await w.DriveToAsync(Milestone.MitigationReported);
+        var rerun = await w.SubmitAsync(ProtocolWorld.NotSignificant(ProtocolWorld.Phishing, w.PhishingMitigation.Id, subjectModel: SampleSubject));
+        await w.Evaluator.Mitigations.VerifyAsync(w.PhishingMitigation.Id, new VerifyMitigationRequest { EvaluationId = rerun.Id }, default);
+        await w.AdvanceAsync("certification");
+        var screens = await WithDbAsync(db => GatewayControl.ScreensDigestAsync(db, w.Version.Id, default));
+
+        var certificate = await Embargo.Cli.Commands.ProtocolCommands.CertifyAsync(w.Certifier, w.CaseId, "hosted", w.CertifierKey, default);
+
+        // Control comes before mitigation in the argument order: the certificate rests on the run through the gateway.
+        var issued = System.Text.Json.Nodes.JsonNode.Parse(await w.Admin.Certificates.SafetyCaseAsync(certificate.Id))!;
+        var phishing = issued["claims"]!.AsArray().Single(c => c!["capability"]!.GetValue<string>() == ProtocolWorld.Phishing)!;
+        Assert.Equal(("control", "supported"), (phishing["argument"]!.GetValue<string>(), phishing["status"]!.GetValue<string>()));
+        Assert.Equal(screens, await WithDbAsync(async db => (await db.Certificates.FindAsync(certificate.Id))!.ControlScreensDigest));
+        await w.ReleaseAsync("hosted");
+        ChatCompletion served = await Chat(grant.Key!, w.Version.Id).CompleteChatAsync(Hello);
+        Assert.Equal(ChatFinishReason.Stop, served.FinishReason);
+
+        // The gateway must keep enforcing what the certificate was issued for: another screen flags it, and /v1 stops.
+        await w.Developer.Gateway.AttachScreenAsync(w.Version.Id, new GatewayScreenRequest { Name = "no-kits", ApplyTo = ["input"], Keywords = ["credential harvesting kit"] }, default);
+
+        Assert.Equal("flagged", (await w.Admin.Certificates.GetAsync(certificate.Id, default)).Status);
+        var stopped = await Assert.ThrowsAsync<ClientResultException>(() => Chat(grant.Key!, w.Version.Id).CompleteChatAsync(Hello));
+        var (status, code, message) = ErrorOf(stopped);
+        Assert.Equal((403, "tier_not_certified"), (status, code));
+        Assert.Contains($"{certificate.Id} is flagged", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WithoutARunThroughTheGatewayTheNovelBareRunLeavesThePhishingClaimOpen()
     {
         await using var sample = await SampleModelServer.StartAsync();
