@@ -114,44 +114,20 @@ public static class SampleWeights
         return MathF.Abs(v) < 1f / (1 << 17) ? 0f : v;
     }
 
-    /// <summary>Serialises tensors (given in file order) as safetensors, header padded with spaces to 8 bytes.</summary>
+    /// <summary>Serialises tensors (given in file order) as safetensors, header padded with spaces to 8 bytes (<see cref="SafetensorsWriter.WriteHeader"/>).</summary>
     public static byte[] Safetensors(IReadOnlyList<(string Name, string Dtype, long[] Shape, byte[] Data)> tensors, IReadOnlyDictionary<string, string>? metadata)
     {
-        using var headerJson = new MemoryStream();
-        using (var w = new Utf8JsonWriter(headerJson, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        var plan = tensors.Select(t => new TensorPlan(t.Name, t.Dtype, t.Shape)).ToList();
+        foreach (var (t, p) in tensors.Zip(plan).Where(x => x.First.Data.Length != x.Second.Bytes))
         {
-            w.WriteStartObject();
-            if (metadata is not null)
-            {
-                w.WriteStartObject("__metadata__");
-                foreach (var (k, v) in metadata) w.WriteString(k, v);
-                w.WriteEndObject();
-            }
-            long offset = 0;
-            foreach (var t in tensors)
-            {
-                w.WriteStartObject(t.Name);
-                w.WriteString("dtype", t.Dtype);
-                w.WriteStartArray("shape");
-                foreach (var d in t.Shape) w.WriteNumberValue(d);
-                w.WriteEndArray();
-                w.WriteStartArray("data_offsets");
-                w.WriteNumberValue(offset);
-                w.WriteNumberValue(offset + t.Data.Length);
-                w.WriteEndArray();
-                w.WriteEndObject();
-                offset += t.Data.Length;
-            }
-            w.WriteEndObject();
+            throw new ArgumentException($"tensor {t.Name}: {t.Data.Length} bytes of data for {p.Bytes} bytes of {t.Dtype} {string.Join('x', t.Shape)}", nameof(tensors));
         }
-        var header = headerJson.ToArray().ToList();
-        while (header.Count % 8 != 0) header.Add((byte)' ');
         using var output = new MemoryStream();
-        Span<byte> len = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Count);
-        output.Write(len);
-        output.Write(header.ToArray());
-        foreach (var t in tensors) output.Write(t.Data);
+        SafetensorsWriter.WriteHeader(output, plan, metadata);
+        foreach (var t in tensors)
+        {
+            output.Write(t.Data);
+        }
         return output.ToArray();
     }
 

@@ -351,26 +351,30 @@ public static class ProtocolCommands
             var document = r.GetValue(certificate) is { } certificateId
                 ? await client.Certificates.SafetyCaseAsync(certificateId, r.GetValue(format)!, ct)
                 : await client.Cases.SafetyCaseAsync(r.GetValue(id)!, r.GetValue(tier), r.GetValue(format)!, ct);
-            if (r.GetValue(output) is { } path)
-            {
-                try
-                {
-                    await File.WriteAllBytesAsync(path, document, ct);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new UserInputException($"cannot write '{path}': {e.Message}");
-                }
-                Output.Note($"wrote {path}");
-            }
-            else
-            {
-                await using var stdout = Console.OpenStandardOutput();
-                await stdout.WriteAsync(document, ct);
-            }
+            await WriteDocumentAsync(document, r.GetValue(output), ct);
             return CliApp.Ok;
         });
         return command;
+    }
+
+    /// <summary>A document fetched as bytes: written to <paramref name="path"/> (a one-line error if it cannot be), else to standard output.</summary>
+    private static async Task WriteDocumentAsync(byte[] document, string? path, CancellationToken ct)
+    {
+        if (path is null)
+        {
+            await using var stdout = Console.OpenStandardOutput();
+            await stdout.WriteAsync(document, ct);
+            return;
+        }
+        try
+        {
+            await File.WriteAllBytesAsync(path, document, ct);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserInputException($"cannot write '{path}': {e.Message}");
+        }
+        Output.Note($"wrote {path}");
     }
 
     public static T ReadJson<T>(string path)
@@ -455,23 +459,7 @@ public static class ProtocolCommands
         {
             using var client = Client(r);
             var document = await client.Disclosures.CsafAsync(r.GetValue(disclosure)!, ct);
-            if (r.GetValue(output) is { } path)
-            {
-                try
-                {
-                    await File.WriteAllBytesAsync(path, document, ct);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new UserInputException($"cannot write '{path}': {e.Message}");
-                }
-                Output.Note($"wrote {path}");
-            }
-            else
-            {
-                await using var stdout = Console.OpenStandardOutput();
-                await stdout.WriteAsync(document, ct);
-            }
+            await WriteDocumentAsync(document, r.GetValue(output), ct);
             return CliApp.Ok;
         });
         return command;

@@ -172,9 +172,15 @@ public static class DisclosureEndpoints
             return ApiResults.Problem(refused);
         }
         var finding = snap.Findings.First(f => f.Id == findingId);
-        var holders = await KeyHoldersAsync(db, snap, finding, ct);
+        return TypedResults.Ok(KeysOf(snap.RequiredRecipients(finding), await KeyHoldersAsync(db, snap, finding, ct)));
+    }
+
+    /// <summary>What a sealing client needs, per recipient organisation: each key holder's X25519 key (and its id), or the
+    /// organisation alone when none of its principals holds one (so the client can say whom it cannot seal to).</summary>
+    public static List<DisclosureRecipientKeyDto> KeysOf(IEnumerable<string> organisations, IReadOnlyList<PrincipalEntity> holders)
+    {
         var result = new List<DisclosureRecipientKeyDto>();
-        foreach (var org in snap.RequiredRecipients(finding))
+        foreach (var org in organisations)
         {
             var mine = holders.Where(p => p.OrganisationId == org).ToList();
             result.AddRange(mine.Count == 0
@@ -184,7 +190,7 @@ public static class DisclosureEndpoints
                     OrganisationId = org, PrincipalId = p.Id, PublicKey = p.EncryptionKey, KeyId = Embargo.Weights.KeyFiles.KeyId(Convert.FromBase64String(p.EncryptionKey!)),
                 }));
         }
-        return TypedResults.Ok(result);
+        return result;
     }
 
     /// <summary>A recipient principal fetches the ciphertext sealed to its own key (no one else's).</summary>

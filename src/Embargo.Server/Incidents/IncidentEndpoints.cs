@@ -197,18 +197,7 @@ public static class IncidentEndpoints
             return ApiResults.Problem(unreleased);
         }
         var (regulators, holders) = await RecipientsOfAsync(db, id, ct);
-        var result = new List<DisclosureRecipientKeyDto>();
-        foreach (var org in regulators)
-        {
-            var mine = holders.Where(p => p.OrganisationId == org).ToList();
-            result.AddRange(mine.Count == 0
-                ? [new DisclosureRecipientKeyDto { OrganisationId = org }]
-                : mine.Select(p => new DisclosureRecipientKeyDto
-                {
-                    OrganisationId = org, PrincipalId = p.Id, PublicKey = p.EncryptionKey, KeyId = Embargo.Weights.KeyFiles.KeyId(Convert.FromBase64String(p.EncryptionKey!)),
-                }));
-        }
-        return TypedResults.Ok(result);
+        return TypedResults.Ok(Disclosures.DisclosureEndpoints.KeysOf(regulators, holders));
     }
 
     /// <summary>The certificates each accepted incident flagged, read back from its ledger leaves' certificate rows.</summary>
