@@ -43,10 +43,10 @@ public sealed class AccessTests(BrowserFixture ui)
     {
         var page = await ui.NewPageAsync();
         await page.GotoAsync(ui.Url("/ui/desk"));
-        await page.WaitForURLAsync(new Regex("/ui/sign-in\\?returnUrl=%2Fui%2Fdesk"));
+        await BrowserFixture.ArriveAsync(page, new Regex("/ui/sign-in\\?returnUrl=%2Fui%2Fdesk"));
         await page.GetByLabel("API token").FillAsync("not-a-token");
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(new Regex("error=unknown"));
+        await BrowserFixture.ArriveAsync(page, new Regex("error=unknown"));
         await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("That token is not known");
         await ui.AssertAccessibleAsync(page, "the refused sign-in");
         var cookies = await page.Context.CookiesAsync();
@@ -77,9 +77,9 @@ public sealed class AccessTests(BrowserFixture ui)
 
         // Signing out ends the session: the dashboard sends the browser to sign in again.
         await developer.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-        await developer.WaitForURLAsync(new Regex("signedOut=1"));
+        await BrowserFixture.ArriveAsync(developer, new Regex("signedOut=1"));
         await developer.GotoAsync(ui.Url("/ui"));
-        await developer.WaitForURLAsync(new Regex("/ui/sign-in"));
+        await BrowserFixture.ArriveAsync(developer, new Regex("/ui/sign-in"));
     }
 
     [Fact]
@@ -90,7 +90,7 @@ public sealed class AccessTests(BrowserFixture ui)
         await ui.VisitAsync(developer, $"/ui/cases/{w.CaseId}", "case-before-rotation");
         var rotated = await w.Admin.Admin.RotateTokenAsync(w.PrincipalIds[w.Developer], default);
         await developer.GotoAsync(ui.Url($"/ui/cases/{w.CaseId}"));
-        await developer.WaitForURLAsync(new Regex("/ui/sign-in\\?returnUrl="));
+        await BrowserFixture.ArriveAsync(developer, new Regex("/ui/sign-in\\?returnUrl="));
         Assert.DoesNotContain(await developer.Context.CookiesAsync(), c => c.Name == "embargo_ui");
         var again = await ui.SignInAsync(rotated.Token);
         await ui.VisitAsync(again, $"/ui/cases/{w.CaseId}", "case-after-rotation");

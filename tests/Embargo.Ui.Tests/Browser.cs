@@ -67,8 +67,21 @@ public sealed class BrowserFixture : IAsyncLifetime
         await VisitAsync(page, "/ui/sign-in", "sign-in");
         await page.GetByLabel("API token").FillAsync(token);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(new Regex("/ui$"));
+        await ArriveAsync(page, new Regex("/ui$"));
         return page;
+    }
+
+    /// <summary>
+    /// Waits until the page shows a URL matching <paramref name="url"/> and that document has loaded. Not
+    /// <c>WaitForURLAsync</c>: it checks the frame's load states and then subscribes to them while another thread delivers
+    /// the events, so it can miss the <c>load</c> it waits for (microsoft/playwright-dotnet#3364) — it hung one CI run for
+    /// 90 s after a sign-in whose page had loaded. Both waits here poll instead of waiting for an event.
+    /// </summary>
+    public static async Task ArriveAsync(IPage page, Regex url)
+    {
+        await Assertions.Expect(page).ToHaveURLAsync(url, new() { Timeout = NavigationTimeoutMs });
+        await page.WaitForFunctionAsync("() => document.readyState === 'complete'", null,
+            new() { Timeout = NavigationTimeoutMs, PollingInterval = 50 });
     }
 
     /// <summary>

@@ -53,7 +53,7 @@ public sealed class CaseWalkTests(BrowserFixture ui)
         var before = await LedgerSizeAsync(ui.Host);
         await Assertions.Expect(mail.Locator("input[name=__RequestVerificationToken]")).ToHaveCountAsync(2); // sign-out and acknowledge
         await mail.GetByRole(AriaRole.Button, new() { Name = "Acknowledge receipt" }).ClickAsync();
-        await mail.WaitForURLAsync(new Regex("done=acknowledged"));
+        await BrowserFixture.ArriveAsync(mail, new Regex("done=acknowledged"));
         await Assertions.Expect(mail.GetByRole(AriaRole.Status)).ToContainTextAsync("acknowledged");
         await Assertions.Expect(mail.GetByText("Your organisation acknowledged this disclosure.")).ToBeVisibleAsync();
         Assert.Equal(before + 1, await LedgerSizeAsync(ui.Host));
@@ -74,7 +74,7 @@ public sealed class CaseWalkTests(BrowserFixture ui)
         var due = ui.Host.Time.GetUtcNow().AddDays(60);
         await regulator.GetByLabel("Deadline (UTC)").FillAsync(due.ToString("yyyy-MM-dd'T'HH:mm", System.Globalization.CultureInfo.InvariantCulture));
         await regulator.GetByRole(AriaRole.Button, new() { Name = "Set deadline" }).ClickAsync();
-        await regulator.WaitForURLAsync(new Regex("done=deadline-set"));
+        await BrowserFixture.ArriveAsync(regulator, new Regex("done=deadline-set"));
         var mitigations = regulator.GetByRole(AriaRole.Region, new() { Name = "Mitigations" });
         await Assertions.Expect(mitigations.GetByRole(AriaRole.Row).Filter(new() { HasText = w.PhishingMitigation.Id })).ToContainTextAsync(due.ToString("yyyy-MM-dd HH:mm 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
 
@@ -121,7 +121,7 @@ public sealed class CaseWalkTests(BrowserFixture ui)
 
         await regulator.GetByLabel("Outcome").SelectOptionAsync("correct");
         await regulator.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
-        await regulator.WaitForURLAsync(new Regex("outcome=correct"));
+        await BrowserFixture.ArriveAsync(regulator, new Regex("outcome=correct"));
         var correct = await regulator.Locator("article.sample").CountAsync();
         Assert.True(correct > 0 && correct < all, $"{correct} correct of {all}");
         Assert.Equal(correct, await regulator.Locator("article.sample .outcome-correct").CountAsync());
