@@ -48,6 +48,8 @@ public sealed record MitigationFacts
     public bool VerificationCurrent { get; init; } = true;
     /// <summary>The ledger index the verification run was recorded at (an accepted incident discounts older verifications).</summary>
     public long? VerificationLedgerIndex { get; init; }
+    /// <summary>The accepted incident whose acceptance came after this mitigation's verification (the safety case no longer counts it).</summary>
+    public string? DiscountedByIncident { get; init; }
 }
 
 public sealed record TierCap(Tier MaxTier, string Commitment, string FindingId);

@@ -170,10 +170,15 @@ public static class SafetyCases
         // claim (evidence of danger always does); the claim is re-argued with evidence recorded since.
         var challenges = sc.Incidents.Where(i => i.Capability == cap && i.Status == IncidentStatus.Accepted).ToList();
         var challengedAt = challenges.Select(i => i.AcceptedIndex ?? long.MaxValue).DefaultIfEmpty(-1).Max();
+        var latest = challenges.MaxBy(i => i.AcceptedIndex ?? long.MaxValue);
         bool Since(long? index) => index is not { } at || at == 0 || at > challengedAt;
         var runs = evidence.Where(e => e.Capability == cap && (e.Verdict.IsNovel || Since(e.LedgerIndex))).ToList();
         var novelFindings = facts.Findings.Where(f => f.Capability == cap && f.Novel)
-            .Select(f => f with { Mitigations = f.Mitigations.Select(m => Since(m.VerificationLedgerIndex) ? m : m with { Verified = false }).ToList() })
+            .Select(f => f with
+            {
+                Mitigations = f.Mitigations.Select(m => Since(m.VerificationLedgerIndex) ? m
+                    : m with { Verified = false, DiscountedByIncident = m.Verified ? latest?.Id : null }).ToList(),
+            })
             .ToList();
         var attempts = new List<Attempt> { InabilityOf(cap, runs, novelRun, tier, reference) };
         if (tier is Tier.Hosted or Tier.Api)
@@ -335,7 +340,11 @@ public static class SafetyCases
             foreach (var m in finding.Mitigations)
             {
                 var party = Name(sc, m.Party);
-                if (!m.Verified)
+                if (m.DiscountedByIncident is { } incident)
+                {
+                    missing.Add($"{party}'s mitigation {m.Id} was verified (evaluation {m.VerificationEvaluationId}) before incident {incident} was accepted: verify it again");
+                }
+                else if (!m.Verified)
                 {
                     missing.Add($"{party}'s mitigation {m.Id} is not verified");
                 }

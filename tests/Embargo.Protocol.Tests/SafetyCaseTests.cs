@@ -241,6 +241,28 @@ public sealed class SafetyCaseTests
     }
 
     [Fact]
+    public void AMitigationVerifiedBeforeAnAcceptedIncidentNoLongerCarriesTheClaimAndTheClaimSaysWhy()
+    {
+        var evidence = Covered(Bio, HostedKinds);
+        evidence.AddRange([Run(Phishing, ConditionKinds.Base, "novel") with { LedgerIndex = 3 }, Run(Phishing, ConditionKinds.ToolAugmented), Run(Phishing, ConditionKinds.Assisted)]);
+        FindingFacts Finding(long verifiedAt) => new()
+        {
+            Id = "fnd_phish", Capability = Phishing, Novel = true, RequiredRecipients = [], DisclosedTo = [],
+            Mitigations = [new MitigationFacts { Id = "mit_mail", Party = "org_mail", Verified = true, HasDeadline = true, VerificationEvaluationId = "evl_verify", VerificationLogSha256 = new string('b', 64), VerificationLedgerIndex = verifiedAt }],
+        };
+        var incident = Scope(incidents: [new IncidentFact { Id = "inc_1", Capability = Phishing, Status = "accepted", AcceptedIndex = 10 }]);
+
+        var discounted = Claim(Build(Facts(evidence, [Finding(verifiedAt: 7)], incident), Tier.Hosted), Phishing);
+        Assert.Equal((SafetyCases.Open, SafetyCases.Mitigation), (discounted.Status, discounted.Argument));
+        Assert.Contains("Mailguard's mitigation mit_mail was verified (evaluation evl_verify) before incident inc_1 was accepted: verify it again", discounted.Missing);
+        Assert.DoesNotContain(discounted.Missing, m => m.EndsWith("is not verified", StringComparison.Ordinal));
+
+        // Verified again after the acceptance: the same mitigation carries the claim.
+        var reverified = Claim(Build(Facts(evidence, [Finding(verifiedAt: 12)], incident), Tier.Hosted), Phishing);
+        Assert.Equal((SafetyCases.Supported, SafetyCases.Mitigation), (reverified.Status, reverified.Argument));
+    }
+
+    [Fact]
     public void AtStagedWithoutEvidenceTheClaimIsArguedByContainmentNamingTheGranteesAndTheirTerms()
     {
         var sc = Build(Facts([], sc: Scope(grantees: [new GranteeFact("prn_t", "gateway key (60 requests a minute)")]), requested: Tier.Staged), Tier.Staged);

@@ -645,14 +645,10 @@ public static class OpenModelSigning
         {
             var relative = Path.GetRelativePath(root, entry.FullName).Replace(Path.DirectorySeparatorChar, '/');
             var top = relative.Split('/')[0];
-            if ((DefaultIgnored.Contains(top) && !relative.Contains('/', StringComparison.Ordinal)) || DefaultIgnored.Contains(relative)
-                || ignore.Contains(relative) || entry.FullName == excluded)
+            // An ignored top-level name is skipped whole: nothing under it is enumerated.
+            if (DefaultIgnored.Contains(top) || ignore.Contains(relative) || entry.FullName == excluded)
             {
                 continue;
-            }
-            if (DefaultIgnored.Contains(top))
-            {
-                continue; // inside an ignored top-level directory
             }
             var target = entry;
             if (entry.LinkTarget is not null)
