@@ -31,6 +31,8 @@ public sealed class BrowserFixture : IAsyncLifetime
         }
         AxeSource = await File.ReadAllTextAsync(axe);
         Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+        // Web-first assertions poll; their default 5 s is short for a page rendered after a form post on a loaded 2-core CI machine.
+        Assertions.SetDefaultExpectTimeout(30_000);
         Host = await EmbargoHost.StartAsync();
         Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
         Browser = await Playwright.Chromium.LaunchAsync(new()
