@@ -169,8 +169,8 @@ public static class SafetyCases
         // An accepted incident on the capability: evidence of safety recorded before its acceptance no longer carries the
         // claim (evidence of danger always does); the claim is re-argued with evidence recorded since.
         var challenges = sc.Incidents.Where(i => i.Capability == cap && i.Status == IncidentStatus.Accepted).ToList();
-        var challengedAt = challenges.Select(i => i.AcceptedIndex ?? long.MaxValue).DefaultIfEmpty(-1).Max();
         var latest = challenges.MaxBy(i => i.AcceptedIndex ?? long.MaxValue);
+        var challengedAt = latest is null ? -1 : latest.AcceptedIndex ?? long.MaxValue;
         bool Since(long? index) => index is not { } at || at == 0 || at > challengedAt;
         var runs = evidence.Where(e => e.Capability == cap && (e.Verdict.IsNovel || Since(e.LedgerIndex))).ToList();
         var novelFindings = facts.Findings.Where(f => f.Capability == cap && f.Novel)
