@@ -4,12 +4,16 @@
 #   nginx      nginx as a plain reverse proxy in front of it (keep-alive to the upstream)
 #   gateway    `embargo gateway` with no screens, no audit file
 #   screened   `embargo gateway` with two rule screens (keywords + regexes, input and output) and the audit file on
-# Throughput at 64 connections; p50/p99 at 8 connections. Prints a Markdown table (and writes it to $OUT/results.md).
-# Usage: [WARMUP_SECONDS=10] bench/gateway/run.sh [SECONDS per measurement, default 10]
+# Throughput at 64 connections, in ROUNDS interleaved rounds (each round measures the four targets back to back, so a
+# ratio compares figures taken seconds apart: this machine's speed drifts by +-20% over minutes, for every process alike);
+# the table gives each target's median and the median of its per-round ratios to nginx. p50/p99 at 8 connections.
+# Prints a Markdown table (and writes it to $OUT/results.md).
+# Usage: [WARMUP_SECONDS=20] [ROUNDS=5] bench/gateway/run.sh [SECONDS per measurement, default 10]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 SECONDS_EACH=${1:-10}
-WARMUP_SECONDS=${WARMUP_SECONDS:-10}
+WARMUP_SECONDS=${WARMUP_SECONDS:-20}
+ROUNDS=${ROUNDS:-5}
 OUT=$(mktemp -d /tmp/embargo-gw-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -109,39 +113,53 @@ blocked=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bear
 [ "$blocked" = 400 ] || { echo "the screened gateway answered $blocked to a blocked prompt, not 400" >&2; exit 1; }
 
 export BENCH_KEY=$KEY BENCH_MODEL=camelid-7b
-measure() { # $1 url, $2 connections -> "requests/s p50_ms p99_ms"
-  # Warm-up at the measured load: tiered JIT/PGO needs several seconds of traffic (2 s left the first target cold).
-  wrk -t2 -c"$2" -d"${WARMUP_SECONDS}s" -s "$HERE/post.lua" "$1" >/dev/null 2>&1 || true
-  local line
-  line=$(wrk -t2 -c"$2" -d"${SECONDS_EACH}s" -s "$HERE/post.lua" "$1" | grep '^BENCH')
-  local n bad secs p50 p99
+run_wrk() { # $1 url, $2 connections, $3 seconds -> "requests/s p50_ms p99_ms"
+  local line n bad secs p50 p99
+  line=$(wrk -t2 -c"$2" -d"$3s" -s "$HERE/post.lua" "$1" | grep '^BENCH')
   n=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line"); bad=$(sed -E 's/.*non200=([0-9]+).*/\1/' <<<"$line")
   secs=$(sed -E 's/.*seconds=([0-9.]+).*/\1/' <<<"$line")
   p50=$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$line"); p99=$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$line")
   [ "$bad" = 0 ] || { echo "$1: $bad answers were not 200" >&2; exit 1; }
   awk -v n="$n" -v s="$secs" -v a="$p50" -v b="$p99" 'BEGIN { printf "%.0f %.3f %.3f\n", n / s, a / 1000, b / 1000 }'
 }
-declare -A RPS P50 P99
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+declare -A RPS P50 P99 ROUND_RPS
 NAMES=(direct nginx gateway screened)
 URLS=("http://127.0.0.1:$UP/v1/chat/completions" "http://127.0.0.1:$PROXY/v1/chat/completions"
       "http://127.0.0.1:$GW/v1/chat/completions" "http://127.0.0.1:$GWS/v1/chat/completions")
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# Warm-up at the measured load: tiered JIT/PGO needs several seconds of traffic (2 s left the first target cold).
+for i in "${!NAMES[@]}"; do run_wrk "${URLS[$i]}" 64 "$WARMUP_SECONDS" >/dev/null; done
+# Throughput at 64 connections: interleaved rounds.
+for r in $(seq 1 "$ROUNDS"); do
+  for i in "${!NAMES[@]}"; do
+    read -r rps _ _ < <(run_wrk "${URLS[$i]}" 64 "$SECONDS_EACH")
+    ROUND_RPS[${NAMES[$i]},$r]=$rps
+  done
+  echo "round $r: $(for n in "${NAMES[@]}"; do printf '%s %s  ' "$n" "${ROUND_RPS[$n,$r]}"; done)" >&2
+done
+# Latency at 8 connections (service time, not queueing): one measurement per target.
 for i in "${!NAMES[@]}"; do
-  read -r rps _ _ < <(measure "${URLS[$i]}" 64)
-  read -r _ p50 p99 < <(measure "${URLS[$i]}" 8)
-  RPS[${NAMES[$i]}]=$rps; P50[${NAMES[$i]}]=$p50; P99[${NAMES[$i]}]=$p99
+  read -r _ p50 p99 < <(run_wrk "${URLS[$i]}" 8 "$SECONDS_EACH")
+  P50[${NAMES[$i]}]=$p50; P99[${NAMES[$i]}]=$p99
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 AUDIT_LINES=$(wc -l <"$OUT/gateway-audit.jsonl")
+declare -A RATIO RATIOS
+for n in "${NAMES[@]}"; do
+  RPS[$n]=$(for r in $(seq 1 "$ROUNDS"); do echo "${ROUND_RPS[$n,$r]}"; done | median)
+  RATIOS[$n]=$(for r in $(seq 1 "$ROUNDS"); do awk -v a="${ROUND_RPS[$n,$r]}" -v b="${ROUND_RPS[nginx,$r]}" 'BEGIN { printf "%.0f%% ", 100 * a / b }'; done)
+  RATIO[$n]=$(for r in $(seq 1 "$ROUNDS"); do awk -v a="${ROUND_RPS[$n,$r]}" -v b="${ROUND_RPS[nginx,$r]}" 'BEGIN { print 100 * a / b }'; done | median)
+done
 
 {
-  echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${SECONDS_EACH}s per measurement, load average before $LOAD_BEFORE, after $LOAD_AFTER; audit lines written by the screened gateway: $AUDIT_LINES"
+  echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${WARMUP_SECONDS}s warm-up per target, $ROUNDS interleaved rounds of ${SECONDS_EACH}s per target at 64 connections, load average before $LOAD_BEFORE, after $LOAD_AFTER; audit lines written by the screened gateway: $AUDIT_LINES"
   echo
-  echo "| target | req/s at 64 conn | vs nginx proxy | p50 at 8 conn (ms) | p99 at 8 conn (ms) | p50 over direct | p99 over direct |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| target | req/s at 64 conn (median) | vs nginx proxy (median of rounds) | per round | p50 at 8 conn (ms) | p99 at 8 conn (ms) | p50 over direct | p99 over direct |"
+  echo "|---|---:|---:|---|---:|---:|---:|---:|"
   for n in "${NAMES[@]}"; do
-    awk -v n="$n" -v r="${RPS[$n]}" -v rn="${RPS[nginx]}" -v a="${P50[$n]}" -v b="${P99[$n]}" -v a0="${P50[direct]}" -v b0="${P99[direct]}" \
-      'BEGIN { printf "| %s | %d | %.0f%% | %.3f | %.3f | %+.3f ms | %+.3f ms |\n", n, r, 100 * r / rn, a, b, a - a0, b - b0 }'
+    awk -v n="$n" -v r="${RPS[$n]}" -v q="${RATIO[$n]}" -v rs="${RATIOS[$n]}" -v a="${P50[$n]}" -v b="${P99[$n]}" -v a0="${P50[direct]}" -v b0="${P99[direct]}" \
+      'BEGIN { printf "| %s | %d | %.0f%% | %s | %.3f | %.3f | %+.3f ms | %+.3f ms |\n", n, r, q, rs, a, b, a - a0, b - b0 }'
   done
 } | tee "$OUT/results.md"
 echo "(files in $OUT)"

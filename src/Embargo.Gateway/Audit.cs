@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using System.Threading.Channels;
+using Microsoft.Win32.SafeHandles;
 using Embargo.Ledger;
 using Prometheus;
 
@@ -47,25 +47,44 @@ public sealed record AuditRecord
 }
 
 /// <summary>
-/// The audit trail: one JSON line per chat request appended to the audit file by a single writer, and, with a server,
-/// batches of lines appended to the Embargo ledger as one leaf each carrying the RFC 6962 Merkle root of the batch's
-/// lines (the UTF-8 bytes of each line without its newline), so the file can be checked against the ledger.
+/// The audit trail: one JSON line per chat request appended to the audit file, and, with a server, batches of lines
+/// appended to the Embargo ledger as one leaf each carrying the RFC 6962 Merkle root of the batch's lines (the UTF-8 bytes
+/// of each line without its newline), so the file can be checked against the ledger.
 /// </summary>
+/// <remarks>
+/// A request serialises its own line and appends it to a buffer in memory under a short lock; the buffer goes to the file
+/// about <see cref="FlushDelay"/> after its first line (or at once past <see cref="FlushBytes"/>, or on
+/// <see cref="FlushAsync"/> and when disposed), in one write. No request waits for the disk, and no thread is woken per
+/// request (bench/README.md, "Gateway"); the write itself happens on a pool thread. A write that fails keeps the lines, in
+/// order, for the next attempt.
+/// </remarks>
 public sealed class AuditLog : IAsyncDisposable
 {
-    /// <summary>Records to write; a null record carries a flush request, completed once every record before it is written.</summary>
-    private readonly Channel<(AuditRecord? Record, TaskCompletionSource? Flushed)> _records =
-        Channel.CreateUnbounded<(AuditRecord?, TaskCompletionSource?)>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly FileStream? _file;
+    private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+    private const int FlushBytes = 256 * 1024;
+
+    private readonly SafeFileHandle? _file;
     private readonly Func<AuditBatch, CancellationToken, Task<long?>>? _post;
     private readonly string _gateway;
     private readonly int _batchLines;
+    private readonly Timer _timer;
+    /// <summary>Guards the pending lines, the line counters, the unposted lines and the timer's state.</summary>
+    private readonly Lock _lock = new();
+    /// <summary>One file write at a time, in line order; taken before <see cref="_lock"/>, never inside it.</summary>
+    private readonly Lock _fileLock = new();
+    private ArrayBufferWriter<byte> _pending = new(64 * 1024);
+    private ArrayBufferWriter<byte> _spare = new(64 * 1024);
     private readonly List<byte[]> _unposted = [];
-    private readonly Lock _unpostedLock = new();
-    private readonly Task _writer;
+    private bool _armed;
+    private bool _disposed;
+    private long _fileOffset;
     private long _nextLine;
     private long _firstUnposted;
     private long _written;
+
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_line;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
 
     /// <param name="post">Appends one batch to the ledger and answers its leaf index (null: refused, retried later). Default:
     /// POST {audit.server}/api/gateway/audit-batches when the settings name a server; the server's own gateway appends directly.</param>
@@ -77,16 +96,16 @@ public sealed class AuditLog : IAsyncDisposable
         if (settings.File is not null)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(settings.File)!);
-            _file = new FileStream(settings.File, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
+            _file = File.OpenHandle(settings.File, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
             _nextLine = CountLines(_file);
-            _file.Seek(0, SeekOrigin.End);
+            _fileOffset = RandomAccess.GetLength(_file);
         }
         _firstUnposted = _nextLine;
-        _writer = Task.Run(WriteLoopAsync);
+        _timer = new Timer(static state => ((AuditLog)state!).FlushFromTimer(), this, Timeout.Infinite, Timeout.Infinite);
     }
 
     public bool Enabled => _file is not null || _post is not null;
-    /// <summary>Lines written by this process so far.</summary>
+    /// <summary>Lines written by this process so far (to the file, or recorded for the ledger when there is no file).</summary>
     public long Written => Interlocked.Read(ref _written);
     /// <summary>Ledger indexes of the batches posted so far.</summary>
     public IReadOnlyList<long> PostedBatches => [.. _posted];
@@ -94,78 +113,149 @@ public sealed class AuditLog : IAsyncDisposable
 
     public void Record(AuditRecord record)
     {
-        if (Enabled)
+        if (!Enabled)
         {
-            _records.Writer.TryWrite((record, null));
+            return;
+        }
+        var line = t_line ??= new ArrayBufferWriter<byte>(512);
+        line.ResetWrittenCount();
+        var w = t_writer;
+        if (w is null)
+        {
+            t_writer = w = new Utf8JsonWriter(line);
+        }
+        else
+        {
+            w.Reset(line);
+        }
+        Write(w, record);
+        w.Flush();
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            if (_post is not null)
+            {
+                _unposted.Add(line.WrittenSpan.ToArray());
+            }
+            _nextLine++;
+            if (_file is null)
+            {
+                Interlocked.Increment(ref _written);
+                return;
+            }
+            _pending.Write(line.WrittenSpan);
+            _pending.Write("\n"u8);
+            // Past FlushBytes the timer fires at once: the write happens on a pool thread, never on the request's.
+            if (_pending.WrittenCount >= FlushBytes)
+            {
+                _armed = true;
+                _timer.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            }
+            else if (!_armed)
+            {
+                _armed = true;
+                _timer.Change(FlushDelay, Timeout.InfiniteTimeSpan);
+            }
         }
     }
 
     /// <summary>Completes when every record given before this call is in the file (and queued for the ledger).</summary>
     public Task FlushAsync()
     {
-        var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        return _records.Writer.TryWrite((null, flushed)) ? flushed.Task : Task.CompletedTask;
+        Flush();
+        return Task.CompletedTask;
     }
 
-    private static long CountLines(FileStream file)
+    private void FlushFromTimer()
+    {
+        lock (_lock)
+        {
+            _armed = false;
+        }
+        TryFlush();
+    }
+
+    private void TryFlush()
+    {
+        try
+        {
+            Flush();
+        }
+        catch (IOException)
+        {
+            // The lines went back to the front of the pending buffer; try again later.
+            lock (_lock)
+            {
+                if (!_armed && !_disposed)
+                {
+                    _armed = true;
+                    _timer.Change(RetryDelay, Timeout.InfiniteTimeSpan);
+                }
+            }
+        }
+    }
+
+    /// <summary>Writes every pending line, in order, in one write. On failure the lines stay pending and the error is thrown.</summary>
+    private void Flush()
+    {
+        if (_file is null)
+        {
+            return;
+        }
+        lock (_fileLock)
+        {
+            ArrayBufferWriter<byte> batch;
+            lock (_lock)
+            {
+                batch = _pending;
+                _pending = _spare;
+                _spare = batch;
+            }
+            if (batch.WrittenCount == 0 || _file.IsClosed)
+            {
+                return;
+            }
+            try
+            {
+                RandomAccess.Write(_file, batch.WrittenSpan, _fileOffset);
+            }
+            catch (IOException)
+            {
+                lock (_lock)
+                {
+                    // Lines recorded meanwhile go after the ones that could not be written.
+                    batch.Write(_pending.WrittenSpan);
+                    _pending.ResetWrittenCount();
+                    (_pending, _spare) = (batch, _pending);
+                }
+                throw;
+            }
+            _fileOffset += batch.WrittenCount;
+            Interlocked.Add(ref _written, batch.WrittenSpan.Count((byte)'\n'));
+            batch.ResetWrittenCount();
+        }
+    }
+
+    private static long CountLines(SafeFileHandle file)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
-            long lines = 0;
+            long lines = 0, offset = 0;
             int read;
-            while ((read = file.Read(buffer, 0, buffer.Length)) > 0)
+            while ((read = RandomAccess.Read(file, buffer, offset)) > 0)
             {
                 lines += buffer.AsSpan(0, read).Count((byte)'\n');
+                offset += read;
             }
             return lines;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        var flushes = new List<TaskCompletionSource>();
-        while (await _records.Reader.WaitToReadAsync())
-        {
-            while (_records.Reader.TryRead(out var item))
-            {
-                if (item.Record is not { } record)
-                {
-                    flushes.Add(item.Flushed!);
-                    continue;
-                }
-                var start = buffer.WrittenCount;
-                using (var w = new Utf8JsonWriter(buffer))
-                {
-                    Write(w, record);
-                }
-                if (_post is not null)
-                {
-                    lock (_unpostedLock)
-                    {
-                        _unposted.Add(buffer.WrittenSpan[start..].ToArray());
-                    }
-                }
-                buffer.Write("\n"u8);
-                _nextLine++;
-            }
-            if (_file is not null)
-            {
-                await _file.WriteAsync(buffer.WrittenMemory);
-                await _file.FlushAsync();
-            }
-            Interlocked.Add(ref _written, buffer.WrittenSpan.Count((byte)'\n'));
-            buffer.ResetWrittenCount();
-            foreach (var flushed in flushes)
-            {
-                flushed.TrySetResult();
-            }
-            flushes.Clear();
         }
     }
 
@@ -220,7 +310,7 @@ public sealed class AuditLog : IAsyncDisposable
         {
             byte[][] lines;
             long first;
-            lock (_unpostedLock)
+            lock (_lock)
             {
                 if (_unposted.Count == 0 || (_unposted.Count < _batchLines && !all))
                 {
@@ -240,7 +330,7 @@ public sealed class AuditLog : IAsyncDisposable
                 return;
             }
             _posted.Enqueue(index.Value);
-            lock (_unpostedLock)
+            lock (_lock)
             {
                 _unposted.RemoveRange(0, lines.Length);
                 _firstUnposted += lines.Length;
@@ -263,11 +353,28 @@ public sealed class AuditLog : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _records.Writer.TryComplete();
-        await _writer;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+        }
+        await _timer.DisposeAsync();
         if (_file is not null)
         {
-            await _file.DisposeAsync();
+            lock (_fileLock)
+            {
+                try
+                {
+                    Flush();
+                }
+                finally
+                {
+                    _file.Dispose();
+                }
+            }
         }
     }
 

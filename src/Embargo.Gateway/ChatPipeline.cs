@@ -135,7 +135,25 @@ public sealed class ChatPipeline
         });
     }
 
-    private static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    private static string Sha256(string text)
+    {
+        var max = Encoding.UTF8.GetMaxByteCount(text.Length);
+        byte[]? rented = null;
+        var utf8 = max <= 2048 ? stackalloc byte[2048] : (rented = ArrayPool<byte>.Shared.Rent(max));
+        try
+        {
+            Span<byte> hash = stackalloc byte[32];
+            SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(text, utf8)], hash);
+            return Convert.ToHexStringLower(hash);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
 
     private async Task RefuseAsync(HttpContext ctx, Exchange x, int status, string decision, string message, string? param = null, string? screen = null, int? retryAfter = null)
     {

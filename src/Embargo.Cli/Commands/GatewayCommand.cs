@@ -25,6 +25,7 @@ public static class GatewayCommand
             {
                 throw new UserInputException(loaded.Error!.Message);
             }
+            InlineSocketCompletions();
             var started = await GatewayHost.StartAsync(loaded.Value, new GatewayRunOptions { Urls = r.GetValue(urls)!, Redis = r.GetValue(redis) }, ct);
             if (!started.IsOk)
             {
@@ -42,5 +43,20 @@ public static class GatewayCommand
             return CliApp.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Socket completions run on the socket engine's own threads (one per core) instead of being handed to the thread pool:
+    /// on a small machine a request then costs fewer thread hand-offs and context switches (bench/README.md, "Gateway").
+    /// .NET reads the switch once, when the process's first socket is created: in `embargo gateway` none exists yet (in a test
+    /// host that already has sockets this changes nothing).
+    /// The gateway's request path never blocks a thread (every wait is awaited), which is what this mode requires.
+    /// </summary>
+    private static void InlineSocketCompletions()
+    {
+        if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+        {
+            Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+        }
     }
 }

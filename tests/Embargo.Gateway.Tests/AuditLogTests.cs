@@ -1,0 +1,78 @@
+using System.Text.Json;
+using Embargo.Ledger;
+
+namespace Embargo.Gateway.Tests;
+
+public sealed class AuditLogTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("embargo-audit-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static AuditRecord Line(int thread, int i) => new()
+    {
+        Time = DateTimeOffset.UnixEpoch.AddSeconds(i),
+        Grantee = $"grantee-{thread}",
+        Model = "camelid-7b",
+        Decision = Decisions.Allowed,
+        Status = 200,
+        PromptSha256 = $"{thread:x2}{i:x62}",
+        TotalTokens = i,
+    };
+
+    [Fact]
+    public async Task LinesRecordedFromManyThreadsAllReachTheFileWholeAndOnceAndARestartNumbersOnFromTheFilesLastLine()
+    {
+        var path = Path.Combine(_dir, "audit.jsonl");
+        const int threads = 8, perThread = 2_000;
+        var first = new AuditLog(new AuditSettings { File = path }, "test", new HttpClient(), 256);
+        await Task.WhenAll(Enumerable.Range(0, threads).Select(t => Task.Run(() =>
+        {
+            for (var i = 0; i < perThread; i++)
+            {
+                first.Record(Line(t, i));
+            }
+        })));
+        await first.DisposeAsync(); // no FlushAsync: disposing writes what is pending
+
+        var lines = await File.ReadAllLinesAsync(path);
+        Assert.Equal(threads * perThread, lines.Length);
+        Assert.Equal(threads * perThread, first.Written);
+        var seen = lines.Select(l => JsonDocument.Parse(l).RootElement)
+            .Select(e => (e.GetProperty("grantee").GetString(), e.GetProperty("usage").GetProperty("total_tokens").GetInt64()))
+            .ToHashSet();
+        Assert.Equal(threads * perThread, seen.Count);
+        // Each thread's lines are in the order it recorded them.
+        for (var t = 0; t < threads; t++)
+        {
+            var own = lines.Select(l => JsonDocument.Parse(l).RootElement).Where(e => e.GetProperty("grantee").GetString() == $"grantee-{t}")
+                .Select(e => e.GetProperty("usage").GetProperty("total_tokens").GetInt64()).ToList();
+            Assert.Equal(Enumerable.Range(0, perThread).Select(i => (long)i), own);
+        }
+
+        // A restarted gateway appends after the existing lines and numbers its ledger batches from there.
+        var batches = new List<AuditLog.AuditBatch>();
+        await using var second = new AuditLog(new AuditSettings { File = path }, "test", new HttpClient(), 256, (batch, _) =>
+        {
+            batches.Add(batch);
+            return Task.FromResult<long?>(batches.Count);
+        });
+        second.Record(Line(99, 0));
+        second.Record(Line(99, 1));
+        await second.FlushAsync();
+        await second.PostBatchesAsync(all: true, CancellationToken.None);
+
+        var after = await File.ReadAllLinesAsync(path);
+        Assert.Equal(threads * perThread + 2, after.Length);
+        Assert.Equal(lines, after[..lines.Length]);
+        var batch = Assert.Single(batches);
+        Assert.Equal(threads * perThread, batch.FirstLine);
+        Assert.Equal(2, batch.Lines);
+        var tree = new MerkleTree();
+        foreach (var line in after[^2..])
+        {
+            tree.AppendLeaf(System.Text.Encoding.UTF8.GetBytes(line));
+        }
+        Assert.Equal(Convert.ToHexStringLower(tree.Root()), batch.Root);
+    }
+}
