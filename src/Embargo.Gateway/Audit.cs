@@ -24,6 +24,36 @@ public static class Decisions
     public const string ClientClosed = "client_closed";
 }
 
+/// <summary>A SHA-256 digest held inline (no array, no hex string per request); written to the audit line as lower-case hex.</summary>
+[System.Runtime.CompilerServices.InlineArray(32)]
+public struct InlineSha256
+{
+    private byte _first;
+
+    /// <summary>The SHA-256 of the text's UTF-8 bytes.</summary>
+    public static InlineSha256 Of(ReadOnlySpan<char> text)
+    {
+        var max = System.Text.Encoding.UTF8.GetMaxByteCount(text.Length);
+        byte[]? rented = null;
+        var utf8 = max <= 2048 ? stackalloc byte[2048] : (rented = ArrayPool<byte>.Shared.Rent(max));
+        try
+        {
+            var digest = new InlineSha256();
+            System.Security.Cryptography.SHA256.HashData(utf8[..System.Text.Encoding.UTF8.GetBytes(text, utf8)], digest);
+            return digest;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    public override readonly string ToString() => Convert.ToHexStringLower(this);
+}
+
 /// <summary>One audited chat request (a stream: recorded when it ends).</summary>
 public sealed record AuditRecord
 {
@@ -36,8 +66,8 @@ public sealed record AuditRecord
     public string? Screen { get; init; }
     public bool Stream { get; init; }
     public int Status { get; init; }
-    public string? PromptSha256 { get; init; }
-    public string? CompletionSha256 { get; init; }
+    public InlineSha256? PromptSha256 { get; init; }
+    public InlineSha256? CompletionSha256 { get; init; }
     /// <summary>Only when the grant says audit_text: true.</summary>
     public string? Prompt { get; init; }
     public string? Completion { get; init; }
@@ -84,7 +114,6 @@ public sealed class AuditLog : IAsyncDisposable
     private long _written;
 
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_line;
-    [ThreadStatic] private static Utf8JsonWriter? t_writer;
 
     /// <param name="post">Appends one batch to the ledger and answers its leaf index (null: refused, retried later). Default:
     /// POST {audit.server}/api/gateway/audit-batches when the settings name a server; the server's own gateway appends directly.</param>
@@ -119,15 +148,7 @@ public sealed class AuditLog : IAsyncDisposable
         }
         var line = t_line ??= new ArrayBufferWriter<byte>(512);
         line.ResetWrittenCount();
-        var w = t_writer;
-        if (w is null)
-        {
-            t_writer = w = new Utf8JsonWriter(line);
-        }
-        else
-        {
-            w.Reset(line);
-        }
+        var w = ThreadJsonWriter.Over(line);
         Write(w, record);
         w.Flush();
         lock (_lock)
@@ -259,6 +280,18 @@ public sealed class AuditLog : IAsyncDisposable
         }
     }
 
+    private static void WriteDigest(Utf8JsonWriter w, ReadOnlySpan<byte> name, InlineSha256? digest)
+    {
+        if (digest is not { } d)
+        {
+            w.WriteNull(name);
+            return;
+        }
+        Span<byte> hex = stackalloc byte[64];
+        Convert.TryToHexStringLower(d, hex, out _);
+        w.WriteString(name, hex);
+    }
+
     private static void Write(Utf8JsonWriter w, AuditRecord r)
     {
         w.WriteStartObject();
@@ -273,8 +306,8 @@ public sealed class AuditLog : IAsyncDisposable
         w.WriteString("screen", r.Screen);
         w.WriteBoolean("stream", r.Stream);
         w.WriteNumber("status", r.Status);
-        w.WriteString("promptSha256", r.PromptSha256);
-        w.WriteString("completionSha256", r.CompletionSha256);
+        WriteDigest(w, "promptSha256"u8, r.PromptSha256);
+        WriteDigest(w, "completionSha256"u8, r.CompletionSha256);
         if (r.Prompt is not null)
         {
             w.WriteString("prompt", r.Prompt);

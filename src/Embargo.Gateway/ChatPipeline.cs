@@ -26,16 +26,21 @@ public sealed class ChatPipeline
 
     private readonly GatewayConfig _config;
     private readonly HttpClient _http;
+    private readonly HttpMessageInvoker _direct;
     private readonly IGatewayLimiter _limiter;
     private readonly AuditLog _audit;
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly FrozenDictionary<string, Grant>.AlternateLookup<ReadOnlySpan<char>> _grants;
 
-    public ChatPipeline(GatewayConfig config, HttpClient http, IGatewayLimiter limiter, AuditLog audit, GatewayMetrics metrics, TimeProvider time)
+    /// <param name="direct">Sends chat requests upstream over <paramref name="http"/>'s connection pool without HttpClient's
+    /// wrapper (<see cref="GatewayHost.CreateUpstreamClient(out HttpMessageInvoker)"/>); default: <paramref name="http"/>.</param>
+    public ChatPipeline(GatewayConfig config, HttpClient http, IGatewayLimiter limiter, AuditLog audit, GatewayMetrics metrics, TimeProvider time,
+        HttpMessageInvoker? direct = null)
     {
         _config = config;
         _http = http;
+        _direct = direct ?? http;
         _limiter = limiter;
         _audit = audit;
         _metrics = metrics;
@@ -101,12 +106,13 @@ public sealed class ChatPipeline
         public Grant? Grant;
         public string? Model;
         public bool Stream;
-        public string? Prompt;
+        /// <summary>The prompt's text (owned by the request's <see cref="PooledText"/>; valid until the request ends).</summary>
+        public ReadOnlyMemory<char>? Prompt;
         public bool ClientWantsUsage;
         public long? PromptTokens, CompletionTokens, TotalTokens;
     }
 
-    private void Finish(Exchange x, string decision, string? screen, int status, string? completion)
+    private void Finish(Exchange x, string decision, string? screen, int status, ReadOnlyMemory<char>? completion)
     {
         var label = x.Model is not null && _config.UpstreamsByName.ContainsKey(x.Model) ? x.Model : x.Model is null ? null : "(other)";
         _metrics.Count(x.Grant?.Grantee, label, decision, screen, x.Grant?.Access);
@@ -125,34 +131,14 @@ public sealed class ChatPipeline
             Screen = screen,
             Stream = x.Stream,
             Status = status,
-            PromptSha256 = x.Prompt is null ? null : Sha256(x.Prompt),
-            CompletionSha256 = completion is null ? null : Sha256(completion),
-            Prompt = text ? x.Prompt : null,
-            Completion = text ? completion : null,
+            PromptSha256 = x.Prompt is { } prompt ? InlineSha256.Of(prompt.Span) : null,
+            CompletionSha256 = completion is { } said ? InlineSha256.Of(said.Span) : null,
+            Prompt = text ? x.Prompt?.ToString() : null,
+            Completion = text ? completion?.ToString() : null,
             PromptTokens = x.PromptTokens,
             CompletionTokens = x.CompletionTokens,
             TotalTokens = x.TotalTokens,
         });
-    }
-
-    private static string Sha256(string text)
-    {
-        var max = Encoding.UTF8.GetMaxByteCount(text.Length);
-        byte[]? rented = null;
-        var utf8 = max <= 2048 ? stackalloc byte[2048] : (rented = ArrayPool<byte>.Shared.Rent(max));
-        try
-        {
-            Span<byte> hash = stackalloc byte[32];
-            SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(text, utf8)], hash);
-            return Convert.ToHexStringLower(hash);
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
     }
 
     private async Task RefuseAsync(HttpContext ctx, Exchange x, int status, string decision, string message, string? param = null, string? screen = null, int? retryAfter = null)
@@ -235,9 +221,10 @@ public sealed class ChatPipeline
                 await RefuseAsync(ctx, x, 429, Decisions.RateLimited, $"Rate limit reached: {limit.Reason}. Retry after {limit.RetryAfterSeconds} s.", retryAfter: limit.RetryAfterSeconds);
                 return;
             }
-            x.Prompt = PromptText(messages);
+            using var prompt = PromptText(messages);
+            x.Prompt = prompt.Memory;
             var screens = _config.Screens.For(model);
-            var input = await ModelScreens.RunAsync(screens.InputRules, screens.InputClassifiers, _http, x.Prompt, ct);
+            var input = await ModelScreens.RunAsync(screens.InputRules, screens.InputClassifiers, _http, prompt.Memory, ct);
             if (input.BlockedBy is { } blockedBy)
             {
                 await RefuseAsync(ctx, x, 400, Decisions.ContentBlocked, $"The request was blocked by the screen '{blockedBy}'.", "messages", blockedBy);
@@ -257,7 +244,7 @@ public sealed class ChatPipeline
                 VersionPolicy = HttpVersionPolicy.RequestVersionOrHigher,
                 Content = new ReadOnlyMemoryContent(upstreamBody.WrittenMemory),
             };
-            request.Content.Headers.ContentType = new("application/json");
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
             if (upstream.ApiKey is not null)
             {
                 request.Headers.Authorization = new("Bearer", upstream.ApiKey);
@@ -265,7 +252,7 @@ public sealed class ChatPipeline
             HttpResponseMessage response;
             try
             {
-                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+                response = await _direct.SendAsync(request, ct);
             }
             catch (HttpRequestException)
             {
@@ -316,9 +303,9 @@ public sealed class ChatPipeline
     }
 
     /// <summary>The text the input screens see: every message's content (strings and text parts), one per line.</summary>
-    private static string PromptText(JsonElement messages)
+    private static PooledText PromptText(JsonElement messages)
     {
-        var sb = new StringBuilder();
+        var text = new PooledText(512);
         foreach (var m in messages.EnumerateArray())
         {
             if (m.ValueKind != JsonValueKind.Object || !m.TryGetProperty("content", out var content))
@@ -327,7 +314,8 @@ public sealed class ChatPipeline
             }
             if (content.ValueKind == JsonValueKind.String)
             {
-                sb.Append(content.GetString()).Append('\n');
+                text.Append(content);
+                text.Append('\n');
             }
             else if (content.ValueKind == JsonValueKind.Array)
             {
@@ -335,18 +323,19 @@ public sealed class ChatPipeline
                 {
                     if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
                     {
-                        sb.Append(t.GetString()).Append('\n');
+                        text.Append(t);
+                        text.Append('\n');
                     }
                 }
             }
         }
-        return sb.ToString();
+        return text;
     }
 
     /// <summary>The client's body with the upstream's model name; a stream asks for usage so quotas can count it.</summary>
     private static void WriteUpstreamBody(PooledBuffer buffer, JsonElement root, string upstreamModel, bool stream)
     {
-        using var w = new Utf8JsonWriter(buffer);
+        var w = ThreadJsonWriter.Over(buffer);
         w.WriteStartObject();
         foreach (var p in root.EnumerateObject())
         {
@@ -366,6 +355,7 @@ public sealed class ChatPipeline
             w.WriteEndObject();
         }
         w.WriteEndObject();
+        w.Flush();
     }
 
     private void ReadUsage(JsonElement root, Exchange x)
@@ -397,7 +387,7 @@ public sealed class ChatPipeline
     }
 
     /// <summary>Everything a completion says that a screen must see: content, refusal and tool-call arguments.</summary>
-    private static void AppendCompletionText(JsonElement message, StringBuilder sb)
+    private static void AppendCompletionText(JsonElement message, PooledText sb)
     {
         if (message.ValueKind != JsonValueKind.Object)
         {
@@ -405,11 +395,11 @@ public sealed class ChatPipeline
         }
         if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
         {
-            sb.Append(content.GetString());
+            sb.Append(content);
         }
         if (message.TryGetProperty("refusal", out var refusal) && refusal.ValueKind == JsonValueKind.String)
         {
-            sb.Append(refusal.GetString());
+            sb.Append(refusal);
         }
         if (message.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
         {
@@ -419,11 +409,11 @@ public sealed class ChatPipeline
                 {
                     if (f.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
                     {
-                        sb.Append(name.GetString());
+                        sb.Append(name);
                     }
                     if (f.TryGetProperty("arguments", out var args) && args.ValueKind == JsonValueKind.String)
                     {
-                        sb.Append(args.GetString());
+                        sb.Append(args);
                     }
                 }
             }
@@ -466,15 +456,15 @@ public sealed class ChatPipeline
                 await RefuseAsync(ctx, x, 502, Decisions.UpstreamError, "The upstream's answer is not a chat completion.");
                 return;
             }
-            var sb = new StringBuilder();
+            using var text = new PooledText(answer.WrittenCount);
             foreach (var choice in choices.EnumerateArray())
             {
                 if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("message", out var message))
                 {
-                    AppendCompletionText(message, sb);
+                    AppendCompletionText(message, text);
                 }
             }
-            var completion = sb.ToString();
+            var completion = text.Memory;
             ReadUsage(root, x);
             await AddUsageAsync(x.Grant!, x);
             var verdict = await ModelScreens.RunAsync(screens.OutputRules, screens.OutputClassifiers, _http, completion, ct);
@@ -540,7 +530,7 @@ public sealed class ChatPipeline
     {
         var window = screens.OutputWindow;
         var holdAll = screens.OutputClassifiers.Length > 0;
-        var text = new StringBuilder();
+        using var text = new PooledText();
         var held = new Queue<HeldEvent>();
         var emitted = 0;
         var started = false;
@@ -593,7 +583,7 @@ public sealed class ChatPipeline
             Emit(chunk.WrittenSpan);
             writer.Write("data: [DONE]\n\n"u8);
             await writer.FlushAsync(ct);
-            Finish(x, decision, screen, 200, text.ToString());
+            Finish(x, decision, screen, 200, text.Memory);
         }
 
         var reader = PipeReader.Create(await response.Content.ReadAsStreamAsync(ct));
@@ -615,7 +605,7 @@ public sealed class ChatPipeline
                     }
                     else
                     {
-                        Finish(x, Decisions.UpstreamError, null, 200, text.ToString());
+                        Finish(x, Decisions.UpstreamError, null, 200, text.Memory);
                         ctx.Abort();
                     }
                     return;
@@ -664,8 +654,7 @@ public sealed class ChatPipeline
                 if (newContent && screens.OutputRules.Length > 0)
                 {
                     var from = Math.Max(0, emitted - Overlap);
-                    var region = ScreenText.Normalize(text.ToString(from, text.Length - from));
-                    if (ModelScreens.FirstRuleMatch(screens.OutputRules, region) is { } blocked)
+                    if (ModelScreens.FirstRuleMatchOf(screens.OutputRules, text.Span[from..]) is { } blocked)
                     {
                         await EndWithFilterAsync(blocked, Decisions.ContentFilter);
                         return;
@@ -696,7 +685,7 @@ public sealed class ChatPipeline
                 }
             }
 
-            var completion = text.ToString();
+            var completion = text.Memory;
             if (holdAll)
             {
                 var verdict = await ModelScreens.RunAsync([], screens.OutputClassifiers, _http, completion, ct);
@@ -733,7 +722,7 @@ public sealed class ChatPipeline
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            Finish(x, Decisions.ClientClosed, null, 499, text.ToString());
+            Finish(x, Decisions.ClientClosed, null, 499, text.Memory);
         }
         finally
         {
@@ -742,7 +731,7 @@ public sealed class ChatPipeline
     }
 
     /// <summary>Normalised length of the text from <paramref name="start"/>, counted far enough to compare with the window.</summary>
-    private static int HeldLength(StringBuilder text, int start, int window)
+    private static int HeldLength(PooledText text, int start, int window)
     {
         var raw = text.Length - start;
         if (raw <= 0)
@@ -767,7 +756,7 @@ public sealed class ChatPipeline
 
     /// <summary>Reads one chunk: appends its text to <paramref name="text"/>; returns how many characters it added and whether it
     /// is a usage-only chunk. Malformed chunks are dropped (ok = false): the caller never sees what the screens did not.</summary>
-    private (int ContentLength, bool UsageOnly, bool Ok) ReadEvent(ReadOnlySpan<byte> data, StringBuilder text, Exchange x,
+    private (int ContentLength, bool UsageOnly, bool Ok) ReadEvent(ReadOnlySpan<byte> data, PooledText text, Exchange x,
         ref string id, ref string model, ref long created, ref bool first)
     {
         JsonDocument doc;

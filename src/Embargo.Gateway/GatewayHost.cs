@@ -57,7 +57,24 @@ public sealed class GatewayHost : IAsyncDisposable
     public Uri BaseUrl { get; private set; } = null!;
 
     /// <summary>A pooled client for upstreams and classifiers: connections kept and recycled, HTTP/2 where TLS offers it.</summary>
-    public static HttpClient CreateUpstreamClient() => new(new SocketsHttpHandler
+    public static HttpClient CreateUpstreamClient() => CreateUpstreamClient(out _);
+
+    /// <summary>The same, and an invoker over the same connection pool for the chat hot path: it calls the handler directly,
+    /// without HttpClient's per-request linked cancellation source and timeout wrapper (chat requests have no timeout of
+    /// their own; they end when the caller goes away). Disposing the client closes the pool.</summary>
+    public static HttpClient CreateUpstreamClient(out HttpMessageInvoker direct)
+    {
+        var handler = CreateUpstreamHandler();
+        direct = new HttpMessageInvoker(handler, disposeHandler: false);
+        return new HttpClient(handler, disposeHandler: true)
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+            DefaultRequestVersion = HttpVersion.Version11,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrHigher,
+        };
+    }
+
+    private static SocketsHttpHandler CreateUpstreamHandler() => new()
     {
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
@@ -68,11 +85,6 @@ public sealed class GatewayHost : IAsyncDisposable
         AllowAutoRedirect = false,
         AutomaticDecompression = DecompressionMethods.None,
         MaxConnectionsPerServer = int.MaxValue,
-    })
-    {
-        Timeout = Timeout.InfiniteTimeSpan,
-        DefaultRequestVersion = HttpVersion.Version11,
-        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrHigher,
     };
 
     public static async Task<Result<GatewayHost>> StartAsync(GatewayConfig config, GatewayRunOptions options, CancellationToken ct = default)
@@ -81,7 +93,7 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             return ProtocolError.Validation(broken);
         }
-        var http = CreateUpstreamClient();
+        var http = CreateUpstreamClient(out var direct);
         IGatewayLimiter limiter;
         var redis = options.Redis ?? config.Redis;
         if (redis is not null)
@@ -105,7 +117,7 @@ public sealed class GatewayHost : IAsyncDisposable
         }
         var audit = new AuditLog(config.Audit, config.Name, http, options.AuditBatchLines);
         var metrics = new GatewayMetrics();
-        var pipeline = new ChatPipeline(config, http, limiter, audit, metrics, options.Time);
+        var pipeline = new ChatPipeline(config, http, limiter, audit, metrics, options.Time, direct);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.Sources.Clear();

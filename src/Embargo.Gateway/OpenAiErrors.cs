@@ -87,3 +87,79 @@ public sealed class PooledBuffer(int initial = 4096) : System.Buffers.IBufferWri
         }
     }
 }
+
+/// <summary>
+/// Text gathered from JSON string values into one ArrayPool buffer: a prompt's or a completion's text is unescaped straight
+/// from the parsed document, without a string per value or a StringBuilder's chunks (the hot path's largest allocations).
+/// </summary>
+public sealed class PooledText(int initial = 1024) : IDisposable
+{
+    private char[] _chars = System.Buffers.ArrayPool<char>.Shared.Rent(initial);
+
+    public int Length { get; private set; }
+    public ReadOnlySpan<char> Span => _chars.AsSpan(0, Length);
+    /// <summary>The text so far; valid until more is appended or this is disposed.</summary>
+    public ReadOnlyMemory<char> Memory => _chars.AsMemory(0, Length);
+
+    /// <summary>Appends a JSON string's unescaped text (the element must be a string).</summary>
+    public void Append(System.Text.Json.JsonElement value)
+    {
+        var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(value);
+        Ensure(raw.Length); // an unescaped string never has more UTF-16 characters than its JSON text has bytes
+        var reader = new System.Text.Json.Utf8JsonReader(raw);
+        reader.Read();
+        Length += reader.CopyString(_chars.AsSpan(Length));
+    }
+
+    public void Append(char c)
+    {
+        Ensure(1);
+        _chars[Length++] = c;
+    }
+
+    public override string ToString() => new(Span);
+    public string ToString(int start, int length) => new(_chars, start, length);
+
+    private void Ensure(int more)
+    {
+        if (_chars.Length - Length >= more)
+        {
+            return;
+        }
+        var bigger = System.Buffers.ArrayPool<char>.Shared.Rent(Math.Max(_chars.Length * 2, Length + more));
+        Span.CopyTo(bigger);
+        System.Buffers.ArrayPool<char>.Shared.Return(_chars);
+        _chars = bigger;
+    }
+
+    public void Dispose()
+    {
+        if (_chars.Length > 0)
+        {
+            System.Buffers.ArrayPool<char>.Shared.Return(_chars);
+            _chars = [];
+        }
+    }
+}
+
+/// <summary>One <see cref="System.Text.Json.Utf8JsonWriter"/> per thread, reset onto each output: for hot paths that write a
+/// JSON text synchronously (nothing awaited between <see cref="Over"/> and the writer's Flush), so no writer is allocated
+/// per request.</summary>
+internal static class ThreadJsonWriter
+{
+    [ThreadStatic] private static System.Text.Json.Utf8JsonWriter? t_writer;
+
+    public static System.Text.Json.Utf8JsonWriter Over(System.Buffers.IBufferWriter<byte> output)
+    {
+        var w = t_writer;
+        if (w is null)
+        {
+            t_writer = w = new System.Text.Json.Utf8JsonWriter(output);
+        }
+        else
+        {
+            w.Reset(output);
+        }
+        return w;
+    }
+}

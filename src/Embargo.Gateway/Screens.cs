@@ -60,9 +60,9 @@ public sealed class RuleScreen
     /// <summary>The longest normalised text this screen can match: the stream hold-back window.</summary>
     public required int Window { get; init; }
 
-    public bool Matches(string normalized)
+    public bool Matches(ReadOnlySpan<char> normalized)
     {
-        if (Keywords is not null && normalized.AsSpan().IndexOfAny(Keywords) >= 0)
+        if (Keywords is not null && normalized.IndexOfAny(Keywords) >= 0)
         {
             return true;
         }
@@ -184,7 +184,31 @@ public sealed class ModelScreens
 
     public bool HasOutput => OutputRules.Length > 0 || OutputClassifiers.Length > 0;
 
-    public static string? FirstRuleMatch(RuleScreen[] rules, string normalized)
+    /// <summary>The first rule that matches <paramref name="text"/> once normalised. ASCII text (the common case) is folded in
+    /// a pooled buffer, without a string; other text goes through <see cref="ScreenText.Normalize"/>.</summary>
+    public static string? FirstRuleMatchOf(RuleScreen[] rules, ReadOnlySpan<char> text)
+    {
+        if (rules.Length == 0)
+        {
+            return null;
+        }
+        if (!Ascii.IsValid(text))
+        {
+            return FirstRuleMatch(rules, ScreenText.Normalize(new string(text)));
+        }
+        var folded = ArrayPool<char>.Shared.Rent(Math.Max(text.Length, 1));
+        try
+        {
+            Ascii.ToLower(text, folded, out var written);
+            return FirstRuleMatch(rules, folded.AsSpan(0, written));
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(folded);
+        }
+    }
+
+    public static string? FirstRuleMatch(RuleScreen[] rules, ReadOnlySpan<char> normalized)
     {
         foreach (var rule in rules)
         {
@@ -196,19 +220,21 @@ public sealed class ModelScreens
         return null;
     }
 
-    public static async ValueTask<ScreenVerdict> RunAsync(RuleScreen[] rules, ClassifierScreen[] classifiers, HttpClient http, string text, CancellationToken ct)
+    /// <summary>Rules first, then each classifier in turn (the text becomes a string only when a classifier needs it).</summary>
+    public static async ValueTask<ScreenVerdict> RunAsync(RuleScreen[] rules, ClassifierScreen[] classifiers, HttpClient http, ReadOnlyMemory<char> text, CancellationToken ct)
     {
         if (rules.Length == 0 && classifiers.Length == 0)
         {
             return ScreenVerdict.Pass;
         }
-        if (rules.Length > 0 && FirstRuleMatch(rules, ScreenText.Normalize(text)) is { } blocked)
+        if (FirstRuleMatchOf(rules, text.Span) is { } blocked)
         {
             return ScreenVerdict.Blocked(blocked);
         }
+        string? asString = null;
         foreach (var classifier in classifiers)
         {
-            var flagged = await classifier.FlagsAsync(http, text, ct);
+            var flagged = await classifier.FlagsAsync(http, asString ??= text.ToString(), ct);
             if (flagged is null)
             {
                 return ScreenVerdict.Unavailable(classifier.Name);
@@ -332,7 +358,7 @@ public sealed class ScreenSet
                 {
                     Name = s.Name,
                     Keywords = keywords.Length == 0 ? null : SearchValues.Create(keywords.Distinct().ToArray(), StringComparison.Ordinal),
-                    Patterns = [.. patterns],
+                    Patterns = OnePass(s.Regex ?? [], patterns),
                     Window = window,
                 };
             }
@@ -357,6 +383,25 @@ public sealed class ScreenSet
 
     /// <summary>Linear-time matching where the pattern allows it (no backtracking an input can blow up); otherwise compiled with a timeout.
     /// Matching is case-insensitive: the text it sees is already case-folded.</summary>
+    /// <summary>A screen's patterns as one alternation, so a text is scanned once rather than once per pattern (the same
+    /// verdict: the alternation matches where any pattern does; inline options stay scoped to their own group). Patterns
+    /// with a '#' keep their own scans: in (?x) mode it starts a comment that would swallow the group's end.</summary>
+    private static Regex[] OnePass(IReadOnlyList<string> sources, List<Regex> each)
+    {
+        if (each.Count < 2 || sources.Any(p => p.Contains('#')))
+        {
+            return [.. each];
+        }
+        try
+        {
+            return [CompileRegex(string.Join('|', sources.Select(p => $"(?:{p})")))];
+        }
+        catch (ArgumentException)
+        {
+            return [.. each];
+        }
+    }
+
     private static Regex CompileRegex(string pattern)
     {
         const RegexOptions common = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant;

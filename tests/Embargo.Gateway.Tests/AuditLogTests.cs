@@ -16,7 +16,7 @@ public sealed class AuditLogTests : IDisposable
         Model = "camelid-7b",
         Decision = Decisions.Allowed,
         Status = 200,
-        PromptSha256 = $"{thread:x2}{i:x62}",
+        PromptSha256 = InlineSha256.Of($"prompt {thread} {i}"),
         TotalTokens = i,
     };
 

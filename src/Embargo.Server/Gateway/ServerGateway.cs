@@ -29,7 +29,8 @@ public sealed partial class ServerGateway : IAsyncDisposable
     private readonly LedgerState _ledger;
     private readonly TimeProvider _time;
     private readonly ILogger<ServerGateway> _log;
-    private readonly HttpClient _http = GatewayHost.CreateUpstreamClient();
+    private readonly HttpClient _http;
+    private readonly HttpMessageInvoker _direct;
     private readonly IGatewayLimiter _limiter;
     private readonly GatewayMetrics _metrics = new();
     private readonly SemaphoreSlim _rebuild = new(1, 1);
@@ -45,6 +46,7 @@ public sealed partial class ServerGateway : IAsyncDisposable
         _time = time;
         _log = log;
         _limiter = limiter;
+        _http = GatewayHost.CreateUpstreamClient(out _direct);
         AuditFile = Path.GetFullPath(Path.Combine(options.Value.DataDirectory, "gateway-audit.jsonl"));
         // Batches go onto the server's own ledger directly, as the system (the standalone gateway posts them over HTTP).
         Audit = new AuditLog(new AuditSettings { File = AuditFile }, Name, _http, options.Value.GatewayAuditBatchLines, async (batch, ct) =>
@@ -114,7 +116,7 @@ public sealed partial class ServerGateway : IAsyncDisposable
                 return again;
             }
             var config = await BuildAsync(ct);
-            var built = new Built(stamp, new ChatPipeline(config, _http, _limiter, Audit, _metrics, _time), config);
+            var built = new Built(stamp, new ChatPipeline(config, _http, _limiter, Audit, _metrics, _time, _direct), config);
             _current = built;
             return built;
         }
