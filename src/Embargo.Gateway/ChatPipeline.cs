@@ -2,8 +2,6 @@ using System.Buffers;
 using System.Collections.Frozen;
 using System.IO.Pipelines;
 using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using StackExchange.Redis;
@@ -33,14 +31,15 @@ public sealed class ChatPipeline
     private readonly TimeProvider _time;
     private readonly FrozenDictionary<string, Grant>.AlternateLookup<ReadOnlySpan<char>> _grants;
 
+    /// <param name="http">Classifiers' client.</param>
     /// <param name="direct">Sends chat requests upstream over <paramref name="http"/>'s connection pool without HttpClient's
-    /// wrapper (<see cref="GatewayHost.CreateUpstreamClient(out HttpMessageInvoker)"/>); default: <paramref name="http"/>.</param>
-    public ChatPipeline(GatewayConfig config, HttpClient http, IGatewayLimiter limiter, AuditLog audit, GatewayMetrics metrics, TimeProvider time,
-        HttpMessageInvoker? direct = null)
+    /// wrapper (<see cref="GatewayHost.CreateUpstreamClient(out HttpMessageInvoker)"/>).</param>
+    public ChatPipeline(GatewayConfig config, HttpClient http, HttpMessageInvoker direct, IGatewayLimiter limiter, AuditLog audit, GatewayMetrics metrics,
+        TimeProvider time)
     {
         _config = config;
         _http = http;
-        _direct = direct ?? http;
+        _direct = direct;
         _limiter = limiter;
         _audit = audit;
         _metrics = metrics;
@@ -60,10 +59,7 @@ public sealed class ChatPipeline
         {
             return null;
         }
-        Span<byte> utf8 = stackalloc byte[Encoding.UTF8.GetMaxByteCount(key.Length)];
-        var n = Encoding.UTF8.GetBytes(key, utf8);
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(utf8[..n], hash);
+        var hash = InlineSha256.Of(key);
         Span<char> hex = stackalloc char[64];
         Convert.TryToHexStringLower(hash, hex, out _);
         return _grants.TryGetValue(hex, out var grant) ? grant : null;

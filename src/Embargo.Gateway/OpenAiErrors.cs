@@ -67,25 +67,10 @@ public sealed class PooledBuffer(int initial = 4096) : System.Buffers.IBufferWri
 
     private void Ensure(int sizeHint)
     {
-        sizeHint = Math.Max(sizeHint, 256);
-        if (_array.Length - _written >= sizeHint)
-        {
-            return;
-        }
-        var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(_array.Length * 2, _written + sizeHint));
-        _array.AsSpan(0, _written).CopyTo(bigger);
-        System.Buffers.ArrayPool<byte>.Shared.Return(_array);
-        _array = bigger;
+        PooledArrays.Ensure(ref _array, _written, Math.Max(sizeHint, 256));
     }
 
-    public void Dispose()
-    {
-        if (_array.Length > 0)
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(_array);
-            _array = [];
-        }
-    }
+    public void Dispose() => PooledArrays.Return(ref _array);
 }
 
 /// <summary>
@@ -120,26 +105,9 @@ public sealed class PooledText(int initial = 1024) : IDisposable
     public override string ToString() => new(Span);
     public string ToString(int start, int length) => new(_chars, start, length);
 
-    private void Ensure(int more)
-    {
-        if (_chars.Length - Length >= more)
-        {
-            return;
-        }
-        var bigger = System.Buffers.ArrayPool<char>.Shared.Rent(Math.Max(_chars.Length * 2, Length + more));
-        Span.CopyTo(bigger);
-        System.Buffers.ArrayPool<char>.Shared.Return(_chars);
-        _chars = bigger;
-    }
+    private void Ensure(int more) => PooledArrays.Ensure(ref _chars, Length, more);
 
-    public void Dispose()
-    {
-        if (_chars.Length > 0)
-        {
-            System.Buffers.ArrayPool<char>.Shared.Return(_chars);
-            _chars = [];
-        }
-    }
+    public void Dispose() => PooledArrays.Return(ref _chars);
 }
 
 /// <summary>One <see cref="System.Text.Json.Utf8JsonWriter"/> per thread, reset onto each output: for hot paths that write a
@@ -161,5 +129,33 @@ internal static class ThreadJsonWriter
             w.Reset(output);
         }
         return w;
+    }
+}
+
+/// <summary>Growing and returning an ArrayPool array: <see cref="PooledBuffer"/>'s bytes and <see cref="PooledText"/>'s
+/// characters.</summary>
+internal static class PooledArrays
+{
+    /// <summary>Makes room for <paramref name="more"/> items after the first <paramref name="used"/>, moving them to a bigger
+    /// rented array (the old one goes back to the pool).</summary>
+    public static void Ensure<T>(ref T[] array, int used, int more)
+    {
+        if (array.Length - used >= more)
+        {
+            return;
+        }
+        var bigger = System.Buffers.ArrayPool<T>.Shared.Rent(Math.Max(array.Length * 2, used + more));
+        array.AsSpan(0, used).CopyTo(bigger);
+        System.Buffers.ArrayPool<T>.Shared.Return(array);
+        array = bigger;
+    }
+
+    public static void Return<T>(ref T[] array)
+    {
+        if (array.Length > 0)
+        {
+            System.Buffers.ArrayPool<T>.Shared.Return(array);
+            array = [];
+        }
     }
 }

@@ -27,7 +27,7 @@ public static class ScreenText
     {
         if (Ascii.IsValid(text))
         {
-            return string.Create(text.Length, text, static (span, t) => Ascii.ToLower(t, span, out _));
+            return string.Create(text.Length, text, static (span, t) => FoldAscii(t, span));
         }
         var folded = text.Normalize(NormalizationForm.FormKC).ToLowerInvariant();
         if (!folded.Any(c => CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format))
@@ -44,6 +44,11 @@ public static class ScreenText
         }
         return sb.ToString();
     }
+
+    /// <summary>The normal form of ASCII text (the caller has checked <see cref="Ascii.IsValid(ReadOnlySpan{char})"/>): NFKC
+    /// leaves ASCII as it is and it has no format characters, so only case folds. <paramref name="into"/> is as long as the
+    /// text.</summary>
+    public static void FoldAscii(ReadOnlySpan<char> ascii, Span<char> into) => Ascii.ToLower(ascii, into, out _);
 
     /// <summary>Null when this process can normalise Unicode (it needs ICU: a process in invariant-globalization mode cannot).</summary>
     public static string? SelfCheck() =>
@@ -199,8 +204,8 @@ public sealed class ModelScreens
         var folded = ArrayPool<char>.Shared.Rent(Math.Max(text.Length, 1));
         try
         {
-            Ascii.ToLower(text, folded, out var written);
-            return FirstRuleMatch(rules, folded.AsSpan(0, written));
+            ScreenText.FoldAscii(text, folded);
+            return FirstRuleMatch(rules, folded.AsSpan(0, text.Length));
         }
         finally
         {

@@ -116,7 +116,7 @@ public sealed partial class ServerGateway : IAsyncDisposable
                 return again;
             }
             var config = await BuildAsync(ct);
-            var built = new Built(stamp, new ChatPipeline(config, _http, _limiter, Audit, _metrics, _time, _direct), config);
+            var built = new Built(stamp, new ChatPipeline(config, _http, _direct, _limiter, Audit, _metrics, _time), config);
             _current = built;
             return built;
         }
