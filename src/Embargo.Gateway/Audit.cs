@@ -98,7 +98,7 @@ public sealed class AuditLog : IAsyncDisposable
     private readonly Func<AuditBatch, CancellationToken, Task<long?>>? _post;
     private readonly string _gateway;
     private readonly int _batchLines;
-    private readonly Timer _timer;
+    private readonly System.Threading.ITimer _timer;
     /// <summary>Guards the pending lines, the line counters, the unposted lines and the timer's state.</summary>
     private readonly Lock _lock = new();
     /// <summary>One file write at a time, in line order; taken before <see cref="_lock"/>, never inside it.</summary>
@@ -115,9 +115,16 @@ public sealed class AuditLog : IAsyncDisposable
 
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_line;
 
+    /// <summary>How a batch reaches the file: <see cref="RandomAccess.Write(SafeFileHandle, ReadOnlySpan{byte}, long)"/>; a test
+    /// puts a failing one in its place to drive the retry path.</summary>
+    internal delegate void FileWrite(SafeFileHandle file, ReadOnlySpan<byte> bytes, long fileOffset);
+    internal FileWrite WriteAt { get; set; } = RandomAccess.Write;
+
     /// <param name="post">Appends one batch to the ledger and answers its leaf index (null: refused, retried later). Default:
     /// POST {audit.server}/api/gateway/audit-batches when the settings name a server; the server's own gateway appends directly.</param>
-    public AuditLog(AuditSettings settings, string gateway, HttpClient http, int batchLines, Func<AuditBatch, CancellationToken, Task<long?>>? post = null)
+    /// <param name="time">The clock behind the write timer (default: the system's).</param>
+    public AuditLog(AuditSettings settings, string gateway, HttpClient http, int batchLines, Func<AuditBatch, CancellationToken, Task<long?>>? post = null,
+        TimeProvider? time = null)
     {
         _post = post ?? (settings.Server is { } server ? (batch, ct) => PostOverHttpAsync(http, server, settings.Token, batch, ct) : null);
         _gateway = gateway;
@@ -130,7 +137,8 @@ public sealed class AuditLog : IAsyncDisposable
             _fileOffset = RandomAccess.GetLength(_file);
         }
         _firstUnposted = _nextLine;
-        _timer = new Timer(static state => ((AuditLog)state!).FlushFromTimer(), this, Timeout.Infinite, Timeout.Infinite);
+        _timer = (time ?? TimeProvider.System).CreateTimer(static state => ((AuditLog)state!).FlushFromTimer(), this,
+            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     public bool Enabled => _file is not null || _post is not null;
@@ -241,7 +249,7 @@ public sealed class AuditLog : IAsyncDisposable
             }
             try
             {
-                RandomAccess.Write(_file, batch.WrittenSpan, _fileOffset);
+                WriteAt(_file, batch.WrittenSpan, _fileOffset);
             }
             catch (IOException)
             {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Embargo.Ledger;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Embargo.Gateway.Tests;
 
@@ -74,5 +75,54 @@ public sealed class AuditLogTests : IDisposable
             tree.AppendLeaf(System.Text.Encoding.UTF8.GetBytes(line));
         }
         Assert.Equal(Convert.ToHexStringLower(tree.Root()), batch.Root);
+    }
+
+    [Fact]
+    public async Task AFailedFileWriteKeepsItsLinesAndTheTimerRetriesThemEverySecondAheadOfLinesRecordedMeanwhile()
+    {
+        var path = Path.Combine(_dir, "audit.jsonl");
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        await using var log = new AuditLog(new AuditSettings { File = path }, "test", new HttpClient(), 256, time: time);
+        var failuresLeft = 2;
+        var attempts = 0;
+        log.WriteAt = (file, bytes, offset) =>
+        {
+            attempts++;
+            if (failuresLeft > 0)
+            {
+                failuresLeft--;
+                throw new IOException("No space left on device");
+            }
+            RandomAccess.Write(file, bytes, offset);
+        };
+
+        for (var i = 0; i < 3; i++)
+        {
+            log.Record(Line(1, i));
+        }
+        time.Advance(TimeSpan.FromMilliseconds(5)); // the first write: refused
+        Assert.Equal(1, attempts);
+        Assert.Equal(0, new FileInfo(path).Length);
+        Assert.Equal(0, log.Written);
+
+        log.Record(Line(1, 3)); // recorded while the first three wait
+        log.Record(Line(1, 4));
+        time.Advance(TimeSpan.FromMilliseconds(999)); // no attempt before the retry delay
+        Assert.Equal(1, attempts);
+        time.Advance(TimeSpan.FromMilliseconds(1)); // the first retry: refused again
+        Assert.Equal(2, attempts);
+        Assert.Equal(0, new FileInfo(path).Length);
+
+        time.Advance(TimeSpan.FromSeconds(1)); // the second retry goes through
+        Assert.Equal(3, attempts);
+        Assert.Equal(5, log.Written);
+        var lines = await File.ReadAllLinesAsync(path);
+        Assert.Equal([0L, 1, 2, 3, 4], lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt64()));
+
+        // Once writes work again, a new line goes out on the ordinary short delay, after the others.
+        log.Record(Line(1, 5));
+        time.Advance(TimeSpan.FromMilliseconds(5));
+        Assert.Equal(4, attempts);
+        Assert.Equal(6, (await File.ReadAllLinesAsync(path)).Length);
     }
 }
