@@ -463,6 +463,7 @@ public sealed class ChatPipeline
             var completion = text.Memory;
             ReadUsage(root, x);
             await AddUsageAsync(x.Grant!, x);
+            await screens.LeaveSocketThreadAsync();
             var verdict = await ModelScreens.RunAsync(screens.OutputRules, screens.OutputClassifiers, _http, completion, ct);
             if (verdict.UnavailableScreen is { } unavailable)
             {
@@ -649,6 +650,7 @@ public sealed class ChatPipeline
 
                 if (newContent && screens.OutputRules.Length > 0)
                 {
+                    await screens.LeaveSocketThreadAsync();
                     var from = Math.Max(0, emitted - Overlap);
                     if (ModelScreens.FirstRuleMatchOf(screens.OutputRules, text.Span[from..]) is { } blocked)
                     {

@@ -65,6 +65,10 @@ public sealed class RuleScreen
     /// <summary>The longest normalised text this screen can match: the stream hold-back window.</summary>
     public required int Window { get; init; }
 
+    /// <summary>Some pattern needed the backtracking engine (a backreference or lookaround): a match may take up to the regex
+    /// timeout instead of linear time.</summary>
+    public bool Backtracks => Patterns.Any(p => (p.Options & RegexOptions.NonBacktracking) == 0);
+
     public bool Matches(ReadOnlySpan<char> normalized)
     {
         if (Keywords is not null && normalized.IndexOfAny(Keywords) >= 0)
@@ -180,6 +184,9 @@ public sealed class ModelScreens
 {
     public static readonly ModelScreens None = new() { InputRules = [], OutputRules = [], InputClassifiers = [], OutputClassifiers = [], OutputWindow = 0 };
 
+    public ModelScreens() => _outputBacktracks = new(() => OutputRules!.Any(r => r.Backtracks));
+    private readonly Lazy<bool> _outputBacktracks;
+
     public required RuleScreen[] InputRules { get; init; }
     public required RuleScreen[] OutputRules { get; init; }
     public required ClassifierScreen[] InputClassifiers { get; init; }
@@ -188,6 +195,16 @@ public sealed class ModelScreens
     public required int OutputWindow { get; init; }
 
     public bool HasOutput => OutputRules.Length > 0 || OutputClassifiers.Length > 0;
+
+    /// <summary>An output rule may take up to the regex timeout (<see cref="RuleScreen.Backtracks"/>). The upstream's answer
+    /// arrives on a socket thread (`embargo gateway` runs socket completions there), which serves other connections too: such
+    /// a screen runs on a pool thread instead (<see cref="LeaveSocketThreadAsync"/>).</summary>
+    public bool OutputBacktracks => _outputBacktracks.Value;
+
+    /// <summary>Moves the caller to a thread-pool thread when an output rule may backtrack; otherwise completes at once.</summary>
+    public ValueTask LeaveSocketThreadAsync() => OutputBacktracks ? YieldAsync() : ValueTask.CompletedTask;
+
+    private static async ValueTask YieldAsync() => await Task.Yield();
 
     /// <summary>The first rule that matches <paramref name="text"/> once normalised. ASCII text (the common case) is folded in
     /// a pooled buffer, without a string; other text goes through <see cref="ScreenText.Normalize"/>.</summary>

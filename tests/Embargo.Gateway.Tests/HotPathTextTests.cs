@@ -82,6 +82,41 @@ public sealed class HotPathTextTests
     }
 
     [Fact]
+    public async Task AnOutputScreenThatMayBacktrackMovesToAPoolThreadAndOneInLinearTimeStaysOnTheCallersThread()
+    {
+        var config = GatewayParts.Assemble("test",
+            [new Upstream { Name = "m", ChatUrl = new Uri("http://127.0.0.1:9/v1/chat/completions"), Model = "m", Certificate = CertificateGate.ForEvaluation("m", Embargo.Protocol.Tier.Api, null) },
+             new Upstream { Name = "n", ChatUrl = new Uri("http://127.0.0.1:9/v1/chat/completions"), Model = "n", Certificate = CertificateGate.ForEvaluation("n", Embargo.Protocol.Tier.Api, null) }],
+            new Dictionary<string, Grant>(),
+            [new ScreenSpec { Name = "linear", ApplyTo = ["output"], Regex = ["kit\\s+for"], Keywords = ["phishing kit"] },
+             new ScreenSpec { Name = "backref", ApplyTo = ["output"], Models = ["n"], Regex = ["(\\w+) \\1"] }],
+            new AuditSettings());
+        Assert.True(config.IsOk, config.Error?.Message);
+        var linear = config.Value.Screens.For("m");
+        var backref = config.Value.Screens.For("n");
+        Assert.False(linear.OutputBacktracks);
+        Assert.True(backref.OutputBacktracks);
+        Assert.Equal("backref", ModelScreens.FirstRuleMatchOf(backref.OutputRules, "say it twice twice"));
+
+        // From a thread that is not a pool thread (as a socket thread is not): only the backtracking screen leaves it.
+        bool linearDoneAtOnce = false, backrefDoneAtOnce = true, thenOnPool = false;
+        async Task Run()
+        {
+            linearDoneAtOnce = linear.LeaveSocketThreadAsync().AsTask().IsCompleted;
+            var leave = backref.LeaveSocketThreadAsync().AsTask();
+            backrefDoneAtOnce = leave.IsCompleted;
+            await leave;
+            thenOnPool = Thread.CurrentThread.IsThreadPoolThread;
+        }
+        var runner = new Thread(() => Run().GetAwaiter().GetResult());
+        runner.Start();
+        await Task.Run(runner.Join);
+        Assert.True(linearDoneAtOnce);
+        Assert.False(backrefDoneAtOnce);
+        Assert.True(thenOnPool);
+    }
+
+    [Fact]
     public void InlineDigestIsTheSha256OfTheTextsUtf8()
     {
         foreach (var t in new[] { "", "hello\n", "caf\u00e9 \U0001F600", new string('y', 3000) })

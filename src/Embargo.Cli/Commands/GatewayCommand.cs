@@ -50,7 +50,8 @@ public static class GatewayCommand
     /// on a small machine a request then costs fewer thread hand-offs and context switches (bench/README.md, "Gateway").
     /// .NET reads the switch once, when the process's first socket is created: in `embargo gateway` none exists yet (in a test
     /// host that already has sockets this changes nothing).
-    /// The gateway's request path never blocks a thread (every wait is awaited), which is what this mode requires.
+    /// The gateway's request path never blocks a thread (every wait is awaited), which is what this mode requires, and an output
+    /// screen whose regex may backtrack (up to its timeout) moves to a pool thread first (ModelScreens.LeaveSocketThreadAsync).
     /// </summary>
     private static void InlineSocketCompletions()
     {
