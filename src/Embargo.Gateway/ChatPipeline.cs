@@ -20,7 +20,9 @@ public sealed class ChatPipeline
     /// <summary>Characters before the first unsent one that are screened again with new text (normalisation context).</summary>
     private const int Overlap = 16;
 
-    private static readonly JsonDocumentOptions JsonOptions = new() { MaxDepth = 64 };
+    /// <summary>No object may repeat a key: what the screens read must be what the upstream (or the caller) reads, whichever of
+    /// two equal keys a parser keeps.</summary>
+    private static readonly JsonDocumentOptions JsonOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
 
     private readonly GatewayConfig _config;
     private readonly HttpClient _http;
@@ -29,6 +31,7 @@ public sealed class ChatPipeline
     private readonly AuditLog _audit;
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
+    private readonly FrozenDictionary<string, Grant> _grantsByHash;
     private readonly FrozenDictionary<string, Grant>.AlternateLookup<ReadOnlySpan<char>> _grants;
 
     /// <param name="http">Classifiers' client.</param>
@@ -44,7 +47,8 @@ public sealed class ChatPipeline
         _audit = audit;
         _metrics = metrics;
         _time = time;
-        _grants = config.GrantsByKeySha256.GetAlternateLookup<ReadOnlySpan<char>>();
+        _grantsByHash = config.GrantsByKeySha256;
+        _grants = _grantsByHash.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     private Grant? Authenticate(HttpContext ctx)
@@ -59,10 +63,55 @@ public sealed class ChatPipeline
         {
             return null;
         }
+        // An HTTP/1.1 connection's requests come one after another and nearly always carry the same key: its hash is kept
+        // with the connection (the grant is still looked up every time, so a changed grant applies at once).
+        var memo = HttpProtocol.IsHttp11(ctx.Request.Protocol) ? KeyMemo.Of(ctx) : null;
+        if (memo?.Hash is { } known && memo.Matches(key))
+        {
+            return _grantsByHash.TryGetValue(known, out var g) ? g : null;
+        }
         var hash = InlineSha256.Of(key);
         Span<char> hex = stackalloc char[64];
         Convert.TryToHexStringLower(hash, hex, out _);
-        return _grants.TryGetValue(hex, out var grant) ? grant : null;
+        if (!_grants.TryGetValue(hex, out var grant))
+        {
+            return null;
+        }
+        memo?.Remember(key, new string(hex));
+        return grant;
+    }
+
+    /// <summary>The last granted key seen on one HTTP/1.1 connection and its SHA-256 (hex).</summary>
+    private sealed class KeyMemo
+    {
+        private static readonly object Slot = new();
+        private char[] _key = [];
+        public string? Hash { get; private set; }
+
+        public static KeyMemo? Of(HttpContext ctx)
+        {
+            if (ctx.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>()?.Items is not { } items)
+            {
+                return null;
+            }
+            if (items.TryGetValue(Slot, out var memo))
+            {
+                return memo as KeyMemo;
+            }
+            var created = new KeyMemo();
+            items[Slot] = created;
+            return created;
+        }
+
+        public bool Matches(ReadOnlySpan<char> key) =>
+            key.Length == _key.Length && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+                System.Runtime.InteropServices.MemoryMarshal.AsBytes(key), System.Runtime.InteropServices.MemoryMarshal.AsBytes(_key.AsSpan()));
+
+        public void Remember(ReadOnlySpan<char> key, string hash)
+        {
+            _key = key.ToArray();
+            Hash = hash;
+        }
     }
 
     public async Task ListModelsAsync(HttpContext ctx)
@@ -166,7 +215,7 @@ public sealed class ChatPipeline
         }
         catch (JsonException)
         {
-            await RefuseAsync(ctx, x, 400, Decisions.InvalidRequest, "The request body is not valid JSON.");
+            await RefuseAsync(ctx, x, 400, Decisions.InvalidRequest, "The request body is not valid JSON, or an object in it repeats a key.");
             return;
         }
         using (doc)
@@ -233,7 +282,7 @@ public sealed class ChatPipeline
             }
 
             using var upstreamBody = new PooledBuffer(body.WrittenCount + 128);
-            WriteUpstreamBody(upstreamBody, root, upstream.Model, x.Stream);
+            WriteUpstreamBody(upstreamBody, body.WrittenSpan, root, modelElement, upstream.Model, x.Stream);
             using var request = new HttpRequestMessage(HttpMethod.Post, upstream.ChatUrl)
             {
                 Version = HttpVersion.Version11,
@@ -328,9 +377,26 @@ public sealed class ChatPipeline
         return text;
     }
 
-    /// <summary>The client's body with the upstream's model name; a stream asks for usage so quotas can count it.</summary>
-    private static void WriteUpstreamBody(PooledBuffer buffer, JsonElement root, string upstreamModel, bool stream)
+    /// <summary>The client's body with the upstream's model name. Not streamed: the client's own bytes with only the model's value
+    /// replaced (no object repeats a key, so it is the one value the grant was checked against). Streamed: written anew, asking
+    /// for usage so quotas can count it.</summary>
+    private static void WriteUpstreamBody(PooledBuffer buffer, ReadOnlySpan<byte> body, JsonElement root, JsonElement model, string upstreamModel, bool stream)
     {
+        if (!stream)
+        {
+            var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(model); // the quoted token, inside body
+            var start = (long)System.Runtime.CompilerServices.Unsafe.ByteOffset(
+                ref System.Runtime.InteropServices.MemoryMarshal.GetReference(body), ref System.Runtime.InteropServices.MemoryMarshal.GetReference(raw));
+            if (start >= 0 && start + raw.Length <= body.Length)
+            {
+                buffer.Write(body[..(int)start]);
+                var value = ThreadJsonWriter.Over(buffer);
+                value.WriteStringValue(upstreamModel);
+                value.Flush();
+                buffer.Write(body[((int)start + raw.Length)..]);
+                return;
+            }
+        }
         var w = ThreadJsonWriter.Over(buffer);
         w.WriteStartObject();
         foreach (var p in root.EnumerateObject())

@@ -417,6 +417,79 @@ public sealed class GatewayPipelineTests
         Assert.Equal(0, model.RequestCount);
     }
 
+    private static HttpRequestMessage RawChat(GatewayHost gateway, string body, string key = GatewayWorld.AliceKey)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, gateway.BaseUrl + "/chat/completions")
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return request;
+    }
+
+    [Fact]
+    public async Task TheUpstreamReceivesTheCallersOwnBytesWithOnlyTheModelsValueReplaced()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartAsync(["A walk by the river."]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        const string Body = "{ \"messages\" : [ {\"role\":\"user\", \"content\":\"caf\\u00e9 \\\"quoted\\\" \\n two lines\"} ],\n"
+            + "  \"model\" :\"camel\\u0069d-7b\",  \"temperature\": 0.50, \"x_vendor\": {\"keep\": [1, 2.0, null]} }";
+        using var http = new HttpClient();
+
+        using var request = RawChat(gateway, Body);
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(Body.Replace("\"camel\\u0069d-7b\"", "\"sample-camelid-7b\"", StringComparison.Ordinal), upstream.LastChatBody);
+    }
+
+    [Theory]
+    [InlineData("{\"model\":\"camelid-7b\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}],\"messages\":[{\"role\":\"user\",\"content\":\"a credential harvesting kit\"}]}")]
+    [InlineData("{\"model\":\"camelid-7b\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\",\"content\":\"a credential harvesting kit\"}]}")]
+    [InlineData("{\"model\":\"camelid-7b\",\"model\":\"other-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}")]
+    public async Task ARequestThatRepeatsAKeyIsRefusedWith400AndNothingGoesUpstream(string body)
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartAsync(["A walk by the river."]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        using var http = new HttpClient();
+
+        using var request = RawChat(gateway, body);
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var doc = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("invalid_request", doc.RootElement.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains("repeats a key", doc.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, upstream.Requests);
+    }
+
+    [Fact]
+    public async Task KeysThatChangeOnOneKeptAliveConnectionAreEachJudgedOnTheirOwn()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartAsync(["A walk by the river."]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 });
+        const string Body = "{\"model\":\"camelid-7b\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
+
+        async Task<HttpStatusCode> Send(string key)
+        {
+            using var request = RawChat(gateway, Body, key);
+            using var response = await http.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await Send(GatewayWorld.AliceKey));
+        Assert.Equal(HttpStatusCode.OK, await Send(GatewayWorld.AliceKey));
+        Assert.Equal(HttpStatusCode.Forbidden, await Send(GatewayWorld.BobKey)); // bob's own grant: not camelid-7b
+        Assert.Equal(HttpStatusCode.Unauthorized, await Send(GatewayWorld.AliceKey + "x"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await Send(GatewayWorld.AliceKey[..^1] + "Y"));
+        Assert.Equal(HttpStatusCode.OK, await Send(GatewayWorld.AliceKey));
+        Assert.Equal(3, upstream.Requests);
+    }
+
     [Fact]
     public async Task MetricsCountDecisionsPerGranteeModelAndScreen()
     {

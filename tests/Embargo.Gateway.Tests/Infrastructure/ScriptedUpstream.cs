@@ -21,6 +21,8 @@ public sealed class ScriptedUpstream : IAsyncDisposable
 
     public Uri BaseUrl { get; private set; } = null!;
     public int Requests;
+    /// <summary>The body of the last chat request, exactly as it arrived.</summary>
+    public string? LastChatBody;
 
     /// <summary>With <paramref name="pauseAfter"/>, the stream stops after that many content chunks until <paramref name="resume"/> completes.</summary>
     public static async Task<ScriptedUpstream> StartAsync(IReadOnlyList<string> chunks, int? pauseAfter = null, Task? resume = null)
@@ -33,7 +35,9 @@ public sealed class ScriptedUpstream : IAsyncDisposable
         app.MapPost("/v1/chat/completions", async (HttpContext ctx) =>
         {
             Interlocked.Increment(ref upstream.Requests);
-            using var doc = await JsonDocument.ParseAsync(ctx.Request.Body);
+            using var reader = new StreamReader(ctx.Request.Body);
+            upstream.LastChatBody = await reader.ReadToEndAsync();
+            using var doc = JsonDocument.Parse(upstream.LastChatBody);
             var stream = doc.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
             if (!stream)
             {
