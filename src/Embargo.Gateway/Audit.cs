@@ -21,6 +21,7 @@ public static class Decisions
     public const string UpstreamError = "upstream_error";
     public const string LimiterUnavailable = "rate_limit_unavailable";
     public const string InvalidRequest = "invalid_request";
+    public const string AuditUnavailable = "audit_unavailable";
     public const string ClientClosed = "client_closed";
 }
 
@@ -93,6 +94,9 @@ public sealed class AuditLog : IAsyncDisposable
     private static readonly TimeSpan FlushDelay = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     private const int FlushBytes = 256 * 1024;
+    /// <summary>While the file cannot be written, lines past this many pending bytes are counted, not kept (every request is
+    /// refused meanwhile, so they can only be refusals: nothing went upstream).</summary>
+    internal const int MaxPendingWhileFailing = 16 << 20;
 
     private readonly SafeFileHandle? _file;
     private readonly Func<AuditBatch, CancellationToken, Task<long?>>? _post;
@@ -112,6 +116,8 @@ public sealed class AuditLog : IAsyncDisposable
     private long _nextLine;
     private long _firstUnposted;
     private long _written;
+    private long _dropped;
+    private volatile bool _failing;
 
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_line;
 
@@ -142,6 +148,11 @@ public sealed class AuditLog : IAsyncDisposable
     }
 
     public bool Enabled => _file is not null || _post is not null;
+    /// <summary>The last write to the audit file failed (its lines are kept and retried every second): the gateway refuses
+    /// every request until a write succeeds (503 audit_unavailable), so nothing is served that the file does not record.</summary>
+    public bool Failing => _failing;
+    /// <summary>Lines not kept because the file had been failing for <see cref="MaxPendingWhileFailing"/> bytes of lines.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
     /// <summary>Lines written by this process so far (to the file, or recorded for the ledger when there is no file).</summary>
     public long Written => Interlocked.Read(ref _written);
     /// <summary>Ledger indexes of the batches posted so far.</summary>
@@ -165,6 +176,11 @@ public sealed class AuditLog : IAsyncDisposable
             {
                 return;
             }
+            if (_file is not null && _failing && _pending.WrittenCount >= MaxPendingWhileFailing)
+            {
+                Interlocked.Increment(ref _dropped);
+                return;
+            }
             if (_post is not null)
             {
                 _unposted.Add(line.WrittenSpan.ToArray());
@@ -177,8 +193,17 @@ public sealed class AuditLog : IAsyncDisposable
             }
             _pending.Write(line.WrittenSpan);
             _pending.Write("\n"u8);
+            // While the file fails, the retry timer alone tries again (once a second), however many lines come.
+            if (_failing)
+            {
+                if (!_armed)
+                {
+                    _armed = true;
+                    _timer.Change(RetryDelay, Timeout.InfiniteTimeSpan);
+                }
+            }
             // Past FlushBytes the timer fires at once: the write happens on a pool thread, never on the request's.
-            if (_pending.WrittenCount >= FlushBytes)
+            else if (_pending.WrittenCount >= FlushBytes)
             {
                 _armed = true;
                 _timer.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan);
@@ -259,9 +284,11 @@ public sealed class AuditLog : IAsyncDisposable
                     batch.Write(_pending.WrittenSpan);
                     _pending.ResetWrittenCount();
                     (_pending, _spare) = (batch, _pending);
+                    _failing = true;
                 }
                 throw;
             }
+            _failing = false;
             _fileOffset += batch.WrittenCount;
             Interlocked.Add(ref _written, batch.WrittenSpan.Count((byte)'\n'));
             batch.ResetWrittenCount();
@@ -450,6 +477,22 @@ public sealed class GatewayMetrics
     }
 
     public CollectorRegistry Registry { get; }
+
+    /// <summary>The audit file's state on /metrics: embargo_gateway_audit_failing (1 while its last write failed) and
+    /// embargo_gateway_audit_lines_dropped_total.</summary>
+    public void Watch(AuditLog audit)
+    {
+        var factory = Metrics.WithCustomRegistry(Registry);
+        var failing = factory.CreateGauge("embargo_gateway_audit_failing",
+            "1 while the last write to the audit file failed: every chat request is refused (503 audit_unavailable) until a write succeeds.");
+        var dropped = factory.CreateGauge("embargo_gateway_audit_lines_dropped_total",
+            "Audit lines not kept because the file had been failing for 16 MiB of lines (only refusals are recorded meanwhile).");
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            failing.Set(audit.Failing ? 1 : 0);
+            dropped.Set(audit.Dropped);
+        });
+    }
 
     public void Count(string? grantee, string? model, string decision, string? screen, string? access = null)
     {

@@ -201,6 +201,11 @@ public sealed class ChatPipeline
             await RefuseAsync(ctx, x, 401, Decisions.InvalidApiKey, "Incorrect API key provided.");
             return;
         }
+        if (_audit.Failing)
+        {
+            await RefuseAsync(ctx, x, 503, Decisions.AuditUnavailable, "The audit file cannot be written; nothing is served until it can.");
+            return;
+        }
         var grant = x.Grant;
         using var body = new PooledBuffer(16 * 1024);
         if (!await ReadBodyAsync(ctx.Request, body, ct))

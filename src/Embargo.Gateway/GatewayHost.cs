@@ -117,6 +117,7 @@ public sealed class GatewayHost : IAsyncDisposable
         }
         var audit = new AuditLog(config.Audit, config.Name, http, options.AuditBatchLines);
         var metrics = new GatewayMetrics();
+        metrics.Watch(audit);
         var pipeline = new ChatPipeline(config, http, direct, limiter, audit, metrics, options.Time);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });

@@ -104,6 +104,7 @@ public sealed class AuditLogTests : IDisposable
         Assert.Equal(1, attempts);
         Assert.Equal(0, new FileInfo(path).Length);
         Assert.Equal(0, log.Written);
+        Assert.True(log.Failing);
 
         log.Record(Line(1, 3)); // recorded while the first three wait
         log.Record(Line(1, 4));
@@ -113,9 +114,12 @@ public sealed class AuditLogTests : IDisposable
         Assert.Equal(2, attempts);
         Assert.Equal(0, new FileInfo(path).Length);
 
+        Assert.True(log.Failing);
         time.Advance(TimeSpan.FromSeconds(1)); // the second retry goes through
         Assert.Equal(3, attempts);
         Assert.Equal(5, log.Written);
+        Assert.False(log.Failing);
+        Assert.Equal(0, log.Dropped);
         var lines = await File.ReadAllLinesAsync(path);
         Assert.Equal([0L, 1, 2, 3, 4], lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt64()));
 
@@ -124,5 +128,49 @@ public sealed class AuditLogTests : IDisposable
         time.Advance(TimeSpan.FromMilliseconds(5));
         Assert.Equal(4, attempts);
         Assert.Equal(6, (await File.ReadAllLinesAsync(path)).Length);
+    }
+
+    [Fact]
+    public async Task WhileTheFileFailsLinesPastTheCapAreCountedNotKeptAndTheRestAreWrittenOnceItWorks()
+    {
+        var path = Path.Combine(_dir, "audit.jsonl");
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        await using var log = new AuditLog(new AuditSettings { File = path }, "test", new HttpClient(), 256, time: time);
+        var broken = true;
+        log.WriteAt = (file, bytes, offset) =>
+        {
+            if (broken)
+            {
+                throw new IOException("No space left on device");
+            }
+            RandomAccess.Write(file, bytes, offset);
+        };
+        log.Record(Line(1, 0));
+        await Assert.ThrowsAsync<IOException>(log.FlushAsync);
+        Assert.True(log.Failing);
+
+        var kept = 1;
+        while (new FileInfo(path).Length == 0 && log.Dropped == 0)
+        {
+            log.Record(Line(1, kept++));
+            Assert.True(kept < 200_000, "the cap never applied");
+        }
+        var keptLines = kept - 1; // the last one recorded was the first dropped
+        log.Record(Line(1, kept));
+        Assert.Equal(2, log.Dropped);
+
+        broken = false;
+        await log.FlushAsync();
+        Assert.False(log.Failing);
+        var lines = await File.ReadAllLinesAsync(path);
+        Assert.Equal(keptLines, lines.Length);
+        Assert.True(lines.Sum(l => l.Length + 1) >= AuditLog.MaxPendingWhileFailing);
+        Assert.Equal(Enumerable.Range(0, keptLines).Select(i => (long)i),
+            lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt64()));
+
+        log.Record(Line(1, 999_999)); // kept again
+        await log.FlushAsync();
+        Assert.Equal(keptLines + 1, (await File.ReadAllLinesAsync(path)).Length);
+        Assert.Equal(2, log.Dropped);
     }
 }

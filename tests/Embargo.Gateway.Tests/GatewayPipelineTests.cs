@@ -491,6 +491,56 @@ public sealed class GatewayPipelineTests
     }
 
     [Fact]
+    public async Task WhileTheAuditFileCannotBeWrittenEveryRequestIsRefused503AndServingResumesOnceItCan()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartAsync(["A walk by the river."]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        using var http = new HttpClient();
+        const string Body = "{\"model\":\"camelid-7b\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
+        async Task<(HttpStatusCode Status, string Text)> Send()
+        {
+            using var request = RawChat(gateway, Body);
+            using var response = await http.SendAsync(request);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await Send()).Status);
+        var broken = true;
+        gateway.Audit.WriteAt = (file, bytes, offset) =>
+        {
+            if (broken)
+            {
+                throw new IOException("No space left on device");
+            }
+            RandomAccess.Write(file, bytes, offset);
+        };
+        Assert.Equal(HttpStatusCode.OK, (await Send()).Status); // served before the file was found failing: its line waits
+        await Assert.ThrowsAsync<IOException>(gateway.Audit.FlushAsync);
+        Assert.True(gateway.Audit.Failing);
+
+        var (status, text) = await Send();
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        using (var error = System.Text.Json.JsonDocument.Parse(text))
+        {
+            Assert.Equal("audit_unavailable", error.RootElement.GetProperty("error").GetProperty("code").GetString());
+            Assert.Equal("server_error", error.RootElement.GetProperty("error").GetProperty("type").GetString());
+        }
+        Assert.Equal(2, upstream.Requests);
+        Assert.Contains("embargo_gateway_audit_failing 1", await http.GetStringAsync(new Uri(gateway.BaseUrl, "/metrics")), StringComparison.Ordinal);
+
+        broken = false;
+        await gateway.Audit.FlushAsync();
+        Assert.False(gateway.Audit.Failing);
+        Assert.Equal(HttpStatusCode.OK, (await Send()).Status);
+        Assert.Equal(3, upstream.Requests);
+        await gateway.Audit.FlushAsync();
+        var lines = await world.AuditLinesAsync(4);
+        Assert.Equal(["allowed", "allowed", "audit_unavailable", "allowed"], lines.Select(l => l.GetProperty("decision").GetString()));
+        Assert.Contains("embargo_gateway_audit_failing 0", await http.GetStringAsync(new Uri(gateway.BaseUrl, "/metrics")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task MetricsCountDecisionsPerGranteeModelAndScreen()
     {
         await using var world = await GatewayWorld.CreateAsync();

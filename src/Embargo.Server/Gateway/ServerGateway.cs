@@ -61,6 +61,7 @@ public sealed partial class ServerGateway : IAsyncDisposable
             }
             return appended.Value;
         });
+        _metrics.Watch(Audit);
     }
 
     /// <summary>Null when this process can screen (NFKC needs ICU); otherwise /v1 serves nothing (fail closed).</summary>
