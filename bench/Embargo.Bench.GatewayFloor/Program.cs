@@ -3,15 +3,12 @@
 //   passthrough URL UPSTREAM_URL   Kestrel + the gateway's upstream pool (GatewayHost.CreateUpstreamClient): the request
 //                                  body goes upstream as it came, the answer's bytes come back as they came; no key, no
 //                                  JSON, no screens, no audit
-// Both run as `embargo gateway` does: slim host, no logging, HTTP/1.1 and HTTP/2, socket completions on the socket threads.
+// Both run on the gateway's own web host (GatewayHost.CreateWebBuilder) with socket completions on the socket threads, as
+// `embargo gateway` does.
 using System.Buffers;
 using Embargo.Gateway;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 if (args.Length != 3 || args[0] is not ("kestrel" or "passthrough"))
 {
@@ -22,17 +19,7 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
 {
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
-var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
-builder.Configuration.Sources.Clear();
-builder.Configuration.AddInMemoryCollection();
-builder.Logging.ClearProviders();
-builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
-{
-    k.AddServerHeader = false;
-    k.ConfigureEndpointDefaults(e => e.Protocols = HttpProtocols.Http1AndHttp2);
-});
-builder.WebHost.UseUrls(args[1]);
-var app = builder.Build();
+var app = GatewayHost.CreateWebBuilder(args[1]).Build();
 using var http = GatewayHost.CreateUpstreamClient(out var upstream);
 if (args[0] == "kestrel")
 {

@@ -87,6 +87,24 @@ public sealed class GatewayHost : IAsyncDisposable
         MaxConnectionsPerServer = int.MaxValue,
     };
 
+    /// <summary>The web host a gateway runs on: slim, no configuration files, no logging, Kestrel with HTTP/1.1 and HTTP/2, no
+    /// Server header, request bodies capped. The bench's floor (bench/Embargo.Bench.GatewayFloor) runs on the same.</summary>
+    public static WebApplicationBuilder CreateWebBuilder(string urls)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = ChatPipeline.MaxRequestBytes + 1;
+            k.ConfigureEndpointDefaults(e => e.Protocols = HttpProtocols.Http1AndHttp2);
+        });
+        builder.WebHost.UseUrls(urls);
+        return builder;
+    }
+
     public static async Task<Result<GatewayHost>> StartAsync(GatewayConfig config, GatewayRunOptions options, CancellationToken ct = default)
     {
         if (ScreenText.SelfCheck() is { } broken)
@@ -120,18 +138,7 @@ public sealed class GatewayHost : IAsyncDisposable
         metrics.Watch(audit);
         var pipeline = new ChatPipeline(config, http, direct, limiter, audit, metrics, options.Time);
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
-        {
-            k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = ChatPipeline.MaxRequestBytes + 1;
-            k.ConfigureEndpointDefaults(e => e.Protocols = HttpProtocols.Http1AndHttp2);
-        });
-        builder.WebHost.UseUrls(options.Urls);
-        var app = builder.Build();
+        var app = CreateWebBuilder(options.Urls).Build();
         var host = new GatewayHost(app, config, http, limiter, audit, metrics);
         app.Use(async (ctx, next) =>
         {

@@ -417,14 +417,18 @@ public sealed class GatewayPipelineTests
         Assert.Equal(0, model.RequestCount);
     }
 
-    private static HttpRequestMessage RawChat(GatewayHost gateway, string body, string key = GatewayWorld.AliceKey)
+    private const string HelloBody = "{\"model\":\"camelid-7b\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
+
+    /// <summary>POSTs <paramref name="body"/> as it is (no client library in between) and answers the status and the body.</summary>
+    private static async Task<(HttpStatusCode Status, string Text)> SendRawAsync(HttpClient http, GatewayHost gateway, string body, string key = GatewayWorld.AliceKey)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, gateway.BaseUrl + "/chat/completions")
+        using var request = new HttpRequestMessage(HttpMethod.Post, gateway.BaseUrl + "/chat/completions")
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return request;
+        using var response = await http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
     [Fact]
@@ -437,10 +441,9 @@ public sealed class GatewayPipelineTests
             + "  \"model\" :\"camel\\u0069d-7b\",  \"temperature\": 0.50, \"x_vendor\": {\"keep\": [1, 2.0, null]} }";
         using var http = new HttpClient();
 
-        using var request = RawChat(gateway, Body);
-        using var response = await http.SendAsync(request);
+        var (status, _) = await SendRawAsync(http, gateway, Body);
 
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(Body.Replace("\"camel\\u0069d-7b\"", "\"sample-camelid-7b\"", StringComparison.Ordinal), upstream.LastChatBody);
     }
 
@@ -455,11 +458,10 @@ public sealed class GatewayPipelineTests
         var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
         using var http = new HttpClient();
 
-        using var request = RawChat(gateway, body);
-        using var response = await http.SendAsync(request);
+        var (status, text) = await SendRawAsync(http, gateway, body);
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        using var doc = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        using var doc = System.Text.Json.JsonDocument.Parse(text);
         Assert.Equal("invalid_request", doc.RootElement.GetProperty("error").GetProperty("code").GetString());
         Assert.Contains("repeats a key", doc.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(0, upstream.Requests);
@@ -472,14 +474,7 @@ public sealed class GatewayPipelineTests
         var upstream = world.Own(await ScriptedUpstream.StartAsync(["A walk by the river."]));
         var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 });
-        const string Body = "{\"model\":\"camelid-7b\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
-
-        async Task<HttpStatusCode> Send(string key)
-        {
-            using var request = RawChat(gateway, Body, key);
-            using var response = await http.SendAsync(request);
-            return response.StatusCode;
-        }
+        async Task<HttpStatusCode> Send(string key) => (await SendRawAsync(http, gateway, HelloBody, key)).Status;
 
         Assert.Equal(HttpStatusCode.OK, await Send(GatewayWorld.AliceKey));
         Assert.Equal(HttpStatusCode.OK, await Send(GatewayWorld.AliceKey));
@@ -497,13 +492,7 @@ public sealed class GatewayPipelineTests
         var upstream = world.Own(await ScriptedUpstream.StartAsync(["A walk by the river."]));
         var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
         using var http = new HttpClient();
-        const string Body = "{\"model\":\"camelid-7b\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
-        async Task<(HttpStatusCode Status, string Text)> Send()
-        {
-            using var request = RawChat(gateway, Body);
-            using var response = await http.SendAsync(request);
-            return (response.StatusCode, await response.Content.ReadAsStringAsync());
-        }
+        Task<(HttpStatusCode Status, string Text)> Send() => SendRawAsync(http, gateway, HelloBody);
 
         Assert.Equal(HttpStatusCode.OK, (await Send()).Status);
         var broken = true;
