@@ -417,6 +417,13 @@ public sealed class GatewayPipelineTests
         Assert.Equal(0, model.RequestCount);
     }
 
+    /// <summary>A gateway (the world's usual file) over a scripted upstream answering "A walk by the river."; the world owns both.</summary>
+    private static async Task<(ScriptedUpstream Upstream, GatewayHost Gateway)> RiverWalkAsync(GatewayWorld world)
+    {
+        var upstream = world.Own(await ScriptedUpstream.StartAsync(["A walk by the river."]));
+        return (upstream, await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl)));
+    }
+
     private const string HelloBody = "{\"model\":\"camelid-7b\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
 
     /// <summary>POSTs <paramref name="body"/> as it is (no client library in between) and answers the status and the body.</summary>
@@ -435,8 +442,7 @@ public sealed class GatewayPipelineTests
     public async Task TheUpstreamReceivesTheCallersOwnBytesWithOnlyTheModelsValueReplaced()
     {
         await using var world = await GatewayWorld.CreateAsync();
-        var upstream = world.Own(await ScriptedUpstream.StartAsync(["A walk by the river."]));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        var (upstream, gateway) = await RiverWalkAsync(world);
         const string Body = "{ \"messages\" : [ {\"role\":\"user\", \"content\":\"caf\\u00e9 \\\"quoted\\\" \\n two lines\"} ],\n"
             + "  \"model\" :\"camel\\u0069d-7b\",  \"temperature\": 0.50, \"x_vendor\": {\"keep\": [1, 2.0, null]} }";
         using var http = new HttpClient();
@@ -454,8 +460,7 @@ public sealed class GatewayPipelineTests
     public async Task ARequestThatRepeatsAKeyIsRefusedWith400AndNothingGoesUpstream(string body)
     {
         await using var world = await GatewayWorld.CreateAsync();
-        var upstream = world.Own(await ScriptedUpstream.StartAsync(["A walk by the river."]));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        var (upstream, gateway) = await RiverWalkAsync(world);
         using var http = new HttpClient();
 
         var (status, text) = await SendRawAsync(http, gateway, body);
@@ -471,8 +476,7 @@ public sealed class GatewayPipelineTests
     public async Task KeysThatChangeOnOneKeptAliveConnectionAreEachJudgedOnTheirOwn()
     {
         await using var world = await GatewayWorld.CreateAsync();
-        var upstream = world.Own(await ScriptedUpstream.StartAsync(["A walk by the river."]));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        var (upstream, gateway) = await RiverWalkAsync(world);
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 });
         async Task<HttpStatusCode> Send(string key) => (await SendRawAsync(http, gateway, HelloBody, key)).Status;
 
@@ -489,8 +493,7 @@ public sealed class GatewayPipelineTests
     public async Task WhileTheAuditFileCannotBeWrittenEveryRequestIsRefused503AndServingResumesOnceItCan()
     {
         await using var world = await GatewayWorld.CreateAsync();
-        var upstream = world.Own(await ScriptedUpstream.StartAsync(["A walk by the river."]));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        var (upstream, gateway) = await RiverWalkAsync(world);
         using var http = new HttpClient();
         Task<(HttpStatusCode Status, string Text)> Send() => SendRawAsync(http, gateway, HelloBody);
 
