@@ -58,7 +58,8 @@ PGBIN=/usr/lib/postgresql/15/bin
 if [ -z "${EMBARGO_TEST_POSTGRES:-}" ] && [ -x "$PGBIN/initdb" ]; then
   pgroot=$(mktemp -d)   # its own directory under /tmp, so the postgres user can reach it
   as_pg=""
-  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$pgroot"; as_pg="runuser -u postgres --"; fi
+  # (from inside its own directory: the checkout may sit in a directory the postgres user cannot enter)
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$pgroot"; as_pg="runuser -u postgres -- env -C $pgroot"; fi
   $as_pg "$PGBIN/initdb" -D "$pgroot/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   $as_pg "$PGBIN/pg_ctl" -D "$pgroot/data" -l "$pgroot/server.log" -w -t 30 \
       -o "-c listen_addresses=127.0.0.1 -p 55432 -k $pgroot -c fsync=on" start >/dev/null

@@ -99,6 +99,8 @@ public sealed class AuditLog : IAsyncDisposable
     internal const int MaxPendingWhileFailing = 16 << 20;
 
     private readonly SafeFileHandle? _file;
+    private readonly string? _path;
+    private readonly TimeProvider _time;
     private readonly Func<AuditBatch, CancellationToken, Task<long?>>? _post;
     private readonly string _gateway;
     private readonly int _batchLines;
@@ -125,6 +127,9 @@ public sealed class AuditLog : IAsyncDisposable
     /// puts a failing one in its place to drive the retry path.</summary>
     internal delegate void FileWrite(SafeFileHandle file, ReadOnlySpan<byte> bytes, long fileOffset);
     internal FileWrite WriteAt { get; set; } = RandomAccess.Write;
+    /// <summary>The pause between the final tries at shutdown (<see cref="DisposeAsync"/>): a delay on the log's clock; a test
+    /// records the pauses instead.</summary>
+    internal Func<TimeSpan, Task> PauseBeforeFinalRetry { get; set; }
 
     /// <param name="post">Appends one batch to the ledger and answers its leaf index (null: refused, retried later). Default:
     /// POST {audit.server}/api/gateway/audit-batches when the settings name a server; the server's own gateway appends directly.</param>
@@ -138,12 +143,15 @@ public sealed class AuditLog : IAsyncDisposable
         if (settings.File is not null)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(settings.File)!);
+            _path = Path.GetFullPath(settings.File);
             _file = File.OpenHandle(settings.File, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
             _nextLine = CountLines(_file);
             _fileOffset = RandomAccess.GetLength(_file);
         }
         _firstUnposted = _nextLine;
-        _timer = (time ?? TimeProvider.System).CreateTimer(static state => ((AuditLog)state!).FlushFromTimer(), this,
+        _time = time ?? TimeProvider.System;
+        PauseBeforeFinalRetry = delay => Task.Delay(delay, _time);
+        _timer = _time.CreateTimer(static state => ((AuditLog)state!).FlushFromTimer(), this,
             Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
@@ -278,6 +286,19 @@ public sealed class AuditLog : IAsyncDisposable
             }
             catch (IOException)
             {
+                // A write cut short (a disk that filled mid-batch) leaves part of a line past the last whole one: cut it off, so
+                // the file ends on a whole line whatever happens next (shrinking a file needs no space).
+                try
+                {
+                    if (RandomAccess.GetLength(_file) > _fileOffset)
+                    {
+                        RandomAccess.SetLength(_file, _fileOffset);
+                    }
+                }
+                catch (IOException)
+                {
+                    // The next successful write starts at the same offset and covers it.
+                }
                 lock (_lock)
                 {
                     // Lines recorded meanwhile go after the ones that could not be written.
@@ -419,6 +440,12 @@ public sealed class AuditLog : IAsyncDisposable
         return posted?.LedgerIndex;
     }
 
+    /// <summary>How many times the last lines are tried at shutdown, <see cref="RetryDelay"/> apart, before they are saved elsewhere.</summary>
+    internal const int FinalAttempts = 3;
+
+    /// <summary>Writes every pending line and closes the file. When the file still cannot be written after
+    /// <see cref="FinalAttempts"/> tries, the lines are not dropped: they are saved to a new file beside the audit file (or, failing
+    /// that, in the temporary directory) and <see cref="AuditNotWrittenException"/> says where, so they can be appended by hand.</summary>
     public async ValueTask DisposeAsync()
     {
         lock (_lock)
@@ -430,20 +457,73 @@ public sealed class AuditLog : IAsyncDisposable
             _disposed = true;
         }
         await _timer.DisposeAsync();
-        if (_file is not null)
+        if (_file is null)
         {
-            lock (_fileLock)
+            return;
+        }
+        IOException? failure = null;
+        for (var attempt = 1; attempt <= FinalAttempts; attempt++)
+        {
+            try
+            {
+                Flush();
+                failure = null;
+                break;
+            }
+            catch (IOException e)
+            {
+                failure = e;
+            }
+            if (attempt < FinalAttempts)
+            {
+                await PauseBeforeFinalRetry(RetryDelay);
+            }
+        }
+        byte[] unwritten;
+        lock (_fileLock)
+        {
+            lock (_lock)
+            {
+                unwritten = _pending.WrittenSpan.ToArray();
+            }
+            _file.Dispose();
+        }
+        if (failure is not null && unwritten.Length > 0)
+        {
+            throw new AuditNotWrittenException(_path!, unwritten, SaveElsewhere(unwritten), failure);
+        }
+    }
+
+    /// <summary>A new file holding <paramref name="lines"/>: beside the audit file, else in the temporary directory; null when
+    /// neither can be written.</summary>
+    private string? SaveElsewhere(byte[] lines)
+    {
+        var name = $"{Path.GetFileName(_path)}.unwritten-{_time.GetUtcNow():yyyyMMdd'T'HHmmss'Z'}-{Environment.ProcessId}";
+        foreach (var directory in new[] { Path.GetDirectoryName(_path)!, Path.GetTempPath() })
+        {
+            var rescue = Path.Combine(directory, name);
+            try
+            {
+                using (var file = new FileStream(rescue, FileMode.CreateNew, FileAccess.Write))
+                {
+                    file.Write(lines);
+                    file.Flush(flushToDisk: true);
+                }
+                return rescue;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 try
                 {
-                    Flush();
+                    File.Delete(rescue);
                 }
-                finally
+                catch (Exception removal) when (removal is IOException or UnauthorizedAccessException)
                 {
-                    _file.Dispose();
+                    // A part-written copy that cannot be removed is still no loss: the exception names no file for it.
                 }
             }
         }
+        return null;
     }
 
     public sealed record AuditBatch
@@ -457,6 +537,26 @@ public sealed class AuditLog : IAsyncDisposable
     public sealed record AuditBatchPosted
     {
         [System.Text.Json.Serialization.JsonPropertyName("ledgerIndex")] public required long LedgerIndex { get; init; }
+    }
+}
+
+/// <summary>The audit file could not be written at shutdown: <see cref="Lines"/> (whole JSON lines, in order) belong at its end.
+/// <see cref="SavedTo"/> names the file they were saved to instead, or is null when none could be written.</summary>
+public sealed class AuditNotWrittenException(string auditFile, byte[] lines, string? savedTo, IOException cause)
+    : IOException(Describe(auditFile, lines, savedTo, cause), cause)
+{
+    public string AuditFile { get; } = auditFile;
+    public ReadOnlyMemory<byte> Lines { get; } = lines;
+    public string? SavedTo { get; } = savedTo;
+    public int LineCount { get; } = lines.AsSpan().Count((byte)'\n');
+
+    private static string Describe(string auditFile, byte[] lines, string? savedTo, IOException cause)
+    {
+        var count = lines.AsSpan().Count((byte)'\n');
+        var reason = cause.Message.ReplaceLineEndings(" ");
+        return savedTo is not null
+            ? $"the last {count} audit line(s) could not be written to {auditFile} ({reason}); they were saved to {savedTo}: append that file to the audit file before the gateway starts again"
+            : $"the last {count} audit line(s) could not be written to {auditFile} ({reason}), nor saved beside it or in the temporary directory";
     }
 }
 

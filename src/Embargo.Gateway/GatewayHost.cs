@@ -254,7 +254,16 @@ public sealed class GatewayHost : IAsyncDisposable
         await _background;
         await _app.StopAsync();
         await _app.DisposeAsync();
-        await Audit.DisposeAsync();
+        // A file that cannot take its last lines still lets the rest stop (the lines were saved elsewhere); then it is reported.
+        AuditNotWrittenException? unwritten = null;
+        try
+        {
+            await Audit.DisposeAsync();
+        }
+        catch (AuditNotWrittenException e)
+        {
+            unwritten = e;
+        }
         if (Config.Audit.Server is not null)
         {
             try
@@ -270,6 +279,10 @@ public sealed class GatewayHost : IAsyncDisposable
         await _limiter.DisposeAsync();
         _http.Dispose();
         _stop.Dispose();
+        if (unwritten is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(unwritten);
+        }
     }
 
     public Task WaitForShutdownAsync(CancellationToken ct) => _app.WaitForShutdownAsync(ct);

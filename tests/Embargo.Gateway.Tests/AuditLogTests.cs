@@ -173,4 +173,125 @@ public sealed class AuditLogTests : IDisposable
         Assert.Equal(keptLines + 1, (await File.ReadAllLinesAsync(path)).Length);
         Assert.Equal(2, log.Dropped);
     }
+
+    private static long[] Totals(IEnumerable<string> lines) =>
+        [.. lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt64())];
+
+    [Fact]
+    public async Task AtShutdownAFileThatStillFailsAfterThreeTriesHasItsLastLinesSavedBesideItAndTheErrorSaysWhere()
+    {
+        var path = Path.Combine(_dir, "audit.jsonl");
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var log = new AuditLog(new AuditSettings { File = path }, "test", new HttpClient(), 256, time: time);
+        var broken = false;
+        var attempts = 0;
+        log.WriteAt = (file, bytes, offset) =>
+        {
+            attempts++;
+            if (broken)
+            {
+                throw new IOException("No space left on device");
+            }
+            RandomAccess.Write(file, bytes, offset);
+        };
+        log.Record(Line(1, 0));
+        log.Record(Line(1, 1));
+        await log.FlushAsync();
+        Assert.Equal(1, attempts);
+
+        broken = true;
+        for (var i = 2; i < 5; i++)
+        {
+            log.Record(Line(1, i));
+        }
+        var pauses = new List<(int AttemptsBefore, TimeSpan Pause)>();
+        log.PauseBeforeFinalRetry = pause =>
+        {
+            pauses.Add((attempts, pause));
+            return Task.CompletedTask;
+        };
+        var disposing = log.DisposeAsync().AsTask();
+        Assert.Equal(1 + AuditLog.FinalAttempts, attempts);
+        Assert.Equal([(2, TimeSpan.FromSeconds(1)), (3, TimeSpan.FromSeconds(1))], pauses); // a second between tries, none after the last
+
+        var e = await Assert.ThrowsAsync<AuditNotWrittenException>(() => disposing);
+        Assert.Equal(3, e.LineCount);
+        Assert.Equal(Path.GetFullPath(path), e.AuditFile);
+        Assert.NotNull(e.SavedTo);
+        Assert.Equal(Path.GetFullPath(_dir), Path.GetDirectoryName(e.SavedTo));
+        Assert.Contains(e.SavedTo, e.Message);
+        Assert.Contains("No space left on device", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal(new long[] { 0, 1 }, Totals(await File.ReadAllLinesAsync(path)));
+        Assert.Equal(new long[] { 2, 3, 4 }, Totals(await File.ReadAllLinesAsync(e.SavedTo)));
+        Assert.Equal(await File.ReadAllBytesAsync(e.SavedTo), e.Lines.ToArray());
+
+        // What the message tells the operator to do restores the whole log, in order.
+        await File.AppendAllTextAsync(path, await File.ReadAllTextAsync(e.SavedTo));
+        Assert.Equal(new long[] { 0, 1, 2, 3, 4 }, Totals(await File.ReadAllLinesAsync(path)));
+    }
+
+    [Fact]
+    public async Task AtShutdownAWriteThatFailsOnceIsTriedAgainASecondLaterAndNothingIsSavedElsewhere()
+    {
+        var path = Path.Combine(_dir, "audit.jsonl");
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var log = new AuditLog(new AuditSettings { File = path }, "test", new HttpClient(), 256, time: time);
+        var attempts = 0;
+        log.WriteAt = (file, bytes, offset) =>
+        {
+            if (++attempts == 1)
+            {
+                throw new IOException("No space left on device");
+            }
+            RandomAccess.Write(file, bytes, offset);
+        };
+        for (var i = 0; i < 3; i++)
+        {
+            log.Record(Line(1, i));
+        }
+        var pauses = new List<TimeSpan>();
+        log.PauseBeforeFinalRetry = pause =>
+        {
+            pauses.Add(pause);
+            return Task.CompletedTask;
+        };
+        await log.DisposeAsync();
+        Assert.Equal([TimeSpan.FromSeconds(1)], pauses);
+        Assert.Equal(2, attempts); // one refused, one written
+        Assert.Equal(new long[] { 0, 1, 2 }, Totals(await File.ReadAllLinesAsync(path)));
+        Assert.Equal(["audit.jsonl"], Directory.GetFiles(_dir).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task AWriteCutShortByAFullDiskLeavesNoPartOfALineInTheFileAndTheRetryWritesThemWhole()
+    {
+        var path = Path.Combine(_dir, "audit.jsonl");
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        await using var log = new AuditLog(new AuditSettings { File = path }, "test", new HttpClient(), 256, time: time);
+        var full = false;
+        log.WriteAt = (file, bytes, offset) =>
+        {
+            if (full)
+            {
+                RandomAccess.Write(file, bytes[..(bytes.Length / 2)], offset); // what fitted
+                throw new IOException("No space left on device");
+            }
+            RandomAccess.Write(file, bytes, offset);
+        };
+        log.Record(Line(1, 0));
+        await log.FlushAsync();
+        var whole = new FileInfo(path).Length;
+
+        full = true;
+        log.Record(Line(1, 1));
+        log.Record(Line(1, 2));
+        await Assert.ThrowsAsync<IOException>(log.FlushAsync);
+        Assert.True(log.Failing);
+        Assert.Equal(whole, new FileInfo(path).Length);
+
+        full = false;
+        await log.FlushAsync();
+        Assert.Equal(new long[] { 0, 1, 2 }, Totals(await File.ReadAllLinesAsync(path)));
+    }
 }

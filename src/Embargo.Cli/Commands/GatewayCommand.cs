@@ -31,16 +31,28 @@ public static class GatewayCommand
             {
                 throw new UserInputException(started.Error!.Message);
             }
-            await using var gateway = started.Value;
-            foreach (var upstream in gateway.Config.Upstreams)
+            try
             {
-                Output.Note(upstream.Certificate.Refusal is { } refusal
-                    ? $"{upstream.Name}: NOT SERVED: {refusal}"
-                    : $"{upstream.Name}: certified up to {upstream.Certificate.CertifiedTier!.Value.ToString().ToLowerInvariant()}");
+                await using var gateway = started.Value;
+                foreach (var upstream in gateway.Config.Upstreams)
+                {
+                    Output.Note(upstream.Certificate.Refusal is { } refusal
+                        ? $"{upstream.Name}: NOT SERVED: {refusal}"
+                        : $"{upstream.Name}: certified up to {upstream.Certificate.CertifiedTier!.Value.ToString().ToLowerInvariant()}");
+                }
+                Output.Note($"Embargo gateway listening on {gateway.BaseUrl} ({gateway.Config.GrantsByKeySha256.Count} grants, {gateway.Config.Screens.Count} screens); Ctrl-C stops it");
+                await gateway.WaitForShutdownAsync(ct);
+                return CliApp.Ok;
             }
-            Output.Note($"Embargo gateway listening on {gateway.BaseUrl} ({gateway.Config.GrantsByKeySha256.Count} grants, {gateway.Config.Screens.Count} screens); Ctrl-C stops it");
-            await gateway.WaitForShutdownAsync(ct);
-            return CliApp.Ok;
+            catch (AuditNotWrittenException e) when (e.SavedTo is null)
+            {
+                // Nowhere to save the last audit lines: they go to standard error after the one-line error, not into the void.
+                await Console.Error.WriteLineAsync($"embargo: {Output.Safe(e.Message)}; the lines follow");
+                await Console.Error.FlushAsync(CancellationToken.None);
+                await using var stderr = Console.OpenStandardError();
+                await stderr.WriteAsync(e.Lines, CancellationToken.None);
+                return CliApp.Failed;
+            }
         });
         return command;
     }

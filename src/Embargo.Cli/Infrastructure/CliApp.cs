@@ -12,6 +12,9 @@ public static class CliApp
     public const int Failed = 1;
     public const int BadInput = 2;
 
+    /// <summary>How long a cancelled command (Ctrl-C, SIGTERM) may take to stop before the process ends anyway.</summary>
+    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(15);
+
     public static RootCommand Build()
     {
         var root = new RootCommand("Embargo: responsible release of AI models.");
@@ -33,7 +36,13 @@ public static class CliApp
         }
         try
         {
-            return await parse.InvokeAsync(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancellationToken);
+            return await parse.InvokeAsync(new System.CommandLine.InvocationConfiguration
+            {
+                EnableDefaultExceptionHandler = false,
+                // Ctrl-C or SIGTERM cancels the command; a server then drains, writes its last audit lines (up to three tries a
+                // second apart) and posts them to the ledger. The default 2 s would cut that short and lose them.
+                ProcessTerminationTimeout = ShutdownGrace,
+            }, cancellationToken);
         }
         catch (ApiException e)
         {

@@ -242,9 +242,28 @@ public sealed partial class ServerGateway : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Critical, Message = "gateway: the stored screens do not compile ({Reason}); nothing is served")]
     private static partial void LogUnservable(ILogger logger, string reason);
 
+    [LoggerMessage(Level = LogLevel.Critical, Message = "gateway: {Reason}")]
+    private static partial void LogAuditNotWritten(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "gateway: unwritten audit lines follow: {Lines}")]
+    private static partial void LogUnwrittenLines(ILogger logger, string lines);
+
     public async ValueTask DisposeAsync()
     {
-        await Audit.DisposeAsync();
+        try
+        {
+            await Audit.DisposeAsync();
+        }
+        catch (AuditNotWrittenException e)
+        {
+            // The server is stopping either way: say where the lines went (or, with nowhere to save them, log them whole).
+            LogAuditNotWritten(_log, e.Message);
+            if (e.SavedTo is null)
+            {
+                var lines = System.Text.Encoding.UTF8.GetString(e.Lines.Span);
+                LogUnwrittenLines(_log, lines);
+            }
+        }
         _http.Dispose();
         _rebuild.Dispose();
     }
