@@ -533,6 +533,39 @@ public sealed class GatewayPipelineTests
     }
 
     [Fact]
+    public async Task StoppingWhileTheAuditFileFailsSavesItsLastLinesBesideItStopsServingAndSaysWhere()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var (_, gateway) = await RiverWalkAsync(world);
+        using var http = new HttpClient();
+        Task<(HttpStatusCode Status, string Text)> Send() => SendRawAsync(http, gateway, HelloBody);
+
+        Assert.Equal(HttpStatusCode.OK, (await Send()).Status);
+        await gateway.Audit.FlushAsync();
+        gateway.Audit.WriteAt = (_, _, _) => throw new IOException("No space left on device");
+        var pauses = 0;
+        gateway.Audit.PauseBeforeFinalRetry = _ =>
+        {
+            pauses++;
+            return Task.CompletedTask;
+        };
+        Assert.Equal(HttpStatusCode.OK, (await Send()).Status);
+        await Assert.ThrowsAsync<IOException>(gateway.Audit.FlushAsync);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await Send()).Status);
+
+        var e = await Assert.ThrowsAsync<AuditNotWrittenException>(gateway.StopAsync);
+        Assert.Equal(AuditLog.FinalAttempts - 1, pauses); // every final try was made
+        Assert.Equal(2, e.LineCount);
+        Assert.NotNull(e.SavedTo);
+        Assert.Equal(Path.GetDirectoryName(e.AuditFile), Path.GetDirectoryName(e.SavedTo));
+        string? Decision(string line) => System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("decision").GetString();
+        Assert.Equal(["allowed"], (await File.ReadAllLinesAsync(e.AuditFile)).Select(Decision));
+        Assert.Equal(["allowed", "audit_unavailable"], (await File.ReadAllLinesAsync(e.SavedTo)).Select(Decision));
+        await Assert.ThrowsAsync<HttpRequestException>(() => Send()); // the host stopped all the same
+        await gateway.StopAsync(); // once stopped, stopping again is a no-op, not a second error
+    }
+
+    [Fact]
     public async Task MetricsCountDecisionsPerGranteeModelAndScreen()
     {
         await using var world = await GatewayWorld.CreateAsync();
