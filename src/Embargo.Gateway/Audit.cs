@@ -130,6 +130,21 @@ public sealed class AuditLog : IAsyncDisposable
     /// <summary>The pause between the final tries at shutdown (<see cref="DisposeAsync"/>): a delay on the log's clock; a test
     /// records the pauses instead.</summary>
     internal Func<TimeSpan, Task> PauseBeforeFinalRetry { get; set; }
+    /// <summary>Told the file's line count each time a line is kept (under the log's lock: it must only signal), so a test can
+    /// wait for the line a request causes instead of polling for it.</summary>
+    internal Action<long>? AfterRecord { get; set; }
+
+    /// <summary>The file's line count once every line kept so far is written (including lines there before this process).</summary>
+    internal long Recorded
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _nextLine;
+            }
+        }
+    }
 
     /// <param name="post">Appends one batch to the ledger and answers its leaf index (null: refused, retried later). Default:
     /// POST {audit.server}/api/gateway/audit-batches when the settings name a server; the server's own gateway appends directly.</param>
@@ -194,6 +209,7 @@ public sealed class AuditLog : IAsyncDisposable
                 _unposted.Add(line.WrittenSpan.ToArray());
             }
             _nextLine++;
+            AfterRecord?.Invoke(_nextLine);
             if (_file is null)
             {
                 Interlocked.Increment(ref _written);
@@ -548,7 +564,7 @@ public sealed class AuditNotWrittenException(string auditFile, byte[] lines, str
     public string AuditFile { get; } = auditFile;
     public ReadOnlyMemory<byte> Lines { get; } = lines;
     public string? SavedTo { get; } = savedTo;
-    public int LineCount { get; } = lines.AsSpan().Count((byte)'\n');
+    public int LineCount => Lines.Span.Count((byte)'\n');
 
     private static string Describe(string auditFile, byte[] lines, string? savedTo, IOException cause)
     {

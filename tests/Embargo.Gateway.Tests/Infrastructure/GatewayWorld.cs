@@ -146,11 +146,29 @@ public sealed class GatewayWorld : IAsyncDisposable
 
     public async Task<IReadOnlyList<JsonElement>> AuditLinesAsync(int expected)
     {
-        // The audit writer is asynchronous: wait (bounded) until it has written what the test caused.
-        for (var i = 0; i < 200 && Gateway.Audit.Written < expected; i++)
+        // A stream's line is recorded just after its last chunk, so the caller can be done first: wait for the line (bounded),
+        // then write what is pending.
+        var audit = Gateway.Audit;
+        var recorded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        audit.AfterRecord = count =>
         {
-            await Task.Delay(25);
+            if (count >= expected)
+            {
+                recorded.TrySetResult();
+            }
+        };
+        try
+        {
+            if (audit.Recorded < expected)
+            {
+                await recorded.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            }
         }
+        finally
+        {
+            audit.AfterRecord = null;
+        }
+        await audit.FlushAsync();
         var lines = await File.ReadAllLinesAsync(AuditPath);
         return lines.Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
     }
