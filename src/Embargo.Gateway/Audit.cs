@@ -111,7 +111,13 @@ public sealed class AuditLog : IAsyncDisposable
     private readonly Lock _fileLock = new();
     private ArrayBufferWriter<byte> _pending = new(64 * 1024);
     private ArrayBufferWriter<byte> _spare = new(64 * 1024);
+    /// <summary>Lines not yet on the ledger, kept in memory only when there is no file to read them back from.</summary>
     private readonly List<byte[]> _unposted = [];
+    /// <summary>With a file: where the ledger's coverage ends (<see cref="LedgerMark"/>), and the byte offset of that line.</summary>
+    private readonly string? _markPath;
+    private long _firstUnpostedOffset;
+    /// <summary>Lines in the file once every write so far has landed (<see cref="_fileOffset"/>'s line count).</summary>
+    private long _linesInFile;
     private bool _armed;
     private bool _disposed;
     private long _fileOffset;
@@ -162,12 +168,91 @@ public sealed class AuditLog : IAsyncDisposable
             _file = File.OpenHandle(settings.File, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
             _nextLine = CountLines(_file);
             _fileOffset = RandomAccess.GetLength(_file);
+            _linesInFile = _nextLine;
         }
         _firstUnposted = _nextLine;
+        _firstUnpostedOffset = _fileOffset;
+        if (_file is not null && _post is not null)
+        {
+            // Lines a stopped or crashed gateway had not posted yet go onto the ledger first, read back from the file.
+            _markPath = _path + ".ledger";
+            try
+            {
+                if (CheckedMark(_path!, gateway, _nextLine) is { } mark)
+                {
+                    _firstUnposted = mark.Lines;
+                    _firstUnpostedOffset = OffsetOfLine(_file, mark.Lines);
+                }
+                else
+                {
+                    // The first start that posts: lines from here on go to the ledger, even if this run never reaches it.
+                    WriteMark(new LedgerMark(gateway, _nextLine, null));
+                }
+            }
+            catch
+            {
+                _file.Dispose();
+                throw;
+            }
+        }
         _time = time ?? TimeProvider.System;
         PauseBeforeFinalRetry = delay => Task.Delay(delay, _time);
         _timer = _time.CreateTimer(static state => ((AuditLog)state!).FlushFromTimer(), this,
             Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    private void WriteMark(LedgerMark mark)
+    {
+        try
+        {
+            LedgerMark.Write(_markPath!, mark);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new AuditLedgerMarkException($"cannot write {_markPath} ({e.Message.ReplaceLineEndings(" ")}): the gateway records there how far its audit file is on the ledger");
+        }
+    }
+
+    /// <summary>The audit file's <c>.ledger</c> mark, checked against the file's <paramref name="lines"/>; null without one.</summary>
+    /// <exception cref="AuditLedgerMarkException">The mark names another gateway, or more lines than the file has.</exception>
+    private static LedgerMark? CheckedMark(string path, string gateway, long lines)
+    {
+        var markPath = path + ".ledger";
+        if (LedgerMark.Read(markPath) is not { } mark)
+        {
+            return null;
+        }
+        if (mark.Gateway != gateway)
+        {
+            throw new AuditLedgerMarkException($"{markPath} says lines of {path} went onto the ledger as gateway '{mark.Gateway}', not '{gateway}': keep that name, or start a new audit file");
+        }
+        if (mark.Lines > lines)
+        {
+            throw new AuditLedgerMarkException($"{path} has {lines} line(s) but the ledger holds batches of its first {mark.Lines} ({markPath}): the file was truncated or replaced; restore it, or start a new audit file under a new gateway name");
+        }
+        return mark;
+    }
+
+    /// <summary>Why an audit file that posts to the ledger as <paramref name="gateway"/> cannot be opened (its <c>.ledger</c> mark
+    /// disagrees with it), or null; for a command to refuse before it starts anything.</summary>
+    public static string? LedgerMarkProblem(string auditFile, string gateway)
+    {
+        var path = Path.GetFullPath(auditFile);
+        try
+        {
+            long lines = 0;
+            if (File.Exists(path))
+            {
+                using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                lines = CountLines(file);
+            }
+            CheckedMark(path, gateway, lines);
+            return null;
+        }
+        catch (AuditLedgerMarkException e)
+        {
+            return e.Message;
+        }
     }
 
     public bool Enabled => _file is not null || _post is not null;
@@ -204,7 +289,7 @@ public sealed class AuditLog : IAsyncDisposable
                 Interlocked.Increment(ref _dropped);
                 return;
             }
-            if (_post is not null)
+            if (_post is not null && _file is null)
             {
                 _unposted.Add(line.WrittenSpan.ToArray());
             }
@@ -327,7 +412,9 @@ public sealed class AuditLog : IAsyncDisposable
             }
             _failing = false;
             _fileOffset += batch.WrittenCount;
-            Interlocked.Add(ref _written, batch.WrittenSpan.Count((byte)'\n'));
+            var lines = batch.WrittenSpan.Count((byte)'\n');
+            Interlocked.Add(ref _linesInFile, lines);
+            Interlocked.Add(ref _written, lines);
             batch.ResetWrittenCount();
         }
     }
@@ -345,6 +432,86 @@ public sealed class AuditLog : IAsyncDisposable
                 offset += read;
             }
             return lines;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The byte offset where line <paramref name="line"/> (0-based) starts; the file has at least that many lines.</summary>
+    private static long OffsetOfLine(SafeFileHandle file, long line)
+    {
+        if (line == 0)
+        {
+            return 0;
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            long seen = 0, offset = 0;
+            int read;
+            while ((read = RandomAccess.Read(file, buffer, offset)) > 0)
+            {
+                var span = buffer.AsSpan(0, read);
+                int at;
+                while ((at = span.IndexOf((byte)'\n')) >= 0)
+                {
+                    offset += at + 1;
+                    span = span[(at + 1)..];
+                    if (++seen == line)
+                    {
+                        return offset;
+                    }
+                }
+                offset += span.Length;
+            }
+            throw new AuditLedgerMarkException($"the audit file has fewer than {line} lines");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Up to <paramref name="max"/> whole lines (without their newlines) from <paramref name="offset"/>, reading no
+    /// further than <paramref name="end"/>; the offset just past the last one is returned too.</summary>
+    private static (List<byte[]> Lines, long Next) ReadLines(SafeFileHandle file, long offset, long end, int max)
+    {
+        var lines = new List<byte[]>();
+        var partial = new ArrayBufferWriter<byte>();
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            var next = offset;
+            while (lines.Count < max && offset < end)
+            {
+                var read = RandomAccess.Read(file, buffer.AsSpan(0, (int)Math.Min(buffer.Length, end - offset)), offset);
+                if (read == 0)
+                {
+                    break;
+                }
+                var span = buffer.AsSpan(0, read);
+                offset += read;
+                int at;
+                while (lines.Count < max && (at = span.IndexOf((byte)'\n')) >= 0)
+                {
+                    partial.Write(span[..at]);
+                    lines.Add(partial.WrittenSpan.ToArray());
+                    partial.ResetWrittenCount();
+                    span = span[(at + 1)..];
+                }
+                if (lines.Count < max)
+                {
+                    partial.Write(span);
+                }
+            }
+            // Where the next unposted line starts: the bytes of the lines taken plus their newlines.
+            foreach (var line in lines)
+            {
+                next += line.Length + 1;
+            }
+            return (lines, next);
         }
         finally
         {
@@ -404,32 +571,84 @@ public sealed class AuditLog : IAsyncDisposable
     }
 
     /// <summary>Posts every complete batch (and, when <paramref name="all"/>, the partial last one) to the ledger. A failure
-    /// leaves the lines for the next try: batches stay contiguous.</summary>
+    /// leaves the lines for the next try: batches stay contiguous. With a file, the lines are read back from it, so only lines the
+    /// file holds are posted and nothing waiting for the ledger is held in memory; after each batch the file's
+    /// <c>.ledger</c> mark moves on, so a restarted gateway posts from where the ledger's coverage ends.</summary>
     public async Task PostBatchesAsync(bool all, CancellationToken ct)
     {
         if (_post is null)
         {
             return;
         }
+        await _postGate.WaitAsync(ct);
+        try
+        {
+            await PostBatchesOneAtATimeAsync(all, ct);
+        }
+        finally
+        {
+            _postGate.Release();
+        }
+    }
+
+    /// <summary>One poster at a time: two would post the same lines twice.</summary>
+    private readonly SemaphoreSlim _postGate = new(1, 1);
+
+    private async Task PostBatchesOneAtATimeAsync(bool all, CancellationToken ct)
+    {
         while (true)
         {
-            byte[][] lines;
-            long first;
-            lock (_lock)
+            List<byte[]> lines;
+            long first, next = 0;
+            if (_file is null)
             {
-                if (_unposted.Count == 0 || (_unposted.Count < _batchLines && !all))
+                lock (_lock)
+                {
+                    if (_unposted.Count == 0 || (_unposted.Count < _batchLines && !all))
+                    {
+                        return;
+                    }
+                    lines = _unposted.GetRange(0, Math.Min(_batchLines, _unposted.Count));
+                    first = _firstUnposted;
+                }
+            }
+            else
+            {
+                long end, available;
+                lock (_fileLock)
+                {
+                    if (_file.IsClosed)
+                    {
+                        return;
+                    }
+                    end = _fileOffset;
+                    available = Interlocked.Read(ref _linesInFile) - _firstUnposted;
+                    first = _firstUnposted;
+                    if (available == 0 || (available < _batchLines && !all))
+                    {
+                        return;
+                    }
+                    // Read under the file lock: a write that fails cuts the file back, and disposing closes it.
+                    try
+                    {
+                        (lines, next) = ReadLines(_file, _firstUnpostedOffset, end, (int)Math.Min(_batchLines, available));
+                    }
+                    catch (IOException)
+                    {
+                        return; // the lines stay in the file; the next try reads them again
+                    }
+                }
+                if (lines.Count == 0)
                 {
                     return;
                 }
-                lines = _unposted.Take(_batchLines).ToArray();
-                first = _firstUnposted;
             }
             var tree = new MerkleTree();
             foreach (var line in lines)
             {
                 tree.AppendLeaf(line);
             }
-            var index = await _post(new AuditBatch { Gateway = _gateway, FirstLine = first, Lines = lines.Length, Root = Convert.ToHexStringLower(tree.Root()) }, ct);
+            var index = await _post!(new AuditBatch { Gateway = _gateway, FirstLine = first, Lines = lines.Count, Root = Convert.ToHexStringLower(tree.Root()) }, ct);
             if (index is null)
             {
                 return;
@@ -437,8 +656,23 @@ public sealed class AuditLog : IAsyncDisposable
             _posted.Enqueue(index.Value);
             lock (_lock)
             {
-                _unposted.RemoveRange(0, lines.Length);
-                _firstUnposted += lines.Length;
+                if (_file is null)
+                {
+                    _unposted.RemoveRange(0, lines.Count);
+                }
+                _firstUnposted += lines.Count;
+                _firstUnpostedOffset = next;
+            }
+            if (_markPath is not null)
+            {
+                try
+                {
+                    LedgerMark.Write(_markPath, new LedgerMark(_gateway, first + lines.Count, index.Value));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // The next batch writes the mark again; only a restart before then would post these lines a second time.
+                }
             }
         }
     }
@@ -575,6 +809,47 @@ public sealed class AuditNotWrittenException(string auditFile, byte[] lines, str
             : $"the last {count} audit line(s) could not be written to {auditFile} ({reason}), nor saved beside it or in the temporary directory";
     }
 }
+
+/// <summary>How far a gateway's audit file is on the ledger: its first <see cref="Lines"/> lines are posted (or, before the
+/// first batch, were there before posting began), as gateway <see cref="Gateway"/>, the last batch at <see cref="LedgerIndex"/>
+/// (null before the first). Kept beside the audit file as <c>&lt;file&gt;.ledger</c> (JSON), written when a gateway that posts
+/// first opens the file and replaced whole after every batch.</summary>
+public sealed record LedgerMark(
+    [property: System.Text.Json.Serialization.JsonPropertyName("gateway")] string Gateway,
+    [property: System.Text.Json.Serialization.JsonPropertyName("lines")] long Lines,
+    [property: System.Text.Json.Serialization.JsonPropertyName("ledgerIndex")] long? LedgerIndex)
+{
+    public static LedgerMark? Read(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        try
+        {
+            return JsonSerializer.Deserialize<LedgerMark>(File.ReadAllBytes(path)) is { Gateway: not null, Lines: >= 0 } mark
+                ? mark
+                : throw new AuditLedgerMarkException($"{path} is not a ledger mark (gateway, lines, ledgerIndex)");
+        }
+        catch (JsonException)
+        {
+            throw new AuditLedgerMarkException($"{path} is not a ledger mark (gateway, lines, ledgerIndex)");
+        }
+    }
+
+    /// <summary>Written to a temporary file and renamed over the old mark, so a crash leaves the old mark or the new one.</summary>
+    public static void Write(string path, LedgerMark mark)
+    {
+        var temporary = $"{path}.{Environment.ProcessId}.tmp";
+        File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(mark));
+        File.Move(temporary, path, overwrite: true);
+    }
+}
+
+/// <summary>The audit file and its <c>.ledger</c> mark disagree (the file is shorter than the ledger's coverage, or was posted
+/// under another gateway name), or the mark cannot be read or written: the gateway does not start, rather than post batches
+/// the file cannot back or lose track of what is posted.</summary>
+public sealed class AuditLedgerMarkException(string message) : IOException(message);
 
 /// <summary>Prometheus counters of this gateway (its own registry: several gateways may share a process).</summary>
 public sealed class GatewayMetrics

@@ -133,7 +133,17 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             limiter = new InMemoryLimiter(options.Time);
         }
-        var audit = new AuditLog(config.Audit, config.Name, http, options.AuditBatchLines);
+        AuditLog audit;
+        try
+        {
+            audit = new AuditLog(config.Audit, config.Name, http, options.AuditBatchLines);
+        }
+        catch (AuditLedgerMarkException e)
+        {
+            await limiter.DisposeAsync();
+            http.Dispose();
+            return ProtocolError.Validation(e.Message);
+        }
         var metrics = new GatewayMetrics();
         metrics.Watch(audit);
         var pipeline = new ChatPipeline(config, http, direct, limiter, audit, metrics, options.Time);
@@ -254,6 +264,27 @@ public sealed class GatewayHost : IAsyncDisposable
         await _background;
         await _app.StopAsync();
         await _app.DisposeAsync();
+        if (Config.Audit.Server is not null)
+        {
+            // What the file holds goes onto the ledger first (the rest waits in the file: the next start posts it).
+            try
+            {
+                await Audit.FlushAsync();
+            }
+            catch (IOException)
+            {
+                // Disposing below tries the file again, and saves the lines elsewhere if it must.
+            }
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await Audit.PostBatchesAsync(all: true, timeout.Token);
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException)
+            {
+                // Whatever was not posted stays in the audit file; the next start posts it from the file's .ledger mark.
+            }
+        }
         // A file that cannot take its last lines still lets the rest stop (the lines were saved elsewhere); then it is reported.
         AuditNotWrittenException? unwritten = null;
         try
@@ -263,18 +294,6 @@ public sealed class GatewayHost : IAsyncDisposable
         catch (AuditNotWrittenException e)
         {
             unwritten = e;
-        }
-        if (Config.Audit.Server is not null)
-        {
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await Audit.PostBatchesAsync(all: true, timeout.Token);
-            }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException)
-            {
-                // Whatever was not posted stays in the audit file (and off the ledger); a restart posts from its own first line.
-            }
         }
         await _limiter.DisposeAsync();
         _http.Dispose();

@@ -294,4 +294,171 @@ public sealed class AuditLogTests : IDisposable
         await log.FlushAsync();
         Assert.Equal(new long[] { 0, 1, 2 }, Totals(await File.ReadAllLinesAsync(path)));
     }
+
+    private static string RootOf(IEnumerable<string> lines)
+    {
+        var tree = new MerkleTree();
+        foreach (var line in lines)
+        {
+            tree.AppendLeaf(System.Text.Encoding.UTF8.GetBytes(line));
+        }
+        return Convert.ToHexStringLower(tree.Root());
+    }
+
+    [Fact]
+    public async Task LinesAGatewayStoppedWithBeforeTheLedgerTookThemArePostedFromTheFileWhenItStartsAgainSoTheBatchesStayContiguous()
+    {
+        var path = Path.Combine(_dir, "audit.jsonl");
+        var batches = new List<AuditLog.AuditBatch>();
+        var ledgerUp = true;
+        Task<long?> Post(AuditLog.AuditBatch batch, CancellationToken _)
+        {
+            if (!ledgerUp)
+            {
+                return Task.FromResult<long?>(null); // the server refused it
+            }
+            batches.Add(batch);
+            return Task.FromResult<long?>(100 + batches.Count);
+        }
+
+        var first = new AuditLog(new AuditSettings { File = path }, "edge-1", new HttpClient(), 2, Post);
+        for (var i = 0; i < 5; i++)
+        {
+            first.Record(Line(1, i));
+        }
+        await first.FlushAsync();
+        ledgerUp = false;
+        await first.PostBatchesAsync(all: true, CancellationToken.None); // nothing posted: lines 0..4 wait
+        ledgerUp = true;
+        await first.PostBatchesAsync(all: false, CancellationToken.None); // the two whole batches; line 4 waits for a third
+        ledgerUp = false;
+        first.Record(Line(1, 5));
+        await first.DisposeAsync(); // stopped while the ledger refuses: lines 4 and 5 are only in the file
+        Assert.Equal([(0L, 2), (2L, 2)], batches.Select(b => (b.FirstLine, b.Lines)));
+        var mark = LedgerMark.Read(path + ".ledger");
+        Assert.Equal(new LedgerMark("edge-1", 4, 102), mark);
+
+        ledgerUp = true;
+        await using var second = new AuditLog(new AuditSettings { File = path }, "edge-1", new HttpClient(), 2, Post);
+        second.Record(Line(1, 6));
+        await second.FlushAsync();
+        await second.PostBatchesAsync(all: true, CancellationToken.None);
+
+        var lines = await File.ReadAllLinesAsync(path);
+        Assert.Equal(new long[] { 0, 1, 2, 3, 4, 5, 6 }, Totals(lines));
+        Assert.Equal([(0L, 2), (2L, 2), (4L, 2), (6L, 1)], batches.Select(b => (b.FirstLine, b.Lines)));
+        foreach (var batch in batches)
+        {
+            Assert.Equal(RootOf(lines.Skip((int)batch.FirstLine).Take(batch.Lines)), batch.Root);
+        }
+        Assert.Equal(new LedgerMark("edge-1", 7, 104), LedgerMark.Read(path + ".ledger"));
+    }
+
+    [Fact]
+    public async Task OnlyLinesTheFileHoldsArePostedToTheLedgerWhileItsWritesFailTheyWait()
+    {
+        var path = Path.Combine(_dir, "audit.jsonl");
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var batches = new List<AuditLog.AuditBatch>();
+        await using var log = new AuditLog(new AuditSettings { File = path }, "edge-1", new HttpClient(), 256, (batch, _) =>
+        {
+            batches.Add(batch);
+            return Task.FromResult<long?>(batches.Count);
+        }, time);
+        var full = false;
+        log.WriteAt = (file, bytes, offset) =>
+        {
+            if (full)
+            {
+                throw new IOException("No space left on device");
+            }
+            RandomAccess.Write(file, bytes, offset);
+        };
+        log.Record(Line(1, 0));
+        await log.FlushAsync();
+        full = true;
+        log.Record(Line(1, 1));
+        await Assert.ThrowsAsync<IOException>(log.FlushAsync);
+
+        await log.PostBatchesAsync(all: true, CancellationToken.None);
+        var only = Assert.Single(batches);
+        Assert.Equal((0L, 1), (only.FirstLine, only.Lines)); // line 1 is not in the file, so not on the ledger either
+
+        full = false;
+        await log.FlushAsync();
+        await log.PostBatchesAsync(all: true, CancellationToken.None);
+        Assert.Equal([(0L, 1), (1L, 1)], batches.Select(b => (b.FirstLine, b.Lines)));
+        Assert.Equal(RootOf((await File.ReadAllLinesAsync(path))[1..]), batches[1].Root);
+    }
+
+    [Fact]
+    public async Task AnAuditFileShorterThanTheLedgersCoverageOrPostedUnderAnotherNameDoesNotOpen()
+    {
+        var path = Path.Combine(_dir, "audit.jsonl");
+        var posted = 0;
+        Task<long?> Post(AuditLog.AuditBatch batch, CancellationToken _) => Task.FromResult<long?>(++posted);
+        var log = new AuditLog(new AuditSettings { File = path }, "edge-1", new HttpClient(), 256, Post);
+        for (var i = 0; i < 3; i++)
+        {
+            log.Record(Line(1, i));
+        }
+        await log.FlushAsync();
+        await log.PostBatchesAsync(all: true, CancellationToken.None);
+        await log.DisposeAsync();
+        Assert.Equal(new LedgerMark("edge-1", 3, 1), LedgerMark.Read(path + ".ledger"));
+
+        var renamed = Assert.Throws<AuditLedgerMarkException>(() => new AuditLog(new AuditSettings { File = path }, "edge-2", new HttpClient(), 256, Post));
+        Assert.Contains("'edge-1'", renamed.Message);
+
+        // The file loses its last line (truncated, or swapped for an older copy): the ledger holds a batch it cannot back.
+        var lines = await File.ReadAllLinesAsync(path);
+        await File.WriteAllLinesAsync(path, lines[..2]);
+        var shorter = Assert.Throws<AuditLedgerMarkException>(() => new AuditLog(new AuditSettings { File = path }, "edge-1", new HttpClient(), 256, Post));
+        Assert.Contains("has 2 line(s) but the ledger holds batches of its first 3", shorter.Message);
+        Assert.DoesNotContain('\n', shorter.Message);
+        File.Delete(path); // the refused log let go of the file
+        Assert.Equal(1, posted);
+
+        // Without a server nothing is posted, so the mark is not consulted.
+        await File.WriteAllLinesAsync(path, lines[..2]);
+        await using var local = new AuditLog(new AuditSettings { File = path }, "edge-2", new HttpClient(), 256);
+        Assert.True(local.Enabled);
+    }
+
+    [Fact]
+    public async Task AFirstRunThatNeverReachedTheLedgerHasItsLinesPostedByTheNextRunButLinesFromBeforePostingBeganAreNot()
+    {
+        var path = Path.Combine(_dir, "audit.jsonl");
+        var local = new AuditLog(new AuditSettings { File = path }, "edge-1", new HttpClient(), 256); // no server yet
+        local.Record(Line(1, 0));
+        await local.DisposeAsync();
+
+        var batches = new List<AuditLog.AuditBatch>();
+        var ledgerUp = false;
+        Task<long?> Post(AuditLog.AuditBatch batch, CancellationToken _)
+        {
+            if (!ledgerUp)
+            {
+                return Task.FromResult<long?>(null);
+            }
+            batches.Add(batch);
+            return Task.FromResult<long?>(batches.Count);
+        }
+        var unreachable = new AuditLog(new AuditSettings { File = path }, "edge-1", new HttpClient(), 256, Post);
+        Assert.Equal(new LedgerMark("edge-1", 1, null), LedgerMark.Read(path + ".ledger")); // posting begins after line 0
+        unreachable.Record(Line(1, 1));
+        unreachable.Record(Line(1, 2));
+        await unreachable.FlushAsync();
+        await unreachable.PostBatchesAsync(all: true, CancellationToken.None);
+        await unreachable.DisposeAsync();
+        Assert.Empty(batches);
+
+        ledgerUp = true;
+        await using var reached = new AuditLog(new AuditSettings { File = path }, "edge-1", new HttpClient(), 256, Post);
+        await reached.PostBatchesAsync(all: true, CancellationToken.None);
+        var batch = Assert.Single(batches);
+        Assert.Equal((1L, 2), (batch.FirstLine, batch.Lines));
+        Assert.Equal(RootOf((await File.ReadAllLinesAsync(path))[1..]), batch.Root);
+        Assert.Equal(new LedgerMark("edge-1", 3, 1), LedgerMark.Read(path + ".ledger"));
+    }
 }

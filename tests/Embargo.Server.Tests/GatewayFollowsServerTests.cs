@@ -34,36 +34,10 @@ public sealed class GatewayFollowsServerTests(ServerFixture fixture) : IClassFix
         var dir = Directory.CreateTempSubdirectory("embargo-gateway-follows-").FullName;
         await File.WriteAllTextAsync(Path.Combine(dir, "certificate.dsse.json"), w.Certificate!.Envelope);
         await File.WriteAllTextAsync(Path.Combine(dir, "certifier.pub.pem"), w.CertifierKey.PublicKey.Pem);
-        await File.WriteAllTextAsync(Path.Combine(dir, "gateway.yaml"), $"""
-            name: edge-1
-            upstreams:
-              - name: camelid-7b
-                url: {model.BaseUrl}
-                model: sample-camelid-7b
-                certificate: ./certificate.dsse.json
-                certifier_key: ./certifier.pub.pem
-            grants:
-              - grantee: alice
-                key_sha256: {Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Key)))}
-                tier: hosted
-                models: [camelid-7b]
-                requests_per_minute: 600
-            audit:
-              file: ./audit.jsonl
-              server: {Host.Url}
-              token_env: EMBARGO_TOKEN
-            """);
+        await WriteConfigAsync(dir, "edge-1", model.BaseUrl, Host.Url);
         var port = FreePort();
-        using var gateway = Process.Start(new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "embargo.dll"), "gateway", "--config", Path.Combine(dir, "gateway.yaml"), "--urls", $"http://127.0.0.1:{port}"])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            Environment = { ["EMBARGO_TOKEN"] = w.Tokens[w.Developer] },
-        })!;
         var output = new StringBuilder();
-        gateway.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        gateway.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        gateway.BeginOutputReadLine();
-        gateway.BeginErrorReadLine();
+        using var gateway = StartGateway(dir, port, w.Tokens[w.Developer], output);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
         try
         {
@@ -75,7 +49,7 @@ public sealed class GatewayFollowsServerTests(ServerFixture fixture) : IClassFix
 
             // The gateway posts its audit lines as a batch: one leaf whose root is the RFC 6962 root of the file's lines.
             Leaf? batch = null;
-            await WaitUntilAsync(async () => (batch = (await LeavesAsync(Host)).LastOrDefault(l => l.Type == "gateway.audit-batch")) is not null,
+            await WaitUntilAsync(async () => (batch = (await LeavesAsync(Host)).LastOrDefault(l => l.Type == "gateway.audit-batch" && l.Data["gateway"]!.GetValue<string>() == "edge-1")) is not null,
                 () => "no gateway.audit-batch leaf: " + output);
             var lines = (await File.ReadAllLinesAsync(Path.Combine(dir, "audit.jsonl"))).Where(l => l.Length > 0).ToList();
             var tree = new MerkleTree();
@@ -105,6 +79,115 @@ public sealed class GatewayFollowsServerTests(ServerFixture fixture) : IClassFix
             }
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    private static Task WriteConfigAsync(string dir, string name, Uri upstream, Uri server) =>
+        File.WriteAllTextAsync(Path.Combine(dir, "gateway.yaml"), $"""
+            name: {name}
+            upstreams:
+              - name: camelid-7b
+                url: {upstream}
+                model: sample-camelid-7b
+                certificate: ./certificate.dsse.json
+                certifier_key: ./certifier.pub.pem
+            grants:
+              - grantee: alice
+                key_sha256: {Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Key)))}
+                tier: hosted
+                models: [camelid-7b]
+                requests_per_minute: 600
+            audit:
+              file: ./audit.jsonl
+              server: {server}
+              token_env: EMBARGO_TOKEN
+            """);
+
+    /// <summary>`embargo gateway` as its own process, its output collected into <paramref name="output"/>.</summary>
+    private static Process StartGateway(string dir, int port, string token, StringBuilder output)
+    {
+        var gateway = Process.Start(new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "embargo.dll"), "gateway", "--config", Path.Combine(dir, "gateway.yaml"), "--urls", $"http://127.0.0.1:{port}"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            Environment = { ["EMBARGO_TOKEN"] = token },
+        })!;
+        gateway.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        gateway.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        gateway.BeginOutputReadLine();
+        gateway.BeginErrorReadLine();
+        return gateway;
+    }
+
+    [Fact]
+    public async Task LinesAGatewayRecordedWhileTheServerWasOutOfReachGoOntoTheLedgerWhenItStartsAgainAfterACrash()
+    {
+        using var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Certified);
+        await w.ReleaseAsync("hosted");
+        await using var model = await SampleModelServer.StartAsync();
+        var dir = Directory.CreateTempSubdirectory("embargo-gateway-catch-up-").FullName;
+        var name = $"edge-{w.Tag}";
+        await File.WriteAllTextAsync(Path.Combine(dir, "certificate.dsse.json"), w.Certificate!.Envelope);
+        await File.WriteAllTextAsync(Path.Combine(dir, "certifier.pub.pem"), w.CertifierKey.PublicKey.Pem);
+        var output = new StringBuilder();
+        try
+        {
+            // First run: the server is out of reach (nothing listens there). The certificate cannot be confirmed, so nothing is
+            // served, but every refusal is an audit line; then the process dies without stopping (SIGKILL).
+            await WriteConfigAsync(dir, name, model.BaseUrl, new Uri($"http://127.0.0.1:{FreePort()}"));
+            var port = FreePort();
+            using (var first = StartGateway(dir, port, w.Tokens[w.Developer], output))
+            {
+                using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+                await WaitUntilAsync(async () => (await TryGetAsync(http, "/healthz")) == HttpStatusCode.OK, () => "the gateway did not start: " + output);
+                for (var i = 0; i < 3; i++)
+                {
+                    var (status, body) = await ChatAsync(http);
+                    Assert.True(status == HttpStatusCode.Forbidden, body);
+                }
+                await WaitUntilAsync(async () => (await AuditLinesAsync(dir)).Count == 3, () => "the three refusals did not reach the audit file: " + output);
+                first.Kill();
+                await first.WaitForExitAsync();
+            }
+            Assert.DoesNotContain(await LeavesAsync(Host), l => l.Type == "gateway.audit-batch" && l.Data["gateway"]!.GetValue<string>() == name);
+
+            // Second run, the server in reach: the first run's lines are posted before anything else, from line 0.
+            await WriteConfigAsync(dir, name, model.BaseUrl, Host.Url);
+            port = FreePort();
+            using (var second = StartGateway(dir, port, w.Tokens[w.Developer], output))
+            {
+                List<Leaf> batches = [];
+                await WaitUntilAsync(async () => (batches = [.. (await LeavesAsync(Host)).Where(l => l.Type == "gateway.audit-batch" && l.Data["gateway"]!.GetValue<string>() == name)]).Count > 0,
+                    () => "no gateway.audit-batch leaf for the first run's lines: " + output);
+                var lines = await AuditLinesAsync(dir);
+                var covered = 0L;
+                foreach (var batch in batches)
+                {
+                    Assert.Equal(covered, batch.Data["firstLine"]!.GetValue<long>());
+                    var count = batch.Data["lines"]!.GetValue<int>();
+                    var tree = new MerkleTree();
+                    foreach (var line in lines.Skip((int)covered).Take(count))
+                    {
+                        tree.AppendLeaf(Encoding.UTF8.GetBytes(line));
+                    }
+                    Assert.Equal(Convert.ToHexStringLower(tree.Root()), batch.Data["root"]!.GetValue<string>());
+                    covered += count;
+                }
+                Assert.True(covered >= 3, $"the ledger covers {covered} line(s) of the first run's 3");
+                Assert.All(lines.Take(3), l => Assert.Equal("tier_not_certified", JsonDocument.Parse(l).RootElement.GetProperty("decision").GetString()));
+                second.Kill();
+                await second.WaitForExitAsync();
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task<List<string>> AuditLinesAsync(string dir)
+    {
+        var path = Path.Combine(dir, "audit.jsonl");
+        return File.Exists(path) ? [.. (await File.ReadAllLinesAsync(path)).Where(l => l.Length > 0)] : [];
     }
 
     private static async Task<(HttpStatusCode, string)> ChatAsync(HttpClient http)

@@ -47,6 +47,12 @@ public static class ServeCommand
             {
                 throw new UserInputException($"--quorum {q} must be between 0 and the {witnesses.Count} --witness given");
             }
+            // The data directory's gateway audit file must back what the ledger holds of it, or nothing starts.
+            if (Embargo.Gateway.AuditLog.LedgerMarkProblem(Path.Combine(dataDir, Embargo.Server.Gateway.ServerGateway.AuditFileName),
+                    Embargo.Server.Gateway.ServerGateway.Name) is { } problem)
+            {
+                throw new UserInputException(problem);
+            }
             Microsoft.AspNetCore.Builder.WebApplication app;
             Uri url;
             try
@@ -60,6 +66,11 @@ public static class ServeCommand
             }
             catch (ArgumentException e)
             {
+                throw new UserInputException(e.Message);
+            }
+            catch (Embargo.Gateway.AuditLedgerMarkException e)
+            {
+                // The data directory's gateway audit file cannot back what the ledger holds of it: start nothing.
                 throw new UserInputException(e.Message);
             }
             Output.Note($"Embargo server listening on {url} (storage: {r.GetValue(storage)}, data: {dataDir}); Ctrl-C stops it");

@@ -24,6 +24,8 @@ namespace Embargo.Server.Gateway;
 public sealed partial class ServerGateway : IAsyncDisposable
 {
     public const string Name = "embargo-serve";
+    /// <summary>The audit file's name in the data directory.</summary>
+    public const string AuditFileName = "gateway-audit.jsonl";
 
     private readonly EmbargoDbFactory _factory;
     private readonly LedgerState _ledger;
@@ -47,7 +49,7 @@ public sealed partial class ServerGateway : IAsyncDisposable
         _log = log;
         _limiter = limiter;
         _http = GatewayHost.CreateUpstreamClient(out _direct);
-        AuditFile = Path.GetFullPath(Path.Combine(options.Value.DataDirectory, "gateway-audit.jsonl"));
+        AuditFile = Path.GetFullPath(Path.Combine(options.Value.DataDirectory, AuditFileName));
         // Batches go onto the server's own ledger directly, as the system (the standalone gateway posts them over HTTP).
         Audit = new AuditLog(new AuditSettings { File = AuditFile }, Name, _http, options.Value.GatewayAuditBatchLines, async (batch, ct) =>
         {
@@ -313,6 +315,13 @@ public sealed partial class ServerGatewayAudit(ServerGateway gateway, TimeProvid
         {
             // Before the ledger writer stops (hosted services stop in reverse order; this one started after it).
             await gateway.Audit.FlushAsync().WaitAsync(cancellationToken);
+        }
+        catch (IOException)
+        {
+            // The file refuses its last lines: disposing the gateway tries again and saves them elsewhere if it must.
+        }
+        try
+        {
             await gateway.Audit.PostBatchesAsync(all: true, cancellationToken);
         }
         catch (OperationCanceledException)
@@ -321,6 +330,6 @@ public sealed partial class ServerGatewayAudit(ServerGateway gateway, TimeProvid
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "gateway: stopping before every audit line reached the ledger; the rest stays in the audit file")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "gateway: stopping before every audit line reached the ledger; the rest stays in the audit file and is posted at the next start")]
     private static partial void LogLeftOver(ILogger logger);
 }
