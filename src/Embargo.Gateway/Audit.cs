@@ -139,6 +139,9 @@ public sealed class AuditLog : IAsyncDisposable
     /// <summary>Told the file's line count each time a line is kept (under the log's lock: it must only signal), so a test can
     /// wait for the line a request causes instead of polling for it.</summary>
     internal Action<long>? AfterRecord { get; set; }
+    /// <summary>Where unwritten lines are saved at shutdown, in order of preference, given the audit file's directory: that
+    /// directory, then the temporary one. A test names directories that cannot be written to drive the nowhere-to-save path.</summary>
+    internal Func<string, IEnumerable<string>> RescueDirectories { get; set; } = auditDirectory => [auditDirectory, Path.GetTempPath()];
 
     /// <summary>The file's line count once every line kept so far is written (including lines there before this process).</summary>
     internal long Recorded
@@ -749,7 +752,7 @@ public sealed class AuditLog : IAsyncDisposable
     private string? SaveElsewhere(byte[] lines)
     {
         var name = $"{Path.GetFileName(_path)}.unwritten-{_time.GetUtcNow():yyyyMMdd'T'HHmmss'Z'}-{Environment.ProcessId}";
-        foreach (var directory in new[] { Path.GetDirectoryName(_path)!, Path.GetTempPath() })
+        foreach (var directory in RescueDirectories(Path.GetDirectoryName(_path)!))
         {
             var rescue = Path.Combine(directory, name);
             try

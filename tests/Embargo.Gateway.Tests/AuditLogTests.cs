@@ -461,4 +461,27 @@ public sealed class AuditLogTests : IDisposable
         Assert.Equal(RootOf((await File.ReadAllLinesAsync(path))[1..]), batch.Root);
         Assert.Equal(new LedgerMark("edge-1", 3, 1), LedgerMark.Read(path + ".ledger"));
     }
+
+    [Fact]
+    public async Task AtShutdownLinesThatCanBeNeitherWrittenNorSavedElsewhereAreCarriedWholeByTheErrorAndNoPartCopyIsLeft()
+    {
+        var path = Path.Combine(_dir, "audit.jsonl");
+        var log = new AuditLog(new AuditSettings { File = path }, "test", new HttpClient(), 256, time: new FakeTimeProvider(DateTimeOffset.UnixEpoch));
+        log.WriteAt = (_, _, _) => throw new IOException("No space left on device");
+        log.PauseBeforeFinalRetry = _ => Task.CompletedTask;
+        var nowhere = Path.Combine(_dir, "missing");
+        log.RescueDirectories = _ => [Path.Combine(nowhere, "a"), Path.Combine(nowhere, "b")]; // directories that do not exist
+        log.Record(Line(1, 0));
+        log.Record(Line(1, 1));
+
+        var e = await Assert.ThrowsAsync<AuditNotWrittenException>(() => log.DisposeAsync().AsTask());
+        Assert.Null(e.SavedTo);
+        Assert.Equal(2, e.LineCount);
+        Assert.Contains("nor saved beside it or in the temporary directory", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        var carried = System.Text.Encoding.UTF8.GetString(e.Lines.Span).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(new long[] { 0, 1 }, Totals(carried));
+        Assert.Equal(["audit.jsonl"], Directory.GetFiles(_dir).Select(Path.GetFileName));
+        Assert.Equal(0, new FileInfo(path).Length);
+    }
 }
