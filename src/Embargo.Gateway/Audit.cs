@@ -227,11 +227,11 @@ public sealed class AuditLog : IAsyncDisposable
         }
         if (mark.Gateway != gateway)
         {
-            throw new AuditLedgerMarkException($"{markPath} says lines of {path} went onto the ledger as gateway '{mark.Gateway}', not '{gateway}': keep that name, or start a new audit file");
+            throw new AuditLedgerMarkException($"{markPath} says lines of {path} went onto the ledger as gateway '{mark.Gateway}', not '{gateway}': keep that name, or move the file and its mark aside to start a new one under the new name");
         }
         if (mark.Lines > lines)
         {
-            throw new AuditLedgerMarkException($"{path} has {lines} line(s) but the ledger holds batches of its first {mark.Lines} ({markPath}): the file was truncated or replaced; restore it, or start a new audit file under a new gateway name");
+            throw new AuditLedgerMarkException($"{path} has {lines} line(s) but the ledger holds batches of its first {mark.Lines} ({markPath}): the file was truncated or replaced; restore it, or move it and its mark aside and start a new file under a new gateway name");
         }
         return mark;
     }
