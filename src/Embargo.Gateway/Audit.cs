@@ -169,8 +169,8 @@ public sealed class AuditLog : IAsyncDisposable
             Directory.CreateDirectory(Path.GetDirectoryName(settings.File)!);
             _path = Path.GetFullPath(settings.File);
             _file = File.OpenHandle(settings.File, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
-            _nextLine = CountLines(_file);
             _fileOffset = RandomAccess.GetLength(_file);
+            _nextLine = CountLines(_file, _fileOffset);
             _linesInFile = _nextLine;
         }
         _firstUnposted = _nextLine;
@@ -247,7 +247,7 @@ public sealed class AuditLog : IAsyncDisposable
             if (File.Exists(path))
             {
                 using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                lines = CountLines(file);
+                lines = CountLines(file, RandomAccess.GetLength(file));
             }
             CheckedMark(path, gateway, lines);
             return null;
@@ -422,14 +422,16 @@ public sealed class AuditLog : IAsyncDisposable
         }
     }
 
-    private static long CountLines(SafeFileHandle file)
+    /// <summary>Newlines in the file's first <paramref name="length"/> bytes (its length when opened: never past it, so a file
+    /// that reads without end cannot hold the start up).</summary>
+    private static long CountLines(SafeFileHandle file, long length)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
             long lines = 0, offset = 0;
             int read;
-            while ((read = RandomAccess.Read(file, buffer, offset)) > 0)
+            while (offset < length && (read = RandomAccess.Read(file, buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - offset)), offset)) > 0)
             {
                 lines += buffer.AsSpan(0, read).Count((byte)'\n');
                 offset += read;
@@ -452,9 +454,9 @@ public sealed class AuditLog : IAsyncDisposable
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
-            long seen = 0, offset = 0;
+            long seen = 0, offset = 0, length = RandomAccess.GetLength(file);
             int read;
-            while ((read = RandomAccess.Read(file, buffer, offset)) > 0)
+            while (offset < length && (read = RandomAccess.Read(file, buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - offset)), offset)) > 0)
             {
                 var span = buffer.AsSpan(0, read);
                 int at;

@@ -123,6 +123,34 @@ public static partial class GatewayConfigLoader
 
     public const long MaxFileBytes = 1 << 20;
 
+
+    /// <summary>Why <paramref name="path"/> cannot be an audit file, or null: it must be a regular file (or not exist yet), never
+    /// a directory or a device such as /dev/null, whose writes vanish and whose audit would be nothing.</summary>
+    internal static string? AuditFileProblem(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            return "is a directory; name a file";
+        }
+        var real = path;
+        try
+        {
+            if (File.Exists(path) && File.ResolveLinkTarget(path, returnFinalTarget: true) is { } target)
+            {
+                real = target.FullName;
+            }
+        }
+        catch (IOException e)
+        {
+            return e.Message.ReplaceLineEndings(" ");
+        }
+        string[] special = ["/dev/", "/proc/", "/sys/"];
+        if (OperatingSystem.IsLinux() && special.Any(prefix => real.StartsWith(prefix, StringComparison.Ordinal)))
+        {
+            return "is not a regular file (a device or a kernel file: the audit would be written nowhere)";
+        }
+        return null;
+    }
     public static Result<GatewayConfig> Load(string path, Func<string, string?>? environment = null)
     {
         environment ??= Environment.GetEnvironmentVariable;
@@ -302,7 +330,12 @@ public static partial class GatewayConfigLoader
                     return ProtocolError.Validation($"{where}: audit.server needs audit.token_env naming a set environment variable");
                 }
             }
-            audit = new AuditSettings { File = a.File is null ? null : Resolve(a.File), Server = server, Token = token };
+            var auditFile = a.File is null ? null : Resolve(a.File);
+            if (auditFile is not null && AuditFileProblem(auditFile) is { } problem)
+            {
+                return ProtocolError.Validation($"{where}: audit.file {auditFile}: {problem}");
+            }
+            audit = new AuditSettings { File = auditFile, Server = server, Token = token };
         }
         if (file.Redis is not null && !RedisEndpoint.IsValid(file.Redis))
         {

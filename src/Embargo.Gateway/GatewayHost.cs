@@ -138,11 +138,13 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             audit = new AuditLog(config.Audit, config.Name, http, options.AuditBatchLines);
         }
-        catch (AuditLedgerMarkException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            // The mark disagrees with the file, or the file or its directory cannot be opened: nothing starts.
             await limiter.DisposeAsync();
             http.Dispose();
-            return ProtocolError.Validation(e.Message);
+            return ProtocolError.Validation(e is AuditLedgerMarkException ? e.Message
+                : $"audit.file {config.Audit.File}: {e.Message.ReplaceLineEndings(" ")}");
         }
         var metrics = new GatewayMetrics();
         metrics.Watch(audit);

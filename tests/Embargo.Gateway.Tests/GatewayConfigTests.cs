@@ -5,6 +5,22 @@ namespace Embargo.Gateway.Tests;
 
 public sealed class GatewayConfigTests
 {
+    /// <summary>`embargo gateway --config` on the world's file, in process: its exit code and what it wrote to standard error.</summary>
+    private static async Task<(int Code, string Stderr)> RunGatewayAsync(GatewayWorld world)
+    {
+        var stderr = Console.Error;
+        await using var captured = new StringWriter();
+        Console.SetError(captured);
+        try
+        {
+            return (await CliApp.RunAsync(["gateway", "--config", world.ConfigPath, "--urls", "http://127.0.0.1:0"]), captured.ToString());
+        }
+        finally
+        {
+            Console.SetError(stderr);
+        }
+    }
+
     [Fact]
     public async Task UnknownYamlKeyStopsEmbargoGatewayWithExitCode2AndOneLineNamingTheKey()
     {
@@ -13,21 +29,10 @@ public sealed class GatewayConfigTests
         var yaml = world.Yaml(new Uri("http://127.0.0.1:9/v1")).Replace("    tokens_per_day: 200000", "    tokens_per_dya: 200000", StringComparison.Ordinal);
         await File.WriteAllTextAsync(world.ConfigPath, yaml);
 
-        var stderr = Console.Error;
-        await using var captured = new StringWriter();
-        Console.SetError(captured);
-        int code;
-        try
-        {
-            code = await CliApp.RunAsync(["gateway", "--config", world.ConfigPath, "--urls", "http://127.0.0.1:0"]);
-        }
-        finally
-        {
-            Console.SetError(stderr);
-        }
+        var (code, stderr) = await RunGatewayAsync(world);
 
         Assert.Equal(CliApp.BadInput, code);
-        var line = Assert.Single(captured.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("unknown key 'tokens_per_dya'", line);
     }
 
@@ -56,5 +61,45 @@ public sealed class GatewayConfigTests
 
         Assert.False(config.IsOk);
         Assert.Equal("gateway.yaml: grants[1].models names 'ghost', which is not an upstream", config.Error!.Message);
+    }
+
+    [Theory]
+    [InlineData("directory")]
+    [InlineData("/dev/null")]
+    [InlineData("/dev/zero")]
+    [InlineData("link-to-dev-null")]
+    public async Task AnAuditFileThatIsADirectoryOrADeviceIsAConfigurationErrorNamingAuditFile(string kind)
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        world.WriteCertificate("api");
+        var target = kind switch
+        {
+            "directory" => Directory.CreateDirectory(Path.Combine(world.Directory, "audit-dir")).FullName,
+            "link-to-dev-null" => File.CreateSymbolicLink(Path.Combine(world.Directory, "audit.jsonl"), "/dev/null").FullName,
+            _ => kind,
+        };
+        await File.WriteAllTextAsync(world.ConfigPath, world.Yaml(new Uri("http://127.0.0.1:9/v1"))
+            .Replace("file: ./gateway-audit.jsonl", $"file: {target}", StringComparison.Ordinal));
+
+        var config = GatewayConfigLoader.Load(world.ConfigPath);
+
+        Assert.False(config.IsOk);
+        Assert.StartsWith($"gateway.yaml: audit.file {target}: ", config.Error!.Message);
+        Assert.Contains(kind == "directory" ? "is a directory" : "is not a regular file", config.Error.Message);
+    }
+
+    [Fact]
+    public async Task AnAuditFileWhoseDirectoryCannotBeCreatedStopsEmbargoGatewayWithExitCode2NamingAuditFile()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        world.WriteCertificate("api");
+        await File.WriteAllTextAsync(world.ConfigPath, world.Yaml(new Uri("http://127.0.0.1:9/v1"))
+            .Replace("file: ./gateway-audit.jsonl", "file: ./gateway.yaml/audit.jsonl", StringComparison.Ordinal)); // its "directory" is a file
+
+        var (code, stderr) = await RunGatewayAsync(world);
+
+        Assert.Equal(CliApp.BadInput, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"audit.file {Path.Combine(world.Directory, "gateway.yaml", "audit.jsonl")}: ", line);
     }
 }
