@@ -27,13 +27,9 @@ public sealed class GatewayFollowsServerTests(ServerFixture fixture) : IClassFix
     [Fact]
     public async Task GatewayStopsServingOnceTheServerFlagsTheCertificateAndItsAuditBatchIsOnTheLedger()
     {
-        using var w = await ProtocolWorld.CreateAsync(Host);
-        await w.DriveToAsync(Milestone.Certified);
-        await w.ReleaseAsync("hosted");
+        using var w = await ReleasedAtHostedAsync();
         await using var model = await SampleModelServer.StartAsync();
-        var dir = Directory.CreateTempSubdirectory("embargo-gateway-follows-").FullName;
-        await File.WriteAllTextAsync(Path.Combine(dir, "certificate.dsse.json"), w.Certificate!.Envelope);
-        await File.WriteAllTextAsync(Path.Combine(dir, "certifier.pub.pem"), w.CertifierKey.PublicKey.Pem);
+        var dir = await GatewayDirectoryAsync(w, "embargo-gateway-follows-");
         await WriteConfigAsync(dir, "edge-1", model.BaseUrl, Host.Url);
         var port = FreePort();
         var output = new StringBuilder();
@@ -81,6 +77,24 @@ public sealed class GatewayFollowsServerTests(ServerFixture fixture) : IClassFix
         }
     }
 
+    /// <summary>A version certified and released at hosted on the class's server.</summary>
+    private async Task<ProtocolWorld> ReleasedAtHostedAsync()
+    {
+        var w = await ProtocolWorld.CreateAsync(Host);
+        await w.DriveToAsync(Milestone.Certified);
+        await w.ReleaseAsync("hosted");
+        return w;
+    }
+
+    /// <summary>A new directory holding the release's certificate and the certifier's public key, as a gateway.yaml names them.</summary>
+    private static async Task<string> GatewayDirectoryAsync(ProtocolWorld w, string prefix)
+    {
+        var dir = Directory.CreateTempSubdirectory(prefix).FullName;
+        await File.WriteAllTextAsync(Path.Combine(dir, "certificate.dsse.json"), w.Certificate!.Envelope);
+        await File.WriteAllTextAsync(Path.Combine(dir, "certifier.pub.pem"), w.CertifierKey.PublicKey.Pem);
+        return dir;
+    }
+
     private static Task WriteConfigAsync(string dir, string name, Uri upstream, Uri server) =>
         File.WriteAllTextAsync(Path.Combine(dir, "gateway.yaml"), $"""
             name: {name}
@@ -120,14 +134,10 @@ public sealed class GatewayFollowsServerTests(ServerFixture fixture) : IClassFix
     [Fact]
     public async Task LinesAGatewayRecordedWhileTheServerWasOutOfReachGoOntoTheLedgerWhenItStartsAgainAfterACrash()
     {
-        using var w = await ProtocolWorld.CreateAsync(Host);
-        await w.DriveToAsync(Milestone.Certified);
-        await w.ReleaseAsync("hosted");
+        using var w = await ReleasedAtHostedAsync();
         await using var model = await SampleModelServer.StartAsync();
-        var dir = Directory.CreateTempSubdirectory("embargo-gateway-catch-up-").FullName;
+        var dir = await GatewayDirectoryAsync(w, "embargo-gateway-catch-up-");
         var name = $"edge-{w.Tag}";
-        await File.WriteAllTextAsync(Path.Combine(dir, "certificate.dsse.json"), w.Certificate!.Envelope);
-        await File.WriteAllTextAsync(Path.Combine(dir, "certifier.pub.pem"), w.CertifierKey.PublicKey.Pem);
         var output = new StringBuilder();
         try
         {
