@@ -169,28 +169,30 @@ public sealed class AuditLog : IAsyncDisposable
             Directory.CreateDirectory(Path.GetDirectoryName(settings.File)!);
             _path = Path.GetFullPath(settings.File);
             _file = File.OpenHandle(settings.File, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
-            _fileOffset = RandomAccess.GetLength(_file);
-            _nextLine = CountLines(_file, _fileOffset);
-            _linesInFile = _nextLine;
-        }
-        _firstUnposted = _nextLine;
-        _firstUnpostedOffset = _fileOffset;
-        if (_file is not null && _post is not null)
-        {
-            // Lines a stopped or crashed gateway had not posted yet go onto the ledger first, read back from the file.
-            _markPath = _path + ".ledger";
             try
             {
-                if (CheckedMark(_path!, gateway, _nextLine) is { } mark)
+                _fileOffset = RandomAccess.GetLength(_file);
+                LedgerMark? mark = null;
+                if (_post is not null)
                 {
-                    _firstUnposted = mark.Lines;
-                    _firstUnpostedOffset = OffsetOfLine(_file, mark.Lines);
+                    // Lines a stopped or crashed gateway had not posted yet go onto the ledger first, read back from the file.
+                    _markPath = _path + ".ledger";
+                    mark = LedgerMark.Read(_markPath);
                 }
-                else
+                // One pass over the file: its line count, and where the mark's first unposted line starts.
+                _nextLine = CountLines(_file, _fileOffset, mark?.Lines ?? 0, out var markOffset);
+                _linesInFile = _nextLine;
+                if (mark is not null)
+                {
+                    CheckMark(mark, _path, gateway, _nextLine);
+                }
+                else if (_markPath is not null)
                 {
                     // The first start that posts: lines from here on go to the ledger, even if this run never reaches it.
                     WriteMark(new LedgerMark(gateway, _nextLine, null));
                 }
+                _firstUnposted = mark?.Lines ?? _nextLine;
+                _firstUnpostedOffset = mark is null ? _fileOffset : markOffset;
             }
             catch
             {
@@ -216,15 +218,11 @@ public sealed class AuditLog : IAsyncDisposable
         }
     }
 
-    /// <summary>The audit file's <c>.ledger</c> mark, checked against the file's <paramref name="lines"/>; null without one.</summary>
+    /// <summary>Checks the audit file's <c>.ledger</c> mark against the file's <paramref name="lines"/>.</summary>
     /// <exception cref="AuditLedgerMarkException">The mark names another gateway, or more lines than the file has.</exception>
-    private static LedgerMark? CheckedMark(string path, string gateway, long lines)
+    private static void CheckMark(LedgerMark mark, string path, string gateway, long lines)
     {
         var markPath = path + ".ledger";
-        if (LedgerMark.Read(markPath) is not { } mark)
-        {
-            return null;
-        }
         if (mark.Gateway != gateway)
         {
             throw new AuditLedgerMarkException($"{markPath} says lines of {path} went onto the ledger as gateway '{mark.Gateway}', not '{gateway}': keep that name, or move the file and its mark aside to start a new one under the new name");
@@ -233,7 +231,6 @@ public sealed class AuditLog : IAsyncDisposable
         {
             throw new AuditLedgerMarkException($"{path} has {lines} line(s) but the ledger holds batches of its first {mark.Lines} ({markPath}): the file was truncated or replaced; restore it, or move it and its mark aside and start a new file under a new gateway name");
         }
-        return mark;
     }
 
     /// <summary>Why an audit file that posts to the ledger as <paramref name="gateway"/> cannot be opened (its <c>.ledger</c> mark
@@ -243,13 +240,17 @@ public sealed class AuditLog : IAsyncDisposable
         var path = Path.GetFullPath(auditFile);
         try
         {
+            if (LedgerMark.Read(path + ".ledger") is not { } mark)
+            {
+                return null;
+            }
             long lines = 0;
             if (File.Exists(path))
             {
                 using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                lines = CountLines(file, RandomAccess.GetLength(file));
+                lines = CountLines(file, RandomAccess.GetLength(file), 0, out _);
             }
-            CheckedMark(path, gateway, lines);
+            CheckMark(mark, path, gateway, lines);
             return null;
         }
         catch (AuditLedgerMarkException e)
@@ -423,9 +424,11 @@ public sealed class AuditLog : IAsyncDisposable
     }
 
     /// <summary>Newlines in the file's first <paramref name="length"/> bytes (its length when opened: never past it, so a file
-    /// that reads without end cannot hold the start up).</summary>
-    private static long CountLines(SafeFileHandle file, long length)
+    /// that reads without end cannot hold the start up), and in the same pass the byte offset where line
+    /// <paramref name="line"/> (0-based) starts: 0 for line 0, <paramref name="length"/> when the file has fewer lines.</summary>
+    private static long CountLines(SafeFileHandle file, long length, long line, out long lineOffset)
     {
+        lineOffset = line == 0 ? 0 : length;
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
@@ -433,45 +436,22 @@ public sealed class AuditLog : IAsyncDisposable
             int read;
             while (offset < length && (read = RandomAccess.Read(file, buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - offset)), offset)) > 0)
             {
-                lines += buffer.AsSpan(0, read).Count((byte)'\n');
+                var block = buffer.AsSpan(0, read);
+                var count = block.Count((byte)'\n');
+                if (lines < line && lines + count >= line)
+                {
+                    // The wanted line starts just past this block's (line - lines)-th newline.
+                    var at = 0;
+                    for (var seen = lines; seen < line; seen++)
+                    {
+                        at += block[at..].IndexOf((byte)'\n') + 1;
+                    }
+                    lineOffset = offset + at;
+                }
+                lines += count;
                 offset += read;
             }
             return lines;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>The byte offset where line <paramref name="line"/> (0-based) starts; the file has at least that many lines.</summary>
-    private static long OffsetOfLine(SafeFileHandle file, long line)
-    {
-        if (line == 0)
-        {
-            return 0;
-        }
-        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
-        {
-            long seen = 0, offset = 0, length = RandomAccess.GetLength(file);
-            int read;
-            while (offset < length && (read = RandomAccess.Read(file, buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - offset)), offset)) > 0)
-            {
-                var span = buffer.AsSpan(0, read);
-                int at;
-                while ((at = span.IndexOf((byte)'\n')) >= 0)
-                {
-                    offset += at + 1;
-                    span = span[(at + 1)..];
-                    if (++seen == line)
-                    {
-                        return offset;
-                    }
-                }
-                offset += span.Length;
-            }
-            throw new AuditLedgerMarkException($"the audit file has fewer than {line} lines");
         }
         finally
         {

@@ -484,4 +484,35 @@ public sealed class AuditLogTests : IDisposable
         Assert.Equal(["audit.jsonl"], Directory.GetFiles(_dir).Select(Path.GetFileName));
         Assert.Equal(0, new FileInfo(path).Length);
     }
+
+    [Fact]
+    public async Task ARestartFindsTheFirstUnpostedLineDeepInALargeFile()
+    {
+        var path = Path.Combine(_dir, "audit.jsonl");
+        var batches = new List<AuditLog.AuditBatch>();
+        Task<long?> Post(AuditLog.AuditBatch batch, CancellationToken _)
+        {
+            batches.Add(batch);
+            return Task.FromResult<long?>(batches.Count);
+        }
+        var first = new AuditLog(new AuditSettings { File = path }, "edge-1", new HttpClient(), 256, Post);
+        for (var i = 0; i < 1_500; i++)
+        {
+            first.Record(Line(1, i));
+        }
+        await first.FlushAsync();
+        await first.PostBatchesAsync(all: true, CancellationToken.None);
+        await first.DisposeAsync();
+        Assert.True(new FileInfo(path).Length > 4 * 64 * 1024, "the file spans several read buffers");
+
+        await using var second = new AuditLog(new AuditSettings { File = path }, "edge-1", new HttpClient(), 256, Post);
+        second.Record(Line(2, 1_500));
+        await second.FlushAsync();
+        await second.PostBatchesAsync(all: true, CancellationToken.None);
+
+        var last = batches[^1];
+        Assert.Equal((1_500L, 1), (last.FirstLine, last.Lines));
+        Assert.Equal(RootOf((await File.ReadAllLinesAsync(path))[1_500..]), last.Root);
+        Assert.Equal(Enumerable.Range(0, batches.Count).Select(i => Math.Min(1_500L, i * 256L)), batches.Select(b => b.FirstLine));
+    }
 }
