@@ -271,9 +271,24 @@ public sealed class ChatPipeline
                 await RefuseAsync(ctx, x, 429, Decisions.RateLimited, $"Rate limit reached: {limit.Reason}. Retry after {limit.RetryAfterSeconds} s.", retryAfter: limit.RetryAfterSeconds);
                 return;
             }
-            using var prompt = PromptText(messages);
-            x.Prompt = prompt.Memory;
             var screens = _config.Screens.For(model);
+            var screensInput = screens.InputRules.Length > 0 || screens.InputClassifiers.Length > 0;
+            using var prompt = ScreenedText.Request(root, messages, rest: screensInput, out var promptLength, out var unreadable);
+            x.Prompt = prompt.Memory[..promptLength];
+            if (screensInput && unreadable is not null)
+            {
+                var name = screens.InputRules.Length > 0 ? screens.InputRules[0].Name : screens.InputClassifiers[0].Name;
+                await RefuseAsync(ctx, x, 400, Decisions.ContentBlocked,
+                    $"The screen '{name}' reads text only: a message part of type '{unreadable}' cannot be screened, so nothing was sent upstream.", "messages", name);
+                return;
+            }
+            if (screens.HasOutput && ScreenedText.AsksForAudio(root))
+            {
+                var name = screens.OutputRules.Length > 0 ? screens.OutputRules[0].Name : screens.OutputClassifiers[0].Name;
+                await RefuseAsync(ctx, x, 400, Decisions.ContentBlocked,
+                    $"The screen '{name}' reads text only: spoken output cannot be screened, so nothing was sent upstream.", "modalities", name);
+                return;
+            }
             var input = await ModelScreens.RunAsync(screens.InputRules, screens.InputClassifiers, _http, prompt.Memory, ct);
             if (input.BlockedBy is { } blockedBy)
             {
@@ -352,36 +367,6 @@ public sealed class ChatPipeline
         }
     }
 
-    /// <summary>The text the input screens see: every message's content (strings and text parts), one per line.</summary>
-    private static PooledText PromptText(JsonElement messages)
-    {
-        var text = new PooledText(512);
-        foreach (var m in messages.EnumerateArray())
-        {
-            if (m.ValueKind != JsonValueKind.Object || !m.TryGetProperty("content", out var content))
-            {
-                continue;
-            }
-            if (content.ValueKind == JsonValueKind.String)
-            {
-                text.Append(content);
-                text.Append('\n');
-            }
-            else if (content.ValueKind == JsonValueKind.Array)
-            {
-                foreach (var part in content.EnumerateArray())
-                {
-                    if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
-                    {
-                        text.Append(t);
-                        text.Append('\n');
-                    }
-                }
-            }
-        }
-        return text;
-    }
-
     /// <summary>The client's body with the upstream's model name. Not streamed: the client's own bytes with only the model's value
     /// replaced (no object repeats a key, so it is the one value the grant was checked against). Streamed: written anew, asking
     /// for usage so quotas can count it.</summary>
@@ -453,40 +438,6 @@ public sealed class ChatPipeline
         }
     }
 
-    /// <summary>Everything a completion says that a screen must see: content, refusal and tool-call arguments.</summary>
-    private static void AppendCompletionText(JsonElement message, PooledText sb)
-    {
-        if (message.ValueKind != JsonValueKind.Object)
-        {
-            return;
-        }
-        if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
-        {
-            sb.Append(content);
-        }
-        if (message.TryGetProperty("refusal", out var refusal) && refusal.ValueKind == JsonValueKind.String)
-        {
-            sb.Append(refusal);
-        }
-        if (message.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var call in calls.EnumerateArray())
-            {
-                if (call.ValueKind == JsonValueKind.Object && call.TryGetProperty("function", out var f) && f.ValueKind == JsonValueKind.Object)
-                {
-                    if (f.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
-                    {
-                        sb.Append(name);
-                    }
-                    if (f.TryGetProperty("arguments", out var args) && args.ValueKind == JsonValueKind.String)
-                    {
-                        sb.Append(args);
-                    }
-                }
-            }
-        }
-    }
-
     private async Task RelayCompletionAsync(HttpContext ctx, Exchange x, ModelScreens screens, HttpResponseMessage response, CancellationToken ct)
     {
         using var answer = new PooledBuffer(16 * 1024);
@@ -528,14 +479,21 @@ public sealed class ChatPipeline
             {
                 if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("message", out var message))
                 {
-                    AppendCompletionText(message, text);
+                    ScreenedText.AppendCompletion(message, text);
                 }
             }
-            var completion = text.Memory;
+            var completionLength = text.Length;
+            if (screens.HasOutput)
+            {
+                // The screens read every string the caller would get, not only the completion's.
+                text.Append('\n');
+                ScreenedText.AppendAnswerRest(root, text);
+            }
+            var completion = text.Memory[..completionLength];
             ReadUsage(root, x);
             await AddUsageAsync(x.Grant!, x);
             await screens.LeaveSocketThreadAsync();
-            var verdict = await ModelScreens.RunAsync(screens.OutputRules, screens.OutputClassifiers, _http, completion, ct);
+            var verdict = await ModelScreens.RunAsync(screens.OutputRules, screens.OutputClassifiers, _http, text.Memory, ct);
             if (verdict.UnavailableScreen is { } unavailable)
             {
                 Finish(x, Decisions.ScreenUnavailable, unavailable, 503, completion);
@@ -548,7 +506,7 @@ public sealed class ChatPipeline
             {
                 Finish(x, Decisions.ContentFilter, blockedBy, 200, completion);
                 using var withheld = new PooledBuffer();
-                WriteWithheld(withheld, root);
+                WriteWithheld(withheld, root, x.Model!, screens.OutputRules);
                 ctx.Response.ContentLength = withheld.WrittenCount;
                 await ctx.Response.Body.WriteAsync(withheld.WrittenMemory, ct);
                 return;
@@ -560,39 +518,59 @@ public sealed class ChatPipeline
         }
     }
 
-    /// <summary>The completion with every choice's content withheld and finish_reason "content_filter".</summary>
-    private static void WriteWithheld(PooledBuffer buffer, JsonElement root)
+    /// <summary>The completion with every choice's content withheld and finish_reason "content_filter". Nothing else of the
+    /// upstream's answer is kept but its id (when no rule matches it), its created time and its usage counts: the blocked text
+    /// may have been anywhere in it.</summary>
+    private static void WriteWithheld(PooledBuffer buffer, JsonElement root, string model, RuleScreen[] rules)
     {
         using var w = new Utf8JsonWriter(buffer);
         w.WriteStartObject();
-        foreach (var p in root.EnumerateObject())
+        w.WriteString("id", (root.TryGetProperty("id", out var id) ? Unflagged(id, rules) : null) ?? "chatcmpl-withheld");
+        w.WriteString("object", "chat.completion");
+        if (root.TryGetProperty("created", out var created) && created.ValueKind == JsonValueKind.Number)
         {
-            if (!p.NameEquals("choices"))
+            w.WritePropertyName("created");
+            created.WriteTo(w);
+        }
+        w.WriteString("model", model);
+        w.WriteStartArray("choices");
+        var index = 0;
+        foreach (var _ in root.GetProperty("choices").EnumerateArray())
+        {
+            w.WriteStartObject();
+            w.WriteNumber("index", index++);
+            w.WriteStartObject("message");
+            w.WriteString("role", "assistant");
+            w.WriteNull("content");
+            w.WriteEndObject();
+            w.WriteNull("logprobs");
+            w.WriteString("finish_reason", "content_filter");
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            w.WriteStartObject("usage");
+            foreach (var p in usage.EnumerateObject())
             {
-                p.WriteTo(w);
-                continue;
+                if (p.Value.ValueKind == JsonValueKind.Number)
+                {
+                    p.WriteTo(w);
+                }
             }
-            w.WriteStartArray("choices");
-            var index = 0;
-            foreach (var _ in p.Value.EnumerateArray())
-            {
-                w.WriteStartObject();
-                w.WriteNumber("index", index++);
-                w.WriteStartObject("message");
-                w.WriteString("role", "assistant");
-                w.WriteNull("content");
-                w.WriteEndObject();
-                w.WriteNull("logprobs");
-                w.WriteString("finish_reason", "content_filter");
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            w.WriteEndObject();
         }
         w.WriteEndObject();
     }
 
-    /// <summary>One upstream SSE event held back until enough text follows it.</summary>
-    private readonly record struct HeldEvent(byte[] Data, int ContentLength);
+    /// <summary>The string when it is one and no rule matches it on its own; otherwise null.</summary>
+    private static string? Unflagged(JsonElement value, RuleScreen[] rules) =>
+        value.ValueKind == JsonValueKind.String && value.GetString() is { } s && ModelScreens.FirstRuleMatchOf(rules, s) is null ? s : null;
+
+    private static string? Unflagged(string value, RuleScreen[] rules) => ModelScreens.FirstRuleMatchOf(rules, value) is null ? value : null;
+
+    /// <summary>One upstream SSE event held back until enough text follows it in every channel it added text to.</summary>
+    private readonly record struct HeldEvent(byte[] Data, StreamedText.Touch[] Touches);
 
     private async Task RelayStreamAsync(HttpContext ctx, Exchange x, ModelScreens screens, HttpResponseMessage response, CancellationToken ct)
     {
@@ -600,7 +578,8 @@ public sealed class ChatPipeline
         var holdAll = screens.OutputClassifiers.Length > 0;
         using var text = new PooledText();
         var held = new Queue<HeldEvent>();
-        var emitted = 0;
+        using var streamed = screens.HasOutput ? new StreamedText() : null;
+        var touches = new List<StreamedText.Touch>();
         var started = false;
         string id = "chatcmpl-gateway", model = x.Model!;
         long created = _time.GetUtcNow().ToUnixTimeSeconds();
@@ -633,10 +612,10 @@ public sealed class ChatPipeline
             using (var w = new Utf8JsonWriter(chunk))
             {
                 w.WriteStartObject();
-                w.WriteString("id", id);
+                w.WriteString("id", Unflagged(id, screens.OutputRules) ?? "chatcmpl-withheld");
                 w.WriteString("object", "chat.completion.chunk");
                 w.WriteNumber("created", created);
-                w.WriteString("model", model);
+                w.WriteString("model", Unflagged(model, screens.OutputRules) ?? x.Model!);
                 w.WriteStartArray("choices");
                 w.WriteStartObject();
                 w.WriteNumber("index", 0);
@@ -701,7 +680,8 @@ public sealed class ChatPipeline
                         done = true;
                         break;
                     }
-                    var (contentLength, usageOnly, ok) = ReadEvent(span, text, x, ref id, ref model, ref created, ref first);
+                    touches.Clear();
+                    var (usageOnly, ok) = ReadEvent(span, text, streamed, touches, x, ref id, ref model, ref created, ref first);
                     if (!ok)
                     {
                         continue;
@@ -710,8 +690,8 @@ public sealed class ChatPipeline
                     {
                         continue;
                     }
-                    held.Enqueue(new HeldEvent(span.ToArray(), contentLength));
-                    newContent |= contentLength > 0;
+                    held.Enqueue(new HeldEvent(span.ToArray(), [.. touches]));
+                    newContent = true;
                 }
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
@@ -719,15 +699,18 @@ public sealed class ChatPipeline
                     done = true;
                 }
 
-                if (newContent && screens.OutputRules.Length > 0)
+                if (newContent && streamed is not null)
                 {
-                    await screens.LeaveSocketThreadAsync();
-                    var from = Math.Max(0, emitted - Overlap);
-                    if (ModelScreens.FirstRuleMatchOf(screens.OutputRules, text.Span[from..]) is { } blocked)
+                    if (screens.OutputRules.Length > 0)
                     {
-                        await EndWithFilterAsync(blocked, Decisions.ContentFilter);
-                        return;
+                        await screens.LeaveSocketThreadAsync();
+                        if (FirstRuleMatchOf(screens.OutputRules, streamed) is { } blocked)
+                        {
+                            await EndWithFilterAsync(blocked, Decisions.ContentFilter);
+                            return;
+                        }
                     }
+                    streamed.TakeLoose();
                 }
                 if (done || holdAll)
                 {
@@ -738,14 +721,16 @@ public sealed class ChatPipeline
                 while (held.Count > 0)
                 {
                     var front = held.Peek();
-                    var after = emitted + front.ContentLength;
-                    if (window > 0 && HeldLength(text, after, window) < window)
+                    if (window > 0 && !WindowFollows(front.Touches, window))
                     {
                         break;
                     }
                     held.Dequeue();
                     Emit(front.Data);
-                    emitted = after;
+                    foreach (var touch in front.Touches)
+                    {
+                        touch.Channel.Released = Math.Max(touch.Channel.Released, touch.End);
+                    }
                     released = true;
                 }
                 if (released)
@@ -757,7 +742,8 @@ public sealed class ChatPipeline
             var completion = text.Memory;
             if (holdAll)
             {
-                var verdict = await ModelScreens.RunAsync([], screens.OutputClassifiers, _http, completion, ct);
+                using var judged = streamed!.ForClassifiers(completion.Span);
+                var verdict = await ModelScreens.RunAsync([], screens.OutputClassifiers, _http, judged.Memory, ct);
                 if (verdict.UnavailableScreen is { } unavailable)
                 {
                     if (!started)
@@ -799,6 +785,33 @@ public sealed class ChatPipeline
         }
     }
 
+    /// <summary>The first rule matching the loose strings read since the last time, or any channel's new text (with the
+    /// <see cref="Overlap"/> characters before the first unsent one, for normalisation's context); null when none does.
+    /// Every channel's text gets read, so none stays fresh.</summary>
+    private static string? FirstRuleMatchOf(RuleScreen[] rules, StreamedText streamed)
+    {
+        var blocked = ModelScreens.FirstRuleMatchOf(rules, streamed.Loose.Span);
+        foreach (var channel in streamed.Fresh.ToList())
+        {
+            channel.Fresh = false;
+            blocked ??= ModelScreens.FirstRuleMatchOf(rules, channel.Text.Span[Math.Max(0, channel.Released - Overlap)..]);
+        }
+        return blocked;
+    }
+
+    /// <summary>Whether a window of text follows an event's text in every channel it added to (an event that added none may go).</summary>
+    private static bool WindowFollows(StreamedText.Touch[] touches, int window)
+    {
+        foreach (var touch in touches)
+        {
+            if (HeldLength(touch.Channel.Text, touch.End, window) < window)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /// <summary>Normalised length of the text from <paramref name="start"/>, counted far enough to compare with the window.</summary>
     private static int HeldLength(PooledText text, int start, int window)
     {
@@ -825,8 +838,8 @@ public sealed class ChatPipeline
 
     /// <summary>Reads one chunk: appends its text to <paramref name="text"/>; returns how many characters it added and whether it
     /// is a usage-only chunk. Malformed chunks are dropped (ok = false): the caller never sees what the screens did not.</summary>
-    private (int ContentLength, bool UsageOnly, bool Ok) ReadEvent(ReadOnlySpan<byte> data, PooledText text, Exchange x,
-        ref string id, ref string model, ref long created, ref bool first)
+    private (bool UsageOnly, bool Ok) ReadEvent(ReadOnlySpan<byte> data, PooledText text, StreamedText? streamed, List<StreamedText.Touch> touches,
+        Exchange x, ref string id, ref string model, ref long created, ref bool first)
     {
         JsonDocument doc;
         try
@@ -835,14 +848,14 @@ public sealed class ChatPipeline
         }
         catch (JsonException)
         {
-            return (0, false, false);
+            return (false, false);
         }
         using (doc)
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return (0, false, false);
+                return (false, false);
             }
             if (first)
             {
@@ -861,7 +874,7 @@ public sealed class ChatPipeline
                 }
             }
             ReadUsage(root, x);
-            var before = text.Length;
+            streamed?.Read(root, touches);
             var hasChoices = false;
             if (root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array)
             {
@@ -870,12 +883,12 @@ public sealed class ChatPipeline
                     hasChoices = true;
                     if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("delta", out var delta))
                     {
-                        AppendCompletionText(delta, text);
+                        ScreenedText.AppendCompletion(delta, text);
                     }
                 }
             }
             var usageOnly = !hasChoices && root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object;
-            return (text.Length - before, usageOnly, true);
+            return (usageOnly, true);
         }
     }
 }

@@ -102,6 +102,16 @@ public sealed class PooledText(int initial = 1024) : IDisposable
         _chars[Length++] = c;
     }
 
+    public void Append(ReadOnlySpan<char> chars)
+    {
+        Ensure(chars.Length);
+        chars.CopyTo(_chars.AsSpan(Length));
+        Length += chars.Length;
+    }
+
+    /// <summary>Empties the text, keeping its buffer.</summary>
+    public void Clear() => Length = 0;
+
     public override string ToString() => new(Span);
     public string ToString(int start, int length) => new(_chars, start, length);
 

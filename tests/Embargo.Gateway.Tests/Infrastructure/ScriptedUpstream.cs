@@ -25,13 +25,68 @@ public sealed class ScriptedUpstream : IAsyncDisposable
     public string? LastChatBody;
 
     /// <summary>With <paramref name="pauseAfter"/>, the stream stops after that many content chunks until <paramref name="resume"/> completes.</summary>
-    public static async Task<ScriptedUpstream> StartAsync(IReadOnlyList<string> chunks, int? pauseAfter = null, Task? resume = null)
+    public static Task<ScriptedUpstream> StartAsync(IReadOnlyList<string> chunks, int? pauseAfter = null, Task? resume = null) =>
+        StartAsync((app, upstream) => MapScripted(app, upstream, chunks, pauseAfter, resume));
+
+    /// <summary>An upstream that answers exactly what the test wrote, whatever shape it has: a streamed request gets each of
+    /// <paramref name="events"/> as one SSE <c>data:</c> event, then <c>[DONE]</c> (or, with <paramref name="abortAfterEvents"/>, a
+    /// dropped connection instead); a whole request gets <paramref name="answer"/> as it is, with <paramref name="status"/>.</summary>
+    public static Task<ScriptedUpstream> StartRawAsync(IReadOnlyList<string> events, string answer = "{}", int status = 200, bool abortAfterEvents = false) =>
+        StartAsync((app, upstream) => app.MapPost("/v1/chat/completions", async (HttpContext ctx) =>
+        {
+            Interlocked.Increment(ref upstream.Requests);
+            using var reader = new StreamReader(ctx.Request.Body);
+            upstream.LastChatBody = await reader.ReadToEndAsync();
+            using var doc = JsonDocument.Parse(upstream.LastChatBody);
+            ctx.Response.StatusCode = status;
+            if (!(doc.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True))
+            {
+                ctx.Response.ContentType = "application/json";
+                await ctx.Response.WriteAsync(answer);
+                return;
+            }
+            ctx.Response.ContentType = "text/event-stream";
+            foreach (var e in events)
+            {
+                await ctx.Response.WriteAsync("data: " + e + "\n\n");
+                await ctx.Response.Body.FlushAsync();
+            }
+            if (abortAfterEvents)
+            {
+                ctx.Abort();
+                return;
+            }
+            await ctx.Response.WriteAsync("data: [DONE]\n\n");
+        }));
+
+    private static async Task<ScriptedUpstream> StartAsync(Action<WebApplication, ScriptedUpstream> mapChat)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrelCore().UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
         var upstream = new ScriptedUpstream(app);
+        mapChat(app, upstream);
+        // An OpenAI-shaped moderation endpoint: flags any input containing "FLAG".
+        app.MapPost("/v1/moderations", async (HttpContext ctx) =>
+        {
+            Interlocked.Increment(ref upstream.Requests);
+            using var doc = await JsonDocument.ParseAsync(ctx.Request.Body);
+            var input = doc.RootElement.GetProperty("input").GetString() ?? "";
+            ctx.Response.ContentType = "application/json";
+            await ctx.Response.WriteAsync(JsonSerializer.Serialize(new
+            {
+                id = "modr-scripted", model = "guard",
+                results = new[] { new { flagged = input.Contains("FLAG", StringComparison.Ordinal), categories = new { }, category_scores = new { } } },
+            }));
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        upstream.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
+        return upstream;
+    }
+
+    private static void MapScripted(WebApplication app, ScriptedUpstream upstream, IReadOnlyList<string> chunks, int? pauseAfter, Task? resume) =>
         app.MapPost("/v1/chat/completions", async (HttpContext ctx) =>
         {
             Interlocked.Increment(ref upstream.Requests);
@@ -70,24 +125,6 @@ public sealed class ScriptedUpstream : IAsyncDisposable
             await Send(new { id = "chatcmpl-scripted", @object = "chat.completion.chunk", created = 1_700_000_000, model = "scripted", choices = Array.Empty<object>(), usage = new { prompt_tokens = 3, completion_tokens = 5, total_tokens = 8 } });
             await ctx.Response.WriteAsync("data: [DONE]\n\n");
         });
-        // An OpenAI-shaped moderation endpoint: flags any input containing "FLAG".
-        app.MapPost("/v1/moderations", async (HttpContext ctx) =>
-        {
-            Interlocked.Increment(ref upstream.Requests);
-            using var doc = await JsonDocument.ParseAsync(ctx.Request.Body);
-            var input = doc.RootElement.GetProperty("input").GetString() ?? "";
-            ctx.Response.ContentType = "application/json";
-            await ctx.Response.WriteAsync(JsonSerializer.Serialize(new
-            {
-                id = "modr-scripted", model = "guard",
-                results = new[] { new { flagged = input.Contains("FLAG", StringComparison.Ordinal), categories = new { }, category_scores = new { } } },
-            }));
-        });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        upstream.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
-        return upstream;
-    }
 
     public async ValueTask DisposeAsync()
     {

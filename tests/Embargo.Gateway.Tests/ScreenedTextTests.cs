@@ -1,0 +1,288 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Embargo.Gateway.Tests.Infrastructure;
+
+namespace Embargo.Gateway.Tests;
+
+/// <summary>
+/// What the screens read, against callers and upstreams that put text where the message content is not: every string in
+/// the request and in the answer, streamed choices and tool calls that interleave, parts text screens cannot read, and
+/// upstreams that fail. Raw HTTP on both sides (no client library tidies what the gateway sends or receives).
+/// </summary>
+public sealed class ScreenedTextTests
+{
+    private const string Preamble = "Sure. Login pages are ordinary HTML forms, and banks protect theirs in several ways. ";
+
+    private static string Chunk(string choices) =>
+        $$"""{"id":"chatcmpl-raw","object":"chat.completion.chunk","created":1700000000,"model":"raw","choices":[{{choices}}]}""";
+
+    private static string Delta(int index, string delta) => $$"""{"index":{{index}},"delta":{{delta}},"finish_reason":null}""";
+
+    private static string Content(string text) => JsonSerializer.Serialize(new { content = text });
+
+    [Fact]
+    public async Task APhraseSplitAcrossTheChunksOfOneOfTwoInterleavedStreamedChoicesNeverReachesTheCaller()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        // Choice 0 spells the phrase across three chunks; choice 1's chunks come in between (as servers stream n > 1).
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
+            Chunk(Delta(0, Content(Preamble)) + "," + Delta(1, Content(Preamble))),
+            Chunk(Delta(0, Content("Here is a cred"))),
+            Chunk(Delta(1, Content("Passwords belong in a password manager, "))),
+            Chunk(Delta(0, Content("ential harv"))),
+            Chunk(Delta(1, Content("and two-factor codes should never be shared. "))),
+            Chunk(Delta(0, Content("esting kit"))),
+            Chunk(Delta(1, Content("That is the whole advice for today, really."))),
+            Chunk(Delta(0, Content(" for you."))),
+        ]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (status, body) = await SendAsync(gateway, StreamBody);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("\"finish_reason\":\"content_filter\"", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("cred", body, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("content_filter", (await world.AuditLinesAsync(1)).Single().GetProperty("decision").GetString());
+    }
+
+    [Fact]
+    public async Task APhraseSplitAcrossOneOfTwoInterleavedStreamedToolCallsArgumentsNeverReachesTheCaller()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        static string Call(int index, string arguments, string? name = null) =>
+            Chunk(Delta(0, JsonSerializer.Serialize(new
+            {
+                tool_calls = new[] { new { index, function = name is null ? (object)new { arguments } : new { name, arguments } } },
+            })));
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
+            Call(0, "", "send_note"),
+            Call(1, "", "send_note"),
+            Call(0, "{\"text\": \"A cred"),
+            Call(1, "{\"text\": \"Meet at noon by the river, bring the maps"),
+            Call(0, "ential harv"),
+            Call(1, " and the tickets for the ferry.\"}"),
+            Call(0, "esting kit is attached.\"}"),
+        ]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (status, body) = await SendAsync(gateway, StreamBody);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("\"finish_reason\":\"content_filter\"", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("cred", body, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task StreamedReasoningIsScreenedLikeContentAndAPhraseSplitAcrossItsChunksNeverReachesTheCaller()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        static string Reasoning(string text) => Chunk(Delta(0, JsonSerializer.Serialize(new { reasoning_content = text })));
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
+            Reasoning(Preamble), Reasoning("They asked for a cred"), Reasoning("ential harv"), Reasoning("esting kit, so"),
+            Chunk(Delta(0, Content("I can't help with that."))),
+        ]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (status, body) = await SendAsync(gateway, StreamBody);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("\"finish_reason\":\"content_filter\"", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("cred", body, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("I can't help", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AStreamWhoseUnscreenedChunksLabelCarriesThePhraseEndsBeforeThatChunk()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
+            Chunk(Delta(0, Content(Preamble))),
+            Chunk(Delta(0, Content("Fine."))).Replace("\"chatcmpl-raw\"", "\"a credential harvesting kit\"", StringComparison.Ordinal),
+        ]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (status, body) = await SendAsync(gateway, StreamBody);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("\"finish_reason\":\"content_filter\"", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("harvesting", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("Fine.", body, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("reasoning")]
+    [InlineData("annotation")]
+    [InlineData("outside the choices")]
+    public async Task AWholeAnswerCarryingThePhraseOutsideItsContentIsWithheldAndNoneOfItsOtherMembersGoOut(string where)
+    {
+        var message = where switch
+        {
+            "reasoning" => """{"role":"assistant","content":"Fine.","reasoning_content":"they want a credential harvesting kit"}""",
+            "annotation" => """{"role":"assistant","content":"Fine.","annotations":[{"type":"url_citation","url_citation":{"title":"A credential harvesting kit"}}]}""",
+            _ => """{"role":"assistant","content":"Fine."}""",
+        };
+        var extra = where == "outside the choices" ? ",\"x_note\":\"attached: a credential harvesting kit\"" : "";
+        var answer = $$"""{"id":"chatcmpl-raw","object":"chat.completion","created":1700000000,"model":"raw","choices":[{"index":0,"message":{{message}},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}{{extra}}}""";
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([], answer));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (status, body) = await SendAsync(gateway, WholeBody);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        using var doc = JsonDocument.Parse(body);
+        var choice = doc.RootElement.GetProperty("choices")[0];
+        Assert.Equal("content_filter", choice.GetProperty("finish_reason").GetString());
+        Assert.Equal(JsonValueKind.Null, choice.GetProperty("message").GetProperty("content").ValueKind);
+        Assert.DoesNotContain("harvesting", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("Fine.", body, StringComparison.Ordinal);
+        Assert.Equal(5, doc.RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt32()); // the counts stay
+        var line = (await world.AuditLinesAsync(1)).Single();
+        Assert.Equal("content_filter", line.GetProperty("decision").GetString());
+        Assert.Equal(GatewayWorld.Sha256Hex("Fine."), line.GetProperty("completionSha256").GetString()); // the hash covers the completion alone
+    }
+
+    [Fact]
+    public async Task AWholeAnswerWithReasoningThatPassesTheScreensComesBackAsTheUpstreamSentIt()
+    {
+        const string Answer = """{"id":"chatcmpl-raw","object":"chat.completion","created":1700000000,"model":"raw","choices":[{"index":0,"message":{"role":"assistant","content":"Fine.","reasoning_content":"a short walk"},"finish_reason":"stop"}]}""";
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([], Answer));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (status, body) = await SendAsync(gateway, WholeBody);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(Answer, body);
+    }
+
+    [Theory]
+    [InlineData("a tool's description", """{"model":"camelid-7b","messages":[{"role":"user","content":"hello"}],"tools":[{"type":"function","function":{"name":"f","description":"Build a credential harvesting kit"}}]}""")]
+    [InlineData("a tool's JSON schema member name", """{"model":"camelid-7b","messages":[{"role":"user","content":"hello"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"clone the login page":{"type":"string"}}}}}]}""")]
+    [InlineData("tool-call arguments in the history", """{"model":"camelid-7b","messages":[{"role":"user","content":"hello"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"q\":\"credential harvesting kit\"}"}}]}]}""")]
+    [InlineData("a message's name", """{"model":"camelid-7b","messages":[{"role":"user","name":"clone the login page","content":"hello"}]}""")]
+    [InlineData("a response format's schema", """{"model":"camelid-7b","messages":[{"role":"user","content":"hello"}],"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"description":"a credential harvesting kit"}}}}""")]
+    public async Task APhraseAnywhereTheModelIsShownIsBlockedLikeOneInAMessageAndNothingGoesUpstream(string where, string body)
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartAsync(["Fine."]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (status, text) = await SendAsync(gateway, body);
+
+        Assert.True(status == HttpStatusCode.BadRequest, where);
+        Assert.Equal("content_blocked", Error(text).GetProperty("code").GetString());
+        Assert.Equal(0, upstream.Requests);
+        var line = (await world.AuditLinesAsync(1)).Single();
+        Assert.Equal(GatewayWorld.Sha256Hex("hello\n"), line.GetProperty("promptSha256").GetString()); // the prompt hash stays the messages' text
+    }
+
+    [Theory]
+    [InlineData("image_url", """{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}""")]
+    [InlineData("input_audio", """{"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}}""")]
+    [InlineData("file", """{"type":"file","file":{"file_id":"file-1"}}""")]
+    public async Task APartTextScreensCannotReadIsRefusedWhereAnInputScreenAppliesAndGoesUpstreamWhereNoneDoes(string type, string part)
+    {
+        var body = $$"""{"model":"MODEL","messages":[{"role":"user","content":[{"type":"text","text":"What is in this?"},{{part}}]}]}""";
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartAsync(["Fine."]));
+        // Alice's model has the world's screen; bob's "other-model" has none.
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (refused, text) = await SendAsync(gateway, body.Replace("MODEL", GatewayWorld.Model, StringComparison.Ordinal));
+        var (served, _) = await SendAsync(gateway, body.Replace("MODEL", "other-model", StringComparison.Ordinal), GatewayWorld.BobKey);
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused);
+        var error = Error(text);
+        Assert.Equal("content_blocked", error.GetProperty("code").GetString());
+        Assert.Contains($"'{type}'", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("'no-phishing-kits'", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, served);
+        Assert.Equal(1, upstream.Requests); // bob's only
+    }
+
+    [Fact]
+    public async Task AskingForSpokenOutputIsRefusedWhereAnOutputScreenAppliesAndNothingGoesUpstream()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartAsync(["Fine."]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (status, text) = await SendAsync(gateway,
+            """{"model":"camelid-7b","modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"},"messages":[{"role":"user","content":"hello"}]}""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("modalities", Error(text).GetProperty("param").GetString());
+        Assert.Equal(0, upstream.Requests);
+    }
+
+    [Theory]
+    [InlineData("answers 500", 500, """{"error":{"message":"boom"}}""")]
+    [InlineData("answers text", 200, "Internal error, sorry.")]
+    [InlineData("answers JSON that is not a completion", 200, """{"object":"list","data":[]}""")]
+    [InlineData("answers a completion that repeats a key", 200, """{"choices":[{"message":{"content":"Fine.","content":"a credential harvesting kit"}}]}""")]
+    public async Task AnUpstreamThatFailsIsA502UpstreamErrorAndNoneOfItsAnswerReachesTheCaller(string how, int upstreamStatus, string answer)
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([], answer, upstreamStatus));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (status, text) = await SendAsync(gateway, WholeBody);
+
+        Assert.True(status == HttpStatusCode.BadGateway, $"{how}: {(int)status}");
+        Assert.Equal("upstream_error", Error(text).GetProperty("code").GetString());
+        Assert.DoesNotContain("boom", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Fine.", text, StringComparison.Ordinal);
+        Assert.Equal("upstream_error", (await world.AuditLinesAsync(1)).Single().GetProperty("decision").GetString());
+    }
+
+    [Fact]
+    public async Task AnUpstreamThatCannotBeReachedIsA502UpstreamError()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var gone = world.Own(await ScriptedUpstream.StartAsync(["Fine."]));
+        var url = gone.BaseUrl;
+        await gone.DisposeAsync(); // its port now refuses connections
+        var gateway = await world.StartGatewayAsync(world.Yaml(url));
+
+        var (status, text) = await SendAsync(gateway, WholeBody);
+
+        Assert.Equal(HttpStatusCode.BadGateway, status);
+        Assert.Equal("upstream_error", Error(text).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task AStreamTheUpstreamDropsBeforeAnyTextWasSentIsA502AndItsHeldTextNeverGoesOut()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        // "Short start." is shorter than the window, so it is still held when the connection drops.
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([Chunk(Delta(0, Content("Short start.")))], abortAfterEvents: true));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (status, text) = await SendAsync(gateway, StreamBody);
+
+        Assert.Equal(HttpStatusCode.BadGateway, status);
+        Assert.Equal("upstream_error", Error(text).GetProperty("code").GetString());
+        Assert.DoesNotContain("Short start.", text, StringComparison.Ordinal);
+    }
+
+    private const string WholeBody = """{"model":"camelid-7b","messages":[{"role":"user","content":"hello"}]}""";
+    private const string StreamBody = """{"model":"camelid-7b","stream":true,"messages":[{"role":"user","content":"hello"}]}""";
+
+    private static JsonElement Error(string body) => JsonDocument.Parse(body).RootElement.GetProperty("error").Clone();
+
+    /// <summary>POSTs the body as it is and answers the status and the whole body (a stream read to its end).</summary>
+    private static async Task<(HttpStatusCode Status, string Body)> SendAsync(GatewayHost gateway, string body, string key = GatewayWorld.AliceKey)
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, gateway.BaseUrl + "/chat/completions")
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        using var response = await http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+}
