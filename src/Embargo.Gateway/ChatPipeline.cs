@@ -633,6 +633,20 @@ public sealed class ChatPipeline
             Finish(x, decision, screen, 200, text.Memory);
         }
 
+        // Before anything was sent the caller gets a 502; after, the stream is cut (no [DONE]), so it cannot pass for complete.
+        async Task UpstreamFailedAsync(string message)
+        {
+            if (!started)
+            {
+                await RefuseAsync(ctx, x, 502, Decisions.UpstreamError, message);
+            }
+            else
+            {
+                Finish(x, Decisions.UpstreamError, null, 200, text.Memory);
+                ctx.Abort();
+            }
+        }
+
         var reader = PipeReader.Create(await response.Content.ReadAsStreamAsync(ct));
         try
         {
@@ -646,21 +660,19 @@ public sealed class ChatPipeline
                 }
                 catch (Exception e) when (e is HttpRequestException or IOException)
                 {
-                    if (!started)
-                    {
-                        await RefuseAsync(ctx, x, 502, Decisions.UpstreamError, "The upstream's stream failed.");
-                    }
-                    else
-                    {
-                        Finish(x, Decisions.UpstreamError, null, 200, text.Memory);
-                        ctx.Abort();
-                    }
+                    await UpstreamFailedAsync("The upstream's stream failed.");
                     return;
                 }
                 var buffer = result.Buffer;
                 var newContent = false;
+                var tooLong = false;
                 while (!done && TryReadLine(ref buffer, out var line))
                 {
+                    if (line.Length > MaxResponseBytes)
+                    {
+                        tooLong = true;
+                        break;
+                    }
                     var span = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
                     if (span.Length > 0 && span[^1] == (byte)'\r')
                     {
@@ -694,6 +706,11 @@ public sealed class ChatPipeline
                     newContent = true;
                 }
                 reader.AdvanceTo(buffer.Start, buffer.End);
+                if (tooLong || buffer.Length > MaxResponseBytes)
+                {
+                    await UpstreamFailedAsync($"The upstream's stream sent a line longer than {MaxResponseBytes} bytes.");
+                    return;
+                }
                 if (result.IsCompleted)
                 {
                     done = true;

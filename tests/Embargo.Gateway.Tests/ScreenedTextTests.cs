@@ -268,6 +268,23 @@ public sealed class ScreenedTextTests
         Assert.DoesNotContain("Short start.", text, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AnUpstreamAnswerPastTheSizeLimitIsA502AndNoneOfItGoesOut(bool stream)
+    {
+        var huge = new string('x', ChatPipeline.MaxResponseBytes + 1024); // a streamed line without a break, or a whole answer
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([huge], huge));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (status, text) = await SendAsync(gateway, stream ? StreamBody : WholeBody);
+
+        Assert.Equal(HttpStatusCode.BadGateway, status);
+        Assert.Contains($"{ChatPipeline.MaxResponseBytes} bytes", Error(text).GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("xxxx", text, StringComparison.Ordinal);
+    }
+
     private const string WholeBody = """{"model":"camelid-7b","messages":[{"role":"user","content":"hello"}]}""";
     private const string StreamBody = """{"model":"camelid-7b","stream":true,"messages":[{"role":"user","content":"hello"}]}""";
 
