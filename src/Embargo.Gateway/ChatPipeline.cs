@@ -19,6 +19,8 @@ public sealed class ChatPipeline
     public const int MaxResponseBytes = 16 << 20;
     /// <summary>Characters before the first unsent one that are screened again with new text (normalisation context).</summary>
     private const int Overlap = 16;
+    /// <summary>English runs about four characters a token; three errs high.</summary>
+    private const int CharactersPerEstimatedToken = 3;
 
     /// <summary>No object may repeat a key: what the screens read must be what the upstream (or the caller) reads, whichever of
     /// two equal keys a parser keeps.</summary>
@@ -151,14 +153,21 @@ public sealed class ChatPipeline
         public Grant? Grant;
         public string? Model;
         public bool Stream;
-        /// <summary>The prompt's text (owned by the request's <see cref="PooledText"/>; valid until the request ends).</summary>
+        /// <summary>What the input screens read; its first part is <see cref="Prompt"/>. Disposed when the request ends.</summary>
+        public PooledText? Screened;
+        /// <summary>The prompt's text (owned by <see cref="Screened"/>; valid until the request ends).</summary>
         public ReadOnlyMemory<char>? Prompt;
         public bool ClientWantsUsage;
         public long? PromptTokens, CompletionTokens, TotalTokens;
+        /// <summary>The request was sent upstream: the model worked on it, whatever happens next.</summary>
+        public bool WentUpstream;
+        /// <summary>Its audit line is written (one per request).</summary>
+        public bool Finished;
     }
 
     private void Finish(Exchange x, string decision, string? screen, int status, ReadOnlyMemory<char>? completion)
     {
+        x.Finished = true;
         var label = x.Model is not null && _config.UpstreamsByName.ContainsKey(x.Model) ? x.Model : x.Model is null ? null : "(other)";
         _metrics.Count(x.Grant?.Grantee, label, decision, screen, x.Grant?.Access);
         if (!_audit.Enabled)
@@ -196,6 +205,28 @@ public sealed class ChatPipeline
     {
         var ct = ctx.RequestAborted;
         var x = new Exchange { Grant = Authenticate(ctx) };
+        try
+        {
+            await ChatAsync(ctx, x, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested && !x.Finished)
+        {
+            // The caller went away mid-request (while the upstream worked, say): the request still gets its audit line, and
+            // what the upstream was asked to do still counts against the quota.
+            Finish(x, Decisions.ClientClosed, null, 499, null);
+            if (x.WentUpstream)
+            {
+                await AddUsageAsync(x.Grant!, x, 0);
+            }
+        }
+        finally
+        {
+            x.Screened?.Dispose();
+        }
+    }
+
+    private async Task ChatAsync(HttpContext ctx, Exchange x, CancellationToken ct)
+    {
         if (x.Grant is null)
         {
             await RefuseAsync(ctx, x, 401, Decisions.InvalidApiKey, "Incorrect API key provided.");
@@ -273,7 +304,7 @@ public sealed class ChatPipeline
             }
             var screens = _config.Screens.For(model);
             var screensInput = screens.InputRules.Length > 0 || screens.InputClassifiers.Length > 0;
-            using var prompt = ScreenedText.Request(root, messages, rest: screensInput, out var promptLength, out var unreadable);
+            var prompt = x.Screened = ScreenedText.Request(root, messages, rest: screensInput, out var promptLength, out var unreadable);
             x.Prompt = prompt.Memory[..promptLength];
             if (screensInput && unreadable is not null)
             {
@@ -317,6 +348,7 @@ public sealed class ChatPipeline
             HttpResponseMessage response;
             try
             {
+                x.WentUpstream = true;
                 response = await _direct.SendAsync(request, ct);
             }
             catch (HttpRequestException)
@@ -423,18 +455,20 @@ public sealed class ChatPipeline
             e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) && n >= 0 ? n : null;
     }
 
-    private async Task AddUsageAsync(Grant grant, Exchange x)
+    /// <summary>Counts a request that went upstream against the grant's daily tokens: the usage the upstream reported, or, when
+    /// it reported none (a stream the caller left or a screen cut short, an upstream that does not count), an estimate that
+    /// errs high — a token per <see cref="CharactersPerEstimatedToken"/> characters of prompt and completion text. No count is
+    /// not a count of zero.</summary>
+    private async Task AddUsageAsync(Grant grant, Exchange x, int completionCharacters)
     {
-        if (x.TotalTokens is { } tokens)
+        var tokens = x.TotalTokens ?? Math.Max(1, ((x.Prompt?.Length ?? 0) + completionCharacters + CharactersPerEstimatedToken - 1) / CharactersPerEstimatedToken);
+        try
         {
-            try
-            {
-                await _limiter.AddUsageAsync(grant, tokens, CancellationToken.None);
-            }
-            catch (RedisException)
-            {
-                // The answer was already screened and sent; the usage is still in the audit line.
-            }
+            await _limiter.AddUsageAsync(grant, tokens, CancellationToken.None);
+        }
+        catch (RedisException)
+        {
+            // The answer was already screened and sent; the usage is still in the audit line.
         }
     }
 
@@ -491,7 +525,7 @@ public sealed class ChatPipeline
             }
             var completion = text.Memory[..completionLength];
             ReadUsage(root, x);
-            await AddUsageAsync(x.Grant!, x);
+            await AddUsageAsync(x.Grant!, x, completionLength);
             await screens.LeaveSocketThreadAsync();
             var verdict = await ModelScreens.RunAsync(screens.OutputRules, screens.OutputClassifiers, _http, text.Memory, ct);
             if (verdict.UnavailableScreen is { } unavailable)
@@ -644,6 +678,7 @@ public sealed class ChatPipeline
             {
                 Finish(x, Decisions.UpstreamError, null, 200, text.Memory);
                 ctx.Abort();
+                await AddUsageAsync(x.Grant!, x, text.Length); // the caller had part of the answer
             }
         }
 
@@ -724,6 +759,7 @@ public sealed class ChatPipeline
                         if (FirstRuleMatchOf(screens.OutputRules, streamed) is { } blocked)
                         {
                             await EndWithFilterAsync(blocked, Decisions.ContentFilter);
+                            await AddUsageAsync(x.Grant!, x, text.Length);
                             return;
                         }
                     }
@@ -772,13 +808,13 @@ public sealed class ChatPipeline
                     {
                         await EndWithFilterAsync(unavailable, Decisions.ScreenUnavailable);
                     }
-                    await AddUsageAsync(x.Grant!, x);
+                    await AddUsageAsync(x.Grant!, x, text.Length);
                     return;
                 }
                 if (verdict.BlockedBy is { } blocked)
                 {
                     await EndWithFilterAsync(blocked, Decisions.ContentFilter);
-                    await AddUsageAsync(x.Grant!, x);
+                    await AddUsageAsync(x.Grant!, x, text.Length);
                     return;
                 }
             }
@@ -790,11 +826,12 @@ public sealed class ChatPipeline
             writer.Write("data: [DONE]\n\n"u8);
             await writer.FlushAsync(ct);
             Finish(x, Decisions.Allowed, null, 200, completion);
-            await AddUsageAsync(x.Grant!, x);
+            await AddUsageAsync(x.Grant!, x, text.Length);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             Finish(x, Decisions.ClientClosed, null, 499, text.Memory);
+            await AddUsageAsync(x.Grant!, x, text.Length);
         }
         finally
         {

@@ -285,6 +285,64 @@ public sealed class ScreenedTextTests
         Assert.DoesNotContain("xxxx", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AStreamTheCallerLeavesAfterReadingPartOfItStillCountsAgainstTheDailyTokens()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var resume = new TaskCompletionSource();
+        // The upstream reports usage only at the end; it pauses after three chunks, and the caller leaves meanwhile.
+        var upstream = world.Own(await ScriptedUpstream.StartAsync([Preamble, Preamble, Preamble, "The end."], pauseAfter: 3, resume: resume.Task));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl, tokensPerDay: 50));
+        using var http = new HttpClient();
+
+        using (var request = Post(gateway, StreamBody))
+        using (var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            while (await reader.ReadLineAsync() is { } received && !received.Contains("Login pages", StringComparison.Ordinal))
+            {
+            }
+        } // the caller leaves with the upstream paused
+        var line = (await world.AuditLinesAsync(1)).Single();
+        resume.SetResult();
+        var (status, text) = await SendAsync(gateway, WholeBody);
+
+        Assert.Equal("client_closed", line.GetProperty("decision").GetString());
+        Assert.Equal(JsonValueKind.Null, line.GetProperty("usage").ValueKind); // the upstream never said
+        // About 3 x 86 characters of text, a token per 3: past the day's 50 tokens.
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        Assert.Equal("rate_limit_exceeded", Error(text).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task AWholeRequestTheCallerLeavesWhileTheUpstreamWorksIsAuditedAndCounted()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var answerNow = new TaskCompletionSource();
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([], """{"choices":[{"message":{"content":"Fine."}}]}""", answerWhen: answerNow.Task));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl, tokensPerDay: 1));
+        using var http = new HttpClient();
+        using var leave = new CancellationTokenSource();
+
+        using (var request = Post(gateway, WholeBody))
+        {
+            var sent = http.SendAsync(request, leave.Token);
+            await upstream.Arrived;
+            await leave.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sent);
+        }
+        var line = (await world.AuditLinesAsync(1)).Single();
+        answerNow.SetResult();
+        var (status, _) = await SendAsync(gateway, WholeBody);
+
+        Assert.Equal("client_closed", line.GetProperty("decision").GetString());
+        Assert.Equal(499, line.GetProperty("status").GetInt32());
+        Assert.Equal(GatewayWorld.Sha256Hex("hello\n"), line.GetProperty("promptSha256").GetString()); // what went upstream is on record
+        Assert.Equal(HttpStatusCode.TooManyRequests, status); // "hello\n" was counted: 2 tokens of the day's 1
+        Assert.Equal(1, upstream.Requests);
+    }
+
     private const string WholeBody = """{"model":"camelid-7b","messages":[{"role":"user","content":"hello"}]}""";
     private const string StreamBody = """{"model":"camelid-7b","stream":true,"messages":[{"role":"user","content":"hello"}]}""";
 
@@ -294,12 +352,18 @@ public sealed class ScreenedTextTests
     private static async Task<(HttpStatusCode Status, string Body)> SendAsync(GatewayHost gateway, string body, string key = GatewayWorld.AliceKey)
     {
         using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, gateway.BaseUrl + "/chat/completions")
+        using var request = Post(gateway, body, key);
+        using var response = await http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    private static HttpRequestMessage Post(GatewayHost gateway, string body, string key = GatewayWorld.AliceKey)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, gateway.BaseUrl + "/chat/completions")
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        using var response = await http.SendAsync(request);
-        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        return request;
     }
 }

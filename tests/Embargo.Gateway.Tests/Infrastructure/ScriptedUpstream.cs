@@ -23,6 +23,9 @@ public sealed class ScriptedUpstream : IAsyncDisposable
     public int Requests;
     /// <summary>The body of the last chat request, exactly as it arrived.</summary>
     public string? LastChatBody;
+    private readonly TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>Completes when the first chat request has arrived (its body read).</summary>
+    public Task Arrived => _arrived.Task;
 
     /// <summary>With <paramref name="pauseAfter"/>, the stream stops after that many content chunks until <paramref name="resume"/> completes.</summary>
     public static Task<ScriptedUpstream> StartAsync(IReadOnlyList<string> chunks, int? pauseAfter = null, Task? resume = null) =>
@@ -30,13 +33,20 @@ public sealed class ScriptedUpstream : IAsyncDisposable
 
     /// <summary>An upstream that answers exactly what the test wrote, whatever shape it has: a streamed request gets each of
     /// <paramref name="events"/> as one SSE <c>data:</c> event, then <c>[DONE]</c> (or, with <paramref name="abortAfterEvents"/>, a
-    /// dropped connection instead); a whole request gets <paramref name="answer"/> as it is, with <paramref name="status"/>.</summary>
-    public static Task<ScriptedUpstream> StartRawAsync(IReadOnlyList<string> events, string answer = "{}", int status = 200, bool abortAfterEvents = false) =>
+    /// dropped connection instead); a whole request gets <paramref name="answer"/> as it is, with <paramref name="status"/>.
+    /// With <paramref name="answerWhen"/>, it answers only once that task completes.</summary>
+    public static Task<ScriptedUpstream> StartRawAsync(IReadOnlyList<string> events, string answer = "{}", int status = 200, bool abortAfterEvents = false,
+        Task? answerWhen = null) =>
         StartAsync((app, upstream) => app.MapPost("/v1/chat/completions", async (HttpContext ctx) =>
         {
             Interlocked.Increment(ref upstream.Requests);
             using var reader = new StreamReader(ctx.Request.Body);
             upstream.LastChatBody = await reader.ReadToEndAsync();
+            upstream._arrived.TrySetResult();
+            if (answerWhen is not null)
+            {
+                await answerWhen;
+            }
             using var doc = JsonDocument.Parse(upstream.LastChatBody);
             ctx.Response.StatusCode = status;
             if (!(doc.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True))
@@ -92,6 +102,7 @@ public sealed class ScriptedUpstream : IAsyncDisposable
             Interlocked.Increment(ref upstream.Requests);
             using var reader = new StreamReader(ctx.Request.Body);
             upstream.LastChatBody = await reader.ReadToEndAsync();
+            upstream._arrived.TrySetResult();
             using var doc = JsonDocument.Parse(upstream.LastChatBody);
             var stream = doc.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
             if (!stream)
