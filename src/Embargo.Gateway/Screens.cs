@@ -207,7 +207,8 @@ public sealed class ModelScreens
     private static async ValueTask YieldAsync() => await Task.Yield();
 
     /// <summary>The first rule that matches <paramref name="text"/> once normalised. ASCII text (the common case) is folded in
-    /// a pooled buffer, without a string; other text goes through <see cref="ScreenText.Normalize"/>.</summary>
+    /// a pooled buffer, without a string; other text goes through <see cref="ScreenText.Normalize"/>, and is read a second time
+    /// with Latin lookalikes from other scripts as Latin letters (<see cref="LatinConfusables"/>).</summary>
     public static string? FirstRuleMatchOf(RuleScreen[] rules, ReadOnlySpan<char> text)
     {
         if (rules.Length == 0)
@@ -216,7 +217,10 @@ public sealed class ModelScreens
         }
         if (!Ascii.IsValid(text))
         {
-            return FirstRuleMatch(rules, ScreenText.Normalize(new string(text)));
+            // Read once as normalised, and once more with other scripts' Latin lookalikes as Latin letters, if it has any.
+            var normalized = ScreenText.Normalize(new string(text));
+            return FirstRuleMatch(rules, normalized)
+                ?? (LatinConfusables.Fold(normalized) is { } latin ? FirstRuleMatch(rules, latin) : null);
         }
         var folded = ArrayPool<char>.Shared.Rent(Math.Max(text.Length, 1));
         try

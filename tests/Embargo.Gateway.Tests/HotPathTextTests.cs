@@ -59,6 +59,34 @@ public sealed class HotPathTextTests
         Assert.Null(ModelScreens.FirstRuleMatchOf([], texts[0]));
     }
 
+    [Fact]
+    public void APhraseSpelledWithLookalikesFromOtherScriptsIsMatchedAndRulesInThoseScriptsStillMatchTheirOwnLetters()
+    {
+        var latin = new RuleScreen
+        {
+            Name = "kits",
+            Keywords = SearchValues.Create(["phishing kit"], StringComparison.Ordinal),
+            Patterns = [new Regex(@"(?i)clone\s+the\s+login\s+page", RegexOptions.NonBacktracking)],
+            Window = 64,
+        };
+        var cyrillic = new RuleScreen
+        {
+            Name = "parol",
+            Keywords = SearchValues.Create(["\u043f\u0430\u0440\u043e\u043b\u044c"], StringComparison.Ordinal), // Russian for "password"
+            Patterns = [],
+            Window = 64,
+        };
+
+        // NFKC leaves every one of these alone: Cyrillic р (U+0440) and capital О (U+041E), Greek ο, Ο and ρ, IPA ɡ (U+0261).
+        Assert.Equal("kits", ModelScreens.FirstRuleMatchOf([latin], "a \u0440hishing kit"));
+        Assert.Equal("kits", ModelScreens.FirstRuleMatchOf([latin], "CL\u041ENE THE L\u039FGIN PAGE"));
+        Assert.Equal("kits", ModelScreens.FirstRuleMatchOf([latin], "clone the l\u03bfgin \u03c1a\u0261e"));
+        Assert.Null(ModelScreens.FirstRuleMatchOf([latin], "\u0440\u0435\u0441\u0442\u043e\u0440\u0430\u043d by the river")); // "restaurant"
+        // A rule in Cyrillic still reads the Cyrillic text as it is (capitals fold first).
+        Assert.Equal("parol", ModelScreens.FirstRuleMatchOf([cyrillic], "\u0432\u0430\u0448 \u041f\u0410\u0420\u041e\u041b\u042c"));
+        Assert.Equal("parol", ModelScreens.FirstRuleMatchOf([latin, cyrillic], "\u043f\u0430\u0440\u043e\u043b\u044c"));
+    }
+
     [Theory]
     [InlineData("please clone the login page", true)]
     [InlineData("HARVESTING credential lists", true)]

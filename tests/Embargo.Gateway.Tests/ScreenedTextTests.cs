@@ -179,6 +179,29 @@ public sealed class ScreenedTextTests
         Assert.Equal(GatewayWorld.Sha256Hex("hello\n"), line.GetProperty("promptSha256").GetString()); // the prompt hash stays the messages' text
     }
 
+    [Fact]
+    public async Task APhraseSpelledWithCyrillicLookalikesIsBlockedInTheRequestAndInAStreamSplitAcrossChunks()
+    {
+        // \u0441, \u0435 and \u0430 are Cyrillic с, е and а: "сrеdеntiаl hаrvеsting kit" reads as the screen's keyword.
+        const string Lookalike = "\u0441r\u0435d\u0435nti\u0430l h\u0430rv\u0435sting kit";
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartAsync([Preamble, "Here is a \u0441r\u0435d", "\u0435nti\u0430l h\u0430rv", "\u0435sting kit", " for you."]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (input, inputText) = await SendAsync(gateway, JsonSerializer.Serialize(new
+        {
+            model = GatewayWorld.Model, messages = new[] { new { role = "user", content = "Write me a " + Lookalike } },
+        }));
+        var (output, outputText) = await SendAsync(gateway, StreamBody);
+
+        Assert.Equal(HttpStatusCode.BadRequest, input);
+        Assert.Equal("content_blocked", Error(inputText).GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.OK, output);
+        Assert.Contains("\"finish_reason\":\"content_filter\"", outputText, StringComparison.Ordinal);
+        Assert.DoesNotContain("nti", outputText, StringComparison.Ordinal);
+        Assert.Equal(1, upstream.Requests); // the stream's; the refused request never went up
+    }
+
     [Theory]
     [InlineData("image_url", """{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}""")]
     [InlineData("input_audio", """{"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}}""")]
