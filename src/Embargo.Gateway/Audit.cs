@@ -171,7 +171,14 @@ public sealed class AuditLog : IAsyncDisposable
             _file = File.OpenHandle(settings.File, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
             try
             {
-                _fileOffset = RandomAccess.GetLength(_file);
+                try
+                {
+                    _fileOffset = RandomAccess.GetLength(_file);
+                }
+                catch (NotSupportedException)
+                {
+                    throw new IOException("it is not a regular file (a pipe, a socket or a device): lines written to it would not be kept");
+                }
                 LedgerMark? mark = null;
                 if (_post is not null)
                 {

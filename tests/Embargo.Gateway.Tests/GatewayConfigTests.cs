@@ -89,6 +89,28 @@ public sealed class GatewayConfigTests
     }
 
     [Fact]
+    public async Task AnAuditFileThatIsANamedPipeStopsEmbargoGatewayWithExitCode2NamingAuditFile()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        world.WriteCertificate("api");
+        var fifo = Path.Combine(world.Directory, "audit.fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        await File.WriteAllTextAsync(world.ConfigPath, world.Yaml(new Uri("http://127.0.0.1:9/v1"))
+            .Replace("file: ./gateway-audit.jsonl", "file: ./audit.fifo", StringComparison.Ordinal));
+
+        var (code, stderr) = await RunGatewayAsync(world);
+
+        Assert.Equal(CliApp.BadInput, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"audit.file {fifo}: ", line);
+        Assert.Contains("not a regular file", line);
+    }
+
+    [Fact]
     public async Task AnAuditFileWhoseDirectoryCannotBeCreatedStopsEmbargoGatewayWithExitCode2NamingAuditFile()
     {
         await using var world = await GatewayWorld.CreateAsync();
