@@ -173,11 +173,22 @@ public sealed class GatewayWorld : IAsyncDisposable
         return lines.Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
     }
 
+    /// <summary>Stops everything the world owns, even when one of them fails to stop (a gateway whose audit file refused its
+    /// last lines throws <see cref="AuditNotWrittenException"/>), then throws the first such failure with what was being
+    /// stopped. A test that breaks its audit file on purpose stops its gateway itself: a failure here replaces the test's own.</summary>
     public async ValueTask DisposeAsync()
     {
+        Exception? first = null;
         for (var i = _owned.Count - 1; i >= 0; i--)
         {
-            await _owned[i].DisposeAsync();
+            try
+            {
+                await _owned[i].DisposeAsync();
+            }
+            catch (Exception e)
+            {
+                first ??= new InvalidOperationException($"Stopping the test's {_owned[i].GetType().Name} failed: {e.Message}", e);
+            }
         }
         try
         {
@@ -186,6 +197,10 @@ public sealed class GatewayWorld : IAsyncDisposable
         catch (IOException)
         {
             // A temp directory left behind is harmless.
+        }
+        if (first is not null)
+        {
+            throw first;
         }
     }
 }
