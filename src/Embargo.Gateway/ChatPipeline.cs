@@ -773,8 +773,10 @@ public sealed class ChatPipeline
                 var released = false;
                 while (held.Count > 0)
                 {
+                    // An event with text goes once a window follows it. One without (a role, a finish, usage) goes with the first
+                    // event with text behind it, so the response's headers still wait for the first window to pass the screens.
                     var front = held.Peek();
-                    if (window > 0 && !WindowFollows(front.Touches, window))
+                    if (window > 0 && !WindowFollows(front.Touches.Length > 0 || started ? front.Touches : NextWithText(held), window))
                     {
                         break;
                     }
@@ -853,9 +855,26 @@ public sealed class ChatPipeline
         return blocked;
     }
 
-    /// <summary>Whether a window of text follows an event's text in every channel it added to (an event that added none may go).</summary>
-    private static bool WindowFollows(StreamedText.Touch[] touches, int window)
+    /// <summary>The text of the first held event that has some; null when none has.</summary>
+    private static StreamedText.Touch[]? NextWithText(Queue<HeldEvent> held)
     {
+        foreach (var e in held)
+        {
+            if (e.Touches.Length > 0)
+            {
+                return e.Touches;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Whether a window of text follows an event's text in every channel it added to (false for no event).</summary>
+    private static bool WindowFollows(StreamedText.Touch[]? touches, int window)
+    {
+        if (touches is null)
+        {
+            return false;
+        }
         foreach (var touch in touches)
         {
             if (HeldLength(touch.Channel.Text, touch.End, window) < window)
