@@ -202,6 +202,30 @@ public sealed class ScreenedTextTests
         Assert.Equal(1, upstream.Requests); // the stream's; the refused request never went up
     }
 
+    [Fact]
+    public async Task AStreamsHeadersWaitForItsFirstWindowOfTextEvenBehindARoleChunk()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var resume = new TaskCompletionSource();
+        // The upstream sends its role chunk, then nothing until resumed.
+        var upstream = world.Own(await ScriptedUpstream.StartAsync([Preamble, "The end."], pauseAfter: 0, resume: resume.Task));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        using var http = new HttpClient();
+        using var request = Post(gateway, StreamBody);
+
+        var headers = http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        await upstream.Arrived;
+        var early = await Task.WhenAny(headers, Task.Delay(TimeSpan.FromSeconds(2))) == headers;
+        resume.SetResult();
+        using var response = await headers;
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.False(early, "the response started before any text had passed the screens");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("The end.", body, StringComparison.Ordinal);
+        Assert.EndsWith("data: [DONE]\n\n", body, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("image_url", """{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}""")]
     [InlineData("input_audio", """{"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}}""")]
