@@ -102,6 +102,11 @@ internal static class ScreenedText
         return part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? null : "(a part without a type)";
     }
 
+    /// <summary>Whether the request brings its own chat template (vLLM and SGLang take one as <c>chat_template</c>): the template
+    /// builds the model's prompt, and can assemble a phrase from pieces no screen sees together.</summary>
+    public static bool BringsItsOwnTemplate(JsonElement root) =>
+        root.TryGetProperty("chat_template", out var template) && template.ValueKind != JsonValueKind.Null;
+
     /// <summary>Whether the request asks for spoken output, which text screens cannot read.</summary>
     public static bool AsksForAudio(JsonElement root)
     {

@@ -251,6 +251,26 @@ public sealed class ScreenedTextTests
     }
 
     [Fact]
+    public async Task ACallersOwnChatTemplateIsRefusedWhereAnInputScreenAppliesSinceItCouldAssembleAPhraseFromPieces()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartAsync(["Fine."]));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        // No string holds the phrase, but the template (vLLM's chat_template) would put it together for the model.
+        const string Template = "{{ 'cred' ~ 'ential harv' ~ 'esting kit' }}";
+
+        var (status, text) = await SendAsync(gateway, JsonSerializer.Serialize(new
+        {
+            model = GatewayWorld.Model, chat_template = Template, messages = new[] { new { role = "user", content = "hello" } },
+        }));
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("chat_template", Error(text).GetProperty("param").GetString());
+        Assert.Equal("content_blocked", Error(text).GetProperty("code").GetString());
+        Assert.Equal(0, upstream.Requests);
+    }
+
+    [Fact]
     public async Task AskingForSpokenOutputIsRefusedWhereAnOutputScreenAppliesAndNothingGoesUpstream()
     {
         await using var world = await GatewayWorld.CreateAsync();
