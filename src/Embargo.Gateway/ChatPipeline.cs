@@ -658,13 +658,17 @@ public sealed class ChatPipeline
                 w.WriteNumber("created", created);
                 w.WriteString("model", Unflagged(model, screens.OutputRules) ?? x.Model!);
                 w.WriteStartArray("choices");
-                w.WriteStartObject();
-                w.WriteNumber("index", 0);
-                w.WriteStartObject("delta");
-                w.WriteEndObject();
-                w.WriteNull("logprobs");
-                w.WriteString("finish_reason", "content_filter");
-                w.WriteEndObject();
+                // Every choice the upstream streamed ends here (n > 1), or choice 0 when none came.
+                foreach (var index in streamed?.ChoiceIndexes is { Count: > 0 } seen ? seen : [0L])
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("index", index);
+                    w.WriteStartObject("delta");
+                    w.WriteEndObject();
+                    w.WriteNull("logprobs");
+                    w.WriteString("finish_reason", "content_filter");
+                    w.WriteEndObject();
+                }
                 w.WriteEndArray();
                 w.WriteEndObject();
             }

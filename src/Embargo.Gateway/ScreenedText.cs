@@ -331,6 +331,12 @@ internal sealed class StreamedText : IDisposable
 
     public IEnumerable<Channel> Fresh => _channels.Values.Where(c => c.Fresh);
 
+    /// <summary>The indexes of the choices streamed so far, in order (at most <see cref="MaxChoices"/>).</summary>
+    public SortedSet<long> ChoiceIndexes { get; } = [];
+
+    /// <summary>More choice indexes than this are not kept (an upstream that numbers every chunk anew).</summary>
+    private const int MaxChoices = 128;
+
     /// <summary>Reads one event; appends to <paramref name="touches"/> each channel it added text to, and where that ended.</summary>
     public void Read(JsonElement root, List<Touch> touches)
     {
@@ -351,7 +357,12 @@ internal sealed class StreamedText : IDisposable
                 var position = 0;
                 foreach (var choice in p.Value.EnumerateArray())
                 {
-                    Walk(choice, IndexOf(choice, position++).ToString(System.Globalization.CultureInfo.InvariantCulture), null, touches);
+                    var index = IndexOf(choice, position++);
+                    if (ChoiceIndexes.Count < MaxChoices)
+                    {
+                        ChoiceIndexes.Add(index);
+                    }
+                    Walk(choice, index.ToString(System.Globalization.CultureInfo.InvariantCulture), null, touches);
                 }
             }
         }

@@ -42,8 +42,12 @@ public sealed class ScreenedTextTests
         var (status, body) = await SendAsync(gateway, StreamBody);
 
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Contains("\"finish_reason\":\"content_filter\"", body, StringComparison.Ordinal);
         Assert.DoesNotContain("cred", body, StringComparison.OrdinalIgnoreCase);
+        // Both choices end with content_filter, in the stream's last chunk before [DONE].
+        var last = body.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)[^2];
+        using var end = JsonDocument.Parse(last["data: ".Length..]);
+        Assert.Equal([0, 1], end.RootElement.GetProperty("choices").EnumerateArray().Select(c => c.GetProperty("index").GetInt32()));
+        Assert.All(end.RootElement.GetProperty("choices").EnumerateArray(), c => Assert.Equal("content_filter", c.GetProperty("finish_reason").GetString()));
         Assert.Equal("content_filter", (await world.AuditLinesAsync(1)).Single().GetProperty("decision").GetString());
     }
 
