@@ -303,26 +303,26 @@ public sealed class ChatPipeline
                 return;
             }
             var screens = _config.Screens.For(model);
-            var screensInput = screens.InputRules.Length > 0 || screens.InputClassifiers.Length > 0;
+            var screensInput = screens.FirstInputScreen is not null;
             var prompt = x.Screened = ScreenedText.Request(root, messages, rest: screensInput, out var promptLength, out var unreadable);
             x.Prompt = prompt.Memory[..promptLength];
             if (screensInput && unreadable is not null)
             {
-                var name = screens.InputRules.Length > 0 ? screens.InputRules[0].Name : screens.InputClassifiers[0].Name;
+                var name = screens.FirstInputScreen!;
                 await RefuseAsync(ctx, x, 400, Decisions.ContentBlocked,
                     $"The screen '{name}' reads text only: a message part of type '{unreadable}' cannot be screened, so nothing was sent upstream.", "messages", name);
                 return;
             }
             if (screensInput && ScreenedText.BringsItsOwnTemplate(root))
             {
-                var name = screens.InputRules.Length > 0 ? screens.InputRules[0].Name : screens.InputClassifiers[0].Name;
+                var name = screens.FirstInputScreen!;
                 await RefuseAsync(ctx, x, 400, Decisions.ContentBlocked,
                     $"The screen '{name}' reads the request's text, not the prompt a caller's own chat template would build from it: 'chat_template' is refused here, so nothing was sent upstream.", "chat_template", name);
                 return;
             }
             if (screens.HasOutput && ScreenedText.AsksForAudio(root))
             {
-                var name = screens.OutputRules.Length > 0 ? screens.OutputRules[0].Name : screens.OutputClassifiers[0].Name;
+                var name = screens.FirstOutputScreen!;
                 await RefuseAsync(ctx, x, 400, Decisions.ContentBlocked,
                     $"The screen '{name}' reads text only: spoken output cannot be screened, so nothing was sent upstream.", "modalities", name);
                 return;

@@ -196,6 +196,12 @@ public sealed class ModelScreens
 
     public bool HasOutput => OutputRules.Length > 0 || OutputClassifiers.Length > 0;
 
+    /// <summary>The first input screen's name (rules before classifiers), or null when no input screen applies.</summary>
+    public string? FirstInputScreen => InputRules.Length > 0 ? InputRules[0].Name : InputClassifiers.FirstOrDefault()?.Name;
+
+    /// <summary>The first output screen's name (rules before classifiers), or null when no output screen applies.</summary>
+    public string? FirstOutputScreen => OutputRules.Length > 0 ? OutputRules[0].Name : OutputClassifiers.FirstOrDefault()?.Name;
+
     /// <summary>An output rule may take up to the regex timeout (<see cref="RuleScreen.Backtracks"/>). The upstream's answer
     /// arrives on a socket thread (`embargo gateway` runs socket completions there), which serves other connections too: such
     /// a screen runs on a pool thread instead (<see cref="LeaveSocketThreadAsync"/>).</summary>
