@@ -254,6 +254,12 @@ public sealed class ChatPipeline
             await RefuseAsync(ctx, x, 400, Decisions.InvalidRequest, "The request body is not valid JSON, or an object in it repeats a key.");
             return;
         }
+        if (!JsonText.IsValidText(body.WrittenSpan))
+        {
+            doc.Dispose();
+            await RefuseAsync(ctx, x, 400, Decisions.InvalidRequest, "The request body is not valid Unicode: a string in it holds invalid UTF-8 or a lone surrogate.");
+            return;
+        }
         using (doc)
         {
             var root = doc.RootElement;
@@ -501,6 +507,11 @@ public sealed class ChatPipeline
                 }
             }
             doc = JsonDocument.Parse(answer.WrittenMemory, JsonOptions);
+            if (!JsonText.IsValidText(answer.WrittenSpan))
+            {
+                doc.Dispose();
+                throw new JsonException("a string is not valid Unicode");
+            }
         }
         catch (Exception e) when (e is HttpRequestException or IOException or JsonException)
         {
@@ -933,6 +944,11 @@ public sealed class ChatPipeline
         catch (JsonException)
         {
             return (false, false);
+        }
+        if (!JsonText.IsValidText(data))
+        {
+            doc.Dispose();
+            return (false, false); // a string that is not valid Unicode: dropped like any malformed chunk
         }
         using (doc)
         {

@@ -221,9 +221,9 @@ public sealed class GatewayHost : IAsyncDisposable
                     continue;
                 }
             }
-            catch (Exception e) when (e is HttpRequestException or JsonException or OperationCanceledException && !ct.IsCancellationRequested)
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                // Not confirmed: counted below.
+                // Not confirmed, whatever went wrong (no answer, an answer of the wrong shape, not valid Unicode): counted below.
             }
             if (!_lastConfirmed.TryGetValue(gate, out var last) || now - last >= options.StatusStaleAfter)
             {
@@ -244,9 +244,10 @@ public sealed class GatewayHost : IAsyncDisposable
                 {
                     await Audit.PostBatchesAsync(all: true, ct);
                 }
-                catch (Exception e) when (e is HttpRequestException or JsonException or NotSupportedException)
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
-                    // The lines stay queued and go with the next tick.
+                    // The lines stay in the file and go with the next tick. Nothing may end this loop but stopping: it is what
+                    // follows the certificates' status, and a loop that died would leave them as last confirmed.
                 }
             }
         }

@@ -168,7 +168,8 @@ public sealed class ClassifierScreen
             }
             return null;
         }
-        catch (Exception e) when (e is HttpRequestException or JsonException or OperationCanceledException or IOException)
+        // InvalidOperationException: an answer of the wrong shape (results: [1]) or with a string that is not valid Unicode.
+        catch (Exception e) when (e is HttpRequestException or JsonException or OperationCanceledException or IOException or InvalidOperationException)
         {
             if (ct.IsCancellationRequested)
             {

@@ -34,9 +34,10 @@ public sealed class ScriptedUpstream : IAsyncDisposable
     /// <summary>An upstream that answers exactly what the test wrote, whatever shape it has: a streamed request gets each of
     /// <paramref name="events"/> as one SSE <c>data:</c> event, then <c>[DONE]</c> (or, with <paramref name="abortAfterEvents"/>, a
     /// dropped connection instead); a whole request gets <paramref name="answer"/> as it is, with <paramref name="status"/>.
-    /// With <paramref name="answerWhen"/>, it answers only once that task completes.</summary>
+    /// With <paramref name="answerWhen"/>, it answers only once that task completes; with <paramref name="moderation"/>, its
+    /// moderation endpoint answers that text as it is.</summary>
     public static Task<ScriptedUpstream> StartRawAsync(IReadOnlyList<string> events, string answer = "{}", int status = 200, bool abortAfterEvents = false,
-        Task? answerWhen = null) =>
+        Task? answerWhen = null, string? moderation = null) =>
         StartAsync((app, upstream) => app.MapPost("/v1/chat/completions", async (HttpContext ctx) =>
         {
             Interlocked.Increment(ref upstream.Requests);
@@ -67,9 +68,9 @@ public sealed class ScriptedUpstream : IAsyncDisposable
                 return;
             }
             await ctx.Response.WriteAsync("data: [DONE]\n\n");
-        }));
+        }), moderation);
 
-    private static async Task<ScriptedUpstream> StartAsync(Action<WebApplication, ScriptedUpstream> mapChat)
+    private static async Task<ScriptedUpstream> StartAsync(Action<WebApplication, ScriptedUpstream> mapChat, string? moderation = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
@@ -84,6 +85,11 @@ public sealed class ScriptedUpstream : IAsyncDisposable
             using var doc = await JsonDocument.ParseAsync(ctx.Request.Body);
             var input = doc.RootElement.GetProperty("input").GetString() ?? "";
             ctx.Response.ContentType = "application/json";
+            if (moderation is not null)
+            {
+                await ctx.Response.WriteAsync(moderation);
+                return;
+            }
             await ctx.Response.WriteAsync(JsonSerializer.Serialize(new
             {
                 id = "modr-scripted", model = "guard",
