@@ -1,11 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Embargo.Gateway.Tests.Infrastructure;
 
@@ -72,11 +67,18 @@ public sealed class ScriptedUpstream : IAsyncDisposable
 
     private static async Task<ScriptedUpstream> StartAsync(Action<WebApplication, ScriptedUpstream> mapChat, string? moderation = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrelCore().UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var upstream = new ScriptedUpstream(app);
+        ScriptedUpstream? upstream = null;
+        var (app, baseUrl) = await LocalHttp.StartAsync(app =>
+        {
+            upstream = new ScriptedUpstream(app);
+            MapAll(app, upstream, mapChat, moderation);
+        });
+        upstream!.BaseUrl = new Uri(baseUrl.AbsoluteUri.TrimEnd('/') + "/v1");
+        return upstream;
+    }
+
+    private static void MapAll(WebApplication app, ScriptedUpstream upstream, Action<WebApplication, ScriptedUpstream> mapChat, string? moderation)
+    {
         mapChat(app, upstream);
         // An OpenAI-shaped moderation endpoint: flags any input containing "FLAG".
         app.MapPost("/v1/moderations", async (HttpContext ctx) =>
@@ -96,10 +98,6 @@ public sealed class ScriptedUpstream : IAsyncDisposable
                 results = new[] { new { flagged = input.Contains("FLAG", StringComparison.Ordinal), categories = new { }, category_scores = new { } } },
             }));
         });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        upstream.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
-        return upstream;
     }
 
     private static void MapScripted(WebApplication app, ScriptedUpstream upstream, IReadOnlyList<string> chunks, int? pauseAfter, Task? resume) =>
