@@ -210,24 +210,49 @@ public sealed class ScreenedTextTests
     public async Task AStreamsHeadersWaitForItsFirstWindowOfTextEvenBehindARoleChunk()
     {
         await using var world = await GatewayWorld.CreateAsync();
-        var resume = new TaskCompletionSource();
-        // The upstream sends its role chunk, then nothing until resumed.
-        var upstream = world.Own(await ScriptedUpstream.StartAsync([Preamble, "The end."], pauseAfter: 0, resume: resume.Task));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
-        using var http = new HttpClient();
-        using var request = Post(gateway, StreamBody);
+        // A role chunk, then text shorter than the window, then the upstream ends the connection mid-stream (an orderly close, so
+        // both chunks arrive first). Had the role chunk started the response, the caller would get a 200 and a cut stream; as
+        // nothing may start before a window of text has passed the screens, it gets a 502.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var upstreamUrl = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/v1");
+        var upstream = CutStreamAsync(listener, [Chunk(Delta(0, """{"role":"assistant","content":""}""")), Chunk(Delta(0, Content("Short start.")))]);
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstreamUrl));
 
-        var headers = http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        await upstream.Arrived;
-        var early = await Task.WhenAny(headers, Task.Delay(TimeSpan.FromSeconds(2))) == headers;
-        resume.SetResult();
-        using var response = await headers;
-        var body = await response.Content.ReadAsStringAsync();
+        var (status, text) = await SendAsync(gateway, StreamBody);
+        await upstream;
 
-        Assert.False(early, "the response started before any text had passed the screens");
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains("The end.", body, StringComparison.Ordinal);
-        Assert.EndsWith("data: [DONE]\n\n", body, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadGateway, status);
+        Assert.Equal("upstream_error", Error(text).GetProperty("code").GetString());
+    }
+
+    /// <summary>Answers one request with a chunked SSE stream of <paramref name="events"/>, then closes its side of the
+    /// connection before the stream's end (a FIN, not a reset: what was sent still arrives).</summary>
+    private static async Task CutStreamAsync(System.Net.Sockets.TcpListener listener, IReadOnlyList<string> events)
+    {
+        using var client = await listener.AcceptTcpClientAsync();
+        var stream = client.GetStream();
+        var request = new List<byte>();
+        var buffer = new byte[8192];
+        int headerEnd;
+        while ((headerEnd = Encoding.ASCII.GetString([.. request]).IndexOf("\r\n\r\n", StringComparison.Ordinal)) < 0)
+        {
+            var read = await stream.ReadAsync(buffer);
+            Assert.True(read > 0, "the gateway closed before sending its request");
+            request.AddRange(buffer.AsSpan(0, read));
+        }
+        var response = new StringBuilder("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+        foreach (var e in events)
+        {
+            var data = $"data: {e}\n\n";
+            response.Append($"{Encoding.UTF8.GetByteCount(data):x}\r\n{data}\r\n");
+        }
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(response.ToString()));
+        client.Client.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        while (await stream.ReadAsync(buffer) > 0)
+        {
+            // The rest of the request, until the gateway lets go of the connection.
+        }
     }
 
     [Theory]
