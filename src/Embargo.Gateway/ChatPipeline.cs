@@ -617,7 +617,7 @@ public sealed class ChatPipeline
 
     /// <summary>The string when it is one and no rule matches it on its own; otherwise null.</summary>
     private static string? Unflagged(JsonElement value, RuleScreen[] rules) =>
-        value.ValueKind == JsonValueKind.String && value.GetString() is { } s && ModelScreens.FirstRuleMatchOf(rules, s) is null ? s : null;
+        value.ValueKind == JsonValueKind.String ? Unflagged(value.GetString()!, rules) : null;
 
     private static string? Unflagged(string value, RuleScreen[] rules) => ModelScreens.FirstRuleMatchOf(rules, value) is null ? value : null;
 
@@ -657,6 +657,7 @@ public sealed class ChatPipeline
             writer.Write("\n\n"u8);
         }
 
+        // Ends the stream with a content_filter chunk for every choice, writes the audit line and counts the usage.
         async Task EndWithFilterAsync(string screen, string decision)
         {
             Start();
@@ -687,6 +688,7 @@ public sealed class ChatPipeline
             writer.Write("data: [DONE]\n\n"u8);
             await writer.FlushAsync(ct);
             Finish(x, decision, screen, 200, text.Memory);
+            await AddUsageAsync(x.Grant!, x, text.Length);
         }
 
         // Before anything was sent the caller gets a 502; after, the stream is cut (no [DONE]), so it cannot pass for complete.
@@ -781,7 +783,6 @@ public sealed class ChatPipeline
                         if (FirstRuleMatchOf(screens.OutputRules, streamed) is { } blocked)
                         {
                             await EndWithFilterAsync(blocked, Decisions.ContentFilter);
-                            await AddUsageAsync(x.Grant!, x, text.Length);
                             return;
                         }
                     }
@@ -827,18 +828,17 @@ public sealed class ChatPipeline
                     {
                         Finish(x, Decisions.ScreenUnavailable, unavailable, 503, completion);
                         await OpenAiErrors.WriteAsync(ctx, 503, Decisions.ScreenUnavailable, $"The screen '{unavailable}' could not decide; the completion is withheld.");
+                        await AddUsageAsync(x.Grant!, x, text.Length);
                     }
                     else
                     {
                         await EndWithFilterAsync(unavailable, Decisions.ScreenUnavailable);
                     }
-                    await AddUsageAsync(x.Grant!, x, text.Length);
                     return;
                 }
                 if (verdict.BlockedBy is { } blocked)
                 {
                     await EndWithFilterAsync(blocked, Decisions.ContentFilter);
-                    await AddUsageAsync(x.Grant!, x, text.Length);
                     return;
                 }
             }
