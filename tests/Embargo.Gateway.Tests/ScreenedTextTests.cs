@@ -54,13 +54,12 @@ public sealed class ScreenedTextTests
     [Fact]
     public async Task APhraseSplitAcrossOneOfTwoInterleavedStreamedToolCallsArgumentsNeverReachesTheCaller()
     {
-        await using var world = await GatewayWorld.CreateAsync();
         static string Call(int index, string arguments, string? name = null) =>
             Chunk(Delta(0, JsonSerializer.Serialize(new
             {
                 tool_calls = new[] { new { index, function = name is null ? (object)new { arguments } : new { name, arguments } } },
             })));
-        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
+        var body = await FilteredStreamAsync([
             Call(0, "", "send_note"),
             Call(1, "", "send_note"),
             Call(0, "{\"text\": \"A cred"),
@@ -68,31 +67,20 @@ public sealed class ScreenedTextTests
             Call(0, "ential harv"),
             Call(1, " and the tickets for the ferry.\"}"),
             Call(0, "esting kit is attached.\"}"),
-        ]));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        ]);
 
-        var (status, body) = await SendAsync(gateway, StreamBody);
-
-        Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Contains("\"finish_reason\":\"content_filter\"", body, StringComparison.Ordinal);
         Assert.DoesNotContain("cred", body, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
     public async Task StreamedReasoningIsScreenedLikeContentAndAPhraseSplitAcrossItsChunksNeverReachesTheCaller()
     {
-        await using var world = await GatewayWorld.CreateAsync();
         static string Reasoning(string text) => Chunk(Delta(0, JsonSerializer.Serialize(new { reasoning_content = text })));
-        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
+        var body = await FilteredStreamAsync([
             Reasoning(Preamble), Reasoning("They asked for a cred"), Reasoning("ential harv"), Reasoning("esting kit, so"),
             Chunk(Delta(0, Content("I can't help with that."))),
-        ]));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        ]);
 
-        var (status, body) = await SendAsync(gateway, StreamBody);
-
-        Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Contains("\"finish_reason\":\"content_filter\"", body, StringComparison.Ordinal);
         Assert.DoesNotContain("cred", body, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("I can't help", body, StringComparison.Ordinal);
     }
@@ -100,17 +88,11 @@ public sealed class ScreenedTextTests
     [Fact]
     public async Task AStreamWhoseUnscreenedChunksLabelCarriesThePhraseEndsBeforeThatChunk()
     {
-        await using var world = await GatewayWorld.CreateAsync();
-        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
+        var body = await FilteredStreamAsync([
             Chunk(Delta(0, Content(Preamble))),
             Chunk(Delta(0, Content("Fine."))).Replace("\"chatcmpl-raw\"", "\"a credential harvesting kit\"", StringComparison.Ordinal),
-        ]));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        ]);
 
-        var (status, body) = await SendAsync(gateway, StreamBody);
-
-        Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Contains("\"finish_reason\":\"content_filter\"", body, StringComparison.Ordinal);
         Assert.DoesNotContain("harvesting", body, StringComparison.Ordinal);
         Assert.DoesNotContain("Fine.", body, StringComparison.Ordinal);
     }
@@ -437,6 +419,21 @@ public sealed class ScreenedTextTests
         Assert.Equal(GatewayWorld.Sha256Hex("hello\n"), line.GetProperty("promptSha256").GetString()); // what went upstream is on record
         Assert.Equal(HttpStatusCode.TooManyRequests, status); // "hello\n" was counted: 2 tokens of the day's 1
         Assert.Equal(1, upstream.Requests);
+    }
+
+    /// <summary>Streams <paramref name="events"/> from a raw upstream through a gateway with the world's usual screen, and answers
+    /// the body the caller got, which must be a 200 that a screen ended with content_filter.</summary>
+    private static async Task<string> FilteredStreamAsync(IReadOnlyList<string> events)
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync(events));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+
+        var (status, body) = await SendAsync(gateway, StreamBody);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("\"finish_reason\":\"content_filter\"", body, StringComparison.Ordinal);
+        return body;
     }
 
     private const string WholeBody = """{"model":"camelid-7b","messages":[{"role":"user","content":"hello"}]}""";
