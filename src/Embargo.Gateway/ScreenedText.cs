@@ -411,9 +411,13 @@ internal sealed class StreamedText : IDisposable
                     Loose.Append('\n');
                     break;
                 }
-                if (!_channels.TryGetValue(path, out var channel))
+                // A tool call's name and arguments are one channel, the name first: the name comes once, in the call's first
+                // chunk, so as a channel of its own no text would ever follow it and the whole call would be held until the
+                // stream ends. Read together, they are also what the completion's text joins (AppendCompletion).
+                var key = member is "name" or "arguments" && IsToolCallFunction(path) ? path[..path.LastIndexOf('/')] : path;
+                if (!_channels.TryGetValue(key, out var channel))
                 {
-                    _channels[path] = channel = new Channel(IsCompletion(path));
+                    _channels[key] = channel = new Channel(IsCompletion(key));
                 }
                 var before = channel.Text.Length;
                 channel.Text.Append(element);
@@ -444,13 +448,21 @@ internal sealed class StreamedText : IDisposable
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty("index", out var i) && i.ValueKind == JsonValueKind.Number && i.TryGetInt64(out var index)
             ? index : position;
 
-    /// <summary>Channels whose text <see cref="ScreenedText.AppendCompletion"/> also takes from a delta.</summary>
-    private static bool IsCompletion(string path)
+    /// <summary>Whether a string's path is a streamed tool call's function name or arguments: CHOICE/delta/tool_calls/N/function/MEMBER.</summary>
+    private static bool IsToolCallFunction(string path)
     {
         var parts = path.Split('/');
+        return parts.Length == 6 && parts[1] == "delta" && parts[2] == "tool_calls" && parts[4] == "function";
+    }
+
+    /// <summary>Channels whose text <see cref="ScreenedText.AppendCompletion"/> also takes from a delta: a choice's content and
+    /// refusal, and each tool call's function (its name and arguments, one channel).</summary>
+    private static bool IsCompletion(string key)
+    {
+        var parts = key.Split('/');
         return parts.Length >= 3 && parts[1] == "delta"
             && ((parts.Length == 3 && parts[2] is "content" or "refusal")
-                || (parts.Length == 6 && parts[2] == "tool_calls" && parts[4] == "function" && parts[5] is "name" or "arguments"));
+                || (parts.Length == 5 && parts[2] == "tool_calls" && parts[4] == "function"));
     }
 
     public void Dispose()

@@ -73,6 +73,64 @@ public sealed class ScreenedTextTests
     }
 
     [Fact]
+    public async Task AStreamedToolCallGoesOutWhileItsArgumentsStreamNotOnlyOnceItEnds()
+    {
+        static string Call(string arguments, string? name = null) =>
+            Chunk(Delta(0, JsonSerializer.Serialize(new
+            {
+                tool_calls = new[] { new { index = 0, function = name is null ? (object)new { arguments } : new { name, arguments } } },
+            })));
+        await using var world = await GatewayWorld.CreateAsync();
+        var resume = new TaskCompletionSource();
+        // The call's name comes once, in its first chunk; its arguments keep coming. The upstream pauses after three chunks.
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
+            Call("", "send_note"),
+            Call("{\"text\": \"Meet at noon by the river, bring the maps "),
+            Call("and the tickets for the ferry, and an umbrella for the way back. "),
+            Call("See you there.\"}"),
+        ], pauseAfter: 3, resume: resume.Task));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) }; // held back, the headers would never come
+        using var request = Post(gateway, StreamBody);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+
+        // Before the upstream goes on, the caller gets the call's name and the arguments a window of text already follows.
+        var early = new List<string>();
+        while (await reader.ReadLineAsync() is { } line && !line.Contains("bring the maps", StringComparison.Ordinal))
+        {
+            early.Add(line);
+        }
+        resume.SetResult();
+        var rest = await reader.ReadToEndAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains(early, l => l.Contains("\"name\":\"send_note\"", StringComparison.Ordinal));
+        Assert.Contains("See you there.", rest, StringComparison.Ordinal);
+        Assert.EndsWith("data: [DONE]", rest.TrimEnd(), StringComparison.Ordinal);
+        Assert.Equal("allowed", (await world.AuditLinesAsync(1)).Single().GetProperty("decision").GetString());
+    }
+
+    [Fact]
+    public async Task APhraseSplitBetweenAStreamedToolCallsNameAndItsArgumentsNeverReachesTheCaller()
+    {
+        static string Call(string arguments, string? name = null) =>
+            Chunk(Delta(0, JsonSerializer.Serialize(new
+            {
+                tool_calls = new[] { new { index = 0, function = name is null ? (object)new { arguments } : new { name, arguments } } },
+            })));
+        // The completion's text joins a call's name and arguments with nothing between (the audit line hashes it so): the
+        // screens read the stream the same way.
+        var body = await FilteredStreamAsync([
+            Call("", "credential harv"),
+            Call("esting kit"),
+            Call(" {\"to\": \"someone\"}"),
+        ]);
+
+        Assert.DoesNotContain("credential harv", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StreamedReasoningIsScreenedLikeContentAndAPhraseSplitAcrossItsChunksNeverReachesTheCaller()
     {
         static string Reasoning(string text) => Chunk(Delta(0, JsonSerializer.Serialize(new { reasoning_content = text })));

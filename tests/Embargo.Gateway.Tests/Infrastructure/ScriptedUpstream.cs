@@ -30,9 +30,10 @@ public sealed class ScriptedUpstream : IAsyncDisposable
     /// <paramref name="events"/> as one SSE <c>data:</c> event, then <c>[DONE]</c> (or, with <paramref name="abortAfterEvents"/>, a
     /// dropped connection instead); a whole request gets <paramref name="answer"/> as it is, with <paramref name="status"/>.
     /// With <paramref name="answerWhen"/>, it answers only once that task completes; with <paramref name="moderation"/>, its
-    /// moderation endpoint answers that text as it is.</summary>
+    /// moderation endpoint answers that text as it is; with <paramref name="pauseAfter"/>, the stream stops after that many events
+    /// until <paramref name="resume"/> completes.</summary>
     public static Task<ScriptedUpstream> StartRawAsync(IReadOnlyList<string> events, string answer = "{}", int status = 200, bool abortAfterEvents = false,
-        Task? answerWhen = null, string? moderation = null) =>
+        Task? answerWhen = null, string? moderation = null, int? pauseAfter = null, Task? resume = null) =>
         StartAsync((app, upstream) => app.MapPost("/v1/chat/completions", async (HttpContext ctx) =>
         {
             Interlocked.Increment(ref upstream.Requests);
@@ -52,9 +53,13 @@ public sealed class ScriptedUpstream : IAsyncDisposable
                 return;
             }
             ctx.Response.ContentType = "text/event-stream";
-            foreach (var e in events)
+            for (var i = 0; i < events.Count; i++)
             {
-                await ctx.Response.WriteAsync("data: " + e + "\n\n");
+                if (i == pauseAfter && resume is not null)
+                {
+                    await resume;
+                }
+                await ctx.Response.WriteAsync("data: " + events[i] + "\n\n");
                 await ctx.Response.Body.FlushAsync();
             }
             if (abortAfterEvents)
