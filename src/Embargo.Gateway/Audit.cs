@@ -177,7 +177,7 @@ public sealed class AuditLog : IAsyncDisposable
                 }
                 catch (NotSupportedException)
                 {
-                    throw new IOException("it is not a regular file (a pipe, a socket or a device): lines written to it would not be kept");
+                    throw new IOException("it " + NotRegular);
                 }
                 LedgerMark? mark = null;
                 if (_post is not null)
@@ -239,6 +239,39 @@ public sealed class AuditLog : IAsyncDisposable
             throw new AuditLedgerMarkException($"{path} has {lines} line(s) but the ledger holds batches of its first {mark.Lines} ({markPath}): the file was truncated or replaced; restore it, or move it and its mark aside and start a new file under a new gateway name");
         }
     }
+
+    /// <summary>Why <paramref name="auditFile"/> cannot be an audit file, or null (a regular file, or none yet): a directory, a
+    /// device or kernel file, a named pipe or a socket would keep none of the lines written to it. For a command to refuse
+    /// before it starts anything; call it before <see cref="LedgerMarkProblem"/>, which reads the file.</summary>
+    public static string? FileProblem(string auditFile)
+    {
+        var path = Path.GetFullPath(auditFile);
+        if (GatewayConfigLoader.AuditFileProblem(path) is { } problem)
+        {
+            return $"{path} {problem}";
+        }
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        try
+        {
+            // Read and write, as the log opens it: opening a named pipe so never waits for the other end.
+            using var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+            RandomAccess.GetLength(file);
+            return null;
+        }
+        catch (NotSupportedException)
+        {
+            return $"{path} {NotRegular}";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"{path}: {e.Message.ReplaceLineEndings(" ")}";
+        }
+    }
+
+    private const string NotRegular = "is not a regular file (a pipe, a socket or a device): lines written to it would not be kept";
 
     /// <summary>Why an audit file that posts to the ledger as <paramref name="gateway"/> cannot be opened (its <c>.ledger</c> mark
     /// disagrees with it), or null; for a command to refuse before it starts anything.</summary>

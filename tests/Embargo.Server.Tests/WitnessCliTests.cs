@@ -46,4 +46,40 @@ public sealed class WitnessCliTests : IDisposable
         Assert.Equal(CliApp.BadInput, quorum.Code);
         Assert.Contains("--quorum 2 must be between 0 and the 1 --witness given", quorum.Error, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("a named pipe")]
+    [InlineData("a directory")]
+    [InlineData("a link to /dev/null")]
+    public async Task ServeRefusesWithOneLineAndExitCode2WhenTheDataDirectorysGatewayAuditFileCannotKeepLines(string kind)
+    {
+        var audit = Path.Combine(_dir, "gateway-audit.jsonl");
+        switch (kind)
+        {
+            case "a named pipe":
+                using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", audit))
+                {
+                    await mkfifo.WaitForExitAsync();
+                    Assert.Equal(0, mkfifo.ExitCode);
+                }
+                break;
+            case "a directory":
+                Directory.CreateDirectory(audit);
+                break;
+            default:
+                File.CreateSymbolicLink(audit, "/dev/null");
+                break;
+        }
+
+        var run = CliRunner.RunAsync("serve", "--data", _dir, "--urls", "http://127.0.0.1:0");
+        // A serve that started anyway would run until stopped: fail instead of waiting for it.
+        Assert.Same(run, await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))));
+        var serve = await run;
+
+        Assert.Equal(CliApp.BadInput, serve.Code);
+        var line = Assert.Single(serve.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"embargo: the gateway's audit file: {audit}", line, StringComparison.Ordinal);
+        Assert.Contains(kind == "a directory" ? "is a directory" : "is not a regular file", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("listening", serve.Out, StringComparison.Ordinal);
+    }
 }

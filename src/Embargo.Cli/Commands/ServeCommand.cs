@@ -25,18 +25,6 @@ public static class ServeCommand
         command.SetAction(async (r, ct) =>
         {
             var dataDir = Path.GetFullPath(r.GetValue(data)!);
-            Directory.CreateDirectory(dataDir);
-            var adminToken = Environment.GetEnvironmentVariable(r.GetValue(adminEnv)!);
-            if (string.IsNullOrWhiteSpace(adminToken))
-            {
-                var tokenFile = Path.Combine(dataDir, "admin.token");
-                if (!File.Exists(tokenFile))
-                {
-                    await KeyCommands.WriteSecretAsync(tokenFile, Ids.NewToken() + "\n", ct);
-                }
-                adminToken = (await File.ReadAllTextAsync(tokenFile, ct)).Trim();
-                Output.Note($"admin token: {tokenFile}");
-            }
             var connection = Environment.GetEnvironmentVariable(r.GetValue(connectionEnv)!);
             if (r.GetValue(storage) == "postgres" && string.IsNullOrWhiteSpace(connection))
             {
@@ -47,11 +35,36 @@ public static class ServeCommand
             {
                 throw new UserInputException($"--quorum {q} must be between 0 and the {witnesses.Count} --witness given");
             }
-            // The data directory's gateway audit file must back what the ledger holds of it, or nothing starts.
-            if (Embargo.Gateway.AuditLog.LedgerMarkProblem(Path.Combine(dataDir, Embargo.Server.Gateway.ServerGateway.AuditFileName),
-                    Embargo.Server.Gateway.ServerGateway.Name) is { } problem)
+            // The data directory's gateway audit file must be a file that keeps its lines, and back what the ledger holds of
+            // it, or nothing starts.
+            var auditFile = Path.Combine(dataDir, Embargo.Server.Gateway.ServerGateway.AuditFileName);
+            if (Embargo.Gateway.AuditLog.FileProblem(auditFile) is { } notAFile)
+            {
+                throw new UserInputException($"the gateway's audit file: {notAFile}");
+            }
+            if (Embargo.Gateway.AuditLog.LedgerMarkProblem(auditFile, Embargo.Server.Gateway.ServerGateway.Name) is { } problem)
             {
                 throw new UserInputException(problem);
+            }
+            // Only a start that passed every check above creates anything.
+            try
+            {
+                Directory.CreateDirectory(dataDir);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UserInputException($"--data {dataDir}: {e.Message.ReplaceLineEndings(" ")}");
+            }
+            var adminToken = Environment.GetEnvironmentVariable(r.GetValue(adminEnv)!);
+            if (string.IsNullOrWhiteSpace(adminToken))
+            {
+                var tokenFile = Path.Combine(dataDir, "admin.token");
+                if (!File.Exists(tokenFile))
+                {
+                    await KeyCommands.WriteSecretAsync(tokenFile, Ids.NewToken() + "\n", ct);
+                }
+                adminToken = (await File.ReadAllTextAsync(tokenFile, ct)).Trim();
+                Output.Note($"admin token: {tokenFile}");
             }
             Microsoft.AspNetCore.Builder.WebApplication app;
             Uri url;
