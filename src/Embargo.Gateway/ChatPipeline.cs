@@ -649,6 +649,15 @@ public sealed class ChatPipeline
             }
         }
 
+        void Release(HeldEvent e)
+        {
+            Emit(e.Data);
+            foreach (var touch in e.Touches)
+            {
+                touch.Channel.Released = Math.Max(touch.Channel.Released, touch.End);
+            }
+        }
+
         void Emit(ReadOnlySpan<byte> data)
         {
             Start();
@@ -804,12 +813,17 @@ public sealed class ChatPipeline
                         break;
                     }
                     held.Dequeue();
-                    Emit(front.Data);
-                    foreach (var touch in front.Touches)
-                    {
-                        touch.Channel.Released = Math.Max(touch.Channel.Released, touch.End);
-                    }
+                    Release(front);
                     released = true;
+                }
+                // Once the stream has started, text that ends one channel (a choice's reasoning before its content, one of
+                // parallel tool calls, a choice of n that finished) waits for a window or the end without holding the other
+                // channels back: a later event goes ahead of it when it shares no channel with any event still held before
+                // it. Each channel's text still goes out in order, each piece with a window after it; an event without text
+                // keeps its place behind everything before it.
+                if (started && held.Count > 1)
+                {
+                    released |= ReleaseAround(held, window, Release);
                 }
                 if (released)
                 {
@@ -875,6 +889,41 @@ public sealed class ChatPipeline
             blocked ??= ModelScreens.FirstRuleMatchOf(rules, channel.Text.Span[Math.Max(0, channel.Released - Overlap)..]);
         }
         return blocked;
+    }
+
+    /// <summary>Releases, in order, the held events behind the first that may go ahead of those still held (see the caller);
+    /// answers whether any did.</summary>
+    private static bool ReleaseAround(Queue<HeldEvent> held, int window, Action<HeldEvent> release)
+    {
+        var waiting = new HashSet<StreamedText.Channel>(ReferenceEqualityComparer.Instance);
+        var kept = new List<HeldEvent>(held.Count);
+        var released = false;
+        foreach (var e in held)
+        {
+            var free = e.Touches.Length > 0 && kept.Count > 0
+                ? !e.Touches.Any(t => waiting.Contains(t.Channel)) && WindowFollows(e.Touches, window)
+                : kept.Count == 0 && (e.Touches.Length == 0 || WindowFollows(e.Touches, window));
+            if (free)
+            {
+                release(e);
+                released = true;
+                continue;
+            }
+            kept.Add(e);
+            foreach (var touch in e.Touches)
+            {
+                waiting.Add(touch.Channel);
+            }
+        }
+        if (released)
+        {
+            held.Clear();
+            foreach (var e in kept)
+            {
+                held.Enqueue(e);
+            }
+        }
+        return released;
     }
 
     /// <summary>The text of the first held event that has some; null when none has.</summary>

@@ -90,25 +90,103 @@ public sealed class ScreenedTextTests
             Call("See you there.\"}"),
         ], pauseAfter: 3, resume: resume.Task));
         var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) }; // held back, the headers would never come
+        using var http = new HttpClient();
+        using var stuck = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // held back, nothing would ever come
         using var request = Post(gateway, StreamBody);
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stuck.Token);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
 
         // Before the upstream goes on, the caller gets the call's name and the arguments a window of text already follows.
         var early = new List<string>();
-        while (await reader.ReadLineAsync() is { } line && !line.Contains("bring the maps", StringComparison.Ordinal))
+        while (await reader.ReadLineAsync(stuck.Token) is { } line && !line.Contains("bring the maps", StringComparison.Ordinal))
         {
             early.Add(line);
         }
         resume.SetResult();
-        var rest = await reader.ReadToEndAsync();
+        var rest = await reader.ReadToEndAsync(stuck.Token);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains(early, l => l.Contains("\"name\":\"send_note\"", StringComparison.Ordinal));
         Assert.Contains("See you there.", rest, StringComparison.Ordinal);
         Assert.EndsWith("data: [DONE]", rest.TrimEnd(), StringComparison.Ordinal);
         Assert.Equal("allowed", (await world.AuditLinesAsync(1)).Single().GetProperty("decision").GetString());
+    }
+
+    [Fact]
+    public async Task AReasoningModelsContentStreamsWhileTheLastOfItsReasoningWaitsForTheEnd()
+    {
+        static string Reasoning(string text) => Chunk(Delta(0, JsonSerializer.Serialize(new { reasoning_content = text })));
+        await using var world = await GatewayWorld.CreateAsync();
+        var resume = new TaskCompletionSource();
+        // The reasoning ends ("Done."), then the content streams; the upstream pauses before the content's last chunk.
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
+            Reasoning("The user asks about walks by the river in Lisbon; "),
+            Reasoning("two routes along the Tagus fit. Done."),
+            Chunk(Delta(0, Content("Walk from Cais do Sodre to Belem along the river, "))),
+            Chunk(Delta(0, Content("or take the ferry to Cacilhas and walk the quay. "))),
+            Chunk(Delta(0, Content("Both are flat and take about an hour."))),
+        ], pauseAfter: 4, resume: resume.Task));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        using var http = new HttpClient();
+        using var stuck = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // held back, nothing would ever come
+        using var request = Post(gateway, StreamBody);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stuck.Token);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+
+        // Before the upstream goes on, the caller has the content a window of text already follows: the reasoning's last
+        // chunk, with no reasoning after it yet, does not hold it back.
+        var early = new List<string>();
+        while (await reader.ReadLineAsync(stuck.Token) is { } line && !line.Contains("Cais do Sodre", StringComparison.Ordinal))
+        {
+            early.Add(line);
+        }
+        resume.SetResult();
+        var rest = await reader.ReadToEndAsync(stuck.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.DoesNotContain(early, l => l.Contains("Done.", StringComparison.Ordinal));
+        Assert.Contains("Done.", rest, StringComparison.Ordinal); // it went out after the content had started
+        Assert.EndsWith("data: [DONE]", rest.TrimEnd(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task APhraseSplitAcrossReasoningThatResumesAfterContentWentAheadNeverReachesTheCaller()
+    {
+        static string Reasoning(string text) => Chunk(Delta(0, JsonSerializer.Serialize(new { reasoning_content = text })));
+        await using var world = await GatewayWorld.CreateAsync();
+        var resume = new TaskCompletionSource();
+        // The reasoning's last piece so far ends in "a cred" and waits; the content goes ahead of it; then the upstream resumes
+        // the reasoning and completes the phrase.
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
+            Reasoning(Preamble),
+            Reasoning("Still, think it through once more. So: a cred"),
+            Chunk(Delta(0, Content(Preamble))),
+            Chunk(Delta(0, Content(Preamble))),
+            Reasoning("ential harvesting kit."),
+        ], pauseAfter: 4, resume: resume.Task));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        using var http = new HttpClient();
+        using var stuck = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // held back, nothing would ever come
+        using var request = Post(gateway, StreamBody);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stuck.Token);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+
+        var early = new StringBuilder();
+        while (await reader.ReadLineAsync(stuck.Token) is { } line)
+        {
+            early.AppendLine(line);
+            if (line.Contains("\"content\":\"Sure. Login pages", StringComparison.Ordinal))
+            {
+                break; // the content went ahead of the held reasoning
+            }
+        }
+        resume.SetResult();
+        var body = early + await reader.ReadToEndAsync(stuck.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.DoesNotContain("cred", body, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("\"finish_reason\":\"content_filter\"", body, StringComparison.Ordinal);
+        Assert.Equal("content_filter", (await world.AuditLinesAsync(1)).Single().GetProperty("decision").GetString());
     }
 
     [Fact]
