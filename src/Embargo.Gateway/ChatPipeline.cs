@@ -895,6 +895,11 @@ public sealed class ChatPipeline
     /// answers whether any did.</summary>
     private static bool ReleaseAround(Queue<HeldEvent> held, int window, Action<HeldEvent> release)
     {
+        // The usual stream, one channel: everything held waits behind the front, and nothing needs to be allocated to see it.
+        if (OneChannel(held))
+        {
+            return false;
+        }
         var waiting = new HashSet<StreamedText.Channel>(ReferenceEqualityComparer.Instance);
         var kept = new List<HeldEvent>(held.Count);
         var released = false;
@@ -924,6 +929,24 @@ public sealed class ChatPipeline
             }
         }
         return released;
+    }
+
+    /// <summary>Whether every held event added text to the front's one channel, and to no other.</summary>
+    private static bool OneChannel(Queue<HeldEvent> held)
+    {
+        var front = held.Peek().Touches;
+        if (front.Length != 1)
+        {
+            return false;
+        }
+        foreach (var e in held)
+        {
+            if (e.Touches.Length != 1 || e.Touches[0].Channel != front[0].Channel)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>The text of the first held event that has some; null when none has.</summary>
