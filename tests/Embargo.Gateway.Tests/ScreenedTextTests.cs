@@ -22,6 +22,15 @@ public sealed class ScreenedTextTests
 
     private static string Content(string text) => JsonSerializer.Serialize(new { content = text });
 
+    private static string Reasoning(string text) => Chunk(Delta(0, JsonSerializer.Serialize(new { reasoning_content = text })));
+
+    /// <summary>A chunk of choice 0 with tool call 0's arguments (and its name, in the call's first chunk).</summary>
+    private static string ToolCall(string arguments, string? name = null) =>
+        Chunk(Delta(0, JsonSerializer.Serialize(new
+        {
+            tool_calls = new[] { new { index = 0, function = name is null ? (object)new { arguments } : new { name, arguments } } },
+        })));
+
     [Fact]
     public async Task APhraseSplitAcrossTheChunksOfOneOfTwoInterleavedStreamedChoicesNeverReachesTheCaller()
     {
@@ -75,38 +84,18 @@ public sealed class ScreenedTextTests
     [Fact]
     public async Task AStreamedToolCallGoesOutWhileItsArgumentsStreamNotOnlyOnceItEnds()
     {
-        static string Call(string arguments, string? name = null) =>
-            Chunk(Delta(0, JsonSerializer.Serialize(new
-            {
-                tool_calls = new[] { new { index = 0, function = name is null ? (object)new { arguments } : new { name, arguments } } },
-            })));
         await using var world = await GatewayWorld.CreateAsync();
-        var resume = new TaskCompletionSource();
         // The call's name comes once, in its first chunk; its arguments keep coming. The upstream pauses after three chunks.
-        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
-            Call("", "send_note"),
-            Call("{\"text\": \"Meet at noon by the river, bring the maps "),
-            Call("and the tickets for the ferry, and an umbrella for the way back. "),
-            Call("See you there.\"}"),
-        ], pauseAfter: 3, resume: resume.Task));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
-        using var http = new HttpClient();
-        using var stuck = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // held back, nothing would ever come
-        using var request = Post(gateway, StreamBody);
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stuck.Token);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var (status, early, rest) = await PausedStreamAsync(world, [
+            ToolCall("", "send_note"),
+            ToolCall("{\"text\": \"Meet at noon by the river, bring the maps "),
+            ToolCall("and the tickets for the ferry, and an umbrella for the way back. "),
+            ToolCall("See you there.\"}"),
+        ], pauseAfter: 3, until: "bring the maps");
 
-        // Before the upstream goes on, the caller gets the call's name and the arguments a window of text already follows.
-        var early = new List<string>();
-        while (await reader.ReadLineAsync(stuck.Token) is { } line && !line.Contains("bring the maps", StringComparison.Ordinal))
-        {
-            early.Add(line);
-        }
-        resume.SetResult();
-        var rest = await reader.ReadToEndAsync(stuck.Token);
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains(early, l => l.Contains("\"name\":\"send_note\"", StringComparison.Ordinal));
+        // Before the upstream went on, the caller had the call's name and the arguments a window of text already followed.
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("\"name\":\"send_note\"", early, StringComparison.Ordinal);
         Assert.Contains("See you there.", rest, StringComparison.Ordinal);
         Assert.EndsWith("data: [DONE]", rest.TrimEnd(), StringComparison.Ordinal);
         Assert.Equal("allowed", (await world.AuditLinesAsync(1)).Single().GetProperty("decision").GetString());
@@ -115,36 +104,20 @@ public sealed class ScreenedTextTests
     [Fact]
     public async Task AReasoningModelsContentStreamsWhileTheLastOfItsReasoningWaitsForTheEnd()
     {
-        static string Reasoning(string text) => Chunk(Delta(0, JsonSerializer.Serialize(new { reasoning_content = text })));
         await using var world = await GatewayWorld.CreateAsync();
-        var resume = new TaskCompletionSource();
         // The reasoning ends ("Done."), then the content streams; the upstream pauses before the content's last chunk.
-        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
+        var (status, early, rest) = await PausedStreamAsync(world, [
             Reasoning("The user asks about walks by the river in Lisbon; "),
             Reasoning("two routes along the Tagus fit. Done."),
             Chunk(Delta(0, Content("Walk from Cais do Sodre to Belem along the river, "))),
             Chunk(Delta(0, Content("or take the ferry to Cacilhas and walk the quay. "))),
             Chunk(Delta(0, Content("Both are flat and take about an hour."))),
-        ], pauseAfter: 4, resume: resume.Task));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
-        using var http = new HttpClient();
-        using var stuck = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // held back, nothing would ever come
-        using var request = Post(gateway, StreamBody);
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stuck.Token);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        ], pauseAfter: 4, until: "Cais do Sodre");
 
-        // Before the upstream goes on, the caller has the content a window of text already follows: the reasoning's last
-        // chunk, with no reasoning after it yet, does not hold it back.
-        var early = new List<string>();
-        while (await reader.ReadLineAsync(stuck.Token) is { } line && !line.Contains("Cais do Sodre", StringComparison.Ordinal))
-        {
-            early.Add(line);
-        }
-        resume.SetResult();
-        var rest = await reader.ReadToEndAsync(stuck.Token);
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.DoesNotContain(early, l => l.Contains("Done.", StringComparison.Ordinal));
+        // Before the upstream went on, the caller had the content a window of text already followed: the reasoning's last
+        // chunk, with no reasoning after it yet, did not hold it back.
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.DoesNotContain("Done.", early, StringComparison.Ordinal);
         Assert.Contains("Done.", rest, StringComparison.Ordinal); // it went out after the content had started
         Assert.EndsWith("data: [DONE]", rest.TrimEnd(), StringComparison.Ordinal);
     }
@@ -152,57 +125,32 @@ public sealed class ScreenedTextTests
     [Fact]
     public async Task APhraseSplitAcrossReasoningThatResumesAfterContentWentAheadNeverReachesTheCaller()
     {
-        static string Reasoning(string text) => Chunk(Delta(0, JsonSerializer.Serialize(new { reasoning_content = text })));
         await using var world = await GatewayWorld.CreateAsync();
-        var resume = new TaskCompletionSource();
         // The reasoning's last piece so far ends in "a cred" and waits; the content goes ahead of it; then the upstream resumes
         // the reasoning and completes the phrase.
-        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([
+        var (status, early, rest) = await PausedStreamAsync(world, [
             Reasoning(Preamble),
             Reasoning("Still, think it through once more. So: a cred"),
             Chunk(Delta(0, Content(Preamble))),
             Chunk(Delta(0, Content(Preamble))),
             Reasoning("ential harvesting kit."),
-        ], pauseAfter: 4, resume: resume.Task));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
-        using var http = new HttpClient();
-        using var stuck = new CancellationTokenSource(TimeSpan.FromSeconds(30)); // held back, nothing would ever come
-        using var request = Post(gateway, StreamBody);
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stuck.Token);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        ], pauseAfter: 4, until: "\"content\":\"Sure. Login pages");
 
-        var early = new StringBuilder();
-        while (await reader.ReadLineAsync(stuck.Token) is { } line)
-        {
-            early.AppendLine(line);
-            if (line.Contains("\"content\":\"Sure. Login pages", StringComparison.Ordinal))
-            {
-                break; // the content went ahead of the held reasoning
-            }
-        }
-        resume.SetResult();
-        var body = early + await reader.ReadToEndAsync(stuck.Token);
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.DoesNotContain("cred", body, StringComparison.OrdinalIgnoreCase);
-        Assert.Contains("\"finish_reason\":\"content_filter\"", body, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.DoesNotContain("cred", early + rest, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("\"finish_reason\":\"content_filter\"", rest, StringComparison.Ordinal);
         Assert.Equal("content_filter", (await world.AuditLinesAsync(1)).Single().GetProperty("decision").GetString());
     }
 
     [Fact]
     public async Task APhraseSplitBetweenAStreamedToolCallsNameAndItsArgumentsNeverReachesTheCaller()
     {
-        static string Call(string arguments, string? name = null) =>
-            Chunk(Delta(0, JsonSerializer.Serialize(new
-            {
-                tool_calls = new[] { new { index = 0, function = name is null ? (object)new { arguments } : new { name, arguments } } },
-            })));
         // The completion's text joins a call's name and arguments with nothing between (the audit line hashes it so): the
         // screens read the stream the same way.
         var body = await FilteredStreamAsync([
-            Call("", "credential harv"),
-            Call("esting kit"),
-            Call(" {\"to\": \"someone\"}"),
+            ToolCall("", "credential harv"),
+            ToolCall("esting kit"),
+            ToolCall(" {\"to\": \"someone\"}"),
         ]);
 
         Assert.DoesNotContain("credential harv", body, StringComparison.Ordinal);
@@ -211,7 +159,6 @@ public sealed class ScreenedTextTests
     [Fact]
     public async Task StreamedReasoningIsScreenedLikeContentAndAPhraseSplitAcrossItsChunksNeverReachesTheCaller()
     {
-        static string Reasoning(string text) => Chunk(Delta(0, JsonSerializer.Serialize(new { reasoning_content = text })));
         var body = await FilteredStreamAsync([
             Reasoning(Preamble), Reasoning("They asked for a cred"), Reasoning("ential harv"), Reasoning("esting kit, so"),
             Chunk(Delta(0, Content("I can't help with that."))),
@@ -555,6 +502,34 @@ public sealed class ScreenedTextTests
         Assert.Equal(GatewayWorld.Sha256Hex("hello\n"), line.GetProperty("promptSha256").GetString()); // what went upstream is on record
         Assert.Equal(HttpStatusCode.TooManyRequests, status); // "hello\n" was counted: 2 tokens of the day's 1
         Assert.Equal(1, upstream.Requests);
+    }
+
+    /// <summary>Streams <paramref name="events"/> from a raw upstream that pauses after <paramref name="pauseAfter"/> of them, through
+    /// a gateway with the world's usual screen. Answers what the caller had read when a line containing <paramref name="until"/>
+    /// came (that line included), and the rest, read after the upstream resumed. Held back, nothing would ever come: the
+    /// reads give up after 30 s.</summary>
+    private static async Task<(HttpStatusCode Status, string Early, string Later)> PausedStreamAsync(GatewayWorld world, IReadOnlyList<string> events,
+        int pauseAfter, string until)
+    {
+        var resume = new TaskCompletionSource();
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync(events, pauseAfter: pauseAfter, resume: resume.Task));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        using var http = new HttpClient();
+        using var stuck = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var request = Post(gateway, StreamBody);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stuck.Token);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(stuck.Token));
+        var early = new StringBuilder();
+        while (await reader.ReadLineAsync(stuck.Token) is { } line)
+        {
+            early.AppendLine(line);
+            if (line.Contains(until, StringComparison.Ordinal))
+            {
+                break;
+            }
+        }
+        resume.SetResult();
+        return (response.StatusCode, early.ToString(), await reader.ReadToEndAsync(stuck.Token));
     }
 
     /// <summary>Streams <paramref name="events"/> from a raw upstream through a gateway with the world's usual screen, and answers
