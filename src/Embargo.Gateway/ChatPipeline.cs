@@ -816,11 +816,11 @@ public sealed class ChatPipeline
                     Release(front);
                     released = true;
                 }
-                // Once the stream has started, text that ends one channel (a choice's reasoning before its content, one of
-                // parallel tool calls, a choice of n that finished) waits for a window or the end without holding the other
-                // channels back: a later event goes ahead of it when it shares no channel with any event still held before
-                // it. Each channel's text still goes out in order, each piece with a window after it; an event without text
-                // keeps its place behind everything before it.
+                // Once the stream has started, text that ends a choice's reasoning (before its content starts) or a choice of n
+                // (that finished) waits for a window or the end without holding the others back: a later event goes ahead of
+                // it when it shares no lane (StreamedText.Channel.Lane) with any event still held before it. Each lane still
+                // goes out in order, each piece with a window after it; an event without text keeps its place behind
+                // everything before it.
                 if (started && held.Count > 1)
                 {
                     released |= ReleaseAround(held, window, Release);
@@ -891,22 +891,22 @@ public sealed class ChatPipeline
         return blocked;
     }
 
-    /// <summary>Releases, in order, the held events behind the first that may go ahead of those still held (see the caller);
-    /// answers whether any did.</summary>
+    /// <summary>Releases, in order, the held events that may go ahead of those still held: each with a window after its text
+    /// and no lane in common with an event still held before it (see the caller). Answers whether any went.</summary>
     private static bool ReleaseAround(Queue<HeldEvent> held, int window, Action<HeldEvent> release)
     {
-        // The usual stream, one channel: everything held waits behind the front, and nothing needs to be allocated to see it.
-        if (OneChannel(held))
+        // The usual stream, one lane: everything held waits behind the front, and nothing needs to be allocated to see it.
+        if (OneLane(held))
         {
             return false;
         }
-        var waiting = new HashSet<StreamedText.Channel>(ReferenceEqualityComparer.Instance);
+        var waiting = new HashSet<string>(StringComparer.Ordinal);
         var kept = new List<HeldEvent>(held.Count);
         var released = false;
         foreach (var e in held)
         {
             var free = e.Touches.Length > 0 && kept.Count > 0
-                ? !e.Touches.Any(t => waiting.Contains(t.Channel)) && WindowFollows(e.Touches, window)
+                ? !e.Touches.Any(t => waiting.Contains(t.Channel.Lane)) && WindowFollows(e.Touches, window)
                 : kept.Count == 0 && (e.Touches.Length == 0 || WindowFollows(e.Touches, window));
             if (free)
             {
@@ -917,7 +917,7 @@ public sealed class ChatPipeline
             kept.Add(e);
             foreach (var touch in e.Touches)
             {
-                waiting.Add(touch.Channel);
+                waiting.Add(touch.Channel.Lane);
             }
         }
         if (released)
@@ -931,19 +931,27 @@ public sealed class ChatPipeline
         return released;
     }
 
-    /// <summary>Whether every held event added text to the front's one channel, and to no other.</summary>
-    private static bool OneChannel(Queue<HeldEvent> held)
+    /// <summary>Whether every held event added text to the front's lane only.</summary>
+    private static bool OneLane(Queue<HeldEvent> held)
     {
         var front = held.Peek().Touches;
-        if (front.Length != 1)
+        if (front.Length == 0)
         {
             return false;
         }
+        var lane = front[0].Channel.Lane;
         foreach (var e in held)
         {
-            if (e.Touches.Length != 1 || e.Touches[0].Channel != front[0].Channel)
+            if (e.Touches.Length == 0)
             {
                 return false;
+            }
+            foreach (var touch in e.Touches)
+            {
+                if (touch.Channel.Lane != lane)
+                {
+                    return false;
+                }
             }
         }
         return true;

@@ -306,8 +306,15 @@ internal static class ScreenedText
 internal sealed class StreamedText : IDisposable
 {
     /// <summary>One channel's text so far, and how much of it the caller has been sent.</summary>
-    internal sealed class Channel(bool completion) : IDisposable
+    internal sealed class Channel(bool completion, string lane) : IDisposable
     {
+        /// <summary>The channels whose chunks go out in the upstream's order: a choice's reasoning, or the rest of the choice
+        /// (content, refusal, tool calls, logprobs). Clients read a choice's answer as one sequence — the official clients
+        /// take a new tool call's first chunk as the end of the one before, and content's end at a tool call — so nothing of
+        /// an answer goes ahead of an earlier part of the same answer; only another choice, or a choice's answer ahead of its
+        /// reasoning, may (ChatPipeline.ReleaseAround).</summary>
+        public string Lane => lane;
+
         public PooledText Text { get; } = new(256);
         /// <summary>Characters of <see cref="Text"/> already sent to the caller.</summary>
         public int Released;
@@ -417,7 +424,7 @@ internal sealed class StreamedText : IDisposable
                 var key = member is "name" or "arguments" && IsToolCallFunction(path) ? path[..path.LastIndexOf('/')] : path;
                 if (!_channels.TryGetValue(key, out var channel))
                 {
-                    _channels[key] = channel = new Channel(IsCompletion(key));
+                    _channels[key] = channel = new Channel(IsCompletion(key), LaneOf(key));
                 }
                 var before = channel.Text.Length;
                 channel.Text.Append(element);
@@ -447,6 +454,13 @@ internal sealed class StreamedText : IDisposable
     private static long IndexOf(JsonElement element, int position) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty("index", out var i) && i.ValueKind == JsonValueKind.Number && i.TryGetInt64(out var index)
             ? index : position;
+
+    /// <summary>The choice's index, with "/reasoning" for its reasoning (vLLM's reasoning_content, or reasoning).</summary>
+    private static string LaneOf(string key)
+    {
+        var parts = key.Split('/');
+        return parts.Length >= 3 && parts[1] == "delta" && parts[2] is "reasoning_content" or "reasoning" ? parts[0] + "/reasoning" : parts[0];
+    }
 
     /// <summary>Whether a string's path is a streamed tool call's function name or arguments: CHOICE/delta/tool_calls/N/function/MEMBER.</summary>
     private static bool IsToolCallFunction(string path)

@@ -11,7 +11,8 @@ namespace Embargo.Gateway.Tests;
 /// Seeded random streams against the output screens' windows: up to four channels (content and reasoning of two choices,
 /// two parallel tool calls' arguments) interleaved at random, their chunks a few milliseconds apart so the gateway reads and
 /// releases them in many steps, and in half of them the screened phrase cut into two to four pieces at random places of one
-/// channel. The filler is digits and spaces only, so any letter the caller receives is part of the phrase.
+/// channel. The filler is digits and spaces only, so any letter the caller receives is part of the phrase. A choice's answer
+/// (its content and tool calls) and its reasoning are separate lanes: one may go ahead of the other, never of itself.
 /// </summary>
 public sealed class InterleavedStreamTests
 {
@@ -47,6 +48,8 @@ public sealed class InterleavedStreamTests
         return new Plan(carries, pieces.ToDictionary(p => p.Key, p => string.Concat(p.Value)), order,
             order.Select(_ => random.Next(0, 4)).ToArray());
     }
+
+    private static (int Choice, bool Reasoning) Lane(Piece piece) => (piece.Choice, piece.Kind == "reasoning");
 
     private static string Event(Piece piece)
     {
@@ -109,6 +112,11 @@ public sealed class InterleavedStreamTests
             }
             Assert.False(filtered, $"seed {seed}: a stream without the phrase was ended");
             Assert.Equal(plan.Channels.OrderBy(c => c.Key).ToList(), received.OrderBy(c => c.Key).ToList());
+            // A choice's answer (content and tool calls) and its reasoning each arrive in the upstream's order.
+            foreach (var lane in plan.Order.Select(Lane).Distinct())
+            {
+                Assert.Equal(plan.Order.Where(p => Lane(p) == lane), order.Where(p => Lane(p) == lane));
+            }
             whole++;
             reordered += order.SequenceEqual(plan.Order) ? 0 : 1;
         }

@@ -24,11 +24,11 @@ public sealed class ScreenedTextTests
 
     private static string Reasoning(string text) => Chunk(Delta(0, JsonSerializer.Serialize(new { reasoning_content = text })));
 
-    /// <summary>A chunk of choice 0 with tool call 0's arguments (and its name, in the call's first chunk).</summary>
-    private static string ToolCall(string arguments, string? name = null) =>
+    /// <summary>A chunk of choice 0 with a tool call's arguments (and its name, in the call's first chunk).</summary>
+    private static string ToolCall(string arguments, string? name = null, int index = 0) =>
         Chunk(Delta(0, JsonSerializer.Serialize(new
         {
-            tool_calls = new[] { new { index = 0, function = name is null ? (object)new { arguments } : new { name, arguments } } },
+            tool_calls = new[] { new { index, function = name is null ? (object)new { arguments } : new { name, arguments } } },
         })));
 
     [Fact]
@@ -99,6 +99,30 @@ public sealed class ScreenedTextTests
         Assert.Contains("See you there.", rest, StringComparison.Ordinal);
         Assert.EndsWith("data: [DONE]", rest.TrimEnd(), StringComparison.Ordinal);
         Assert.Equal("allowed", (await world.AuditLinesAsync(1)).Single().GetProperty("decision").GetString());
+    }
+
+    [Fact]
+    public async Task ParallelToolCallsReachTheCallerOneAfterTheOtherAsTheUpstreamSentThem()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        // Call 0's last piece has no window after it in its channel, and call 1 streams on: call 1 must still not go ahead of
+        // it (the official clients take a new call's first chunk as the end of the one before).
+        var (status, early, later) = await PausedStreamAsync(world, [
+            ToolCall("{\"city\": \"Lisbon\", \"days\": 3, \"units\": \"metric\", ", "lookup_weather"),
+            ToolCall("\"lang\": \"en\", \"alerts\": false}"), // longer than the window: call 0's first chunk goes out at once
+            ToolCall("{\"from\": \"Cais do Sodre\", ", "lookup_ferries", index: 1),
+            ToolCall("\"to\": \"Cacilhas\", \"after\": \"09:00\", \"return\": true, ", index: 1),
+            ToolCall("\"people\": 2, \"bikes\": 0, \"dogs\": 0}", index: 1),
+            Chunk("""{"index":0,"delta":{},"finish_reason":"tool_calls"}"""),
+        ], pauseAfter: 5, until: "lookup_weather");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var order = (early + later).Split('\n').Where(l => l.StartsWith("data: {", StringComparison.Ordinal))
+            .SelectMany(l => JsonDocument.Parse(l["data: ".Length..]).RootElement.GetProperty("choices").EnumerateArray())
+            .Where(c => c.GetProperty("delta").TryGetProperty("tool_calls", out _))
+            .Select(c => c.GetProperty("delta").GetProperty("tool_calls")[0].GetProperty("index").GetInt32()).ToList();
+        Assert.Equal([0, 0, 1, 1, 1], order);
+        Assert.Contains("\"finish_reason\":\"tool_calls\"", later, StringComparison.Ordinal);
     }
 
     [Fact]
