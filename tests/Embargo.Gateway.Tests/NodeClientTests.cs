@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Embargo.Gateway.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Embargo.SampleModel;
 
 namespace Embargo.Gateway.Tests;
@@ -31,19 +34,85 @@ public sealed class NodeClientTests
         var yaml = world.Yaml(model.BaseUrl, other: scripted.BaseUrl, otherName: "scripted", aliceModels: "camelid-7b, scripted");
         var gateway = await world.StartGatewayAsync(yaml);
 
-        var start = new ProcessStartInfo("node", ["--test", "gateway.test.mjs"])
+        var (code, output) = await RunNodeAsync(scripts, "gateway.test.mjs", new()
         {
-            WorkingDirectory = scripts, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            Environment = { ["GATEWAY_URL"] = gateway.BaseUrl.ToString(), ["GATEWAY_KEY"] = GatewayWorld.AliceKey, ["PREAMBLE"] = Preamble },
+            ["GATEWAY_URL"] = gateway.BaseUrl.ToString(), ["GATEWAY_KEY"] = GatewayWorld.AliceKey, ["PREAMBLE"] = Preamble,
+        });
+
+        Assert.True(code == 0, output);
+        Assert.Contains("# pass 4", output);
+        Assert.Contains("# fail 0", output);
+    }
+
+    [Fact]
+    public async Task OfficialNodeStreamHelperReadsParallelToolCallsWholeAndInOrderThroughTheScreens()
+    {
+        var scripts = Path.Combine(RepositoryRoot(), "tests", "gateway-node");
+        Assert.True(Directory.Exists(Path.Combine(scripts, "node_modules", "openai")), $"run `npm ci` in {scripts} first (test.sh does)");
+        string[] weather = ["{\"city\": \"Lisbon\", ", "\"days\": 3}"];
+        string[] ferries = ["{\"from\": \"Cais do Sodre\", ", "\"to\": \"Cacilhas\"", "}"];
+        static string Chunk(string delta, string? finish = null) => JsonSerializer.Serialize(new
+        {
+            id = "chatcmpl-tools", @object = "chat.completion.chunk", created = 1_700_000_000, model = "tools",
+            choices = new[] { new { index = 0, delta = JsonDocument.Parse(delta).RootElement, finish_reason = finish } },
+        });
+        static string Call(int index, string arguments, string? name = null) => Chunk(JsonSerializer.Serialize(new
+        {
+            tool_calls = new[]
+            {
+                name is null ? (object)new { index, function = new { arguments } }
+                    : new { index, id = $"call_{index}", type = "function", function = new { name, arguments } },
+            },
+        }));
+        // Call 0's last piece is shorter than the window and call 1 streams on after it, a few milliseconds apart, so the
+        // gateway reads and releases them in steps.
+        List<string> events =
+        [
+            Chunk("""{"role":"assistant","content":null}"""),
+            Call(0, "", "lookup_weather"), .. weather.Select(a => Call(0, a)),
+            Call(1, "", "lookup_ferries"), .. ferries.Select(a => Call(1, a)),
+            Chunk("{}", "tool_calls"),
+        ];
+        var (upstreamApp, upstreamUrl) = await LocalHttp.StartAsync(app => app.MapPost("/v1/chat/completions", async (HttpContext ctx) =>
+        {
+            ctx.Response.ContentType = "text/event-stream";
+            foreach (var e in events)
+            {
+                await ctx.Response.WriteAsync("data: " + e + "\n\n");
+                await ctx.Response.Body.FlushAsync();
+                await Task.Delay(15);
+            }
+            await ctx.Response.WriteAsync("data: [DONE]\n\n");
+        }));
+        await using var upstream = upstreamApp;
+        await using var world = await GatewayWorld.CreateAsync();
+        var gateway = await world.StartGatewayAsync(world.Yaml(new Uri(upstreamUrl, "v1")));
+
+        var (code, output) = await RunNodeAsync(scripts, "tools.test.mjs", new()
+        {
+            ["GATEWAY_URL"] = gateway.BaseUrl.ToString(), ["GATEWAY_KEY"] = GatewayWorld.AliceKey,
+            ["EXPECTED_ARGUMENTS"] = JsonSerializer.Serialize(new[] { string.Concat(weather), string.Concat(ferries) }),
+        });
+
+        Assert.True(code == 0, output);
+        Assert.Contains("# pass 1", output);
+        Assert.Contains("# fail 0", output);
+    }
+
+    private static async Task<(int Code, string Output)> RunNodeAsync(string directory, string file, Dictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo("node", ["--test", file])
+        {
+            WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
         using var node = Process.Start(start)!;
         var stdout = node.StandardOutput.ReadToEndAsync();
         var stderr = node.StandardError.ReadToEndAsync();
         await node.WaitForExitAsync();
-        var output = await stdout + await stderr;
-
-        Assert.True(node.ExitCode == 0, output);
-        Assert.Contains("# pass 4", output);
-        Assert.Contains("# fail 0", output);
+        return (node.ExitCode, await stdout + await stderr);
     }
 }
