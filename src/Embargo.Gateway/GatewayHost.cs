@@ -28,6 +28,8 @@ public sealed record GatewayRunOptions
     public TimeSpan StatusStaleAfter { get; init; } = TimeSpan.FromSeconds(9);
     /// <summary>Audit lines per ledger batch; a partial batch is posted every <see cref="StatusInterval"/> too.</summary>
     public int AuditBatchLines { get; init; } = 256;
+    /// <summary>A test's hook: <see cref="ChatPipeline.AfterStreamRead"/>.</summary>
+    internal Action? AfterStreamRead { get; init; }
 }
 
 /// <summary>A running gateway: `embargo gateway` hosts one, tests host several.</summary>
@@ -85,6 +87,9 @@ public sealed class GatewayHost : IAsyncDisposable
         AllowAutoRedirect = false,
         AutomaticDecompression = DecompressionMethods.None,
         MaxConnectionsPerServer = int.MaxValue,
+        // A stream the gateway ends early (a screen blocked it, the caller left) closes its upstream connection at once, so the
+        // model stops generating, instead of being read on to reuse the connection (by default up to 1 MiB or 2 s).
+        MaxResponseDrainSize = 0,
     };
 
     /// <summary>The web host a gateway runs on: slim, no configuration files, no logging, Kestrel with HTTP/1.1 and HTTP/2, no
@@ -148,7 +153,7 @@ public sealed class GatewayHost : IAsyncDisposable
         }
         var metrics = new GatewayMetrics();
         metrics.Watch(audit);
-        var pipeline = new ChatPipeline(config, http, direct, limiter, audit, metrics, options.Time);
+        var pipeline = new ChatPipeline(config, http, direct, limiter, audit, metrics, options.Time) { AfterStreamRead = options.AfterStreamRead };
 
         var app = CreateWebBuilder(options.Urls).Build();
         var host = new GatewayHost(app, config, http, limiter, audit, metrics);

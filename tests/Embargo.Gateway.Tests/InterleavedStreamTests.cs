@@ -9,8 +9,8 @@ namespace Embargo.Gateway.Tests;
 
 /// <summary>
 /// Seeded random streams against the output screens' windows: up to four channels (content and reasoning of two choices,
-/// two parallel tool calls' arguments) interleaved at random, their chunks a few milliseconds apart so the gateway reads and
-/// releases them in many steps, and in half of them the screened phrase cut into two to four pieces at random places of one
+/// two parallel tool calls' arguments) interleaved at random, each chunk sent once the gateway has read the one before, so
+/// it reads and releases them in many steps, and in half of them the screened phrase cut into two to four pieces at random places of one
 /// channel. The filler is digits and spaces only, so any letter the caller receives is part of the phrase. A choice's answer
 /// (its content and tool calls) and its reasoning are separate lanes: one may go ahead of the other, never of itself.
 /// </summary>
@@ -21,7 +21,7 @@ public sealed class InterleavedStreamTests
 
     private readonly record struct Piece(string Kind, int Choice, string Text);
 
-    private sealed record Plan(bool CarriesPhrase, Dictionary<(string Kind, int Choice), string> Channels, List<Piece> Order, int[] PausesMs);
+    private sealed record Plan(bool CarriesPhrase, Dictionary<(string Kind, int Choice), string> Channels, List<Piece> Order);
 
     private static Plan PlanFor(int seed)
     {
@@ -45,8 +45,7 @@ public sealed class InterleavedStreamTests
             var c = open[random.Next(open.Count)];
             order.Add(new Piece(c.Item1, c.Item2, pieces[c][next[c]++]));
         }
-        return new Plan(carries, pieces.ToDictionary(p => p.Key, p => string.Concat(p.Value)), order,
-            order.Select(_ => random.Next(0, 4)).ToArray());
+        return new Plan(carries, pieces.ToDictionary(p => p.Key, p => string.Concat(p.Value)), order);
     }
 
     private static (int Choice, bool Reasoning) Lane(Piece piece) => (piece.Choice, piece.Kind == "reasoning");
@@ -69,30 +68,43 @@ public sealed class InterleavedStreamTests
     [Fact]
     public async Task RandomlyInterleavedChannelsNeverLetAPieceOfASplitPhraseOutAndOtherwiseDeliverEveryChannelWholeAndInOrder()
     {
-        // The upstream streams the plan whose seed is the prompt.
+        // The upstream streams the plan whose seed is the prompt, a chunk each time the gateway has read the one before.
+        using var pacer = new GatewayWorld.ReadPacer();
+        // Set before each request; the upstream completes it when it has left that stream (a blocked one is dropped by the
+        // gateway), so no stream of the last request is still waiting for the gateway's reads when the next one starts.
+        var streamDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var (upstreamApp, upstreamUrl) = await LocalHttp.StartAsync(app => app.MapPost("/v1/chat/completions", async (HttpContext ctx) =>
         {
             using var request = await JsonDocument.ParseAsync(ctx.Request.Body);
             var plan = PlanFor(int.Parse(request.RootElement.GetProperty("messages")[0].GetProperty("content").GetString()!,
                 System.Globalization.CultureInfo.InvariantCulture));
-            ctx.Response.ContentType = "text/event-stream";
-            for (var i = 0; i < plan.Order.Count; i++)
+            var done = streamDone;
+            try
             {
-                await ctx.Response.WriteAsync("data: " + Event(plan.Order[i]) + "\n\n");
-                await ctx.Response.Body.FlushAsync();
-                await Task.Delay(plan.PausesMs[i]);
+                ctx.Response.ContentType = "text/event-stream";
+                for (var i = 0; i < plan.Order.Count; i++)
+                {
+                    await ctx.Response.WriteAsync("data: " + Event(plan.Order[i]) + "\n\n");
+                    await ctx.Response.Body.FlushAsync();
+                    await pacer.NextReadAsync(ctx.RequestAborted);
+                }
+                await ctx.Response.WriteAsync("data: [DONE]\n\n");
             }
-            await ctx.Response.WriteAsync("data: [DONE]\n\n");
+            finally
+            {
+                done.TrySetResult();
+            }
         }));
         await using var upstream = upstreamApp;
         await using var world = await GatewayWorld.CreateAsync();
-        var gateway = await world.StartGatewayAsync(world.Yaml(new Uri(upstreamUrl, "v1"), rpm: 100_000));
+        var gateway = await world.StartGatewayAsync(world.Yaml(new Uri(upstreamUrl, "v1"), rpm: 100_000), afterStreamRead: pacer.StreamRead);
         using var http = new HttpClient();
 
         var (blocked, whole, reordered) = (0, 0, 0);
         for (var seed = 0; seed < Streams; seed++)
         {
             var plan = PlanFor(seed);
+            streamDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var request = new HttpRequestMessage(HttpMethod.Post, gateway.BaseUrl + "/chat/completions")
             {
                 Content = new StringContent($$"""{"model":"camelid-7b","stream":true,"messages":[{"role":"user","content":"{{seed}}"}]}""", Encoding.UTF8, "application/json"),
@@ -101,6 +113,7 @@ public sealed class InterleavedStreamTests
             using var response = await http.SendAsync(request);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             var (received, order, filtered) = Read(await response.Content.ReadAsStringAsync());
+            await streamDone.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
             // No letter (a piece of the phrase) ever reaches the caller, in any channel.
             Assert.False(received.Values.Any(text => text.Any(char.IsLetter)), $"seed {seed}: a piece of the phrase went out: {string.Join(" | ", received.Values)}");

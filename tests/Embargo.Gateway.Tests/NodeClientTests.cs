@@ -64,8 +64,9 @@ public sealed class NodeClientTests
                     : new { index, id = $"call_{index}", type = "function", function = new { name, arguments } },
             },
         }));
-        // Call 0's last piece is shorter than the window and call 1 streams on after it, a few milliseconds apart, so the
-        // gateway reads and releases them in steps.
+        // Call 0's last piece is shorter than the window and call 1 streams on after it, a chunk each time the gateway has
+        // read the one before, so it reads and releases them in steps.
+        using var pacer = new GatewayWorld.ReadPacer();
         List<string> events =
         [
             Chunk("""{"role":"assistant","content":null}"""),
@@ -80,13 +81,13 @@ public sealed class NodeClientTests
             {
                 await ctx.Response.WriteAsync("data: " + e + "\n\n");
                 await ctx.Response.Body.FlushAsync();
-                await Task.Delay(15);
+                await pacer.NextReadAsync(ctx.RequestAborted);
             }
             await ctx.Response.WriteAsync("data: [DONE]\n\n");
         }));
         await using var upstream = upstreamApp;
         await using var world = await GatewayWorld.CreateAsync();
-        var gateway = await world.StartGatewayAsync(world.Yaml(new Uri(upstreamUrl, "v1")));
+        var gateway = await world.StartGatewayAsync(world.Yaml(new Uri(upstreamUrl, "v1")), afterStreamRead: pacer.StreamRead);
 
         var (code, output) = await RunNodeAsync(scripts, "tools.test.mjs", new()
         {

@@ -71,10 +71,8 @@ public sealed class WitnessCliTests : IDisposable
                 break;
         }
 
-        var run = CliRunner.RunAsync("serve", "--data", _dir, "--urls", "http://127.0.0.1:0");
-        // A serve that started anyway would run until stopped: fail instead of waiting for it.
-        Assert.Same(run, await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))));
-        var serve = await run;
+        // A serve that started anyway would run until stopped: fail (TimeoutException) instead of waiting for it.
+        var serve = await CliRunner.RunAsync("serve", "--data", _dir, "--urls", "http://127.0.0.1:0").WaitAsync(TimeSpan.FromSeconds(60));
 
         Assert.Equal(CliApp.BadInput, serve.Code);
         var line = Assert.Single(serve.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));

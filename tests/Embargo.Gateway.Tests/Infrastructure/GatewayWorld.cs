@@ -108,7 +108,29 @@ public sealed class GatewayWorld : IAsyncDisposable
         """;
 
     /// <summary>Writes the file (and, when there is none yet, a certificate at api) and starts a gateway on a free port.</summary>
-    public async Task<GatewayHost> StartGatewayAsync(string yaml, string? redis = null, string file = "gateway.yaml")
+    /// <summary>Paces a test's upstream by the gateway's reads (<see cref="GatewayRunOptions.AfterStreamRead"/>): pass
+    /// <see cref="StreamRead"/> to <see cref="StartGatewayAsync"/>, and have the upstream await <see cref="NextReadAsync"/> after each
+    /// chunk it flushes, so the gateway reads the chunks one by one.</summary>
+    public sealed class ReadPacer : IDisposable
+    {
+        private readonly SemaphoreSlim _reads = new(0);
+
+        public void Dispose() => _reads.Dispose();
+
+        public void StreamRead() => _reads.Release();
+
+        /// <summary>Completes at the gateway's next read; <paramref name="requestAborted"/> (the upstream request's) ends the
+        /// wait when the gateway has dropped the stream (a screen ended it).</summary>
+        public async Task NextReadAsync(CancellationToken requestAborted)
+        {
+            if (!await _reads.WaitAsync(TimeSpan.FromSeconds(30), requestAborted))
+            {
+                throw new TimeoutException("the gateway did not read the chunk just sent");
+            }
+        }
+    }
+
+    public async Task<GatewayHost> StartGatewayAsync(string yaml, string? redis = null, string file = "gateway.yaml", Action? afterStreamRead = null)
     {
         if (!File.Exists(Path.Combine(Directory, "certificate.dsse.json")))
         {
@@ -118,7 +140,7 @@ public sealed class GatewayWorld : IAsyncDisposable
         await File.WriteAllTextAsync(path, yaml);
         var config = GatewayConfigLoader.Load(path);
         Assert.True(config.IsOk, config.Error?.Message);
-        var started = await GatewayHost.StartAsync(config.Value, new GatewayRunOptions { Time = Time, Redis = redis });
+        var started = await GatewayHost.StartAsync(config.Value, new GatewayRunOptions { Time = Time, Redis = redis, AfterStreamRead = afterStreamRead });
         Assert.True(started.IsOk, started.Error?.Message);
         Gateway = started.Value;
         _owned.Add(started.Value);
