@@ -36,13 +36,13 @@ public sealed class ChatPipeline
     private readonly FrozenDictionary<string, Grant> _grantsByHash;
     private readonly FrozenDictionary<string, Grant>.AlternateLookup<ReadOnlySpan<char>> _grants;
 
-    /// <param name="http">Classifiers' client.</param>
-    /// <param name="direct">Sends chat requests upstream over <paramref name="http"/>'s connection pool without HttpClient's
-    /// wrapper (<see cref="GatewayHost.CreateUpstreamClient(out HttpMessageInvoker)"/>).</param>
     /// <summary>Called each time a stream's relay has read from the upstream and released what it could: a test's upstream
     /// waits for it before its next chunk, so the gateway reads the chunks one by one without the test timing anything.</summary>
     internal Action? AfterStreamRead { get; init; }
 
+    /// <param name="http">Classifiers' client.</param>
+    /// <param name="direct">Sends chat requests upstream over <paramref name="http"/>'s connection pool without HttpClient's
+    /// wrapper (<see cref="GatewayHost.CreateUpstreamClient(out HttpMessageInvoker)"/>).</param>
     public ChatPipeline(GatewayConfig config, HttpClient http, HttpMessageInvoker direct, IGatewayLimiter limiter, AuditLog audit, GatewayMetrics metrics,
         TimeProvider time)
     {
