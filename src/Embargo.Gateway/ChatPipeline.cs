@@ -19,8 +19,6 @@ public sealed class ChatPipeline
     public const int MaxResponseBytes = 16 << 20;
     /// <summary>Characters before the first unsent one that are screened again with new text (normalisation context).</summary>
     private const int Overlap = 16;
-    /// <summary>English runs about four characters a token; three errs high.</summary>
-    private const int CharactersPerEstimatedToken = 3;
 
     /// <summary>No object may repeat a key: what the screens read must be what the upstream (or the caller) reads, whichever of
     /// two equal keys a parser keeps.</summary>
@@ -163,6 +161,9 @@ public sealed class ChatPipeline
         public ReadOnlyMemory<char>? Prompt;
         public bool ClientWantsUsage;
         public long? PromptTokens, CompletionTokens, TotalTokens;
+        /// <summary>The request body's bytes, and the bytes of the answer's strings that arrived: the quota's estimate when the
+        /// upstream reports no usage (<see cref="AddUsageAsync"/>).</summary>
+        public long RequestBytes, AnswerBytes;
         /// <summary>The request was sent upstream: the model worked on it, whatever happens next.</summary>
         public bool WentUpstream;
         /// <summary>Its audit line is written (one per request).</summary>
@@ -220,7 +221,7 @@ public sealed class ChatPipeline
             Finish(x, Decisions.ClientClosed, null, 499, null);
             if (x.WentUpstream)
             {
-                await AddUsageAsync(x.Grant!, x, 0);
+                await AddUsageAsync(x.Grant!, x);
             }
         }
         finally
@@ -248,6 +249,7 @@ public sealed class ChatPipeline
             await RefuseAsync(ctx, x, 400, Decisions.InvalidRequest, $"The request body is larger than {MaxRequestBytes} bytes.");
             return;
         }
+        x.RequestBytes = body.WrittenCount;
         JsonDocument doc;
         try
         {
@@ -474,11 +476,14 @@ public sealed class ChatPipeline
 
     /// <summary>Counts a request that went upstream against the grant's daily tokens: the usage the upstream reported, or, when
     /// it reported none (a stream the caller left or a screen cut short, an upstream that does not count), an estimate that
-    /// errs high — a token per <see cref="CharactersPerEstimatedToken"/> characters of prompt and completion text. No count is
-    /// not a count of zero.</summary>
-    private async Task AddUsageAsync(Grant grant, Exchange x, int completionCharacters)
+    /// errs high whatever the script or the tokenizer — a token per byte of the request body (every string the model reads
+    /// is in it, tools and schemas included; its JSON syntax stands for the chat template's markers) and per byte of the
+    /// answer's strings that arrived (content, reasoning, tool calls: every string of the choices). Byte-level BPE and
+    /// SentencePiece with byte fallback never make a token of less than a byte; a count of characters would let a caller who
+    /// hangs up on purpose pay a third of what CJK text or a long tool schema costs. No count is not a count of zero.</summary>
+    private async Task AddUsageAsync(Grant grant, Exchange x)
     {
-        var tokens = x.TotalTokens ?? Math.Max(1, ((x.Prompt?.Length ?? 0) + completionCharacters + CharactersPerEstimatedToken - 1) / CharactersPerEstimatedToken);
+        var tokens = x.TotalTokens ?? Math.Max(1, x.RequestBytes + x.AnswerBytes);
         try
         {
             await _limiter.AddUsageAsync(grant, tokens, CancellationToken.None);
@@ -547,7 +552,14 @@ public sealed class ChatPipeline
             }
             var completion = text.Memory[..completionLength];
             ReadUsage(root, x);
-            await AddUsageAsync(x.Grant!, x, completionLength);
+            if (x.TotalTokens is null)
+            {
+                foreach (var choice in choices.EnumerateArray())
+                {
+                    x.AnswerBytes += JsonText.StringBytes(choice);
+                }
+            }
+            await AddUsageAsync(x.Grant!, x);
             await screens.LeaveSocketThreadAsync();
             var verdict = await ModelScreens.RunAsync(screens.OutputRules, screens.OutputClassifiers, _http, text.Memory, ct);
             if (verdict.UnavailableScreen is { } unavailable)
@@ -701,7 +713,7 @@ public sealed class ChatPipeline
             writer.Write("data: [DONE]\n\n"u8);
             await writer.FlushAsync(ct);
             Finish(x, decision, screen, 200, text.Memory);
-            await AddUsageAsync(x.Grant!, x, text.Length);
+            await AddUsageAsync(x.Grant!, x);
         }
 
         // Before anything was sent the caller gets a 502; after, the stream is cut (no [DONE]), so it cannot pass for complete.
@@ -715,7 +727,7 @@ public sealed class ChatPipeline
             {
                 Finish(x, Decisions.UpstreamError, null, 200, text.Memory);
                 ctx.Abort();
-                await AddUsageAsync(x.Grant!, x, text.Length); // the caller had part of the answer
+                await AddUsageAsync(x.Grant!, x); // the caller had part of the answer
             }
         }
 
@@ -847,7 +859,7 @@ public sealed class ChatPipeline
                     {
                         Finish(x, Decisions.ScreenUnavailable, unavailable, 503, completion);
                         await OpenAiErrors.WriteAsync(ctx, 503, Decisions.ScreenUnavailable, $"The screen '{unavailable}' could not decide; the completion is withheld.");
-                        await AddUsageAsync(x.Grant!, x, text.Length);
+                        await AddUsageAsync(x.Grant!, x);
                     }
                     else
                     {
@@ -869,12 +881,12 @@ public sealed class ChatPipeline
             writer.Write("data: [DONE]\n\n"u8);
             await writer.FlushAsync(ct);
             Finish(x, Decisions.Allowed, null, 200, completion);
-            await AddUsageAsync(x.Grant!, x, text.Length);
+            await AddUsageAsync(x.Grant!, x);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             Finish(x, Decisions.ClientClosed, null, 499, text.Memory);
-            await AddUsageAsync(x.Grant!, x, text.Length);
+            await AddUsageAsync(x.Grant!, x);
         }
         finally
         {
@@ -1066,6 +1078,7 @@ public sealed class ChatPipeline
                 foreach (var choice in choices.EnumerateArray())
                 {
                     hasChoices = true;
+                    x.AnswerBytes += JsonText.StringBytes(choice);
                     if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("delta", out var delta))
                     {
                         ScreenedText.AppendCompletion(delta, text);

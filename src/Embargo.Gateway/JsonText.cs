@@ -54,6 +54,33 @@ public static class JsonText
         return true;
     }
 
+    /// <summary>The bytes of every string value in <paramref name="element"/> as the JSON text spells them (an escape counts
+    /// its own bytes, never fewer than the character it stands for), member names left out.</summary>
+    public static long StringBytes(System.Text.Json.JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case System.Text.Json.JsonValueKind.String:
+                return System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element).Length - 2;
+            case System.Text.Json.JsonValueKind.Array:
+                long inArray = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    inArray += StringBytes(item);
+                }
+                return inArray;
+            case System.Text.Json.JsonValueKind.Object:
+                long inObject = 0;
+                foreach (var member in element.EnumerateObject())
+                {
+                    inObject += StringBytes(member.Value);
+                }
+                return inObject;
+            default:
+                return 0;
+        }
+    }
+
     private static int Hex(ReadOnlySpan<byte> four)
     {
         var value = 0;

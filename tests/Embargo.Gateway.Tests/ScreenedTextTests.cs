@@ -495,7 +495,7 @@ public sealed class ScreenedTextTests
 
         Assert.Equal("client_closed", line.GetProperty("decision").GetString());
         Assert.Equal(JsonValueKind.Null, line.GetProperty("usage").ValueKind); // the upstream never said
-        // About 3 x 86 characters of text, a token per 3: past the day's 50 tokens.
+        // The request's 83 bytes and about 3 x 86 bytes of answer, a token per byte: past the day's 50 tokens.
         Assert.Equal(HttpStatusCode.TooManyRequests, status);
         Assert.Equal("rate_limit_exceeded", Error(text).GetProperty("code").GetString());
     }
@@ -524,8 +524,74 @@ public sealed class ScreenedTextTests
         Assert.Equal("client_closed", line.GetProperty("decision").GetString());
         Assert.Equal(499, line.GetProperty("status").GetInt32());
         Assert.Equal(GatewayWorld.Sha256Hex("hello\n"), line.GetProperty("promptSha256").GetString()); // what went upstream is on record
-        Assert.Equal(HttpStatusCode.TooManyRequests, status); // "hello\n" was counted: 2 tokens of the day's 1
+        Assert.Equal(HttpStatusCode.TooManyRequests, status); // the request's 69 bytes were counted: 69 tokens of the day's 1
         Assert.Equal(1, upstream.Requests);
+    }
+
+    [Fact]
+    public async Task AWholeRequestTheCallerLeavesCountsItsToolSchemaNotOnlyItsMessages()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var answerNow = new TaskCompletionSource();
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([], """{"choices":[{"message":{"content":"Fine."}}]}""", answerWhen: answerNow.Task));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl, tokensPerDay: 1000));
+        using var http = new HttpClient();
+        using var leave = new CancellationTokenSource();
+        // A two-letter message and a tool whose description is 1,500 bytes: the model reads them all as its prompt.
+        var body = JsonSerializer.Serialize(new
+        {
+            model = GatewayWorld.Model,
+            messages = new[] { new { role = "user", content = "hi" } },
+            tools = new[] { new { type = "function", function = new { name = "lookup", description = new string('d', 1500) } } },
+        });
+
+        using (var request = Post(gateway, body))
+        {
+            var sent = http.SendAsync(request, leave.Token);
+            await upstream.Arrived;
+            await leave.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sent);
+        }
+        var line = (await world.AuditLinesAsync(1)).Single();
+        answerNow.SetResult();
+        var (status, _) = await SendAsync(gateway, WholeBody);
+
+        Assert.Equal("client_closed", line.GetProperty("decision").GetString());
+        Assert.Equal(JsonValueKind.Null, line.GetProperty("usage").ValueKind);
+        // Over 1,500 tokens counted of the day's 1,000; counted by the message's characters it was one.
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+    }
+
+    [Fact]
+    public async Task AStreamTheCallerLeavesDuringCjkReasoningCountsTheReasoningByItsBytes()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var resume = new TaskCompletionSource();
+        // Two chunks of 300 CJK characters of reasoning each (1,800 bytes of UTF-8, about a token a character), then the upstream
+        // pauses and the caller leaves once the first (which the screen's window let go) arrived.
+        var thought = string.Concat(Enumerable.Repeat("考虑用户问题", 50));
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([Reasoning(thought), Reasoning(thought), Reasoning("。")], pauseAfter: 2, resume: resume.Task));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl, tokensPerDay: 500));
+        using var http = new HttpClient();
+
+        using (var request = Post(gateway, StreamBody))
+        using (var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            while (await reader.ReadLineAsync() is { } received && !received.Contains("reasoning_content", StringComparison.Ordinal))
+            {
+            }
+        } // the caller leaves with the upstream paused, before any usage
+        var line = (await world.AuditLinesAsync(1)).Single();
+        resume.SetResult();
+        var (status, _) = await SendAsync(gateway, WholeBody);
+
+        Assert.Equal("client_closed", line.GetProperty("decision").GetString());
+        Assert.Equal(JsonValueKind.Null, line.GetProperty("usage").ValueKind);
+        // 1,800 bytes of reasoning and the request's 83: past the day's 500. Reasoning was not counted at all before, and a
+        // count by characters (600, a token per 3) would have stayed below.
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
     }
 
     /// <summary>Streams <paramref name="events"/> from a raw upstream that pauses after <paramref name="pauseAfter"/> of them, through
