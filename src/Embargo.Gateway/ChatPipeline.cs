@@ -17,6 +17,9 @@ public sealed class ChatPipeline
 {
     public const int MaxRequestBytes = 4 << 20;
     public const int MaxResponseBytes = 16 << 20;
+    /// <summary>A stream's lines together: what it keeps (its text for the screens and the digest, and with a classifier every
+    /// event until the end) grows with it, so an upstream that never stops is cut here, as an upstream error.</summary>
+    public const long MaxStreamBytes = 64L << 20;
     /// <summary>Characters before the first unsent one that are screened again with new text (normalisation context).</summary>
     private const int Overlap = 16;
 
@@ -735,6 +738,7 @@ public sealed class ChatPipeline
         try
         {
             var done = false;
+            long streamBytes = 0;
             while (!done)
             {
                 ReadResult result;
@@ -750,11 +754,18 @@ public sealed class ChatPipeline
                 var buffer = result.Buffer;
                 var newContent = false;
                 var tooLong = false;
+                var tooMuch = false;
                 while (!done && TryReadLine(ref buffer, out var line))
                 {
                     if (line.Length > MaxResponseBytes)
                     {
                         tooLong = true;
+                        break;
+                    }
+                    streamBytes += line.Length + 1;
+                    if (streamBytes > MaxStreamBytes)
+                    {
+                        tooMuch = true;
                         break;
                     }
                     var span = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
@@ -793,6 +804,11 @@ public sealed class ChatPipeline
                 if (tooLong || buffer.Length > MaxResponseBytes)
                 {
                     await UpstreamFailedAsync($"The upstream's stream sent a line longer than {MaxResponseBytes} bytes.");
+                    return;
+                }
+                if (tooMuch)
+                {
+                    await UpstreamFailedAsync($"The upstream's stream is longer than {MaxStreamBytes} bytes.");
                     return;
                 }
                 if (result.IsCompleted)

@@ -471,6 +471,44 @@ public sealed class ScreenedTextTests
     }
 
     [Fact]
+    public async Task AStreamThatNeverStopsIsCutAtTheStreamLimitAsAnUpstreamError()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        // 1 MiB chunks, each well under the line limit, 80 MiB in all: the gateway keeps the text, so it must stop reading.
+        var chunk = Chunk(Delta(0, Content(new string('y', 1 << 20))));
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync(Enumerable.Repeat(chunk, 80).ToList()));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl));
+        using var http = new HttpClient();
+        using var request = Post(gateway, StreamBody);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var received = 0L;
+        var ended = false;
+        await using (var body = await response.Content.ReadAsStreamAsync())
+        {
+            var buffer = new byte[1 << 16];
+            try
+            {
+                int read;
+                while ((read = await body.ReadAsync(buffer)) > 0)
+                {
+                    received += read;
+                    ended |= Encoding.ASCII.GetString(buffer, 0, read).Contains("[DONE]", StringComparison.Ordinal);
+                }
+            }
+            catch (IOException)
+            {
+                // the gateway cut the stream (a reset): the caller's read fails rather than seeing an end
+            }
+        }
+        var line = (await world.AuditLinesAsync(1)).Single();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode); // it had started: a window of text had passed the screens
+        Assert.False(ended);
+        Assert.InRange(received, 1 << 20, ChatPipeline.MaxStreamBytes);
+        Assert.Equal("upstream_error", line.GetProperty("decision").GetString());
+    }
+
+    [Fact]
     public async Task AStreamTheCallerLeavesAfterReadingPartOfItStillCountsAgainstTheDailyTokens()
     {
         await using var world = await GatewayWorld.CreateAsync();
