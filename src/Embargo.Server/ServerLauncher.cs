@@ -70,6 +70,9 @@ public static class ServerLauncher
                 new KeyValuePair<string, string?>($"Embargo:Witnesses:{i}:Key", w.Key),
             }));
             builder.Logging.SetMinimumLevel(settings.LogLevel);
+            // A start that fails (the port is taken) is reported by the caller in one line; the host's own "Hosting failed to start"
+            // error would print the exception's stack first. A background service that fails still logs (critical, with its exception).
+            builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
             if (settings.Time is not null)
             {
                 builder.Services.AddSingleton(settings.Time);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Embargo.Cli.Infrastructure;
 using Embargo.Gateway;
+using Embargo.Protocol;
 
 namespace Embargo.Cli.Commands;
 
@@ -20,13 +21,22 @@ public static class GatewayCommand
         }
         command.SetAction(async (r, ct) =>
         {
+            var listen = ListenUrls.Check(r.GetValue(urls)!);
             var loaded = GatewayConfigLoader.Load(r.GetValue(config)!);
             if (!loaded.IsOk)
             {
                 throw new UserInputException(loaded.Error!.Message);
             }
             InlineSocketCompletions();
-            var started = await GatewayHost.StartAsync(loaded.Value, new GatewayRunOptions { Urls = r.GetValue(urls)!, Redis = r.GetValue(redis) }, ct);
+            Result<GatewayHost> started;
+            try
+            {
+                started = await GatewayHost.StartAsync(loaded.Value, new GatewayRunOptions { Urls = listen, Redis = r.GetValue(redis) }, ct);
+            }
+            catch (Exception e) when (ListenUrls.CannotBind(e))
+            {
+                throw ListenUrls.BindFailure(listen, e);
+            }
             if (!started.IsOk)
             {
                 throw new UserInputException(started.Error!.Message);

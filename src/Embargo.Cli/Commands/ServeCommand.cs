@@ -24,6 +24,7 @@ public static class ServeCommand
         var command = new Command("serve", "run the Embargo server (REST API, OpenAPI at /openapi/v1.json, metrics at /metrics, the gateway at /v1)") { urls, data, storage, connectionEnv, adminEnv, origin, redis, witness, quorum };
         command.SetAction(async (r, ct) =>
         {
+            var listen = ListenUrls.Check(r.GetValue(urls)!);
             var dataDir = Path.GetFullPath(r.GetValue(data)!);
             var connection = Environment.GetEnvironmentVariable(r.GetValue(connectionEnv)!);
             if (r.GetValue(storage) == "postgres" && string.IsNullOrWhiteSpace(connection))
@@ -72,7 +73,7 @@ public static class ServeCommand
             {
                 (app, url) = await ServerLauncher.StartAsync(new ServerSettings
                 {
-                    Urls = r.GetValue(urls)!, DataDirectory = dataDir, Storage = r.GetValue(storage)!, ConnectionString = string.IsNullOrWhiteSpace(connection) ? null : connection,
+                    Urls = listen, DataDirectory = dataDir, Storage = r.GetValue(storage)!, ConnectionString = string.IsNullOrWhiteSpace(connection) ? null : connection,
                     AdminToken = adminToken, LedgerOrigin = r.GetValue(origin)!, LogLevel = LogLevel.Information, GatewayRedis = r.GetValue(redis),
                     Witnesses = witnesses, WitnessQuorum = r.GetValue(quorum),
                 }, ct);
@@ -80,6 +81,10 @@ public static class ServeCommand
             catch (ArgumentException e)
             {
                 throw new UserInputException(e.Message);
+            }
+            catch (Exception e) when (ListenUrls.CannotBind(e))
+            {
+                throw ListenUrls.BindFailure(listen, e);
             }
             catch (Embargo.Gateway.AuditLedgerMarkException e)
             {

@@ -49,12 +49,13 @@ public static class WitnessCommands
         var command = new Command("serve", "cosign checkpoints that are consistent with every checkpoint cosigned before (POST /add-checkpoint)") { key, log, data, urls };
         command.SetAction(async (r, ct) =>
         {
+            var listen = ListenUrls.Check(r.GetValue(urls)!);
             var settings = new WitnessSettings
             {
                 SecretKey = Common.ReadFile(r.GetValue(key)!, "witness key").Trim(),
                 LogKeys = r.GetValue(log)!.Select(path => Common.ReadFile(path, "log key").Trim()).ToList(),
                 DataDirectory = Path.GetFullPath(r.GetValue(data)!),
-                Urls = r.GetValue(urls)!,
+                Urls = listen,
                 LogLevel = LogLevel.Information,
             };
             Microsoft.AspNetCore.Builder.WebApplication app;
@@ -67,6 +68,10 @@ public static class WitnessCommands
             catch (ArgumentException e)
             {
                 throw new UserInputException(e.Message);
+            }
+            catch (Exception e) when (ListenUrls.CannotBind(e))
+            {
+                throw ListenUrls.BindFailure(listen, e);
             }
             await using (app)
             {

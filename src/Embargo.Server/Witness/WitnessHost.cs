@@ -64,6 +64,9 @@ public static partial class WitnessHost
         builder.WebHost.UseUrls(settings.Urls);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = AddCheckpointRequest.MaxBodyBytes);
         builder.Logging.SetMinimumLevel(settings.LogLevel);
+        // A start that fails (the port is taken) is reported by the caller in one line; the host's own "Hosting failed to start"
+        // error would print the exception's stack first. A background service that fails still logs (critical, with its exception).
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Services.AddSingleton(settings.Time ?? TimeProvider.System);
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Embargo.Witness");
