@@ -91,6 +91,21 @@ public sealed class ListenUrlsTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task TheSampleModelRefusesAPortAnotherProcessHoldsWithOneLineAndExitCode2()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+
+        var (code, stderr) = await RunEmbargoAsync(["sample-model", "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+
+        Assert.True(code == CliApp.BadInput, $"exit {code}: {stderr}");
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"embargo: --port {port}: cannot listen on 127.0.0.1:{port}", line, StringComparison.Ordinal);
+        Assert.Contains("address already in use", line, StringComparison.Ordinal);
+    }
+
     private static async Task<(int Code, string Error)> RunEmbargoAsync(string[] args)
     {
         var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "embargo.dll"), .. args])

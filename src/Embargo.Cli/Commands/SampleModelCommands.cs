@@ -41,9 +41,10 @@ public static class SampleModelCommands
                     FineTuneStep = TimeSpan.FromMilliseconds(stepMs),
                 }, ct);
             }
-            catch (IOException e)
+            catch (Exception e) when (ListenUrls.CannotBind(e))
             {
-                throw new CommandFailedException($"cannot listen on 127.0.0.1:{p}: {e.Message}");
+                // Like --urls of the other listening commands: the argument to change, exit code 2.
+                throw new UserInputException($"--port {p}: cannot listen on 127.0.0.1:{p}: {e.Message.ReplaceLineEndings(" ")}");
             }
             await using (server)
             {
