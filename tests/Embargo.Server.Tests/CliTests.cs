@@ -176,4 +176,24 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         Assert.Equal(CliApp.BadInput, run.Code);
         OneLineError(run, "--bogus");
     }
+
+    [Fact]
+    public async Task AMistypedCommandNamesTheWordAndABranchWithoutACommandListsItsCommands()
+    {
+        var typo = await CliRunner.RunAsync("model", "lst");
+        Assert.Equal(CliApp.BadInput, typo.Code);
+        OneLineError(typo, "Unrecognized command or argument 'lst'");
+
+        var branch = await CliRunner.RunAsync("witness");
+        Assert.Equal(CliApp.BadInput, branch.Code);
+        OneLineError(branch, "'embargo witness' needs one of its commands: keygen, serve");
+    }
+
+    [Fact]
+    public async Task AValueOutsideAnOptionsChoicesListsTheChoicesOnTheSameLine()
+    {
+        var run = await CliRunner.RunAsync("serve", "--storage", "mysql");
+        Assert.Equal(CliApp.BadInput, run.Code);
+        OneLineError(run, "Argument 'mysql' not recognized. Must be one of: 'sqlite', 'postgres'");
+    }
 }

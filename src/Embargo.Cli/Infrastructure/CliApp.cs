@@ -25,13 +25,34 @@ public static class CliApp
         return root;
     }
 
+    /// <summary>The command words from under the root to <paramref name="result"/>'s command.</summary>
+    private static IEnumerable<string> Path(System.CommandLine.Parsing.CommandResult result)
+    {
+        var words = new Stack<string>();
+        for (var r = result; r.Parent is System.CommandLine.Parsing.CommandResult parent; r = parent)
+        {
+            words.Push(r.Command.Name);
+        }
+        return words;
+    }
+
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
         var root = Build();
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"embargo: {Output.Safe(parse.Errors[0].Message)}");
+            // System.CommandLine lists choices on lines of their own: one line here ("Must be one of: 'sqlite', 'postgres'").
+            // An unknown word is the error to name first: "Required command was not provided" alone hides the typo.
+            var first = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
+            var message = string.Join(", ", first.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                .Replace(":,", ":", StringComparison.Ordinal);
+            if (first.Message == "Required command was not provided." && parse.CommandResult.Command is { Subcommands.Count: > 0 } branch)
+            {
+                var path = string.Join(' ', parse.CommandResult.Command == root ? ["embargo"] : ["embargo", .. Path(parse.CommandResult)]);
+                message = $"'{path}' needs one of its commands: {string.Join(", ", branch.Subcommands.Where(c => !c.Hidden).Select(c => c.Name))} ('{path} --help' says what each does)";
+            }
+            await Console.Error.WriteLineAsync($"embargo: {Output.Safe(message)}");
             return BadInput;
         }
         try
