@@ -178,9 +178,25 @@ public static partial class GatewayConfigLoader
         {
             var inner = e.InnerException?.Message ?? e.Message;
             var unknown = UnknownProperty().Match(e.Message + " " + inner);
-            return ProtocolError.Validation(unknown.Success
-                ? $"{where} line {e.Start.Line}: unknown key '{Underscored(unknown.Groups[1].Value)}'"
-                : $"{where} line {e.Start.Line}, column {e.Start.Column}: {inner.ReplaceLineEndings(" ")}");
+            if (unknown.Success)
+            {
+                return ProtocolError.Validation($"{where} line {e.Start.Line}: unknown key '{Underscored(unknown.Groups[1].Value)}'");
+            }
+            // YamlDotNet names its .NET types here; say what the file got wrong instead.
+            var said = e.Message + " " + inner;
+            if (said.Contains("No node deserializer", StringComparison.Ordinal) || said.Contains("Invalid cast from", StringComparison.Ordinal)
+                || said.Contains("Expected 'SequenceStart'", StringComparison.Ordinal) || said.Contains("Expected 'MappingStart'", StringComparison.Ordinal)
+                || said.Contains("Expected 'Scalar'", StringComparison.Ordinal))
+            {
+                return ProtocolError.Validation(e.Start.Line == 1 && e.Start.Column == 1
+                    ? $"{where}: the file must be a mapping of keys (upstreams:, grants:, screens:, audit:), not a list or a single value"
+                    : $"{where} line {e.Start.Line}, column {e.Start.Column}: not the kind of value this key takes (a list where one value belongs, or the reverse; README \"Gateway\" shows every key)");
+            }
+            if (inner.StartsWith("The input string", StringComparison.Ordinal) || inner.StartsWith("Value was either too large or too small", StringComparison.Ordinal))
+            {
+                return ProtocolError.Validation($"{where} line {e.Start.Line}, column {e.Start.Column}: not a whole number in range for this key");
+            }
+            return ProtocolError.Validation($"{where} line {e.Start.Line}, column {e.Start.Column}: {inner.ReplaceLineEndings(" ")}");
         }
         if (file is null)
         {

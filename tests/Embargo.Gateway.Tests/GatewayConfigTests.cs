@@ -36,6 +36,30 @@ public sealed class GatewayConfigTests
         Assert.Contains("unknown key 'tokens_per_dya'", line);
     }
 
+    [Theory]
+    [InlineData("- a list", null, "the file must be a mapping of keys (upstreams:, grants:, screens:, audit:)")]
+    [InlineData("a single value", null, "the file must be a mapping of keys")]
+    [InlineData("    requests_per_minute: 60", "    requests_per_minute: [60]", "not the kind of value this key takes")]
+    [InlineData("models: [camelid-7b]", "models: camelid-7b", "not the kind of value this key takes")]
+    [InlineData("    requests_per_minute: 60", "    requests_per_minute: sixty", "not a whole number in range for this key")]
+    [InlineData("    requests_per_minute: 60", "    requests_per_minute: 99999999999999999999", "not a whole number in range for this key")]
+    public async Task AValueOfTheWrongKindIsOneLineSayingSoWithoutNamingDotNetTypes(string replace, string? with, string why)
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        world.WriteCertificate("api");
+        var yaml = world.Yaml(new Uri("http://127.0.0.1:9/v1"));
+        Assert.Contains(replace, with is null ? replace : yaml, StringComparison.Ordinal);
+        await File.WriteAllTextAsync(world.ConfigPath, with is null ? replace : yaml.Replace(replace, with, StringComparison.Ordinal));
+
+        var config = GatewayConfigLoader.Load(world.ConfigPath);
+
+        Assert.False(config.IsOk);
+        Assert.Contains(why, config.Error!.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", config.Error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Embargo.Gateway", config.Error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', config.Error.Message);
+    }
+
     [Fact]
     public async Task RelativePathsAreResolvedAgainstTheConfigFileNotTheWorkingDirectory()
     {
