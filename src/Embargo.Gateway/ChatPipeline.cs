@@ -121,6 +121,8 @@ public sealed class ChatPipeline
         }
     }
 
+    /// <summary>GET /v1/models: the models the caller's key may use now — granted, and certified for the grant's tier (a model
+    /// whose certificate was flagged or revoked is not listed: it is not served).</summary>
     public async Task ListModelsAsync(HttpContext ctx)
     {
         var grant = Authenticate(ctx);
@@ -129,14 +131,66 @@ public sealed class ChatPipeline
             await OpenAiErrors.WriteAsync(ctx, 401, Decisions.InvalidApiKey, "Incorrect API key provided.");
             return;
         }
+        await WriteModelsAsync(ctx, Usable(grant), list: true);
+    }
+
+    /// <summary>GET /v1/models/{model}: the model, when the caller's key may use it now; else 404 <c>model_not_found</c>,
+    /// the same for a model that does not exist and one the key may not use.</summary>
+    public async Task RetrieveModelAsync(HttpContext ctx, string model)
+    {
+        var grant = Authenticate(ctx);
+        if (grant is null)
+        {
+            await OpenAiErrors.WriteAsync(ctx, 401, Decisions.InvalidApiKey, "Incorrect API key provided.");
+            return;
+        }
+        var upstream = Usable(grant).FirstOrDefault(u => u.Name == model);
+        if (upstream is null)
+        {
+            await OpenAiErrors.WriteAsync(ctx, 404, "model_not_found", $"The model '{Printable(model)}' does not exist or this key may not use it.", "model");
+            return;
+        }
+        await WriteModelsAsync(ctx, [upstream], list: false);
+    }
+
+    /// <summary>Anything else under /v1: 405 for a path served with another method, else 404, both in the OpenAI shape.</summary>
+    public static Task NotServedAsync(HttpContext ctx)
+    {
+        var path = ctx.Request.Path.Value ?? "";
+        var method = ctx.Request.Method;
+        var allowed = path switch
+        {
+            "/v1/chat/completions" => "POST",
+            "/v1/models" => "GET",
+            _ when path.StartsWith("/v1/models/", StringComparison.Ordinal) && path.Length > "/v1/models/".Length => "GET",
+            _ => null,
+        };
+        var shown = path.Any(char.IsControl) ? "(a path)" : path.Length > 64 ? path[..64] + "…" : path;
+        if (allowed is not null)
+        {
+            ctx.Response.Headers.Allow = allowed;
+            return OpenAiErrors.WriteAsync(ctx, 405, "method_not_allowed", $"Invalid method for URL ({method} {shown}): use {allowed}.");
+        }
+        return OpenAiErrors.WriteAsync(ctx, 404, "unknown_url",
+            $"Unknown request URL: {method} {shown}. This gateway serves POST /v1/chat/completions, GET /v1/models and GET /v1/models/{{model}}.");
+    }
+
+    private IEnumerable<Upstream> Usable(Grant grant) =>
+        _config.Upstreams.Where(u => grant.Models.Contains(u.Name) && u.Certificate.RefusalFor(grant.Tier) is null);
+
+    private static async Task WriteModelsAsync(HttpContext ctx, IEnumerable<Upstream> upstreams, bool list)
+    {
         ctx.Response.ContentType = "application/json";
         using var buffer = new PooledBuffer();
         using (var w = new Utf8JsonWriter(buffer))
         {
-            w.WriteStartObject();
-            w.WriteString("object", "list");
-            w.WriteStartArray("data");
-            foreach (var upstream in _config.Upstreams.Where(u => grant.Models.Contains(u.Name)))
+            if (list)
+            {
+                w.WriteStartObject();
+                w.WriteString("object", "list");
+                w.WriteStartArray("data");
+            }
+            foreach (var upstream in upstreams)
             {
                 w.WriteStartObject();
                 w.WriteString("id", upstream.Name);
@@ -145,8 +199,11 @@ public sealed class ChatPipeline
                 w.WriteString("owned_by", "embargo-gateway");
                 w.WriteEndObject();
             }
-            w.WriteEndArray();
-            w.WriteEndObject();
+            if (list)
+            {
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
         }
         ctx.Response.ContentLength = buffer.WrittenCount;
         await ctx.Response.Body.WriteAsync(buffer.WrittenMemory, ctx.RequestAborted);

@@ -170,12 +170,14 @@ public sealed class GatewayHost : IAsyncDisposable
         });
         app.MapPost("/v1/chat/completions", pipeline.ChatAsync);
         app.MapGet("/v1/models", pipeline.ListModelsAsync);
+        app.MapGet("/v1/models/{**model}", (HttpContext ctx, string model) => pipeline.RetrieveModelAsync(ctx, model));
         app.MapGet("/metrics", async ctx =>
         {
             ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
             await metrics.Registry.CollectAndExportAsTextAsync(ctx.Response.Body, ctx.RequestAborted);
         });
         app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapFallback(ChatPipeline.NotServedAsync); // an OpenAI-shaped 404 (or 405), not an empty answer
 
         if (config.Audit.Server is not null)
         {

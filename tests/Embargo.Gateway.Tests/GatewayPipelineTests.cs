@@ -69,6 +69,63 @@ public sealed class GatewayPipelineTests
     }
 
     [Fact]
+    public async Task TheOfficialClientRetrievesAGrantedModelAndGets404ModelNotFoundForOneTheKeyMayNotUse()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var model = await world.StartSampleModelAsync();
+        var gateway = await world.StartGatewayAsync(world.Yaml(model.BaseUrl));
+        var client = GatewayWorld.Client(gateway, GatewayWorld.BobKey).GetOpenAIModelClient();
+
+        var granted = (await client.GetModelAsync("other-model")).Value;
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => client.GetModelAsync(GatewayWorld.Model)); // alice's, not bob's
+
+        Assert.Equal("other-model", granted.Id);
+        var (status, code, message, param) = GatewayWorld.ErrorOf(e);
+        Assert.Equal(404, status);
+        Assert.Equal("model_not_found", code);
+        Assert.Equal("model", param);
+        Assert.Contains($"'{GatewayWorld.Model}' does not exist or this key may not use it", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AGrantedModelNotCertifiedForTheGrantsTierIsNeitherListedNorRetrievable()
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var model = await world.StartSampleModelAsync();
+        world.WriteCertificate("hosted");
+        var gateway = await world.StartGatewayAsync(world.Yaml(model.BaseUrl, aliceTier: "api"));
+        var client = GatewayWorld.Client(gateway, GatewayWorld.AliceKey).GetOpenAIModelClient();
+
+        var listed = (await client.GetModelsAsync()).Value;
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => client.GetModelAsync(GatewayWorld.Model));
+
+        Assert.Empty(listed); // granted, but a chat with it is 403 tier_not_certified: not a model this key can use
+        Assert.Equal(404, GatewayWorld.ErrorOf(e).Status);
+    }
+
+    [Theory]
+    [InlineData("GET", "/v1/completions", 404, "unknown_url", "Unknown request URL: GET /v1/completions")]
+    [InlineData("POST", "/v1/embeddings", 404, "unknown_url", "Unknown request URL: POST /v1/embeddings")]
+    [InlineData("GET", "/v1/chat/completions", 405, "method_not_allowed", "Invalid method for URL (GET /v1/chat/completions): use POST")]
+    [InlineData("DELETE", "/v1/models/camelid-7b", 405, "method_not_allowed", "use GET")]
+    public async Task AnythingElseIsAnOpenAiShapedErrorNotAnEmptyAnswer(string method, string path, int status, string code, string says)
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var gateway = await world.StartGatewayAsync(world.Yaml(new Uri("http://127.0.0.1:9/v1")));
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(gateway.BaseUrl, path));
+        request.Headers.Authorization = new("Bearer", GatewayWorld.AliceKey);
+
+        using var response = await http.SendAsync(request);
+        var error = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        Assert.Contains(says, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UnknownKeyIsRefusedWith401InvalidApiKeyAndNothingGoesUpstream()
     {
         await using var world = await GatewayWorld.CreateAsync();

@@ -177,6 +177,29 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
         Assert.Equal([w.Version.Id], models.Select(m => m.Id).ToArray());
     }
 
+    [Fact]
+    public async Task TheOfficialClientRetrievesTheGrantedVersionAndAnythingElseUnderV1IsAnOpenAiShapedError()
+    {
+        await using var sample = await SampleModelServer.StartAsync();
+        using var w = await ServedWorldAsync(sample);
+        using var other = await ServedWorldAsync(sample);
+        var grant = await GrantAsync(w, w.Evaluator);
+        var models = new OpenAIClient(new ApiKeyCredential(grant.Key!), new OpenAIClientOptions { Endpoint = new Uri(Host.Url, "/v1") }).GetOpenAIModelClient();
+
+        var mine = (await models.GetModelAsync(w.Version.Id)).Value;
+        var notMine = await Assert.ThrowsAsync<ClientResultException>(() => models.GetModelAsync(other.Version.Id));
+        using var http = new HttpClient();
+        using var wrongMethod = await http.GetAsync(new Uri(Host.Url, "/v1/chat/completions"));
+        using var unknown = await http.GetAsync(new Uri(Host.Url, "/v1/completions"));
+
+        Assert.Equal(w.Version.Id, mine.Id);
+        Assert.Equal(404, notMine.Status);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
+        Assert.Equal("method_not_allowed", JsonDocument.Parse(await wrongMethod.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("unknown_url", JsonDocument.Parse(await unknown.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
+
     /// <summary>The server's audit file, once the gateway has written every line so far: the first line that matches.</summary>
     private async Task<JsonElement> AuditLineAsync(Func<JsonElement, bool> match)
     {

@@ -92,9 +92,14 @@ public sealed partial class ServerGateway : IAsyncDisposable
             {
                 await built.Pipeline.ListModelsAsync(ctx);
             }
+            else if (HttpMethods.IsGet(ctx.Request.Method) && path.StartsWithSegments("/v1/models", StringComparison.Ordinal, out var rest)
+                && rest.Value is ['/', .. var model] && model.Length > 0)
+            {
+                await built.Pipeline.RetrieveModelAsync(ctx, model);
+            }
             else
             {
-                await OpenAiErrors.WriteAsync(ctx, 404, "not_found", "The gateway serves POST /v1/chat/completions and GET /v1/models.");
+                await ChatPipeline.NotServedAsync(ctx);
             }
         }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
