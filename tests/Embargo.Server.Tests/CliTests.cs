@@ -196,4 +196,16 @@ public sealed class CliTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         Assert.Equal(CliApp.BadInput, run.Code);
         OneLineError(run, "Argument 'mysql' not recognized. Must be one of: 'sqlite', 'postgres'");
     }
+
+    [Theory]
+    [InlineData(new[] { "gateway", "grant", "ver_x", "--principal", "prn_x", "--rpm", "sixty" }, "'sixty' for option '--rpm' as a whole number")]
+    [InlineData(new[] { "case", "threat-model", "cas_x", "--capability", "c", "--description", "d", "--affected", "a", "--margin", "small" }, "'small' for option '--margin' as a number")]
+    [InlineData(new[] { "mitigation", "deadline", "mit_x", "--due", "tomorrow" }, "'tomorrow' for option '--due' as a date and time")]
+    public async Task AValueThatIsNotOfTheOptionsKindSaysWhatKindWithoutNamingADotNetType(string[] args, string says)
+    {
+        var run = await CliRunner.RunAsync(args);
+        Assert.Equal(CliApp.BadInput, run.Code);
+        OneLineError(run, says);
+        Assert.DoesNotContain("System.", run.Error, StringComparison.Ordinal);
+    }
 }

@@ -47,6 +47,17 @@ public static class CliApp
             var first = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
             var message = string.Join(", ", first.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 .Replace(":,", ":", StringComparison.Ordinal);
+            // "as expected type 'System.Int32'": the user typed a value, not a .NET type.
+            message = System.Text.RegularExpressions.Regex.Replace(message, @"as expected type 'System\.(?:Nullable`1\[System\.)?([A-Za-z0-9]+)\]?(\[\])?'", m => "as " + (m.Groups[1].Value switch
+            {
+                "Int32" or "Int64" or "UInt32" or "UInt64" or "Int16" => "a whole number",
+                "Double" or "Single" or "Decimal" => "a number",
+                "Boolean" => "true or false",
+                "DateTimeOffset" or "DateTime" => "a date and time (e.g. 2027-01-31T00:00:00Z)",
+                "TimeSpan" => "a duration (e.g. 00:05:00)",
+                "Uri" => "a URL",
+                _ => "the kind of value this option takes",
+            }));
             if (first.Message == "Required command was not provided." && parse.CommandResult.Command is { Subcommands.Count: > 0 } branch)
             {
                 var path = string.Join(' ', parse.CommandResult.Command == root ? ["embargo"] : ["embargo", .. Path(parse.CommandResult)]);
