@@ -33,26 +33,48 @@ public sealed class RedisServer : IAsyncDisposable
             ArgumentList = { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory },
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         })!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        // Ready when it says so (redis-server logs "Ready to accept connections" once it listens), or failed when it exits.
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var said = new System.Text.StringBuilder();
+        void Read(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            lock (said)
+            {
+                said.AppendLine(line);
+            }
+            if (line.Contains("Ready to accept connections", StringComparison.Ordinal))
+            {
+                ready.TrySetResult();
+            }
+        }
+        process.OutputDataReceived += (_, e) => Read(e.Data);
+        process.ErrorDataReceived += (_, e) => Read(e.Data);
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"redis-server exited ({process.ExitCode}) before it listened on {port}"));
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var server = new RedisServer(process, directory, port);
-        for (var i = 0; i < 200; i++)
+        try
         {
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, port);
-                return server;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(25);
-            }
+            await ready.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            using var probe = new TcpClient();
+            await probe.ConnectAsync(IPAddress.Loopback, port);
+            return server;
         }
-        await server.DisposeAsync();
-        throw new InvalidOperationException($"redis-server did not listen on {port}");
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException or SocketException)
+        {
+            await server.DisposeAsync();
+            string output;
+            lock (said)
+            {
+                output = said.ToString();
+            }
+            throw new InvalidOperationException($"redis-server did not listen on {port}: {e.Message}\n{output}", e);
+        }
     }
 
     public async ValueTask DisposeAsync()
