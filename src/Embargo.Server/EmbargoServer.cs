@@ -114,7 +114,9 @@ public static class EmbargoServer
                     ?? throw new OptionsValidationException(EmbargoOptions.Section, typeof(EmbargoOptions), ["Embargo:ConnectionString is required for postgres"]));
             }
             Directory.CreateDirectory(o.DataDirectory);
-            var sqlite = o.ConnectionString ?? $"Data Source={Path.Combine(o.DataDirectory, "embargo.db")}";
+            // Built, not concatenated: a data directory may hold ';', '=' or quotes, which would otherwise be read as more of
+            // the connection string ("./a;Mode=ReadOnly") or break it.
+            var sqlite = o.ConnectionString ?? new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = Path.Combine(o.DataDirectory, "embargo.db") }.ToString();
             FrontDoor.PrepareSqliteFile(sqlite);
             return new EmbargoDbFactory(StorageProvider.Sqlite, sqlite);
         });

@@ -91,6 +91,12 @@ public static class CliApp
             await Console.Error.WriteLineAsync($"embargo: {Output.Safe(e.Message)}");
             return Failed;
         }
+        catch (Embargo.Evaluation.EvalInputException e)
+        {
+            // A task file, dataset or sample set that cannot be used (the demo's --tasks, say): bad input, one line.
+            await Console.Error.WriteLineAsync($"embargo: {Output.Safe(e.Message.ReplaceLineEndings(" "))}");
+            return BadInput;
+        }
         catch (Embargo.Evaluation.ModelNotAvailableException e)
         {
             // A misspelt model name or a refused key: one line naming the URL and the model.

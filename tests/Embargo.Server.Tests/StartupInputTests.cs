@@ -7,11 +7,12 @@ using Embargo.Server.Tests.Infrastructure;
 
 namespace Embargo.Server.Tests;
 
-/// <summary>`--urls` of every command that listens (`serve`, `gateway`, `witness serve`): an address Kestrel cannot take, or
-/// a port another process holds, is one line naming `--urls` and exit code 2 — not "unexpected … (a bug)", not a stack
-/// trace from the host's log before it.</summary>
+/// <summary>What a command that starts something is given before it starts: `--urls` of every command that listens (`serve`,
+/// `gateway`, `witness serve`; an address Kestrel cannot take, or a port another process holds, is one line naming `--urls`
+/// and exit code 2 — not "unexpected … (a bug)", not a stack trace from the host's log before it), the sample model's
+/// `--port`, the server's data directory and the demo's tasks.</summary>
 [Collection(CliCollection.Name)]
-public sealed class ListenUrlsTests : IDisposable
+public sealed class StartupInputTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("embargo-listen-").FullName;
 
@@ -104,6 +105,44 @@ public sealed class ListenUrlsTests : IDisposable
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith($"embargo: --port {port}: cannot listen on 127.0.0.1:{port}", line, StringComparison.Ordinal);
         Assert.Contains("address already in use", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ADataDirectoryWhosePathReadsLikeConnectionStringKeysStillHoldsAWritableStore()
+    {
+        // Legal on Linux; concatenated into "Data Source=…" it was read as more keys (Mode=ReadOnly) and the start failed.
+        var data = Path.Combine(_dir, "lab;Mode=ReadOnly;Cache='x'");
+        var token = Embargo.Server.Infrastructure.Ids.NewToken();
+        var (app, url) = await ServerLauncher.StartAsync(new ServerSettings { DataDirectory = data, AdminToken = token }, CancellationToken.None);
+        try
+        {
+            using var http = new HttpClient();
+            var org = await new Embargo.Contracts.EmbargoClient(url, token, http).Admin.CreateOrganisationAsync(
+                new Embargo.Contracts.CreateOrganisationRequest { Name = "Semicolon Labs" }, CancellationToken.None);
+            Assert.StartsWith("org_", org.Id, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await app.StopAsync(CancellationToken.None);
+            await app.DisposeAsync();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        }
+        Assert.True(File.Exists(Path.Combine(data, "embargo.db")));
+    }
+
+    [Fact]
+    public async Task TheDemoRefusesATasksDirectoryWithoutItsTasksBeforeItStartsAnything()
+    {
+        var tasks = Directory.CreateDirectory(Path.Combine(_dir, "no-tasks")).FullName;
+        var output = Path.Combine(_dir, "demo");
+
+        var run = await CliRunner.RunAsync("demo", "--out", output, "--tasks", tasks).WaitAsync(TimeSpan.FromSeconds(120));
+
+        Assert.True(run.Code == CliApp.BadInput, $"exit {run.Code}: {run.Error}");
+        var line = Assert.Single(run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"embargo: --tasks {tasks}: task file", line, StringComparison.Ordinal);
+        Assert.Contains("cyber-phishing.yaml not found", line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(output), "the demo wrote its output before finding its tasks missing");
     }
 
     private static async Task<(int Code, string Error)> RunEmbargoAsync(string[] args)
