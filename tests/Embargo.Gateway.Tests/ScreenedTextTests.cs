@@ -542,22 +542,8 @@ public sealed class ScreenedTextTests
     public async Task AWholeRequestTheCallerLeavesWhileTheUpstreamWorksIsAuditedAndCounted()
     {
         await using var world = await GatewayWorld.CreateAsync();
-        var answerNow = new TaskCompletionSource();
-        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([], """{"choices":[{"message":{"content":"Fine."}}]}""", answerWhen: answerNow.Task));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl, tokensPerDay: 1));
-        using var http = new HttpClient();
-        using var leave = new CancellationTokenSource();
 
-        using (var request = Post(gateway, WholeBody))
-        {
-            var sent = http.SendAsync(request, leave.Token);
-            await upstream.Arrived;
-            await leave.CancelAsync();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sent);
-        }
-        var line = (await world.AuditLinesAsync(1)).Single();
-        answerNow.SetResult();
-        var (status, _) = await SendAsync(gateway, WholeBody);
+        var (line, status, upstream) = await LeaveWhileTheUpstreamWorksAsync(world, WholeBody, tokensPerDay: 1);
 
         Assert.Equal("client_closed", line.GetProperty("decision").GetString());
         Assert.Equal(499, line.GetProperty("status").GetInt32());
@@ -570,11 +556,6 @@ public sealed class ScreenedTextTests
     public async Task AWholeRequestTheCallerLeavesCountsItsToolSchemaNotOnlyItsMessages()
     {
         await using var world = await GatewayWorld.CreateAsync();
-        var answerNow = new TaskCompletionSource();
-        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([], """{"choices":[{"message":{"content":"Fine."}}]}""", answerWhen: answerNow.Task));
-        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl, tokensPerDay: 1000));
-        using var http = new HttpClient();
-        using var leave = new CancellationTokenSource();
         // A two-letter message and a tool whose description is 1,500 bytes: the model reads them all as its prompt.
         var body = JsonSerializer.Serialize(new
         {
@@ -583,6 +564,25 @@ public sealed class ScreenedTextTests
             tools = new[] { new { type = "function", function = new { name = "lookup", description = new string('d', 1500) } } },
         });
 
+        var (line, status, _) = await LeaveWhileTheUpstreamWorksAsync(world, body, tokensPerDay: 1000);
+
+        Assert.Equal("client_closed", line.GetProperty("decision").GetString());
+        Assert.Equal(JsonValueKind.Null, line.GetProperty("usage").ValueKind);
+        // Over 1,500 tokens counted of the day's 1,000; counted by the message's characters it was one.
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+    }
+
+    /// <summary>Sends <paramref name="body"/> (a whole request) through a gateway whose upstream holds its answer, leaves once the
+    /// upstream has it, then lets the upstream answer and sends one more request. Answers the first request's audit line, the
+    /// second request's status (429 once the first was counted past the day's tokens), and the upstream.</summary>
+    private static async Task<(JsonElement Line, HttpStatusCode Next, ScriptedUpstream Upstream)> LeaveWhileTheUpstreamWorksAsync(
+        GatewayWorld world, string body, long tokensPerDay)
+    {
+        var answerNow = new TaskCompletionSource();
+        var upstream = world.Own(await ScriptedUpstream.StartRawAsync([], """{"choices":[{"message":{"content":"Fine."}}]}""", answerWhen: answerNow.Task));
+        var gateway = await world.StartGatewayAsync(world.Yaml(upstream.BaseUrl, tokensPerDay: tokensPerDay));
+        using var http = new HttpClient();
+        using var leave = new CancellationTokenSource();
         using (var request = Post(gateway, body))
         {
             var sent = http.SendAsync(request, leave.Token);
@@ -593,11 +593,7 @@ public sealed class ScreenedTextTests
         var line = (await world.AuditLinesAsync(1)).Single();
         answerNow.SetResult();
         var (status, _) = await SendAsync(gateway, WholeBody);
-
-        Assert.Equal("client_closed", line.GetProperty("decision").GetString());
-        Assert.Equal(JsonValueKind.Null, line.GetProperty("usage").ValueKind);
-        // Over 1,500 tokens counted of the day's 1,000; counted by the message's characters it was one.
-        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        return (line, status, upstream);
     }
 
     [Fact]

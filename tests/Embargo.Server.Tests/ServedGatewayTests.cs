@@ -24,9 +24,11 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
 
     private static readonly ChatMessage[] Hello = [new UserChatMessage("hello")];
 
-    private ChatClient Chat(string key, string model, EmbargoHost? host = null) =>
-        new OpenAIClient(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri((host ?? Host).Url, "/v1"), RetryPolicy = new ClientRetryPolicy(0) })
-            .GetChatClient(model);
+    /// <summary>The official client on the server's /v1 with a gateway key (no retries: a refusal is seen as it is).</summary>
+    private OpenAIClient Client(string key, EmbargoHost? host = null) =>
+        new(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri((host ?? Host).Url, "/v1"), RetryPolicy = new ClientRetryPolicy(0) });
+
+    private ChatClient Chat(string key, string model, EmbargoHost? host = null) => Client(key, host).GetChatClient(model);
 
     private static (int Status, string? Code, string Message) ErrorOf(ClientResultException e)
     {
@@ -171,8 +173,7 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
         var grant = await GrantAsync(w, w.Evaluator);
         await GrantAsync(other, other.Evaluator);
 
-        var models = (await new OpenAIClient(new ApiKeyCredential(grant.Key!), new OpenAIClientOptions { Endpoint = new Uri(Host.Url, "/v1") })
-            .GetOpenAIModelClient().GetModelsAsync()).Value;
+        var models = (await Client(grant.Key!).GetOpenAIModelClient().GetModelsAsync()).Value;
 
         Assert.Equal([w.Version.Id], models.Select(m => m.Id).ToArray());
     }
@@ -184,7 +185,7 @@ public sealed class ServedGatewayTests(ServerFixture fixture) : IClassFixture<Se
         using var w = await ServedWorldAsync(sample);
         using var other = await ServedWorldAsync(sample);
         var grant = await GrantAsync(w, w.Evaluator);
-        var models = new OpenAIClient(new ApiKeyCredential(grant.Key!), new OpenAIClientOptions { Endpoint = new Uri(Host.Url, "/v1") }).GetOpenAIModelClient();
+        var models = Client(grant.Key!).GetOpenAIModelClient();
 
         var mine = (await models.GetModelAsync(w.Version.Id)).Value;
         var notMine = await Assert.ThrowsAsync<ClientResultException>(() => models.GetModelAsync(other.Version.Id));
