@@ -28,6 +28,9 @@ public sealed partial class LedgerWriter(
 
     private int _queued;
 
+    /// <summary>Raised after a unit is queued, on the caller's thread: what a watcher waits on instead of polling <see cref="Queued"/>.</summary>
+    public event Action? Enqueued;
+
     public Task<Result<T>> ExecuteAsync<T>(Caller caller, Func<UnitOfWork, CancellationToken, Task<Result<T>>> work, CancellationToken ct)
     {
         var item = new Work<T>(caller, work, ct);
@@ -37,6 +40,7 @@ public sealed partial class LedgerWriter(
             Interlocked.Decrement(ref _queued);
             throw new InvalidOperationException("the ledger writer has stopped");
         }
+        Enqueued?.Invoke();
         return item.Completion.Task;
     }
 

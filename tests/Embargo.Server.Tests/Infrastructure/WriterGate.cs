@@ -35,10 +35,23 @@ public sealed class WriterGate : IAsyncDisposable
     /// <summary>Waits until <paramref name="count"/> units are queued behind the gate.</summary>
     public async Task QueuedAsync(int count)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (Writer.Queued < count)
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Check()
         {
-            await Task.Delay(2, timeout.Token);
+            if (Writer.Queued >= count)
+            {
+                reached.TrySetResult();
+            }
+        }
+        Writer.Enqueued += Check;
+        try
+        {
+            Check();
+            await reached.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            Writer.Enqueued -= Check;
         }
         Assert.Equal(count, Writer.Queued);
     }
