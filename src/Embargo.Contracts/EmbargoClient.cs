@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Embargo.Text;
 
 namespace Embargo.Contracts;
 
@@ -121,7 +122,7 @@ public sealed class EmbargoClient : IDisposable
         }
         catch (JsonException e)
         {
-            throw new ServerUnavailableException($"the server at {Server} answered {path} with something that is not the expected JSON: {e.Message}");
+            throw new ServerUnavailableException($"the server at {Server} answered {path} with something that is not the expected JSON: {JsonErrorText.Describe(e)}");
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Embargo.Text;
 
 namespace Embargo.Ledger;
 
@@ -107,7 +108,7 @@ public static class LedgerJsonl
         }
         catch (JsonException e)
         {
-            return Malformed($"not one JSON object ({e.Message.Split('.')[0]})");
+            return Malformed($"not one JSON object ({JsonErrorText.Describe(e)})");
         }
 
         using (document)

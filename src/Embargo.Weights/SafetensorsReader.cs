@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 using System.Text.Unicode;
+using Embargo.Text;
 
 namespace Embargo.Weights;
 
@@ -95,7 +96,7 @@ public static class SafetensorsReader
         }
         catch (JsonException e)
         {
-            throw new ParseFailure(WeightsErrorKind.InvalidJson, $"safetensors header is not valid JSON ({FirstLine(e.Message)})");
+            throw new ParseFailure(WeightsErrorKind.InvalidJson, $"safetensors header is not valid JSON ({JsonErrorText.Describe(e)})");
         }
 
         using (document)
@@ -285,10 +286,4 @@ public static class SafetensorsReader
 
     internal static string Clip(string s) =>
         (s.Length <= 80 ? s : s[..80] + "…").Replace("\n", "\\n", StringComparison.Ordinal).Replace("\r", "\\r", StringComparison.Ordinal);
-
-    private static string FirstLine(string s)
-    {
-        var i = s.IndexOfAny(['\r', '\n']);
-        return i < 0 ? s : s[..i];
-    }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Unicode;
+using Embargo.Text;
 
 namespace Embargo.Weights;
 
@@ -51,7 +52,7 @@ public static class ShardIndex
         }
         catch (JsonException e)
         {
-            return new WeightsError(WeightsErrorKind.InvalidJson, name, $"shard index is not valid JSON ({e.Message.Split('\n')[0]})");
+            return new WeightsError(WeightsErrorKind.InvalidJson, name, $"shard index is not valid JSON ({JsonErrorText.Describe(e)})");
         }
         catch (ParseFailure f)
         {

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using NSec.Cryptography;
+using Embargo.Text;
 
 namespace Embargo.Weights;
 
@@ -218,7 +219,7 @@ public static class WeightsSealer
         }
         catch (JsonException e)
         {
-            return new WeightsError(WeightsErrorKind.InvalidSealedManifest, path, $"not valid sealed-manifest JSON ({e.Message.Split('\n')[0]})");
+            return new WeightsError(WeightsErrorKind.InvalidSealedManifest, path, $"not valid sealed-manifest JSON ({JsonErrorText.Describe(e)})");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

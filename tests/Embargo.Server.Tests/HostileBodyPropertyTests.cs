@@ -16,7 +16,7 @@ namespace Embargo.Server.Tests;
 /// generated body carries at least one defect that makes it invalid whatever else it holds (a control character,
 /// an unknown member, a wrong type, a huge string, null for a required member or a list item, deep nesting, a
 /// duplicate member, not an object at all); the answer must be exactly 400 (413 past the body limit), a one-line
-/// ProblemDetails, the server stays up, and the ledger does not grow. A fixed seed makes every run the same.
+/// ProblemDetails that names no .NET type, the server stays up, and the ledger does not grow. A fixed seed makes every run the same.
 /// </summary>
 public sealed class HostileBodyPropertyTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
@@ -119,8 +119,15 @@ public sealed class HostileBodyPropertyTests(ServerFixture fixture) : IClassFixt
         {
             return $"detail is not one short line: {Cut(detail)}";
         }
+        if (DotNetName.Match(detail) is { Success: true } name)
+        {
+            return $"detail speaks .NET ('{name.Value}'), not the JSON the caller sent: {Cut(detail)}";
+        }
         return null;
     }
+
+    // "could not be converted to System.Int32", "type 'Embargo.Contracts.X'", "List`1": what the server is written in, not what was wrong.
+    private static readonly System.Text.RegularExpressions.Regex DotNetName = new(@"\b(?:System|Embargo|Microsoft)\.[A-Z]\w*|`\d");
 
     private static string Cut(string? s) => s is null ? "(no body)" : s.Length > 300 ? s[..300] + "…" : s;
 

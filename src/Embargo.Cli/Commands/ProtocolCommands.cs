@@ -5,6 +5,7 @@ using Embargo.Protocol.Certificates;
 using Embargo.Contracts;
 using Embargo.Weights;
 using static Embargo.Cli.Infrastructure.Common;
+using Embargo.Text;
 
 namespace Embargo.Cli.Commands;
 
@@ -306,7 +307,7 @@ public static class ProtocolCommands
             Verb("submit-eval", "submit an evaluation result file with its run log", [id, summary, runLog],
                 async (r, c, ct) =>
                 {
-                    var request = ReadJson<SubmitEvaluationRequest>(r.GetValue(summary)!);
+                    var request = ReadJson<SubmitEvaluationRequest>(r.GetValue(summary)!, "evaluation summary");
                     if (r.GetValue(runLog) is { } logPath)
                     {
                         var uploaded = await c.Cases.UploadEvaluationLogAsync(r.GetValue(id)!, ReadBytes(logPath, "run log"), ct);
@@ -377,7 +378,7 @@ public static class ProtocolCommands
         Output.Note($"wrote {path}");
     }
 
-    public static T ReadJson<T>(string path)
+    public static T ReadJson<T>(string path, string what)
     {
         try
         {
@@ -386,7 +387,7 @@ public static class ProtocolCommands
         }
         catch (System.Text.Json.JsonException e)
         {
-            throw new UserInputException($"{path} is not a valid {typeof(T).Name}: {e.Message}");
+            throw new UserInputException($"{path} is not a valid {what}: {JsonErrorText.Describe(e)}");
         }
     }
 
@@ -827,7 +828,7 @@ public static class ProtocolCommands
         }
         catch (System.Text.Json.JsonException e)
         {
-            throw new UserInputException($"{evidenceFile}: not a scan result: {e.Message}");
+            throw new UserInputException($"{evidenceFile}: not a scan result: {JsonErrorText.Describe(e)}");
         }
     }
 }

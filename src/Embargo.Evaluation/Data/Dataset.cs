@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
+using Embargo.Text;
 
 namespace Embargo.Evaluation.Data;
 
@@ -62,7 +63,7 @@ public static class DatasetLoader
             }
             catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
             {
-                throw new EvalInputException($"dataset {path} line {lineNo}: {e.Message}", e);
+                throw new EvalInputException($"dataset {path} line {lineNo}: {(e is JsonException json ? JsonErrorText.Describe(json) : e.Message)}", e);
             }
         }
         return list;

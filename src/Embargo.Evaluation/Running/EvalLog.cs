@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Embargo.Text;
 
 namespace Embargo.Evaluation.Running;
 
@@ -102,7 +103,7 @@ public sealed record EvalLog
         }
         catch (JsonException e)
         {
-            throw new EvalInputException($"eval log {path} is not a valid log: {e.Message}", e);
+            throw new EvalInputException($"eval log {path} is not a valid log: {JsonErrorText.Describe(e)}", e);
         }
     }
 

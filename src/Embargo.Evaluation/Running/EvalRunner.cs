@@ -6,6 +6,7 @@ using Embargo.Evaluation.Scoring;
 using Embargo.Evaluation.Solving;
 using Embargo.Evaluation.Statistics;
 using Microsoft.Extensions.AI;
+using Embargo.Text;
 
 namespace Embargo.Evaluation.Running;
 
@@ -280,7 +281,7 @@ internal static class EvalRunnerCore
                 }
                 catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
                 {
-                    throw new EvalInputException($"baseline answers {path} line {lineNo}: {e.Message}", e);
+                    throw new EvalInputException($"baseline answers {path} line {lineNo}: {(e is JsonException json ? JsonErrorText.Describe(json) : e.Message)}", e);
                 }
             }
             return new Condition

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Embargo.Text;
 
 namespace Embargo.Evaluation.Running;
 
@@ -53,7 +54,7 @@ public sealed record EvalSetLog
         }
         catch (JsonException e)
         {
-            throw new EvalInputException($"eval set {path} is not a valid set: {e.Message}", e);
+            throw new EvalInputException($"eval set {path} is not a valid set: {JsonErrorText.Describe(e)}", e);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Embargo.Evaluation.Statistics;
+using Embargo.Text;
 
 namespace Embargo.Evaluation.Running;
 
@@ -37,7 +38,7 @@ public static class LogEvidence
         }
         catch (JsonException e)
         {
-            problem = "the log is not an eval log: " + Cut(e.Message);
+            problem = "the log is not an eval log: " + Cut(JsonErrorText.Describe(e));
             return false;
         }
         catch (NotSupportedException e)

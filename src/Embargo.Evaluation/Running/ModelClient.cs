@@ -3,6 +3,7 @@ using System.ClientModel.Primitives;
 using System.Runtime.CompilerServices;
 using Embargo.Evaluation.Solving;
 using Microsoft.Extensions.AI;
+using Embargo.Text;
 
 namespace Embargo.Evaluation.Running;
 
@@ -176,7 +177,7 @@ public sealed class ModelClient : IGenerate, IDisposable
             catch (Exception e) when (e is System.Text.Json.JsonException or FormatException or InvalidOperationException or ArgumentException or KeyNotFoundException)
             {
                 // The endpoint answered 200 with something that is not a chat completion: not retried, kept raw.
-                throw new ModelCallException($"{Endpoint.Name}: unreadable response: {e.Message}", e, captured.Value?.ToString());
+                throw new ModelCallException($"{Endpoint.Name}: unreadable response: {(e is System.Text.Json.JsonException json ? JsonErrorText.Describe(json) : e.Message)}", e, captured.Value?.ToString());
             }
             catch (HttpRequestException e)
             {

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Embargo.Text;
 
 namespace Embargo.Protocol.Certificates;
 
@@ -82,13 +83,11 @@ public sealed record DsseEnvelope
         }
         catch (JsonException e)
         {
-            return ProtocolError.Validation($"the envelope is not a DSSE JSON envelope: {OneLine(e.Message)}");
+            return ProtocolError.Validation($"the envelope is not a DSSE JSON envelope: {JsonErrorText.Describe(e)}");
         }
     }
 
     public string ToJson() => JsonSerializer.Serialize(this, StrictJson.Indented);
-
-    internal static string OneLine(string s) => s.ReplaceLineEndings(" ");
 }
 
 public static class StrictJson

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Embargo.Text;
 
 namespace Embargo.Protocol.Certificates;
 
@@ -220,7 +221,7 @@ public static class OpenModelSigning
         }
         catch (JsonException e)
         {
-            return Fail("bundle", $"not JSON: {e.Message}");
+            return Fail("bundle", JsonErrorText.Describe(e));
         }
         using (doc)
         {
@@ -319,7 +320,7 @@ public static class OpenModelSigning
         }
         catch (JsonException e)
         {
-            return ProtocolError.Validation($"not JSON: {e.Message}");
+            return ProtocolError.Validation(JsonErrorText.Describe(e));
         }
         using (doc)
         {

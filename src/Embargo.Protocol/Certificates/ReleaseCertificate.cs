@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Embargo.Text;
 
 namespace Embargo.Protocol.Certificates;
 
@@ -111,7 +112,7 @@ public static class Statements
         }
         catch (JsonException e)
         {
-            return ProtocolError.Validation($"the statement is malformed: {e.Message.ReplaceLineEndings(" ")}");
+            return ProtocolError.Validation($"the statement is malformed: {JsonErrorText.Describe(e)}");
         }
     }
 }

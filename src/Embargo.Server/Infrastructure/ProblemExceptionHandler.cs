@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Embargo.Text;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace Embargo.Server.Infrastructure;
@@ -23,7 +24,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             else if (bad.InnerException is JsonException json)
             {
                 member = PathMember(json.Path);
-                detail = $"the request body is not valid: {json.Message}";
+                detail = $"the request body is not valid: {JsonErrorText.Describe(json)}";
             }
         }
         if (status >= 500)

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Embargo.Text;
 
 namespace Embargo.Server.Witness;
 
@@ -211,7 +212,7 @@ public sealed class WitnessStore
             }
             catch (Exception e) when (e is JsonException or FormatException)
             {
-                throw new ArgumentException($"{path} is not witness state: {e.Message}", e);
+                throw new ArgumentException($"{path} is not witness state: {(e is JsonException json ? JsonErrorText.Describe(json) : e.Message)}", e);
             }
         }
         return new WitnessStore(path, trees);
