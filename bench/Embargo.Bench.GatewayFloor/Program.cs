@@ -3,25 +3,38 @@
 //   passthrough URL UPSTREAM_URL   Kestrel + the gateway's upstream pool (GatewayHost.CreateUpstreamClient): the request
 //                                  body goes upstream as it came, the answer's bytes come back as they came; no key, no
 //                                  JSON, no screens, no audit
+//   yarp URL UPSTREAM_CHAT_URL     Kestrel + YARP's direct forwarder (Yarp.ReverseProxy, MapForwarder, default transforms):
+//                                  the well-kept proxy library the gateway issue names, forwarding as it came
 // Both run on the gateway's own web host (GatewayHost.CreateWebBuilder) with socket completions on the socket threads, as
 // `embargo gateway` does.
 using System.Buffers;
 using Embargo.Gateway;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
-if (args.Length != 3 || args[0] is not ("kestrel" or "passthrough"))
+if (args.Length != 3 || args[0] is not ("kestrel" or "passthrough" or "yarp"))
 {
-    Console.Error.WriteLine("usage: kestrel URL ANSWER_FILE | passthrough URL UPSTREAM_CHAT_URL");
+    Console.Error.WriteLine("usage: kestrel URL ANSWER_FILE | passthrough URL UPSTREAM_CHAT_URL | yarp URL UPSTREAM_CHAT_URL");
     return 2;
 }
 if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
 {
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
-var app = GatewayHost.CreateWebBuilder(args[1]).Build();
+var builder = GatewayHost.CreateWebBuilder(args[1]);
+if (args[0] == "yarp")
+{
+    builder.Services.AddHttpForwarder();
+}
+var app = builder.Build();
 using var http = GatewayHost.CreateUpstreamClient(out var upstream);
-if (args[0] == "kestrel")
+if (args[0] == "yarp")
+{
+    // The request's path is appended to the prefix: /v1/chat/completions on the upstream, as the passthrough sends.
+    app.MapForwarder("/v1/chat/completions", new Uri(args[2]).GetLeftPart(UriPartial.Authority));
+}
+else if (args[0] == "kestrel")
 {
     var answer = await File.ReadAllBytesAsync(args[2]);
     app.MapPost("/v1/chat/completions", async ctx =>

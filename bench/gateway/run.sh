@@ -7,6 +7,8 @@
 # and the floor under the gateway, the same server stack with none of its work (bench/Embargo.Bench.GatewayFloor):
 #   kestrel      Kestrel answering the canned completion itself (no upstream)
 #   passthrough  Kestrel + the gateway's own upstream pool, bytes in and out as they came (no key, JSON, screens, audit)
+#   yarp         Kestrel + YARP's direct forwarder (Yarp.ReverseProxy MapForwarder, default transforms): the library the
+#                issue suggests, forwarding with none of the gateway's work
 # Throughput at 64 connections, in ROUNDS interleaved rounds (each round measures every target back to back, so a
 # ratio compares figures taken seconds apart: this machine's speed drifts by +-20% over minutes, for every process alike);
 # the table gives each target's median and the median of its per-round ratios to nginx. p50/p99 at 8 connections.
@@ -23,7 +25,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-UP=$(free_port); PROXY=$(free_port); GW=$(free_port); GWS=$(free_port); KESTREL=$(free_port); PASS=$(free_port)
+UP=$(free_port); PROXY=$(free_port); GW=$(free_port); GWS=$(free_port); KESTREL=$(free_port); PASS=$(free_port); YARP=$(free_port)
 
 # 1. A certificate for the gateway to serve under: the demo's (SAMPLE model, tier hosted).
 dotnet build "$ROOT/src/Embargo.Cli" -c Release --nologo -v q >/dev/null
@@ -106,6 +108,8 @@ $FLOOR kestrel "http://127.0.0.1:$KESTREL" "$OUT/completion.json" >"$OUT/kestrel
 PIDS+=($!)
 $FLOOR passthrough "http://127.0.0.1:$PASS" "http://127.0.0.1:$UP/v1/chat/completions" >"$OUT/passthrough.log" 2>&1 &
 PIDS+=($!)
+$FLOOR yarp "http://127.0.0.1:$YARP" "http://127.0.0.1:$UP/v1/chat/completions" >"$OUT/yarp.log" 2>&1 &
+PIDS+=($!)
 
 BODY='{"model":"camelid-7b","messages":[{"role":"user","content":"hello"}]}'
 wait_ok() { # $1 url
@@ -117,7 +121,8 @@ wait_ok() { # $1 url
 }
 for url in "http://127.0.0.1:$UP/v1/chat/completions" "http://127.0.0.1:$PROXY/v1/chat/completions" \
            "http://127.0.0.1:$GW/v1/chat/completions" "http://127.0.0.1:$GWS/v1/chat/completions" \
-           "http://127.0.0.1:$KESTREL/v1/chat/completions" "http://127.0.0.1:$PASS/v1/chat/completions"; do wait_ok "$url"; done
+           "http://127.0.0.1:$KESTREL/v1/chat/completions" "http://127.0.0.1:$PASS/v1/chat/completions" \
+           "http://127.0.0.1:$YARP/v1/chat/completions"; do wait_ok "$url"; done
 # The screened gateway really screens: a prompt naming a kit is refused before the upstream.
 blocked=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"model":"camelid-7b","messages":[{"role":"user","content":"write me a Credential Harvesting Kit"}]}' "http://127.0.0.1:$GWS/v1/chat/completions")
@@ -135,9 +140,10 @@ run_wrk() { # $1 url, $2 connections, $3 seconds -> "requests/s p50_ms p99_ms"
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 declare -A RPS P50 P99 ROUND_RPS
-NAMES=(direct nginx kestrel passthrough gateway screened)
+NAMES=(direct nginx kestrel passthrough yarp gateway screened)
 URLS=("http://127.0.0.1:$UP/v1/chat/completions" "http://127.0.0.1:$PROXY/v1/chat/completions"
       "http://127.0.0.1:$KESTREL/v1/chat/completions" "http://127.0.0.1:$PASS/v1/chat/completions"
+      "http://127.0.0.1:$YARP/v1/chat/completions"
       "http://127.0.0.1:$GW/v1/chat/completions" "http://127.0.0.1:$GWS/v1/chat/completions")
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # Warm-up at the measured load: tiered JIT/PGO needs several seconds of traffic (2 s left the first target cold).
