@@ -345,7 +345,14 @@ public sealed class ChatPipeline
                 await RefuseAsync(ctx, x, 400, Decisions.InvalidRequest, "'messages' is required: an array of messages.", "messages");
                 return;
             }
-            x.Stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+            // Only true streams. A "stream" of another kind ("yes", 1) is refused rather than read as false: a lenient upstream
+            // (pydantic coerces both to true) would stream what the gateway waits for as one answer.
+            if (root.TryGetProperty("stream", out var s) && s.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
+            {
+                await RefuseAsync(ctx, x, 400, Decisions.InvalidRequest, "'stream' must be true or false.", "stream");
+                return;
+            }
+            x.Stream = s.ValueKind == JsonValueKind.True;
             x.ClientWantsUsage = root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
                 && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
 

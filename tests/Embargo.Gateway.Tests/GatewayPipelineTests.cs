@@ -529,6 +529,31 @@ public sealed class GatewayPipelineTests
         Assert.Equal(0, upstream.Requests);
     }
 
+    [Theory]
+    [InlineData("\"yes\"")]
+    [InlineData("1")]
+    [InlineData("\"true\"")]
+    [InlineData("{}")]
+    public async Task AStreamFlagThatIsNotTrueOrFalseIsRefusedWith400AndNothingGoesUpstream(string stream)
+    {
+        await using var world = await GatewayWorld.CreateAsync();
+        var (upstream, gateway) = await RiverWalkAsync(world);
+        using var http = new HttpClient();
+
+        var (status, text) = await SendRawAsync(http, gateway,
+            "{\"model\":\"camelid-7b\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}],\"stream\":" + stream + "}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        using var doc = System.Text.Json.JsonDocument.Parse(text);
+        var error = doc.RootElement.GetProperty("error");
+        Assert.Equal("invalid_request", error.GetProperty("code").GetString());
+        Assert.Equal("stream", error.GetProperty("param").GetString());
+        Assert.Equal(0, upstream.Requests);
+        // false and null are the non-streamed answer they always were.
+        Assert.Equal(HttpStatusCode.OK, (await SendRawAsync(http, gateway, "{\"model\":\"camelid-7b\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}],\"stream\":null}")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await SendRawAsync(http, gateway, "{\"model\":\"camelid-7b\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}],\"stream\":false}")).Status);
+    }
+
     [Fact]
     public async Task KeysThatChangeOnOneKeptAliveConnectionAreEachJudgedOnTheirOwn()
     {
