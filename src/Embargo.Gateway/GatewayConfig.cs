@@ -1,5 +1,7 @@
 using System.Collections.Frozen;
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using Embargo.Protocol;
 using YamlDotNet.Core;
@@ -19,6 +21,13 @@ public sealed class GatewayFile
     public List<ScreenSpec>? Screens { get; init; }
     public AuditSpec? Audit { get; init; }
     public string? Redis { get; init; }
+    public TlsSpec? Tls { get; init; }
+}
+
+public sealed class TlsSpec
+{
+    public string? Certificate { get; init; }
+    public string? Key { get; init; }
 }
 
 public sealed class UpstreamSpec
@@ -112,6 +121,10 @@ public sealed record GatewayConfig
     public required ScreenSet Screens { get; init; }
     public required AuditSettings Audit { get; init; }
     public string? Redis { get; init; }
+    /// <summary>The certificate (with its private key) the gateway serves https:// addresses with; null: http:// only.</summary>
+    public X509Certificate2? TlsCertificate { get; init; }
+    /// <summary>The certificates that followed it in its file (its intermediates), sent with it.</summary>
+    public X509Certificate2Collection? TlsChain { get; init; }
 }
 
 /// <summary>Reads gateway.yaml: one-line errors naming the key or the entry; relative paths are relative to the file.</summary>
@@ -357,6 +370,33 @@ public static partial class GatewayConfigLoader
         {
             return ProtocolError.Validation($"{where}: redis '{file.Redis}' is not HOST:PORT");
         }
+        X509Certificate2? tls = null;
+        X509Certificate2Collection? chain = null;
+        if (file.Tls is { } t)
+        {
+            if (string.IsNullOrWhiteSpace(t.Certificate) || string.IsNullOrWhiteSpace(t.Key))
+            {
+                return ProtocolError.Validation($"{where}: tls needs both certificate and key (PEM files)");
+            }
+            try
+            {
+                tls = X509Certificate2.CreateFromPemFile(Resolve(t.Certificate), Resolve(t.Key));
+                var all = new X509Certificate2Collection();
+                all.ImportFromPemFile(Resolve(t.Certificate));
+                chain = new X509Certificate2Collection(all.Skip(1).ToArray());
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+            {
+                return ProtocolError.Validation($"{where}: tls: cannot use the certificate {t.Certificate} with the key {t.Key}: {e.Message.ReplaceLineEndings(" ")}");
+            }
+            var now = DateTime.UtcNow;
+            if (tls.NotAfter.ToUniversalTime() < now || tls.NotBefore.ToUniversalTime() > now)
+            {
+                var (from, until) = (tls.NotBefore.ToUniversalTime(), tls.NotAfter.ToUniversalTime());
+                tls.Dispose();
+                return ProtocolError.Validation($"{where}: tls.certificate {t.Certificate} is valid from {from:yyyy-MM-dd HH:mm}Z to {until:yyyy-MM-dd HH:mm}Z, not now: callers would refuse it");
+            }
+        }
         return new GatewayConfig
         {
             Name = string.IsNullOrWhiteSpace(file.Name) ? defaultName : file.Name,
@@ -366,6 +406,8 @@ public static partial class GatewayConfigLoader
             Screens = screens.Value,
             Audit = audit,
             Redis = file.Redis,
+            TlsCertificate = tls,
+            TlsChain = chain,
         };
     }
 }

@@ -116,6 +116,10 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             return ProtocolError.Validation(broken);
         }
+        if (TlsProblem(options.Urls, config.TlsCertificate is not null) is { } tlsProblem)
+        {
+            return ProtocolError.Validation(tlsProblem);
+        }
         var http = CreateUpstreamClient(out var direct);
         IGatewayLimiter limiter;
         var redis = options.Redis ?? config.Redis;
@@ -155,7 +159,18 @@ public sealed class GatewayHost : IAsyncDisposable
         metrics.Watch(audit);
         var pipeline = new ChatPipeline(config, http, direct, limiter, audit, metrics, options.Time) { AfterStreamRead = options.AfterStreamRead };
 
-        var app = CreateWebBuilder(options.Urls).Build();
+        var builder = CreateWebBuilder(options.Urls);
+        if (config.TlsCertificate is { } certificate)
+        {
+            // https:// addresses: TLS 1.2 or 1.3 with this certificate, HTTP/2 or HTTP/1.1 by ALPN (Kestrel's defaults).
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h =>
+            {
+                h.ServerCertificate = certificate;
+                h.ServerCertificateChain = config.TlsChain;
+            }));
+        }
+        var app = builder.Build();
         var host = new GatewayHost(app, config, http, limiter, audit, metrics);
         app.Use(async (ctx, next) =>
         {
@@ -192,6 +207,20 @@ public sealed class GatewayHost : IAsyncDisposable
             host._background = Task.Run(() => host.FollowServerAsync(options, host._stop.Token), CancellationToken.None);
         }
         return host;
+    }
+
+    /// <summary>https:// addresses need the file's tls; and a file with tls and no https:// address would serve in clear what
+    /// its author meant to encrypt. Null when they agree.</summary>
+    internal static string? TlsProblem(string urls, bool hasTls)
+    {
+        var https = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Any(u => u.StartsWith("https://", StringComparison.OrdinalIgnoreCase));
+        return (https, hasTls) switch
+        {
+            (true, false) => "--urls has an https:// address, but the file has no tls (certificate and key) to serve it with",
+            (false, true) => "the file sets tls, but --urls has no https:// address: the gateway would serve in clear",
+            _ => null,
+        };
     }
 
     private readonly Dictionary<CertificateGate, DateTimeOffset> _lastConfirmed = [];

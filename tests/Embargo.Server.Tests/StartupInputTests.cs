@@ -50,7 +50,6 @@ public sealed class StartupInputTests : IDisposable
     }
 
     [Theory]
-    [InlineData("https://127.0.0.1:8700", "only http:// is served here; put a TLS terminator")]
     [InlineData("ftp://127.0.0.1:8700", "the scheme must be http://")]
     [InlineData("127.0.0.1 8700", "not an address such as http://127.0.0.1:8700")]
     [InlineData("http://127.0.0.1:99999", "port 99999 is not from 0 to 65535")]
@@ -67,6 +66,23 @@ public sealed class StartupInputTests : IDisposable
             var line = Assert.Single(run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
             Assert.StartsWith("embargo: --urls", line, StringComparison.Ordinal);
             Assert.Contains(why, line, StringComparison.Ordinal);
+            Assert.DoesNotContain("listening", run.Out + run.Error, StringComparison.Ordinal);
+        }
+        Assert.False(Directory.Exists(Path.Combine(_dir, "data")), "serve created its data directory for an address it could not use");
+    }
+
+    [Fact]
+    public async Task HttpsIsRefusedByServeAndTheWitnessAndByAGatewayWhoseFileHasNoTlsWithOneLineAndExitCode2()
+    {
+        foreach (var command in await CommandsAsync())
+        {
+            var run = await CliRunner.RunAsync([.. command, "--urls", "https://127.0.0.1:8700"]).WaitAsync(TimeSpan.FromSeconds(60));
+
+            Assert.True(run.Code == CliApp.BadInput, $"{command[0]}: exit {run.Code}: {run.Error}");
+            var line = Assert.Single(run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Equal(command[0] == "gateway"
+                ? "embargo: --urls has an https:// address, but the file has no tls (certificate and key) to serve it with"
+                : "embargo: --urls 'https://127.0.0.1:8700': only http:// is served here; put a TLS terminator (nginx, a load balancer) in front for https", line);
             Assert.DoesNotContain("listening", run.Out + run.Error, StringComparison.Ordinal);
         }
         Assert.False(Directory.Exists(Path.Combine(_dir, "data")), "serve created its data directory for an address it could not use");

@@ -12,7 +12,7 @@ public static class GatewayCommand
     public static Command Create()
     {
         var config = new Option<string>("--config") { Description = "the gateway's YAML file (README: Gateway)", Required = true };
-        var urls = new Option<string>("--urls") { Description = "where to listen", DefaultValueFactory = _ => "http://127.0.0.1:8800" };
+        var urls = new Option<string>("--urls") { Description = "where to listen (https:// with the file's tls)", DefaultValueFactory = _ => "http://127.0.0.1:8800" };
         var redis = new Option<string>("--redis") { Description = "HOST:PORT of a Redis shared by every replica (rate limits and quotas); default: the file's, else in memory" };
         var command = new Command("gateway", "run the OpenAI-compatible structured-access gateway in front of certified models") { config, urls, redis };
         foreach (var verb in GatewayServerCommands.Verbs())
@@ -21,7 +21,7 @@ public static class GatewayCommand
         }
         command.SetAction(async (r, ct) =>
         {
-            var listen = ListenUrls.Check(r.GetValue(urls)!);
+            var listen = ListenUrls.Check(r.GetValue(urls)!, https: true); // https:// with the file's tls
             var loaded = GatewayConfigLoader.Load(r.GetValue(config)!);
             if (!loaded.IsOk)
             {

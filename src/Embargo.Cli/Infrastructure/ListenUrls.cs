@@ -14,8 +14,9 @@ public static class ListenUrls
 
     /// <summary>The addresses, separated by ';', as Kestrel takes them: <c>http://HOST:PORT</c> with HOST an IP address,
     /// <c>localhost</c>, a name, <c>*</c> or <c>+</c> (every interface), PORT from 0 (any free port) to 65535, no path; or
-    /// <c>http://unix:/absolute/path</c>. Throws <see cref="UserInputException"/> naming the first that is not.</summary>
-    public static string Check(string urls)
+    /// <c>http://unix:/absolute/path</c>; with <paramref name="https"/> (the gateway, which can hold a TLS certificate) https:// as
+    /// well. Throws <see cref="UserInputException"/> naming the first that is not.</summary>
+    public static string Check(string urls, bool https = false)
     {
         var parts = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (parts.Length == 0)
@@ -24,7 +25,7 @@ public static class ListenUrls
         }
         foreach (var part in parts)
         {
-            if (Problem(part) is { } problem)
+            if (Problem(part, https) is { } problem)
             {
                 throw new UserInputException($"--urls '{Output.Safe(part)}': {problem}");
             }
@@ -32,7 +33,7 @@ public static class ListenUrls
         return urls;
     }
 
-    private static string? Problem(string url)
+    private static string? Problem(string url, bool https)
     {
         BindingAddress address;
         try
@@ -43,7 +44,8 @@ public static class ListenUrls
         {
             return $"not an address such as {Example}";
         }
-        if (!string.Equals(address.Scheme, "http", StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(address.Scheme, "http", StringComparison.OrdinalIgnoreCase)
+            && !(https && string.Equals(address.Scheme, "https", StringComparison.OrdinalIgnoreCase)))
         {
             return string.Equals(address.Scheme, "https", StringComparison.OrdinalIgnoreCase)
                 ? "only http:// is served here; put a TLS terminator (nginx, a load balancer) in front for https"

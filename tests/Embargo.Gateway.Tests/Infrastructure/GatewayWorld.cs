@@ -130,7 +130,8 @@ public sealed class GatewayWorld : IAsyncDisposable
         }
     }
 
-    public async Task<GatewayHost> StartGatewayAsync(string yaml, string? redis = null, string file = "gateway.yaml", Action? afterStreamRead = null)
+    public async Task<GatewayHost> StartGatewayAsync(string yaml, string? redis = null, string file = "gateway.yaml", Action? afterStreamRead = null,
+        string urls = "http://127.0.0.1:0")
     {
         if (!File.Exists(Path.Combine(Directory, "certificate.dsse.json")))
         {
@@ -140,7 +141,7 @@ public sealed class GatewayWorld : IAsyncDisposable
         await File.WriteAllTextAsync(path, yaml);
         var config = GatewayConfigLoader.Load(path);
         Assert.True(config.IsOk, config.Error?.Message);
-        var started = await GatewayHost.StartAsync(config.Value, new GatewayRunOptions { Time = Time, Redis = redis, AfterStreamRead = afterStreamRead });
+        var started = await GatewayHost.StartAsync(config.Value, new GatewayRunOptions { Time = Time, Redis = redis, AfterStreamRead = afterStreamRead, Urls = urls });
         Assert.True(started.IsOk, started.Error?.Message);
         Gateway = started.Value;
         _owned.Add(started.Value);
