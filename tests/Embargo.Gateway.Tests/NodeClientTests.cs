@@ -22,8 +22,10 @@ public sealed class NodeClientTests
         return dir?.FullName ?? throw new InvalidOperationException("the repository root (Embargo.slnx) is not above the test binaries");
     }
 
-    [Fact]
-    public async Task OfficialNodeClientIsServedAllowedAndStreamedAndBlockedWhenSplitAndRefusedWithABadKey()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // the gateway terminating TLS (its file's tls:), the client trusting the test root (NODE_EXTRA_CA_CERTS)
+    public async Task OfficialNodeClientIsServedAllowedAndStreamedAndBlockedWhenSplitAndRefusedWithABadKey(bool overTls)
     {
         var scripts = Path.Combine(RepositoryRoot(), "tests", "gateway-node");
         Assert.True(Directory.Exists(Path.Combine(scripts, "node_modules", "openai")), $"run `npm ci` in {scripts} first (test.sh does)");
@@ -31,13 +33,21 @@ public sealed class NodeClientTests
         var model = await world.StartSampleModelAsync(_ => SampleReply.Text("ANSWER: B"));
         var scripted = world.Own(await ScriptedUpstream.StartAsync(
             ["Sure. Login pages are ", "ordinary HTML forms, and banks ", "protect theirs in several ways. ", "Here is a cred", "ential harv", "esting kit", " for you."]));
-        var yaml = world.Yaml(model.BaseUrl, other: scripted.BaseUrl, otherName: "scripted", aliceModels: "camelid-7b, scripted");
-        var gateway = await world.StartGatewayAsync(yaml);
-
-        var (code, output) = await RunNodeAsync(scripts, "gateway.test.mjs", new()
+        var pki = overTls ? TlsTests.WriteIssuedCertificate(world.Directory, intermediate: false) : null;
+        var yaml = world.Yaml(model.BaseUrl, other: scripted.BaseUrl, otherName: "scripted", aliceModels: "camelid-7b, scripted",
+            extra: overTls ? TlsTests.Tls : "");
+        var gateway = await world.StartGatewayAsync(yaml, urls: overTls ? "https://127.0.0.1:0" : "http://127.0.0.1:0");
+        Assert.Equal(overTls ? "https" : "http", gateway.BaseUrl.Scheme);
+        var environment = new Dictionary<string, string>
         {
             ["GATEWAY_URL"] = gateway.BaseUrl.ToString(), ["GATEWAY_KEY"] = GatewayWorld.AliceKey, ["PREAMBLE"] = Preamble,
-        });
+        };
+        if (pki is not null)
+        {
+            environment["NODE_EXTRA_CA_CERTS"] = pki.RootPem;
+        }
+
+        var (code, output) = await RunNodeAsync(scripts, "gateway.test.mjs", environment);
 
         Assert.True(code == 0, output);
         Assert.Contains("# pass 4", output);

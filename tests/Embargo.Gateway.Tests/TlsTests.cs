@@ -18,7 +18,7 @@ namespace Embargo.Gateway.Tests;
 /// </summary>
 public sealed class TlsTests
 {
-    private const string Tls = "tls:\n  certificate: ./gateway.crt.pem\n  key: ./gateway.key.pem";
+    internal const string Tls = "tls:\n  certificate: ./gateway.crt.pem\n  key: ./gateway.key.pem";
 
     /// <summary>A self-signed certificate for 127.0.0.1, written as the two PEM files <see cref="Tls"/> names; returns its SHA-256
     /// thumbprint, which the test's clients pin.</summary>
@@ -33,6 +33,41 @@ public sealed class TlsTests
         File.WriteAllText(Path.Combine(directory, "gateway.crt.pem"), certificate.ExportCertificatePem());
         File.WriteAllText(Path.Combine(directory, "gateway.key.pem"), (keyOnFile ?? key).ExportPkcs8PrivateKeyPem());
         return certificate.GetCertHashString(HashAlgorithmName.SHA256);
+    }
+
+    /// <summary>What <see cref="WriteIssuedCertificate"/> wrote: the root's PEM (for a client to trust), the gateway certificate's and
+    /// the intermediate's SHA-1 thumbprints.</summary>
+    internal sealed record IssuedCertificate(string RootPem, string Thumbprint, string? IntermediateThumbprint);
+
+    /// <summary>A test PKI: root → (intermediate →) a certificate for 127.0.0.1. gateway.crt.pem holds the certificate (and the
+    /// intermediate after it: a root is never sent, the client has it), gateway.key.pem its key, root.pem the root.</summary>
+    internal static IssuedCertificate WriteIssuedCertificate(string directory, bool intermediate)
+    {
+        var now = DateTimeOffset.UtcNow;
+        static CertificateRequest Authority(string name, ECDsa key)
+        {
+            var request = new CertificateRequest(name, key, HashAlgorithmName.SHA256);
+            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+            request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+            return request;
+        }
+        using var rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var root = Authority("CN=embargo-test-root", rootKey).CreateSelfSigned(now.AddDays(-2), now.AddDays(20));
+        using var issuerKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var intermediatePublic = Authority("CN=embargo-test-intermediate", issuerKey).Create(root, now.AddDays(-1), now.AddDays(10), [9, 8, 7, 6, 5, 4, 3, 2]);
+        using var intermediateCertificate = intermediatePublic.CopyWithPrivateKey(issuerKey);
+        var issuer = intermediate ? intermediateCertificate : root;
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=embargo-gateway-test", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false)); // serverAuth
+        using var leaf = request.Create(issuer, now.AddHours(-1), now.AddDays(1), [1, 2, 3, 4, 5, 6, 7, 8]);
+        File.WriteAllText(Path.Combine(directory, "gateway.crt.pem"), leaf.ExportCertificatePem() + (intermediate ? "\n" + intermediateCertificate.ExportCertificatePem() : ""));
+        File.WriteAllText(Path.Combine(directory, "gateway.key.pem"), key.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(Path.Combine(directory, "root.pem"), root.ExportCertificatePem());
+        return new IssuedCertificate(Path.Combine(directory, "root.pem"), leaf.Thumbprint, intermediate ? intermediateCertificate.Thumbprint : null);
     }
 
     private static HttpClient Pinned(string thumbprint, Version version) => new(new SocketsHttpHandler
@@ -121,28 +156,7 @@ public sealed class TlsTests
     {
         await using var world = await GatewayWorld.CreateAsync();
         var model = await world.StartSampleModelAsync();
-        var now = DateTimeOffset.UtcNow;
-        // root → intermediate → the gateway's certificate; the file holds the last two (a root is never sent: the client has it).
-        static CertificateRequest Authority(string name, ECDsa key)
-        {
-            var request = new CertificateRequest(name, key, HashAlgorithmName.SHA256);
-            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-            request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
-            return request;
-        }
-        using var rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        using var root = Authority("CN=embargo-test-root", rootKey).CreateSelfSigned(now.AddDays(-2), now.AddDays(20));
-        using var issuerKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        using var issuerPublic = Authority("CN=embargo-test-intermediate", issuerKey).Create(root, now.AddDays(-1), now.AddDays(10), [9, 8, 7, 6, 5, 4, 3, 2]);
-        using var issuer = issuerPublic.CopyWithPrivateKey(issuerKey);
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=embargo-gateway-test", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        using var leaf = request.Create(issuer, now.AddHours(-1), now.AddDays(1), [1, 2, 3, 4, 5, 6, 7, 8]);
-        await File.WriteAllTextAsync(Path.Combine(world.Directory, "gateway.crt.pem"), leaf.ExportCertificatePem() + "\n" + issuer.ExportCertificatePem());
-        await File.WriteAllTextAsync(Path.Combine(world.Directory, "gateway.key.pem"), key.ExportPkcs8PrivateKeyPem());
+        var pki = WriteIssuedCertificate(world.Directory, intermediate: true);
         var gateway = await world.StartGatewayAsync(world.Yaml(model.BaseUrl, extra: Tls), urls: "https://127.0.0.1:0");
         var sent = new List<string>();
         using var http = new HttpClient(new SocketsHttpHandler
@@ -151,14 +165,14 @@ public sealed class TlsTests
             {
                 // What the server sent beside its own certificate is in the chain's extra store.
                 sent.AddRange(chain!.ChainPolicy.ExtraStore.Select(c => c.Thumbprint));
-                return certificate is not null && certificate.GetCertHashString() == leaf.Thumbprint;
+                return certificate is not null && certificate.GetCertHashString() == pki.Thumbprint;
             } },
         });
 
         using var answer = await ChatAsync(http, gateway.BaseUrl, "hello");
 
         Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
-        Assert.Contains(issuer.Thumbprint, sent);
+        Assert.Contains(pki.IntermediateThumbprint!, sent);
     }
 
     [Fact]
