@@ -164,7 +164,8 @@ public static partial class GatewayConfigLoader
         }
         return null;
     }
-    public static Result<GatewayConfig> Load(string path, Func<string, string?>? environment = null)
+    /// <param name="time">The clock the tls certificate's validity is judged by (default: the system's).</param>
+    public static Result<GatewayConfig> Load(string path, Func<string, string?>? environment = null, TimeProvider? time = null)
     {
         environment ??= Environment.GetEnvironmentVariable;
         var full = Path.GetFullPath(path);
@@ -215,7 +216,7 @@ public static partial class GatewayConfigLoader
         {
             return ProtocolError.Validation($"{where}: the file is empty");
         }
-        return Compile(file, Path.GetDirectoryName(full)!, where, Path.GetFileNameWithoutExtension(full), environment);
+        return Compile(file, Path.GetDirectoryName(full)!, where, Path.GetFileNameWithoutExtension(full), environment, time ?? TimeProvider.System);
     }
 
     private static string Underscored(string name) => UnderscoredNamingConvention.Instance.Apply(name);
@@ -223,7 +224,8 @@ public static partial class GatewayConfigLoader
     [GeneratedRegex("Property '([^']+)' not found")]
     private static partial Regex UnknownProperty();
 
-    private static Result<GatewayConfig> Compile(GatewayFile file, string directory, string where, string defaultName, Func<string, string?> environment)
+    private static Result<GatewayConfig> Compile(GatewayFile file, string directory, string where, string defaultName, Func<string, string?> environment,
+        TimeProvider time)
     {
         string Resolve(string p) => Path.GetFullPath(Path.Combine(directory, p));
         if (file.Upstreams is not { Count: > 0 })
@@ -389,7 +391,7 @@ public static partial class GatewayConfigLoader
             {
                 return ProtocolError.Validation($"{where}: tls: cannot use the certificate {t.Certificate} with the key {t.Key}: {e.Message.ReplaceLineEndings(" ")}");
             }
-            var now = DateTime.UtcNow;
+            var now = time.GetUtcNow().UtcDateTime;
             if (tls.NotAfter.ToUniversalTime() < now || tls.NotBefore.ToUniversalTime() > now)
             {
                 var (from, until) = (tls.NotBefore.ToUniversalTime(), tls.NotAfter.ToUniversalTime());

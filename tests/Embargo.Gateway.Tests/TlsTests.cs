@@ -20,30 +20,17 @@ public sealed class TlsTests
 {
     internal const string Tls = "tls:\n  certificate: ./gateway.crt.pem\n  key: ./gateway.key.pem";
 
-    /// <summary>A self-signed certificate for 127.0.0.1, written as the two PEM files <see cref="Tls"/> names; returns its SHA-256
-    /// thumbprint, which the test's clients pin.</summary>
-    private static string WriteCertificate(string directory, DateTimeOffset notBefore, DateTimeOffset notAfter, ECDsa? keyOnFile = null)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=embargo-gateway-test", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        using var certificate = request.CreateSelfSigned(notBefore, notAfter);
-        File.WriteAllText(Path.Combine(directory, "gateway.crt.pem"), certificate.ExportCertificatePem());
-        File.WriteAllText(Path.Combine(directory, "gateway.key.pem"), (keyOnFile ?? key).ExportPkcs8PrivateKeyPem());
-        return certificate.GetCertHashString(HashAlgorithmName.SHA256);
-    }
-
     /// <summary>What <see cref="WriteIssuedCertificate"/> wrote: the root's PEM (for a client to trust), the gateway certificate's and
     /// the intermediate's SHA-1 thumbprints.</summary>
     internal sealed record IssuedCertificate(string RootPem, string Thumbprint, string? IntermediateThumbprint);
 
     /// <summary>A test PKI: root → (intermediate →) a certificate for 127.0.0.1. gateway.crt.pem holds the certificate (and the
-    /// intermediate after it: a root is never sent, the client has it), gateway.key.pem its key, root.pem the root.</summary>
-    internal static IssuedCertificate WriteIssuedCertificate(string directory, bool intermediate)
+    /// intermediate after it: a root is never sent, the client has it), gateway.key.pem its key (or <paramref name="keyOnFile"/>, a
+    /// key that is not its own), root.pem the root. The certificate is valid from an hour before <paramref name="now"/> (default: the
+    /// system clock's) to a day after it.</summary>
+    internal static IssuedCertificate WriteIssuedCertificate(string directory, bool intermediate, DateTimeOffset? now = null, ECDsa? keyOnFile = null)
     {
-        var now = DateTimeOffset.UtcNow;
+        var at = now ?? DateTimeOffset.UtcNow;
         static CertificateRequest Authority(string name, ECDsa key)
         {
             var request = new CertificateRequest(name, key, HashAlgorithmName.SHA256);
@@ -52,9 +39,9 @@ public sealed class TlsTests
             return request;
         }
         using var rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        using var root = Authority("CN=embargo-test-root", rootKey).CreateSelfSigned(now.AddDays(-2), now.AddDays(20));
+        using var root = Authority("CN=embargo-test-root", rootKey).CreateSelfSigned(at.AddDays(-2), at.AddDays(20));
         using var issuerKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        using var intermediatePublic = Authority("CN=embargo-test-intermediate", issuerKey).Create(root, now.AddDays(-1), now.AddDays(10), [9, 8, 7, 6, 5, 4, 3, 2]);
+        using var intermediatePublic = Authority("CN=embargo-test-intermediate", issuerKey).Create(root, at.AddDays(-1), at.AddDays(10), [9, 8, 7, 6, 5, 4, 3, 2]);
         using var intermediateCertificate = intermediatePublic.CopyWithPrivateKey(issuerKey);
         var issuer = intermediate ? intermediateCertificate : root;
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -63,9 +50,9 @@ public sealed class TlsTests
         names.AddIpAddress(IPAddress.Loopback);
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false)); // serverAuth
-        using var leaf = request.Create(issuer, now.AddHours(-1), now.AddDays(1), [1, 2, 3, 4, 5, 6, 7, 8]);
+        using var leaf = request.Create(issuer, at.AddHours(-1), at.AddDays(1), [1, 2, 3, 4, 5, 6, 7, 8]);
         File.WriteAllText(Path.Combine(directory, "gateway.crt.pem"), leaf.ExportCertificatePem() + (intermediate ? "\n" + intermediateCertificate.ExportCertificatePem() : ""));
-        File.WriteAllText(Path.Combine(directory, "gateway.key.pem"), key.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(Path.Combine(directory, "gateway.key.pem"), (keyOnFile ?? key).ExportPkcs8PrivateKeyPem());
         File.WriteAllText(Path.Combine(directory, "root.pem"), root.ExportCertificatePem());
         return new IssuedCertificate(Path.Combine(directory, "root.pem"), leaf.Thumbprint, intermediate ? intermediateCertificate.Thumbprint : null);
     }
@@ -73,7 +60,7 @@ public sealed class TlsTests
     private static HttpClient Pinned(string thumbprint, Version version) => new(new SocketsHttpHandler
     {
         SslOptions = { RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-            certificate is not null && certificate.GetCertHashString(HashAlgorithmName.SHA256) == thumbprint },
+            certificate is not null && certificate.GetCertHashString() == thumbprint },
     })
     {
         DefaultRequestVersion = version,
@@ -103,8 +90,7 @@ public sealed class TlsTests
     {
         await using var world = await GatewayWorld.CreateAsync();
         var model = await world.StartSampleModelAsync();
-        var now = DateTimeOffset.UtcNow;
-        var thumbprint = WriteCertificate(world.Directory, now.AddHours(-1), now.AddDays(1));
+        var thumbprint = WriteIssuedCertificate(world.Directory, intermediate: false).Thumbprint;
         var gateway = await world.StartGatewayAsync(world.Yaml(model.BaseUrl, extra: Tls), urls: "https://127.0.0.1:0");
         Assert.Equal("https", gateway.BaseUrl.Scheme);
         using var http2 = Pinned(thumbprint, HttpVersion.Version20);
@@ -181,8 +167,7 @@ public sealed class TlsTests
         await using var world = await GatewayWorld.CreateAsync();
         var model = await world.StartSampleModelAsync();
         world.WriteCertificate("api");
-        var now = DateTimeOffset.UtcNow;
-        WriteCertificate(world.Directory, now.AddHours(-1), now.AddDays(1));
+        WriteIssuedCertificate(world.Directory, intermediate: false);
         async Task<string> RefusalAsync(string yaml, string urls)
         {
             var path = Path.Combine(world.Directory, "gateway.yaml");
@@ -212,27 +197,29 @@ public sealed class TlsTests
         var upstream = new Uri("http://127.0.0.1:9/v1");
         world.WriteCertificate("api");
         var path = Path.Combine(world.Directory, "gateway.yaml");
-        async Task<string> ErrorAsync(string yaml)
+        // Judged by the world's clock, 2026-12-03 09:00Z, whatever the machine's says.
+        async Task<string?> ErrorAsync(string yaml)
         {
             await File.WriteAllTextAsync(path, yaml);
-            var config = GatewayConfigLoader.Load(path);
-            Assert.False(config.IsOk);
-            return config.Error!.Message;
+            var config = GatewayConfigLoader.Load(path, time: world.Time);
+            return config.IsOk ? null : config.Error!.Message;
         }
-        var now = DateTimeOffset.UtcNow;
+        var now = world.Time.GetUtcNow();
 
-        WriteCertificate(world.Directory, now.AddDays(-30), now.AddDays(-1));
-        Assert.Matches(@"^gateway\.yaml: tls\.certificate \./gateway\.crt\.pem is valid from \d{4}-\d\d-\d\d \d\d:\d\dZ to \d{4}-\d\d-\d\d \d\d:\d\dZ, not now",
+        WriteIssuedCertificate(world.Directory, intermediate: false, now: now);
+        Assert.Null(await ErrorAsync(world.Yaml(upstream, extra: Tls)));
+        world.Time.Advance(TimeSpan.FromDays(2));
+        Assert.Equal("gateway.yaml: tls.certificate ./gateway.crt.pem is valid from 2026-12-03 08:00Z to 2026-12-04 09:00Z, not now: callers would refuse it",
             await ErrorAsync(world.Yaml(upstream, extra: Tls)));
 
         using var stranger = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        WriteCertificate(world.Directory, now.AddHours(-1), now.AddDays(1), keyOnFile: stranger);
+        WriteIssuedCertificate(world.Directory, intermediate: false, now: world.Time.GetUtcNow(), keyOnFile: stranger);
         Assert.StartsWith("gateway.yaml: tls: cannot use the certificate ./gateway.crt.pem with the key ./gateway.key.pem: ",
-            await ErrorAsync(world.Yaml(upstream, extra: Tls)), StringComparison.Ordinal);
+            await ErrorAsync(world.Yaml(upstream, extra: Tls)) ?? "", StringComparison.Ordinal);
 
         Assert.Equal("gateway.yaml: tls needs both certificate and key (PEM files)",
             await ErrorAsync(world.Yaml(upstream, extra: "tls:\n  certificate: ./gateway.crt.pem")));
         Assert.StartsWith("gateway.yaml: tls: cannot use the certificate ./missing.pem",
-            await ErrorAsync(world.Yaml(upstream, extra: "tls:\n  certificate: ./missing.pem\n  key: ./gateway.key.pem")), StringComparison.Ordinal);
+            await ErrorAsync(world.Yaml(upstream, extra: "tls:\n  certificate: ./missing.pem\n  key: ./gateway.key.pem")) ?? "", StringComparison.Ordinal);
     }
 }
